@@ -1,1 +1,528 @@
-//! placeholder
+//! The Subnet Ledger and the other durable state of a validator, on RocksDB.
+//!
+//! One [`LedgerStore`] owns a RocksDB database with a column family per kind of record: current
+//! entries, every entry version, proposals, decisions, the change feed (monotonic sequence
+//! numbers), API keys, usage counters, webhooks and the webhook outbox. Every logical change is
+//! one atomic `WriteBatch` (the entry, its version, its change event and the outbox deliveries
+//! it triggers land together or not at all), written with `sync` so that a write acknowledged to
+//! a caller survives a crash of the process or the machine.
+//!
+//! Writes are serialized by one mutex: sequence numbers must be dense and ordered, and the
+//! write rate of a Ledger (proposals, key changes) is tiny next to its read rate; reads never
+//! take the lock.
+//!
+//! - [`governance`]: the rules that turn proposals into entry changes.
+//! - [`records`]: the stored record types.
+
+pub mod governance;
+pub mod records;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use orchestra_proto::canonical::Digest;
+use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::receipt::{InclusionProof, merkle_root, prove};
+use parking_lot::Mutex;
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use records::*;
+
+/// Current on-disk schema version. Bump it and add a step to [`LedgerStore::migrate`] for any
+/// change to keys or record layouts.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const CF_META: &str = "meta";
+const CF_ENTRIES: &str = "entries";
+const CF_VERSIONS: &str = "versions";
+const CF_PROPOSALS: &str = "proposals";
+const CF_DECISIONS: &str = "decisions";
+const CF_CHANGES: &str = "changes";
+const CF_API_KEYS: &str = "api_keys";
+const CF_USAGE: &str = "usage";
+const CF_WEBHOOKS: &str = "webhooks";
+const CF_OUTBOX: &str = "outbox";
+const CF_KV: &str = "kv";
+const ALL_CFS: &[&str] = &[
+    CF_META,
+    CF_ENTRIES,
+    CF_VERSIONS,
+    CF_PROPOSALS,
+    CF_DECISIONS,
+    CF_CHANGES,
+    CF_API_KEYS,
+    CF_USAGE,
+    CF_WEBHOOKS,
+    CF_OUTBOX,
+    CF_KV,
+];
+const META_SCHEMA: &[u8] = b"schema_version";
+const META_SEQ: &[u8] = b"last_seq";
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("RocksDB at {path}: {source}")]
+    Db { path: PathBuf, source: rocksdb::Error },
+    #[error("stored record under `{key}` in `{cf}` is corrupt: {reason}")]
+    Corrupt { cf: &'static str, key: String, reason: String },
+    #[error("on-disk schema version {found} is newer than this binary supports ({supported}); upgrade orchestra")]
+    SchemaTooNew { found: u32, supported: u32 },
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Proto(#[from] orchestra_proto::ProtoError),
+}
+
+/// Store options.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    /// fsync every batch (default). Off only for benchmarks and throwaway test stores.
+    pub sync_writes: bool,
+}
+
+impl StoreConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StoreConfig { path: path.into(), sync_writes: true }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The Ledger database.
+pub struct LedgerStore {
+    db: DB,
+    path: PathBuf,
+    write_opts: WriteOptions,
+    /// Serializes writers and holds the last assigned change sequence number.
+    writer: Mutex<u64>,
+}
+
+impl std::fmt::Debug for LedgerStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerStore").field("path", &self.path).finish()
+    }
+}
+
+/// A batch being assembled under the writer lock; committed atomically.
+pub struct Tx<'a> {
+    store: &'a LedgerStore,
+    batch: WriteBatch,
+    seq: u64,
+    events: Vec<ChangeEvent>,
+}
+
+impl LedgerStore {
+    /// Open (creating if needed) and migrate to [`SCHEMA_VERSION`].
+    pub fn open(config: StoreConfig) -> Result<Self, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, &config.path, cfs)
+            .map_err(|source| StoreError::Db { path: config.path.clone(), source })?;
+        let mut write_opts = WriteOptions::default();
+        write_opts.set_sync(config.sync_writes);
+        let mut store = LedgerStore { db, path: config.path, write_opts, writer: Mutex::new(0) };
+        store.migrate()?;
+        let seq = store.read_u64(CF_META, META_SEQ)?.unwrap_or(0);
+        store.writer = Mutex::new(seq);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let found = match self.get_raw(CF_META, META_SCHEMA)? {
+            Some(b) => {
+                let arr: [u8; 4] = b.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+                    cf: CF_META,
+                    key: "schema_version".into(),
+                    reason: format!("{} bytes, expected 4", b.len()),
+                })?;
+                u32::from_be_bytes(arr)
+            }
+            None => 0,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+        }
+        if found < SCHEMA_VERSION {
+            // Version 0 → 1: a new database; nothing to convert. Later steps go here, each in
+            // its own batch together with the version bump.
+            let mut b = WriteBatch::default();
+            b.put_cf(self.cf(CF_META)?, META_SCHEMA, SCHEMA_VERSION.to_be_bytes());
+            self.db.write_opt(b, &self.write_opts).map_err(|e| self.db_err(e))?;
+            tracing::info!(from = found, to = SCHEMA_VERSION, path = %self.path.display(), "ledger store migrated");
+        }
+        Ok(())
+    }
+
+    fn db_err(&self, source: rocksdb::Error) -> StoreError {
+        StoreError::Db { path: self.path.clone(), source }
+    }
+
+    fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db.cf_handle(name).ok_or_else(|| StoreError::Invalid(format!("column family `{name}` is missing")))
+    }
+
+    fn get_raw(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get_cf(self.cf(cf)?, key).map_err(|e| self.db_err(e))
+    }
+
+    fn read_u64(&self, cf: &'static str, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        match self.get_raw(cf, key)? {
+            None => Ok(None),
+            Some(b) => {
+                let arr: [u8; 8] = b.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+                    cf,
+                    key: String::from_utf8_lossy(key).into(),
+                    reason: "expected 8 bytes".into(),
+                })?;
+                Ok(Some(u64::from_be_bytes(arr)))
+            }
+        }
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.get_raw(cf, key)? {
+            None => Ok(None),
+            Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| StoreError::Corrupt {
+                cf,
+                key: hex_key(key),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Every record of a column family whose key starts with `prefix`, in key order.
+    fn scan<T: DeserializeOwned>(&self, cf: &'static str, prefix: &[u8], limit: usize) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        let it = self.db.iterator_cf(self.cf(cf)?, IteratorMode::From(prefix, Direction::Forward));
+        for item in it {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                cf,
+                key: hex_key(&k),
+                reason: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// Run `f` against a new batch under the writer lock and commit it atomically. Change events
+    /// added by `f` get dense sequence numbers and fan out to matching webhooks in the same
+    /// batch. Returns `f`'s value and the committed events.
+    pub fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<(R, Vec<ChangeEvent>), StoreError> {
+        let mut guard = self.writer.lock();
+        let mut tx = Tx { store: self, batch: WriteBatch::default(), seq: *guard, events: Vec::new() };
+        let r = f(&mut tx)?;
+        let Tx { mut batch, seq, events, .. } = tx;
+        if !events.is_empty() {
+            let hooks = self.webhooks()?;
+            for ev in &events {
+                for h in hooks.iter().filter(|h| h.active && h.matches(ev)) {
+                    let d = Delivery::new(h.id.clone(), ev.clone());
+                    batch.put_cf(self.cf(CF_OUTBOX)?, d.key(), to_json(&d)?);
+                }
+            }
+            batch.put_cf(self.cf(CF_META)?, META_SEQ, seq.to_be_bytes());
+        }
+        self.db.write_opt(batch, &self.write_opts).map_err(|e| self.db_err(e))?;
+        *guard = seq;
+        Ok((r, events))
+    }
+
+    /// Create or replace an entry (bumping its version) with a change event. The entry is
+    /// validated first; nothing is written if it is malformed.
+    pub fn upsert_entry(&self, entry: LedgerEntry, kind: ChangeKind, actor: &str) -> Result<ChangeEvent, StoreError> {
+        let (_, mut events) = self.write(|tx| tx.upsert_entry(entry, kind, actor, serde_json::Value::Null))?;
+        events.pop().ok_or_else(|| StoreError::Invalid("no change event recorded".into()))
+    }
+
+    /// Load entries that are not in the store yet (a seed Ledger). Existing entries are left
+    /// alone, so re-seeding after a restart changes nothing. Returns how many were added.
+    pub fn seed(&self, entries: Vec<LedgerEntry>) -> Result<usize, StoreError> {
+        for e in &entries {
+            e.validate()?;
+        }
+        let (n, _) = self.write(|tx| {
+            let mut n = 0;
+            for e in entries {
+                if tx.store.entry(e.netuid)?.is_none() {
+                    tx.upsert_entry(e, ChangeKind::EntryCreated, "seed", serde_json::Value::Null)?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })?;
+        Ok(n)
+    }
+
+    // ---------------------------------------------------------------- entries
+
+    pub fn entry(&self, netuid: u16) -> Result<Option<LedgerEntry>, StoreError> {
+        self.get_json(CF_ENTRIES, &netuid.to_be_bytes())
+    }
+
+    /// All current entries in netuid order.
+    pub fn entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.scan(CF_ENTRIES, &[], usize::MAX)
+    }
+
+    /// Entries offering a capability, best first (verified before candidate, then reliability,
+    /// then p50 latency, then cost). Deprecated entries are left out.
+    pub fn find(&self, capability: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut v: Vec<LedgerEntry> = self
+            .entries()?
+            .into_iter()
+            .filter(|e| e.has_capability(capability) && e.status != orchestra_proto::ledger::EntryStatus::Deprecated)
+            .collect();
+        v.sort_by(|a, b| rank_key(a).partial_cmp(&rank_key(b)).unwrap_or(std::cmp::Ordering::Equal));
+        Ok(v)
+    }
+
+    /// One version of an entry.
+    pub fn entry_version(&self, netuid: u16, version: u64) -> Result<Option<LedgerEntry>, StoreError> {
+        self.get_json(CF_VERSIONS, &version_key(netuid, version))
+    }
+
+    /// Every version of an entry, oldest first.
+    pub fn history(&self, netuid: u16) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.scan(CF_VERSIONS, &netuid.to_be_bytes(), usize::MAX)
+    }
+
+    /// The Merkle root over current entries (leaves in netuid order).
+    pub fn root(&self) -> Result<Digest, StoreError> {
+        let leaves = self.entries()?.iter().map(LedgerEntry::leaf).collect::<Result<Vec<_>, _>>()?;
+        Ok(merkle_root(&leaves))
+    }
+
+    /// An entry with its inclusion proof under the current root.
+    pub fn proof(&self, netuid: u16) -> Result<(LedgerEntry, InclusionProof, Digest), StoreError> {
+        let entries = self.entries()?;
+        let index = entries
+            .iter()
+            .position(|e| e.netuid == netuid)
+            .ok_or_else(|| StoreError::NotFound(format!("no Ledger entry for netuid {netuid}")))?;
+        let leaves = entries.iter().map(LedgerEntry::leaf).collect::<Result<Vec<_>, _>>()?;
+        let proof = prove(&leaves, index)?;
+        let root = merkle_root(&leaves);
+        Ok((entries[index].clone(), proof, root))
+    }
+
+    // ---------------------------------------------------------------- change feed
+
+    /// Change events with `seq > since`, oldest first, at most `limit`.
+    pub fn changes_since(&self, since: u64, limit: usize) -> Result<Vec<ChangeEvent>, StoreError> {
+        // Keys are big-endian sequence numbers: seek straight to the first one after `since`.
+        let start = since.saturating_add(1).to_be_bytes();
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_CHANGES)?, IteratorMode::From(&start, Direction::Forward)) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                cf: CF_CHANGES,
+                key: hex_key(&k),
+                reason: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Sequence number of the newest change event (0 when there is none).
+    pub fn last_seq(&self) -> u64 {
+        *self.writer.lock()
+    }
+
+    // ---------------------------------------------------------------- proposals
+
+    pub fn proposal(&self, id: &Digest) -> Result<Option<ProposalRecord>, StoreError> {
+        self.get_json(CF_PROPOSALS, &id.0)
+    }
+
+    pub fn proposals(&self) -> Result<Vec<ProposalRecord>, StoreError> {
+        self.scan(CF_PROPOSALS, &[], usize::MAX)
+    }
+
+    pub fn decision(&self, id: &Digest) -> Result<Option<Decision>, StoreError> {
+        self.get_json(CF_DECISIONS, &id.0)
+    }
+
+    // ---------------------------------------------------------------- API keys, usage, webhooks
+
+    pub fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get_json(CF_API_KEYS, key_hash.as_bytes())
+    }
+
+    pub fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.scan(CF_API_KEYS, &[], usize::MAX)
+    }
+
+    pub fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.write(|tx| tx.put_json(CF_API_KEYS, key.key_hash.as_bytes(), key))?;
+        Ok(())
+    }
+
+    /// Add `n` to a usage counter and return the new value.
+    pub fn add_usage(&self, key_id: &str, period: &str, n: u64) -> Result<u64, StoreError> {
+        let k = format!("{key_id}/{period}");
+        let (v, _) = self.write(|tx| {
+            let cur = tx.store.read_u64(CF_USAGE, k.as_bytes())?.unwrap_or(0);
+            let next = cur.saturating_add(n);
+            tx.batch.put_cf(tx.store.cf(CF_USAGE)?, k.as_bytes(), next.to_be_bytes());
+            Ok(next)
+        })?;
+        Ok(v)
+    }
+
+    pub fn usage(&self, key_id: &str, period: &str) -> Result<u64, StoreError> {
+        Ok(self.read_u64(CF_USAGE, format!("{key_id}/{period}").as_bytes())?.unwrap_or(0))
+    }
+
+    pub fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        self.scan(CF_WEBHOOKS, &[], usize::MAX)
+    }
+
+    pub fn put_webhook(&self, hook: &Webhook) -> Result<(), StoreError> {
+        self.write(|tx| tx.put_json(CF_WEBHOOKS, hook.id.as_bytes(), hook))?;
+        Ok(())
+    }
+
+    /// Deliveries due at `now_ms` (pending, next attempt reached), oldest first.
+    pub fn due_deliveries(&self, now_ms: u64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let all: Vec<Delivery> = self.scan(CF_OUTBOX, &[], usize::MAX)?;
+        Ok(all
+            .into_iter()
+            .filter(|d| d.state == DeliveryState::Pending && d.next_attempt_ms <= now_ms)
+            .take(limit)
+            .collect())
+    }
+
+    pub fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
+        self.scan(CF_OUTBOX, &[], usize::MAX)
+    }
+
+    /// Record the outcome of a delivery attempt.
+    pub fn put_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+        self.write(|tx| tx.put_json(CF_OUTBOX, &d.key(), d))?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- generic state
+
+    /// A JSON value under `key` in the general-purpose state column family (validator scores,
+    /// journals and similar small records that must survive restarts).
+    pub fn kv_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.get_json(CF_KV, key.as_bytes())
+    }
+
+    pub fn kv_put<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.write(|tx| tx.put_json(CF_KV, key.as_bytes(), value))?;
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
+    /// The store, for reads inside the transaction (they see committed state only).
+    pub fn store(&self) -> &LedgerStore {
+        self.store
+    }
+
+    pub fn put_json<T: Serialize>(&mut self, cf: &'static str, key: &[u8], v: &T) -> Result<(), StoreError> {
+        let bytes = to_json(v)?;
+        self.batch.put_cf(self.store.cf(cf)?, key, bytes);
+        Ok(())
+    }
+
+    /// Append a change event (its sequence number is assigned here).
+    pub fn event(
+        &mut self,
+        kind: ChangeKind,
+        netuid: Option<u16>,
+        version: Option<u64>,
+        actor: &str,
+        detail: serde_json::Value,
+    ) -> Result<ChangeEvent, StoreError> {
+        self.seq += 1;
+        let ev =
+            ChangeEvent { seq: self.seq, at_ms: now_ms(), kind, netuid, version, actor: actor.to_string(), detail };
+        self.put_json(CF_CHANGES, &self.seq.to_be_bytes(), &ev)?;
+        self.events.push(ev.clone());
+        Ok(ev)
+    }
+
+    /// Write an entry as the next version of its netuid, with its change event.
+    pub fn upsert_entry(
+        &mut self,
+        mut entry: LedgerEntry,
+        kind: ChangeKind,
+        actor: &str,
+        detail: serde_json::Value,
+    ) -> Result<ChangeEvent, StoreError> {
+        entry.validate()?;
+        let prev = self.store.entry(entry.netuid)?;
+        entry.version = prev.as_ref().map(|p| p.version + 1).unwrap_or(1).max(entry.version);
+        if let Some(p) = &prev
+            && entry.version <= p.version
+        {
+            entry.version = p.version + 1;
+        }
+        self.put_json(CF_ENTRIES, &entry.netuid.to_be_bytes(), &entry)?;
+        self.put_json(CF_VERSIONS, &version_key(entry.netuid, entry.version), &entry)?;
+        self.event(kind, Some(entry.netuid), Some(entry.version), actor, detail)
+    }
+
+    pub fn put_proposal(&mut self, rec: &ProposalRecord) -> Result<(), StoreError> {
+        self.put_json(CF_PROPOSALS, &rec.id.0, rec)
+    }
+
+    pub fn put_decision(&mut self, d: &Decision) -> Result<(), StoreError> {
+        self.put_json(CF_DECISIONS, &d.proposal_id.0, d)
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Invalid(format!("cannot serialize record: {e}")))
+}
+
+fn version_key(netuid: u16, version: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..2].copy_from_slice(&netuid.to_be_bytes());
+    k[2..].copy_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn hex_key(k: &[u8]) -> String {
+    k.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rank_key(e: &LedgerEntry) -> (u8, f64, u32, u64) {
+    let status = match e.status {
+        orchestra_proto::ledger::EntryStatus::Verified => 0,
+        orchestra_proto::ledger::EntryStatus::Candidate => 1,
+        orchestra_proto::ledger::EntryStatus::Deprecated => 2,
+    };
+    (status, -e.metrics.reliability.unwrap_or(0.5), e.metrics.latency_p50_ms.unwrap_or(u32::MAX), e.metrics.cost_micros)
+}

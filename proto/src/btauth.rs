@@ -57,7 +57,8 @@ impl AuthHeaders {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let (mut version, mut hotkey, mut nonce, mut sig, mut receiver, mut crypto) = (None, None, None, None, None, None);
+        let (mut version, mut hotkey, mut nonce, mut sig, mut receiver, mut crypto) =
+            (None, None, None, None, None, None);
         for (name, value) in pairs {
             match name.to_ascii_lowercase().as_str() {
                 HEADER_VERSION => version = Some(value),
@@ -81,7 +82,10 @@ impl AuthHeaders {
         if let Some(c) = crypto
             && c != SCHEME_SR25519
         {
-            return Err(ProtoError::BadHeader { name: "X-Bittensor-Crypto", reason: format!("unsupported scheme `{c}`") });
+            return Err(ProtoError::BadHeader {
+                name: "X-Bittensor-Crypto",
+                reason: format!("unsupported scheme `{c}`"),
+            });
         }
         let hotkey = hotkey.ok_or(ProtoError::MissingHeader("X-Bittensor-Hotkey"))?;
         let nonce = nonce.ok_or(ProtoError::MissingHeader("X-Bittensor-Nonce"))?;
@@ -116,10 +120,18 @@ impl AuthHeaders {
 /// Whether `nonce_ns` is inside the window around `now_ns`.
 pub fn fresh(nonce_ns: u64, now_ns: u64, max_age_ns: u64, skew_ns: u64) -> Result<(), String> {
     if nonce_ns + max_age_ns < now_ns {
-        return Err(format!("nonce is {:.3} s old (max {} s)", (now_ns - nonce_ns) as f64 / 1e9, max_age_ns / 1_000_000_000));
+        return Err(format!(
+            "nonce is {:.3} s old (max {} s)",
+            (now_ns - nonce_ns) as f64 / 1e9,
+            max_age_ns / 1_000_000_000
+        ));
     }
     if nonce_ns > now_ns + skew_ns {
-        return Err(format!("nonce is {:.3} s in the future (max skew {} s)", (nonce_ns - now_ns) as f64 / 1e9, skew_ns as f64 / 1e9));
+        return Err(format!(
+            "nonce is {:.3} s in the future (max skew {} s)",
+            (nonce_ns - now_ns) as f64 / 1e9,
+            skew_ns as f64 / 1e9
+        ));
     }
     Ok(())
 }

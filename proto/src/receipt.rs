@@ -33,7 +33,10 @@ pub enum Transport {
 pub enum CallStatus {
     Ok,
     /// The subnet answered with an error status (HTTP or Bittensor status code).
-    Error { code: u16, message: String },
+    Error {
+        code: u16,
+        message: String,
+    },
     Timeout,
 }
 

@@ -122,10 +122,9 @@ impl TerminalInfo {
     /// ignored, as the SDK ignores them; unparseable numbers are an error naming the header.
     pub fn set_from_header(&mut self, field: &str, value: &str) -> Result<(), ProtoError> {
         fn num<T: std::str::FromStr>(field: &'static str, v: &str) -> Result<T, ProtoError> {
-            v.trim().parse().map_err(|_| ProtoError::BadHeader {
-                name: field,
-                reason: format!("`{v}` is not a number"),
-            })
+            v.trim()
+                .parse()
+                .map_err(|_| ProtoError::BadHeader { name: field, reason: format!("`{v}` is not a number") })
         }
         match field {
             "status_code" => self.status_code = Some(num("status_code", value)?),

@@ -74,7 +74,8 @@ fn dendrite_message_vectors() {
         let msg = sig["message_utf8"].as_str().expect("msg");
         let parts: Vec<&str> = msg.split('.').collect();
         if parts.len() == 5 {
-            let rebuilt = wire::dendrite_message(parts[0].parse().expect("nonce"), parts[1], parts[2], parts[3], parts[4]);
+            let rebuilt =
+                wire::dendrite_message(parts[0].parse().expect("nonce"), parts[1], parts[2], parts[3], parts[4]);
             assert_eq!(rebuilt, msg);
             assert_eq!(parts[4], body_hash::EMPTY_BODY_HASH);
         }

@@ -1,0 +1,182 @@
+//! Store behaviour: entries and versions, the change feed, roots and proofs, bad input, restart.
+
+mod common;
+
+use common::{entry, schema_proposal};
+use orchestra_ledger_store::{
+    ChangeKind, LedgerStore, StoreConfig, StoreError,
+    governance::{self, ProbeOutcome, Prober, Received},
+};
+use orchestra_proto::ledger::{EntryStatus, LedgerEntry};
+use orchestra_proto::synapses::LedgerProposal;
+use serde_json::{Value, json};
+
+fn open(dir: &tempfile::TempDir) -> LedgerStore {
+    LedgerStore::open(StoreConfig::new(dir.path())).expect("open")
+}
+
+#[test]
+fn entries_versions_feed_and_root() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    assert_eq!(s.seed(vec![entry(22), entry(13)]).expect("seed"), 2);
+    assert_eq!(s.seed(vec![entry(22)]).expect("reseed"), 0, "seeding is idempotent");
+    let mut e = s.entry(22).expect("get").expect("present");
+    assert_eq!(e.version, 1);
+    e.description = "changed".into();
+    let ev = s.upsert_entry(e, ChangeKind::EntryUpdated, "op").expect("upsert");
+    assert_eq!((ev.seq, ev.version), (3, Some(2)));
+    assert_eq!(s.history(22).expect("hist").len(), 2);
+    assert_eq!(s.entry_version(22, 1).expect("v1").expect("present").description, "simulated subnet for tests");
+    let feed = s.changes_since(0, 100).expect("feed");
+    assert_eq!(feed.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(s.changes_since(2, 100).expect("feed").len(), 1);
+    // Entries come back in netuid order and the root proves each.
+    let all = s.entries().expect("all");
+    assert_eq!(all.iter().map(|e| e.netuid).collect::<Vec<_>>(), vec![13, 22]);
+    let (got, proof, root) = s.proof(22).expect("proof");
+    assert!(proof.verify(&got.leaf().expect("leaf"), &root));
+    assert_eq!(root, s.root().expect("root"));
+    assert!(matches!(s.proof(99), Err(StoreError::NotFound(_))));
+}
+
+#[test]
+fn bad_entries_change_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    let mut bad = entry(1);
+    bad.capabilities.clear();
+    let err = s.upsert_entry(bad, ChangeKind::EntryCreated, "op").expect_err("refused");
+    assert!(err.to_string().contains("capability"), "{err}");
+    assert_eq!(s.last_seq(), 0);
+    assert!(s.entries().expect("all").is_empty());
+}
+
+#[test]
+fn restart_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (root, seq) = {
+        let s = open(&dir);
+        s.seed(vec![entry(1), entry(2), entry(3)]).expect("seed");
+        (s.root().expect("root"), s.last_seq())
+    };
+    let s = open(&dir);
+    assert_eq!(s.root().expect("root"), root);
+    assert_eq!(s.last_seq(), seq);
+    let ev = s.upsert_entry(entry(4), ChangeKind::EntryCreated, "op").expect("upsert");
+    assert_eq!(ev.seq, seq + 1, "sequence continues after restart");
+}
+
+/// A prober that answers from a fixed table: confirms when the proposal's field is listed.
+struct TableProber(Vec<String>);
+
+impl Prober for TableProber {
+    async fn probe(&self, _c: Option<&LedgerEntry>, _p: &LedgerEntry, proposal: &LedgerProposal) -> ProbeOutcome {
+        let ok = self.0.contains(&proposal.field);
+        ProbeOutcome {
+            confirmed: ok,
+            reason: if ok { "field seen in live response".into() } else { "field absent from live response".into() },
+            observation: json!({"field": proposal.field}),
+            metrics: None,
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    // The store's futures never wait on I/O; a trivial executor is enough for tests.
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn governance_credits_first_proposer_and_records_confirmations() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    s.seed(vec![entry(13)]).expect("seed");
+    let ts = json!({"type": "string", "format": "date-time"});
+    let r1 = governance::receive(&s, schema_proposal(13, "ignored", ts.clone()), "miner-a").expect("recv");
+    let Received::New(id) = r1 else { panic!("expected new, got {r1:?}") };
+    assert_eq!(
+        governance::receive(&s, schema_proposal(13, "x", ts.clone()), "miner-a").expect("dup"),
+        Received::Duplicate(id)
+    );
+    assert_eq!(
+        governance::receive(&s, schema_proposal(13, "x", ts.clone()), "miner-b").expect("conf"),
+        Received::Confirmation(id)
+    );
+
+    let prober = TableProber(vec!["output_schema.metadata.scrape_timestamp".into()]);
+    let d = block_on(governance::govern(&s, &prober, &id, "validator-1")).expect("govern");
+    assert!(d.approved);
+    assert_eq!(d.version, Some(2));
+    assert_eq!(d.credits.len(), 2);
+    assert_eq!(d.credits[0].hotkey, "miner-a");
+    let e = s.entry(13).expect("get").expect("present");
+    assert_eq!(e.output_schema["properties"]["metadata"]["properties"]["scrape_timestamp"], ts);
+    assert_eq!(e.status, EntryStatus::Verified);
+    assert_eq!(e.provenance.verifiers, vec!["validator-1".to_string()]);
+    let kinds: Vec<ChangeKind> = s.changes_since(0, 100).expect("feed").iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ChangeKind::EntryCreated,
+            ChangeKind::ProposalReceived,
+            ChangeKind::ProposalConfirmed,
+            ChangeKind::SchemaChanged,
+            ChangeKind::ProposalApproved
+        ]
+    );
+    let schema_ev = &s.changes_since(3, 1).expect("feed")[0];
+    assert_eq!(schema_ev.detail["severity"], json!("additive"));
+    // Deciding twice is refused.
+    assert!(matches!(block_on(governance::govern(&s, &prober, &id, "v")), Err(StoreError::Conflict(_))));
+}
+
+#[test]
+fn governance_rejects_false_and_stale_proposals() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    s.seed(vec![entry(13)]).expect("seed");
+    let prober = TableProber(vec![]);
+    let Received::New(id) =
+        governance::receive(&s, schema_proposal(13, "", json!({"type": "string"})), "liar").expect("recv")
+    else {
+        panic!("new")
+    };
+    let d = block_on(governance::govern(&s, &prober, &id, "v")).expect("govern");
+    assert!(!d.approved);
+    assert_eq!(d.credits[0].kind, orchestra_ledger_store::CreditKind::FalseProposal);
+    assert_eq!(s.entry(13).expect("get").expect("present").version, 1, "entry unchanged");
+
+    // Stale: old_value does not match what the Ledger holds.
+    let mut p = schema_proposal(13, "", json!({"type": "string"}));
+    p.field = "output_schema.metadata.source".into();
+    p.old_value = json!({"type": "integer"});
+    let Received::New(id) = governance::receive(&s, p, "m").expect("recv") else { panic!("new") };
+    let prober = TableProber(vec!["output_schema.metadata.source".into()]);
+    let d = block_on(governance::govern(&s, &prober, &id, "v")).expect("govern");
+    assert!(!d.approved && d.reason.starts_with("stale"), "{}", d.reason);
+}
+
+#[test]
+fn malformed_proposals_are_refused_before_storage() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    s.seed(vec![entry(13)]).expect("seed");
+    let mut p = schema_proposal(13, "", json!({"type": "string"}));
+    p.evidence.clear();
+    assert!(governance::receive(&s, p, "m").expect_err("no evidence").to_string().contains("evidence"));
+    let p = schema_proposal(77, "", json!({"type": "string"}));
+    assert!(governance::receive(&s, p, "m").expect_err("unknown").to_string().contains("not in the Ledger"));
+    let mut p = schema_proposal(13, "", Value::Null);
+    p.field = "transports..url".into();
+    assert!(governance::receive(&s, p, "m").is_err());
+    assert_eq!(s.proposals().expect("list").len(), 0);
+    assert_eq!(s.last_seq(), 1);
+}

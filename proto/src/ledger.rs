@@ -1,0 +1,242 @@
+//! The Subnet Ledger's entry model: what Orchestra knows about how to reach a subnet, what it can
+//! do, what its requests and responses look like, how well it performs and who vouched for it.
+//!
+//! Subnet access is data, not code: a [`TransportSpec`] says how to reach a subnet, and one
+//! generic adapter per transport serves every entry.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    ProtoError,
+    canonical::{Digest, digest_in},
+};
+
+/// Digest context for Ledger entry leaves (distinct from receipt leaves).
+pub const ENTRY_LEAF_CONTEXT: &str = "orchestra 2026-11 ledger entry leaf v1";
+/// Digest context for proposal content hashes (dedupe key).
+pub const PROPOSAL_CONTEXT: &str = "orchestra 2026-11 ledger proposal v1";
+
+/// How a caller authenticates to a subnet endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum AuthKind {
+    None,
+    /// Bittensor hotkey signature (the transport's own scheme: v10 headers or btauth/1).
+    Hotkey,
+    /// `Authorization: Bearer <secret>` where the secret comes from the named env var.
+    Bearer {
+        env: String,
+    },
+    /// A custom header holding the secret from the named env var.
+    Header {
+        name: String,
+        env: String,
+    },
+}
+
+/// One way to reach a subnet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum TransportSpec {
+    /// Bittensor v10 axons of the subnet's miners, found through the metagraph (or a fixed one).
+    AxonV10 {
+        synapse: String,
+        /// Fields of the synapse class without default (sent as `bt_header_input_obj_*`).
+        #[serde(default)]
+        required_fields: Vec<String>,
+        #[serde(default)]
+        hash_fields: Vec<String>,
+        /// A fixed axon `ip:port` (local networks); otherwise from the metagraph.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hotkey: Option<String>,
+    },
+    /// btauth/1-signed HTTP.
+    Btauth { url: String, method: String },
+    /// Plain HTTP JSON API.
+    HttpJson { url: String, method: String, auth: AuthKind },
+    /// OpenAI-compatible chat completions (`POST {base_url}/chat/completions`).
+    OpenaiChat { base_url: String, model: String, auth: AuthKind },
+}
+
+impl TransportSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportSpec::AxonV10 { .. } => "axon_v10",
+            TransportSpec::Btauth { .. } => "btauth",
+            TransportSpec::HttpJson { .. } => "http_json",
+            TransportSpec::OpenaiChat { .. } => "openai_chat",
+        }
+    }
+}
+
+/// Lifecycle of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// Known but not yet confirmed by a validator probe.
+    Candidate,
+    /// Confirmed by at least one probe.
+    Verified,
+    Deprecated,
+}
+
+/// Who proposed and who verified an entry, and on what evidence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    #[serde(default)]
+    pub proposer: Option<String>,
+    #[serde(default)]
+    pub verifiers: Vec<String>,
+    /// Receipt leaf hashes that showed the facts in this entry.
+    #[serde(default)]
+    pub evidence: Vec<Digest>,
+}
+
+/// Measured performance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    #[serde(default)]
+    pub latency_p50_ms: Option<u32>,
+    #[serde(default)]
+    pub latency_p95_ms: Option<u32>,
+    /// Share of probes and calls that succeeded, in `[0, 1]`.
+    #[serde(default)]
+    pub reliability: Option<f64>,
+    /// Cost per call in micro-units.
+    #[serde(default)]
+    pub cost_micros: u64,
+}
+
+/// One subnet in the Ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub netuid: u16,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Capability names, e.g. `web_search`, `scrape`, `llm_chat`.
+    pub capabilities: Vec<String>,
+    /// Ways to reach it, in order of preference.
+    pub transports: Vec<TransportSpec>,
+    pub input_schema: Value,
+    pub output_schema: Value,
+    /// A request used for probing; must validate against `input_schema`.
+    #[serde(default)]
+    pub fixture: Value,
+    #[serde(default)]
+    pub metrics: Metrics,
+    /// Monotonic per entry; bumped by every accepted change.
+    #[serde(default)]
+    pub version: u64,
+    /// Unix ms of the last successful probe.
+    #[serde(default)]
+    pub last_verified_ms: Option<u64>,
+    #[serde(default)]
+    pub provenance: Provenance,
+    pub status: EntryStatus,
+    /// True for the simulated subnets of local runs and tests (never on a real network).
+    #[serde(default)]
+    pub simulated: bool,
+}
+
+impl LedgerEntry {
+    /// Shape checks: what a store refuses before anything is written.
+    pub fn validate(&self) -> Result<(), ProtoError> {
+        if self.name.trim().is_empty() || self.name.len() > 64 {
+            return Err(ProtoError::Invalid(format!("entry {}: name must be 1..=64 bytes", self.netuid)));
+        }
+        if self.capabilities.is_empty() {
+            return Err(ProtoError::Invalid(format!("entry {}: at least one capability is required", self.netuid)));
+        }
+        if let Some(c) = self.capabilities.iter().find(|c| !is_capability_name(c)) {
+            return Err(ProtoError::Invalid(format!(
+                "entry {}: capability `{c}` must be lowercase letters, digits and `_`",
+                self.netuid
+            )));
+        }
+        if self.transports.is_empty() {
+            return Err(ProtoError::Invalid(format!("entry {}: at least one transport is required", self.netuid)));
+        }
+        for (what, s) in [("input_schema", &self.input_schema), ("output_schema", &self.output_schema)] {
+            if !s.is_object() {
+                return Err(ProtoError::Invalid(format!("entry {}: {what} must be a JSON Schema object", self.netuid)));
+            }
+        }
+        if let Some(r) = self.metrics.reliability
+            && !(0.0..=1.0).contains(&r)
+        {
+            return Err(ProtoError::Invalid(format!("entry {}: reliability {r} is not in [0, 1]", self.netuid)));
+        }
+        Ok(())
+    }
+
+    /// The entry's leaf in the Ledger's Merkle tree.
+    pub fn leaf(&self) -> Result<Digest, ProtoError> {
+        digest_in(ENTRY_LEAF_CONTEXT, self)
+    }
+
+    pub fn has_capability(&self, cap: &str) -> bool {
+        self.capabilities.iter().any(|c| c == cap)
+    }
+}
+
+fn is_capability_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 48 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn entry() -> LedgerEntry {
+        LedgerEntry {
+            netuid: 22,
+            name: "desearch".into(),
+            description: "web search".into(),
+            capabilities: vec!["web_search".into()],
+            transports: vec![TransportSpec::HttpJson {
+                url: "http://127.0.0.1:1/search".into(),
+                method: "POST".into(),
+                auth: AuthKind::None,
+            }],
+            input_schema: json!({"type": "object"}),
+            output_schema: json!({"type": "object"}),
+            fixture: json!({"prompt": "gpu pricing"}),
+            metrics: Metrics::default(),
+            version: 1,
+            last_verified_ms: None,
+            provenance: Provenance::default(),
+            status: EntryStatus::Candidate,
+            simulated: true,
+        }
+    }
+
+    #[test]
+    fn validation() {
+        assert!(entry().validate().is_ok());
+        let mut e = entry();
+        e.capabilities = vec!["Web Search".into()];
+        assert!(e.validate().expect_err("cap").to_string().contains("capability"));
+        let mut e = entry();
+        e.transports.clear();
+        assert!(e.validate().is_err());
+        let mut e = entry();
+        e.output_schema = json!(1);
+        assert!(e.validate().expect_err("schema").to_string().contains("output_schema"));
+    }
+
+    #[test]
+    fn leaf_binds_content() {
+        let a = entry();
+        let mut b = entry();
+        b.version = 2;
+        assert_ne!(a.leaf().expect("leaf"), b.leaf().expect("leaf"));
+        let text = serde_json::to_string(&a).expect("json");
+        let back: LedgerEntry = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back, a);
+    }
+}
