@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Axon benchmark: the Rust echo axon vs the Python SDK axon under the same signed load, in one
+# run, plus the measured sr25519 verify cost as the bound. Writes docs/benchmarks-axon.json and
+# regenerates the axon section of docs/benchmarks.md.
+#
+#   scripts/bench-axon.sh            # release build; ~2 minutes on 2 cores
+#
+# The load client is `axon-load` (crates/bench): keep-alive connections, one dendrite uuid
+# each, requests signed as they are sent, on one thread. Throughput per core is requests
+# divided by the axon process's own CPU seconds (procfs), so the client sharing the machine
+# does not flatter or penalise either axon.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET="${CARGO_TARGET_DIR:-target}"
+PY="${BTREF_PYTHON:-${TMPDIR:-/tmp}/btref/venv10/bin/python}"
+SHARED="${ORCHESTRA_SHARED:-$(cd .. && pwd)/shared}"
+RUST_N="${RUST_N:-40000}"
+PY_N="${PY_N:-1500}"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+[ -x "$PY" ] || { echo "Python reference peer missing: run scripts/setup.sh" >&2; exit 1; }
+
+cargo build --release --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin axon-load
+LOAD="$TARGET/release/axon-load"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() {
+  for _ in $(seq 1 300); do
+    if grep -q '"ready"' "$1" 2>/dev/null; then
+      python3 -c 'import json,sys; print(next(json.loads(l)["hotkey"] for l in open(sys.argv[1]) if "ready" in l))' "$1"; return 0
+    fi; sleep 0.1
+  done; echo "axon not ready: $(cat "$1")" >&2; return 1
+}
+
+RPORT=$(free_port); PPORT=$(free_port)
+"$TARGET/release/echo_axon" --host 127.0.0.1 --port "$RPORT" --uri //Alice >"$WORK/r.out" 2>"$WORK/r.err" &
+RPID=$!; PIDS+=($RPID)
+"$PY" "$SHARED/refpeer/py_axon_echo.py" --port "$PPORT" --wallet-path "$WORK/w" --wallet-name miner --create \
+  >"$WORK/p.out" 2>"$WORK/p.err" &
+PPID_=$!; PIDS+=($PPID_)
+RHOT=$(wait_ready "$WORK/r.out"); PHOT=$(wait_ready "$WORK/p.out")
+
+OUT="$WORK/results.jsonl"
+"$LOAD" --measure-verify -n 20000 | tee -a "$OUT"
+echo "== python axon, c=64 (peak)" >&2
+"$LOAD" --port "$PPORT" --axon-hotkey "$PHOT" -n "$PY_N" -c 64 --warmup 50 --pid "$PPID_" --label python-peak | tee -a "$OUT"
+echo "== rust axon, c=64 (peak)" >&2
+"$LOAD" --port "$RPORT" --axon-hotkey "$RHOT" -n "$RUST_N" -c 64 --pid "$RPID" --label rust-peak | tee "$WORK/rpeak.json" | tee -a "$OUT"
+HALF=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["rps"]/2))' "$WORK/rpeak.json")
+echo "== rust axon at half of peak ($HALF req/s, open loop)" >&2
+"$LOAD" --port "$RPORT" --axon-hotkey "$RHOT" -n "$RUST_N" -c 64 --rate "$HALF" --pid "$RPID" --label rust-half | tee -a "$OUT"
+echo "== rust axon, c=1 (sequential latency)" >&2
+"$LOAD" --port "$RPORT" --axon-hotkey "$RHOT" -n 5000 -c 1 --pid "$RPID" --label rust-c1 | tee -a "$OUT"
+echo "== python axon, c=1 (sequential latency)" >&2
+"$LOAD" --port "$PPORT" --axon-hotkey "$PHOT" -n 500 -c 1 --warmup 20 --pid "$PPID_" --label python-c1 | tee -a "$OUT"
+
+mkdir -p docs
+cp "$OUT" docs/benchmarks-axon.jsonl
+python3 scripts/bench_report.py docs/benchmarks-axon.jsonl docs/benchmarks.md
+echo "wrote docs/benchmarks.md"
