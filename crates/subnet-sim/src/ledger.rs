@@ -1,0 +1,83 @@
+//! Ledger entries describing the running simulated subnets (marked `simulated: true`), so a
+//! local network's Ledger can route to them like to real subnets.
+
+use orchestra_proto::ledger::{AuthKind, EntryStatus, LedgerEntry, Metrics, Provenance, TransportSpec};
+use serde_json::{Value, json};
+
+use crate::server::{RunningSubnet, SubnetKind};
+
+/// Input schema, output schema, fixture and capabilities of each kind.
+pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
+    match kind {
+        SubnetKind::Search => (
+            json!({"type": "object", "required": ["prompt"], "properties": {
+                "prompt": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 1, "maximum": 200}}}),
+            json!({"type": "object", "required": ["search_results"], "properties": {
+                "search_results": {"type": "array", "items": {"type": "object", "required": ["title", "link", "snippet"],
+                    "properties": {"title": {"type": "string"}, "link": {"type": "string"}, "snippet": {"type": "string"}}}}}}),
+            json!({"prompt": "cloud GPU pricing", "count": 3}),
+            vec!["web_search".into()],
+        ),
+        SubnetKind::Data => (
+            json!({"type": "object", "properties": {
+                "url": {"type": "string"}, "keywords": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
+                "usernames": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+                "keyword_mode": {"enum": ["any", "all"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}}),
+            json!({"type": "object", "required": ["status", "data"], "properties": {
+                "status": {"type": "string"},
+                "data": {"type": "array", "items": {"type": "object", "required": ["uri", "datetime", "source", "content"],
+                    "properties": {"uri": {"type": "string"}, "datetime": {"type": "string"}, "source": {"type": "string"},
+                        "label": {"type": "string"}, "content": {"type": "string"}, "content_size_bytes": {"type": "integer"}}}},
+                "meta": {"type": "object"}}}),
+            json!({"url": "https://sim.lambda.example/pricing"}),
+            vec!["scrape".into(), "social_search".into()],
+        ),
+        SubnetKind::Llm => (
+            json!({"type": "object", "required": ["messages"], "properties": {
+                "model": {"type": "string"}, "messages": {"type": "array", "minItems": 1}}}),
+            json!({"type": "object", "required": ["choices"], "properties": {
+                "id": {"type": "string"}, "object": {"type": "string"}, "model": {"type": "string"},
+                "choices": {"type": "array", "items": {"type": "object", "required": ["message"], "properties": {
+                    "index": {"type": "integer"}, "finish_reason": {"type": "string"},
+                    "message": {"type": "object", "required": ["content"], "properties": {
+                        "role": {"type": "string"}, "content": {"type": "string"}}}}}},
+                "usage": {"type": "object"}}}),
+            json!({"model": "sim-llm", "messages": [{"role": "user", "content": "H100 costs $2.49 per hour."}]}),
+            vec!["llm_chat".into()],
+        ),
+    }
+}
+
+/// The Ledger entry of one running simulated subnet.
+pub fn entry(s: &RunningSubnet) -> LedgerEntry {
+    let (input_schema, output_schema, fixture, capabilities) = schemas(s.kind);
+    let transport = match s.kind {
+        SubnetKind::Llm => TransportSpec::OpenaiChat {
+            base_url: format!("{}/v1", s.base_url()),
+            model: "sim-llm".into(),
+            auth: AuthKind::None,
+        },
+        _ => TransportSpec::HttpJson { url: s.url(), method: "POST".into(), auth: AuthKind::None },
+    };
+    let (description, cost) = match s.kind {
+        SubnetKind::Search => ("SIMULATED web search shaped like SN22 Desearch", 200),
+        SubnetKind::Data => ("SIMULATED on-demand data and scraping shaped like SN13 Data Universe", 300),
+        SubnetKind::Llm => ("SIMULATED OpenAI-compatible LLM chat shaped like SN64 Chutes", 500),
+    };
+    LedgerEntry {
+        netuid: s.netuid,
+        name: s.name.clone(),
+        description: description.into(),
+        capabilities,
+        transports: vec![transport],
+        input_schema,
+        output_schema,
+        fixture,
+        metrics: Metrics { latency_p50_ms: None, latency_p95_ms: None, reliability: None, cost_micros: cost },
+        version: 0,
+        last_verified_ms: None,
+        provenance: Provenance::default(),
+        status: EntryStatus::Candidate,
+        simulated: true,
+    }
+}

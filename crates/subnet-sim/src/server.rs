@@ -1,0 +1,422 @@
+//! The simulated subnets' HTTP servers (one per subnet, each on its own port) and the fault
+//! control endpoint.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::SimError;
+use crate::corpus;
+use crate::faults::{Faults, Outcome, apply_drift};
+
+/// Which real subnet a simulated one imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubnetKind {
+    /// Web search like SN22 Desearch.
+    Search,
+    /// On-demand data and scraping like SN13 Data Universe.
+    Data,
+    /// OpenAI-compatible LLM chat like SN64 Chutes.
+    Llm,
+}
+
+impl SubnetKind {
+    /// The path of the subnet's main endpoint.
+    pub fn path(self) -> &'static str {
+        match self {
+            SubnetKind::Search => "/desearch/ai/search/links/web",
+            SubnetKind::Data => "/sn13.v1.Sn13Service/OnDemandData",
+            SubnetKind::Llm => "/v1/chat/completions",
+        }
+    }
+}
+
+/// One simulated subnet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubnetSimConfig {
+    pub kind: SubnetKind,
+    pub netuid: u16,
+    pub name: String,
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// 0 picks a free port.
+    #[serde(default)]
+    pub port: u16,
+    #[serde(default)]
+    pub faults: Faults,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+
+/// The simulator's config file (`orchestra subnet-sim --config FILE`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// Seed of the deterministic fault rolls.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(rename = "subnet")]
+    pub subnets: Vec<SubnetSimConfig>,
+}
+
+impl SimConfig {
+    /// The three simulated subnets of the worked example on free ports: search (netuid 22),
+    /// data (13) and LLM (64).
+    pub fn default_trio() -> Self {
+        let s = |kind, netuid, name: &str| SubnetSimConfig {
+            kind,
+            netuid,
+            name: name.into(),
+            host: default_host(),
+            port: 0,
+            faults: Faults::default(),
+        };
+        SimConfig {
+            seed: 42,
+            subnets: vec![
+                s(SubnetKind::Search, 22, "sim-desearch"),
+                s(SubnetKind::Data, 13, "sim-data-universe"),
+                s(SubnetKind::Llm, 64, "sim-chutes"),
+            ],
+        }
+    }
+
+    pub fn from_toml_file(path: &str) -> Result<Self, SimError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| SimError::Config { path: path.into(), reason: e.to_string() })?;
+        let c: SimConfig =
+            toml::from_str(&text).map_err(|e| SimError::Config { path: path.into(), reason: e.to_string() })?;
+        for s in &c.subnets {
+            s.faults.validate().map_err(|reason| SimError::Config { path: path.into(), reason })?;
+        }
+        Ok(c)
+    }
+}
+
+struct SubnetState {
+    cfg: SubnetSimConfig,
+    seed: u64,
+    faults: Mutex<(Faults, Instant)>,
+    requests: AtomicU64,
+}
+
+/// A running simulated subnet.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningSubnet {
+    pub kind: SubnetKind,
+    pub netuid: u16,
+    pub name: String,
+    pub addr: SocketAddr,
+}
+
+impl RunningSubnet {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.kind.path())
+    }
+}
+
+/// Handle to the running simulator; dropping it does not stop the servers, `shutdown` does.
+pub struct SimHandle {
+    pub subnets: Vec<RunningSubnet>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle").field("subnets", &self.subnets).finish()
+    }
+}
+
+impl SimHandle {
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    pub fn by_kind(&self, kind: SubnetKind) -> Option<&RunningSubnet> {
+        self.subnets.iter().find(|s| s.kind == kind)
+    }
+}
+
+/// Bind every configured subnet and serve them until `shutdown`.
+pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+    let (stop, rx) = watch::channel(false);
+    let mut subnets = Vec::new();
+    let mut tasks = Vec::new();
+    for cfg in config.subnets {
+        cfg.faults.validate().map_err(|reason| SimError::Config { path: "<config>".into(), reason })?;
+        let addr = format!("{}:{}", cfg.host, cfg.port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| SimError::Bind { addr: addr.clone(), source })?;
+        let local = listener.local_addr().map_err(|source| SimError::Bind { addr, source })?;
+        let running = RunningSubnet { kind: cfg.kind, netuid: cfg.netuid, name: cfg.name.clone(), addr: local };
+        let state = Arc::new(SubnetState {
+            faults: Mutex::new((cfg.faults.clone(), Instant::now())),
+            cfg,
+            seed: config.seed,
+            requests: AtomicU64::new(0),
+        });
+        let app = router(state);
+        let mut rx = rx.clone();
+        tracing::info!(subnet = %running.name, kind = ?running.kind, addr = %local, "simulated subnet listening");
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
+        }));
+        subnets.push(running);
+    }
+    Ok(SimHandle { subnets, stop, tasks })
+}
+
+fn router(state: Arc<SubnetState>) -> Router {
+    Router::new()
+        .route("/control", get(control_get))
+        .route("/control/faults", post(control_set))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(dispatch)
+        .with_state(state)
+}
+
+async fn control_get(State(s): State<Arc<SubnetState>>) -> Json<Value> {
+    let f = s.faults.lock().0.clone();
+    Json(json!({
+        "simulated": true,
+        "kind": s.cfg.kind,
+        "netuid": s.cfg.netuid,
+        "name": s.cfg.name,
+        "requests": s.requests.load(Ordering::Relaxed),
+        "faults": f,
+    }))
+}
+
+async fn control_set(State(s): State<Arc<SubnetState>>, body: axum::body::Bytes) -> Response {
+    let f: Faults = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return err(StatusCode::BAD_REQUEST, &format!("faults: {e}")),
+    };
+    if let Err(e) = f.validate() {
+        return err(StatusCode::BAD_REQUEST, &e);
+    }
+    tracing::info!(subnet = %s.cfg.name, faults = ?f, "faults changed");
+    *s.faults.lock() = (f.clone(), Instant::now());
+    Json(json!({"ok": true, "faults": f})).into_response()
+}
+
+fn err(code: StatusCode, msg: &str) -> Response {
+    (code, Json(json!({"error": msg, "simulated": true}))).into_response()
+}
+
+fn now_iso() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm): avoids a date crate
+    // for one timestamp format.
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+async fn dispatch(State(s): State<Arc<SubnetState>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let (faults, since) = {
+        let g = s.faults.lock();
+        (g.0.clone(), g.1)
+    };
+    let main = s.cfg.kind.path();
+    let serving_path = faults.moved_to.as_deref().unwrap_or(main);
+    if path == main && faults.moved_to.is_some() {
+        let mut r = err(StatusCode::MOVED_PERMANENTLY, &format!("endpoint moved to {serving_path}"));
+        if let Ok(v) = HeaderValue::from_str(serving_path) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return r;
+    }
+    if path != serving_path {
+        return err(StatusCode::NOT_FOUND, &format!("no route {path} (this simulated subnet serves {serving_path})"));
+    }
+    let body = match axum::body::to_bytes(req.into_body(), 1 << 20).await {
+        Ok(b) => b,
+        Err(e) => return err(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string()),
+    };
+    let n = s.requests.fetch_add(1, Ordering::Relaxed);
+    let outcome = faults.outcome(s.seed, n);
+    let delay = faults.latency_ms(s.seed, n);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    match outcome {
+        Outcome::Down => return err(StatusCode::SERVICE_UNAVAILABLE, "simulated subnet is down"),
+        Outcome::Error => return err(StatusCode::INTERNAL_SERVER_ERROR, "simulated upstream error"),
+        Outcome::Timeout => {
+            let hold = if faults.timeout_hold_ms > 0 { faults.timeout_hold_ms } else { 30_000 };
+            tokio::time::sleep(Duration::from_millis(hold)).await;
+            return err(StatusCode::GATEWAY_TIMEOUT, "simulated timeout");
+        }
+        Outcome::Malformed => {
+            return ([(header::CONTENT_TYPE, "application/json")], "{\"search_results\": [ {\"title\": ")
+                .into_response();
+        }
+        Outcome::Normal => {}
+    }
+    let input: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return err(StatusCode::BAD_REQUEST, &format!("request body is not JSON: {e}")),
+    };
+    let result = match s.cfg.kind {
+        SubnetKind::Search => search(&input),
+        SubnetKind::Data => data(&input),
+        SubnetKind::Llm => llm(&input),
+    };
+    let mut out = match result {
+        Ok(v) => v,
+        Err(msg) => return err(StatusCode::BAD_REQUEST, &msg),
+    };
+    if let Some(d) = &faults.drift
+        && since.elapsed() >= Duration::from_millis(d.after_ms)
+    {
+        let list_key = match s.cfg.kind {
+            SubnetKind::Search => "search_results",
+            SubnetKind::Data => "data",
+            SubnetKind::Llm => "choices",
+        };
+        if let Some(items) = out.get_mut(list_key).and_then(Value::as_array_mut) {
+            for it in items {
+                apply_drift(it, &d.kind);
+            }
+        }
+    }
+    Json(out).into_response()
+}
+
+fn search(input: &Value) -> Result<Value, String> {
+    let prompt = input
+        .get("prompt")
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
+        .ok_or("`prompt` (non-empty string) is required")?;
+    let count = input.get("count").and_then(Value::as_u64).unwrap_or(10).clamp(1, 200) as usize;
+    let results: Vec<Value> = corpus::search(prompt, count)
+        .into_iter()
+        .map(|p| {
+            let snippet: String = p.text.chars().take(220).collect();
+            json!({"title": p.title, "link": p.url, "snippet": snippet})
+        })
+        .collect();
+    Ok(json!({"search_results": results}))
+}
+
+fn str_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn data(input: &Value) -> Result<Value, String> {
+    let limit = input.get("limit").and_then(Value::as_u64).unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(format!("limit {limit} must be in 1..=1000"));
+    }
+    let scraped_at = now_iso();
+    if let Some(url) = input.get("url").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+        let page = corpus::page(url).ok_or_else(|| format!("url {url} is not in the simulated web"))?;
+        return Ok(json!({
+            "status": "success",
+            "data": [{"uri": page.url, "datetime": format!("{}T00:00:00Z", page.date), "source": "WEB",
+                      "label": page.title, "content": page.text, "content_size_bytes": page.text.len()}],
+            "meta": {"count": 1, "simulated": true, "scraped_at": scraped_at},
+        }));
+    }
+    let keywords = str_list(input.get("keywords"));
+    let usernames = str_list(input.get("usernames"));
+    if keywords.len() > 5 || usernames.len() > 10 {
+        return Err("at most 5 keywords and 10 usernames".into());
+    }
+    let all = input.get("keyword_mode").and_then(Value::as_str).unwrap_or("all") == "all";
+    let items: Vec<Value> = corpus::posts(&keywords, &usernames, all, limit as usize)
+        .into_iter()
+        .map(|p| {
+            json!({"uri": p.uri, "datetime": p.datetime, "source": "X", "label": p.username,
+                   "content": p.text, "content_size_bytes": p.text.len()})
+        })
+        .collect();
+    let n = items.len();
+    Ok(json!({"status": "success", "data": items, "meta": {"count": n, "simulated": true}}))
+}
+
+/// Sentences of `text` that carry a price or a number, in order.
+fn priced_sentences(text: &str) -> Vec<String> {
+    // Split on a period followed by whitespace, so "$2.49" stays whole.
+    text.split('\n')
+        .flat_map(|line| line.split(". "))
+        .map(|s| s.trim().trim_end_matches('.'))
+        .filter(|s| s.contains('$') || s.chars().any(|c| c.is_ascii_digit()))
+        .map(str::to_string)
+        .collect()
+}
+
+fn llm(input: &Value) -> Result<Value, String> {
+    let messages = input.get("messages").and_then(Value::as_array).ok_or("`messages` (array) is required")?;
+    if messages.is_empty() {
+        return Err("`messages` is empty".into());
+    }
+    let model = input.get("model").and_then(Value::as_str).unwrap_or("sim-llm");
+    let user_text: String = messages
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .filter_map(|m| m.get("content").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let json_mode = input.pointer("/response_format/type").and_then(Value::as_str) == Some("json_object");
+    let facts = priced_sentences(&user_text);
+    let content = if json_mode {
+        json!({"simulated_llm": true, "facts": facts}).to_string()
+    } else if facts.is_empty() {
+        let head: String = user_text.chars().take(200).collect();
+        format!("[simulated LLM] No figures found in the input. Input begins: {head}")
+    } else {
+        format!("[simulated LLM] Key figures from the input: {}.", facts.join("; "))
+    };
+    let digest = blake3::hash(user_text.as_bytes()).to_hex();
+    let prompt_tokens = user_text.split_whitespace().count();
+    let completion_tokens = content.split_whitespace().count();
+    Ok(json!({
+        "id": format!("chatcmpl-sim-{}", &digest[..16]),
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }))
+}
