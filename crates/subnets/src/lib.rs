@@ -1,0 +1,316 @@
+//! Generic subnet adapters: one per transport, driven by a Ledger entry. Adding a subnet means
+//! adding a Ledger entry, not code.
+//!
+//! [`Adapters::call`] validates the input against the entry's input schema, calls the subnet
+//! over the entry's transport, and always returns a [`Receipt`] for a call that went out
+//! (success or failure), the parsed output when there is one, and the drift between the
+//! response and the entry's output schema ([`schema::Drift`]). Drift becomes Ledger proposals
+//! through [`proposals_from_drift`].
+
+pub mod schema;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use orchestra_proto::canonical::{Digest, request_digest, response_digest};
+use orchestra_proto::ledger::{AuthKind, LedgerEntry, TransportSpec};
+use orchestra_proto::receipt::{CallStatus, Receipt, Transport};
+use orchestra_proto::synapses::{LedgerProposal, UpdateType};
+use serde_json::{Value, json};
+
+pub use schema::Drift;
+
+/// Errors of a subnet call.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SubnetError {
+    #[error("schema: {0}")]
+    Schema(String),
+    #[error("the entry for netuid {0} has no usable transport")]
+    NoTransport(u16),
+    #[error("transport {0} is not available in this build or configuration")]
+    Unsupported(&'static str),
+    #[error("HTTP {code}: {message}")]
+    Status { code: u16, message: String },
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("response is not valid JSON: {0}")]
+    Malformed(String),
+    #[error("missing credential: set {0}")]
+    MissingSecret(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl SubnetError {
+    /// Worth retrying on the same subnet (as opposed to falling back or giving up).
+    pub fn retryable(&self) -> bool {
+        matches!(self, SubnetError::Timeout(_) | SubnetError::Connect(_) | SubnetError::Malformed(_))
+            || matches!(self, SubnetError::Status { code, .. } if *code >= 500 || *code == 429)
+    }
+}
+
+/// The result of one subnet call.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// Present when the call reached the subnet (whatever it answered).
+    pub receipt: Option<Receipt>,
+    pub output: Result<Value, SubnetError>,
+    pub drift: Vec<Drift>,
+}
+
+/// The adapters, sharing one pooled HTTP client.
+#[derive(Clone)]
+pub struct Adapters {
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Adapters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Adapters")
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Adapters {
+    pub fn new() -> Result<Self, SubnetError> {
+        let http = reqwest::Client::builder()
+            // Redirects are drift evidence (a moved endpoint), not something to follow silently.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(16)
+            .build()
+            .map_err(|e| SubnetError::Other(format!("HTTP client: {e}")))?;
+        Ok(Adapters { http })
+    }
+
+    /// Call the subnet of `entry` with `input` for plan step `step_id`.
+    pub async fn call(&self, entry: &LedgerEntry, input: &Value, step_id: &str, timeout: Duration) -> CallOutcome {
+        if let Err(e) = schema::validate(&entry.input_schema, input, "input") {
+            return CallOutcome { receipt: None, output: Err(e), drift: Vec::new() };
+        }
+        let Some(transport) = entry.transports.first() else {
+            return CallOutcome {
+                receipt: None,
+                output: Err(SubnetError::NoTransport(entry.netuid)),
+                drift: Vec::new(),
+            };
+        };
+        let started_ms = now_ms();
+        let t0 = Instant::now();
+        let (endpoint, kind, body, target) = match transport {
+            TransportSpec::HttpJson { url, method, auth } => {
+                (url.clone(), Transport::HttpJson, input.clone(), (method.clone(), auth.clone()))
+            }
+            TransportSpec::OpenaiChat { base_url, model, auth } => {
+                let mut body = input.clone();
+                if let Some(m) = body.as_object_mut() {
+                    m.entry("model").or_insert_with(|| Value::String(model.clone()));
+                }
+                (
+                    format!("{}/chat/completions", base_url.trim_end_matches('/')),
+                    Transport::OpenaiChat,
+                    body,
+                    ("POST".into(), auth.clone()),
+                )
+            }
+            TransportSpec::AxonV10 { .. } => {
+                return CallOutcome {
+                    receipt: None,
+                    output: Err(SubnetError::Unsupported("axon_v10")),
+                    drift: Vec::new(),
+                };
+            }
+            TransportSpec::Btauth { .. } => {
+                return CallOutcome {
+                    receipt: None,
+                    output: Err(SubnetError::Unsupported("btauth")),
+                    drift: Vec::new(),
+                };
+            }
+        };
+        let (method, auth) = target;
+        let result = self.http_call(&endpoint, &method, &auth, &body, timeout).await;
+        let latency_ms = t0.elapsed().as_millis() as u64;
+        let req_digest = request_digest(&body).unwrap_or(Digest([0; 32]));
+        let (status, output, raw_digest, attestation, mut drift) = match result {
+            Ok((code, text, location)) => {
+                let digest = response_digest(&Value::String(text.clone())).unwrap_or(Digest([0; 32]));
+                let attestation = json!({"http_status": code});
+                if (300..400).contains(&code) {
+                    let to = location.unwrap_or_default();
+                    let drift = vec![Drift::Moved { from: endpoint.clone(), to: to.clone() }];
+                    let err = SubnetError::Status { code, message: format!("endpoint moved to {to}") };
+                    (CallStatus::Error { code, message: err.to_string() }, Err(err), digest, attestation, drift)
+                } else if code != 200 {
+                    let msg = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|v| v.get("error").or(v.get("message")).and_then(Value::as_str).map(str::to_string))
+                        .unwrap_or_else(|| text.chars().take(200).collect());
+                    let err = SubnetError::Status { code, message: msg.clone() };
+                    (CallStatus::Error { code, message: msg }, Err(err), digest, attestation, Vec::new())
+                } else {
+                    match serde_json::from_str::<Value>(&text) {
+                        Ok(v) => {
+                            let digest = response_digest(&v).unwrap_or(digest);
+                            (CallStatus::Ok, Ok(v), digest, attestation, Vec::new())
+                        }
+                        Err(e) => {
+                            let err = SubnetError::Malformed(e.to_string());
+                            (
+                                CallStatus::Error { code: 422, message: err.to_string() },
+                                Err(err),
+                                digest,
+                                attestation,
+                                Vec::new(),
+                            )
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let status = match &e {
+                    SubnetError::Timeout(_) => CallStatus::Timeout,
+                    other => CallStatus::Error { code: 503, message: other.to_string() },
+                };
+                let digest = response_digest(&Value::Null).unwrap_or(Digest([0; 32]));
+                (status, Err(e), digest, Value::Null, Vec::new())
+            }
+        };
+        if let Ok(v) = &output {
+            drift.extend(schema::detect(&entry.output_schema, v));
+        }
+        let receipt = Receipt {
+            step_id: step_id.to_string(),
+            netuid: entry.netuid,
+            subnet: entry.name.clone(),
+            transport: kind,
+            endpoint,
+            target: "-".into(),
+            request_digest: req_digest,
+            response_digest: raw_digest,
+            started_at_ms: started_ms,
+            finished_at_ms: started_ms + latency_ms,
+            latency_ms,
+            status,
+            cost_micros: entry.metrics.cost_micros,
+            attestation: Some(attestation),
+        };
+        CallOutcome { receipt: Some(receipt), output, drift }
+    }
+
+    async fn http_call(
+        &self,
+        url: &str,
+        method: &str,
+        auth: &AuthKind,
+        body: &Value,
+        timeout: Duration,
+    ) -> Result<(u16, String, Option<String>), SubnetError> {
+        let m = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| SubnetError::Other(format!("bad method {method}")))?;
+        let mut req = self.http.request(m, url).timeout(timeout).json(body);
+        match auth {
+            AuthKind::None | AuthKind::Hotkey => {}
+            AuthKind::Bearer { env } => {
+                let secret = std::env::var(env).map_err(|_| SubnetError::MissingSecret(env.clone()))?;
+                req = req.bearer_auth(secret);
+            }
+            AuthKind::Header { name, env } => {
+                let secret = std::env::var(env).map_err(|_| SubnetError::MissingSecret(env.clone()))?;
+                req = req.header(name.as_str(), secret);
+            }
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() { SubnetError::Timeout(timeout) } else { SubnetError::Connect(e.to_string()) }
+        })?;
+        let code = resp.status().as_u16();
+        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let text = resp.text().await.map_err(|e| {
+            if e.is_timeout() { SubnetError::Timeout(timeout) } else { SubnetError::Connect(e.to_string()) }
+        })?;
+        Ok((code, text, location))
+    }
+}
+
+/// Ledger proposals for the drift seen in a call, citing the call's receipt leaf.
+pub fn proposals_from_drift(
+    entry: &LedgerEntry,
+    drift: &[Drift],
+    evidence: Digest,
+    task_id: &str,
+    proposer: &str,
+) -> Vec<LedgerProposal> {
+    let current = serde_json::to_value(entry).unwrap_or(Value::Null);
+    let at = |path: &str| -> Value {
+        let mut cur = &current;
+        for seg in path.split('.') {
+            match cur.get(seg) {
+                Some(v) => cur = v,
+                None => return Value::Null,
+            }
+        }
+        cur.clone()
+    };
+    let base = |update_type, field: String, old_value, new_value| LedgerProposal {
+        netuid: entry.netuid,
+        subnet: entry.name.clone(),
+        update_type,
+        field,
+        old_value,
+        new_value,
+        evidence: vec![evidence],
+        task_id: task_id.to_string(),
+        proposed_by: proposer.to_string(),
+    };
+    drift
+        .iter()
+        .filter_map(|d| match d {
+            Drift::Unknown { schema_path, observed, .. } => {
+                Some(base(UpdateType::SchemaChange, schema_path.clone(), Value::Null, observed.clone()))
+            }
+            Drift::Retyped { schema_path, observed, .. } => {
+                let old = at(schema_path);
+                let mut new = old.clone();
+                if let Some(m) = new.as_object_mut() {
+                    m.insert("type".into(), observed.clone());
+                }
+                Some(base(UpdateType::SchemaChange, schema_path.clone(), old, new))
+            }
+            // A field that went missing: proposing to drop it from the schema would be a
+            // breaking change on one observation; leave it to validators' probes.
+            Drift::Missing { .. } => None,
+            Drift::Moved { from, to } => {
+                let idx = entry.transports.iter().position(|t| match t {
+                    TransportSpec::HttpJson { url, .. } | TransportSpec::Btauth { url, .. } => url == from,
+                    TransportSpec::OpenaiChat { base_url, .. } => from.starts_with(base_url.as_str()),
+                    TransportSpec::AxonV10 { .. } => false,
+                })?;
+                let key = match &entry.transports[idx] {
+                    TransportSpec::OpenaiChat { .. } => "base_url",
+                    _ => "url",
+                };
+                let new_url = absolute(from, to);
+                Some(base(
+                    UpdateType::EndpointChange,
+                    format!("transports.{idx}.{key}"),
+                    Value::String(from.clone()),
+                    Value::String(new_url),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Resolve a redirect `Location` (absolute or a path) against the URL that answered it.
+fn absolute(from: &str, to: &str) -> String {
+    if to.starts_with("http://") || to.starts_with("https://") {
+        return to.to_string();
+    }
+    match reqwest::Url::parse(from).and_then(|u| u.join(to)) {
+        Ok(u) => u.to_string(),
+        Err(_) => to.to_string(),
+    }
+}
