@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod pyrepr;
 pub mod receipt;
 pub mod schema_diff;
+pub mod shorthand;
 pub mod synapses;
 pub mod weights;
 pub mod wire;

@@ -36,7 +36,7 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
             json!({"type": "object", "required": ["messages"], "properties": {
                 "model": {"type": "string"}, "messages": {"type": "array", "minItems": 1}}}),
             json!({"type": "object", "required": ["choices"], "properties": {
-                "id": {"type": "string"}, "object": {"type": "string"}, "model": {"type": "string"},
+                "id": {"type": "string"}, "object": {"type": "string"}, "created": {"type": "integer"}, "model": {"type": "string"},
                 "choices": {"type": "array", "items": {"type": "object", "required": ["message"], "properties": {
                     "index": {"type": "integer"}, "finish_reason": {"type": "string"},
                     "message": {"type": "object", "required": ["content"], "properties": {

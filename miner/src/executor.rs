@@ -1,0 +1,322 @@
+//! Runs a plan: a DAG whose independent steps run concurrently, each call with a timeout,
+//! retries with exponential backoff and jitter on retryable errors, then fallback to the next
+//! subnet of the step's route; the whole task bounded by the contract's deadline and budget.
+//!
+//! Every completed step is checkpointed in the miner's store under the task id, so a miner
+//! that is killed mid-task and asked again resumes from the checkpoint instead of paying for
+//! the same calls twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orchestra_ledger_store::LedgerStore;
+use orchestra_proto::contract::Contract;
+use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::receipt::Receipt;
+use orchestra_proto::synapses::{LedgerProposal, PlanStep};
+use orchestra_subnets::{Adapters, SubnetError, proposals_from_drift};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use crate::MinerError;
+
+/// Longest single subnet call, whatever the deadline.
+pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What one step produced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// One output per successful call (a scrape step makes several calls).
+    pub outputs: Vec<Value>,
+    /// Every call made, successful or not.
+    pub receipts: Vec<Receipt>,
+    pub proposals: Vec<LedgerProposal>,
+    pub cost_micros: u64,
+    /// True when the step was loaded from a checkpoint rather than executed now.
+    #[serde(skip)]
+    pub resumed: bool,
+}
+
+struct Shared {
+    adapters: Adapters,
+    ledger: BTreeMap<u16, LedgerEntry>,
+    contract: Contract,
+    deadline: Instant,
+    task_id: String,
+    objective: String,
+    proposer: String,
+    /// Shared by every concurrent call of the task, so the budget holds across them.
+    spent: Arc<Mutex<u64>>,
+    store: Option<Arc<LedgerStore>>,
+}
+
+/// Executes plans for one task.
+pub struct Executor {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor").field("task_id", &self.shared.task_id).finish()
+    }
+}
+
+fn checkpoint_key(task_id: &str, step: &str) -> String {
+    format!("miner/job/{task_id}/step/{step}")
+}
+
+impl Executor {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        adapters: Adapters,
+        ledger: &[LedgerEntry],
+        contract: Contract,
+        deadline: Instant,
+        task_id: &str,
+        objective: &str,
+        proposer: &str,
+        store: Option<Arc<LedgerStore>>,
+    ) -> Self {
+        Executor {
+            shared: Arc::new(Shared {
+                adapters,
+                ledger: ledger.iter().map(|e| (e.netuid, e.clone())).collect(),
+                contract,
+                deadline,
+                task_id: task_id.into(),
+                objective: objective.into(),
+                proposer: proposer.into(),
+                spent: Arc::new(Mutex::new(0)),
+                store,
+            }),
+        }
+    }
+
+    /// Run every step; returns results by step id. A failed step fails the task unless no
+    /// other step needs it and at least one step succeeded (a missing enrichment is better than
+    /// no answer).
+    pub async fn run(&self, plan: &[PlanStep]) -> Result<BTreeMap<String, StepResult>, MinerError> {
+        crate::planner::validate(plan)?;
+        let mut done: BTreeMap<String, StepResult> = BTreeMap::new();
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        loop {
+            let ready: Vec<&PlanStep> = plan
+                .iter()
+                .filter(|s| !done.contains_key(&s.id) && !failed.contains_key(&s.id))
+                .filter(|s| s.depends_on.iter().all(|d| done.contains_key(d)))
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            let mut set = JoinSet::new();
+            for step in ready {
+                let shared = self.shared.clone();
+                let step = step.clone();
+                let deps: BTreeMap<String, StepResult> =
+                    step.depends_on.iter().filter_map(|d| done.get(d).map(|r| (d.clone(), r.clone()))).collect();
+                set.spawn(async move {
+                    let r = run_step(&shared, &step, &deps).await;
+                    (step.id.clone(), r)
+                });
+            }
+            while let Some(joined) = set.join_next().await {
+                let (id, r) = joined.map_err(|e| MinerError::Step { step: "?".into(), reason: e.to_string() })?;
+                match r {
+                    Ok(res) => {
+                        done.insert(id, res);
+                    }
+                    Err(e) => {
+                        tracing::warn!(task = %self.shared.task_id, step = %id, error = %e, "step failed");
+                        failed.insert(id, e.to_string());
+                    }
+                }
+            }
+        }
+        if let Some((id, reason)) = failed.iter().find(|(id, _)| plan.iter().any(|s| s.depends_on.contains(id))) {
+            return Err(MinerError::Step { step: id.clone(), reason: reason.clone() });
+        }
+        if done.is_empty() {
+            let (step, reason) = failed.into_iter().next().unwrap_or(("?".into(), "no step ran".into()));
+            return Err(MinerError::Step { step, reason });
+        }
+        // Keep the receipts of failed steps too: they were paid for and belong in the root.
+        Ok(done)
+    }
+
+    pub fn spent(&self) -> u64 {
+        *self.shared.spent.lock()
+    }
+}
+
+async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResult>) -> Result<StepResult, MinerError> {
+    if let Some(store) = &s.store
+        && let Some(mut r) = store.kv_get::<StepResult>(&checkpoint_key(&s.task_id, &step.id))?
+    {
+        r.resumed = true;
+        *s.spent.lock() += r.cost_micros;
+        tracing::info!(task = %s.task_id, step = %step.id, "step resumed from checkpoint");
+        return Ok(r);
+    }
+    let mut res = StepResult::default();
+    match step.capability.as_str() {
+        "scrape" => {
+            let take = step.inputs.get("take").and_then(Value::as_u64).unwrap_or(4) as usize;
+            let links: Vec<String> = deps
+                .values()
+                .flat_map(|r| r.outputs.iter())
+                .flat_map(|o| o.get("search_results").and_then(Value::as_array).cloned().unwrap_or_default())
+                .filter_map(|it| it.get("link").and_then(Value::as_str).map(str::to_string))
+                .take(take)
+                .collect();
+            if links.is_empty() {
+                return Err(MinerError::Step { step: step.id.clone(), reason: "no links to scrape".into() });
+            }
+            // Scrapes of different pages are independent: run them concurrently.
+            let mut set = JoinSet::new();
+            for (i, link) in links.into_iter().enumerate() {
+                let route = step.route.clone();
+                let step_id = format!("{}.{i}", step.id);
+                let shared = Shared {
+                    adapters: s.adapters.clone(),
+                    ledger: s.ledger.clone(),
+                    contract: s.contract.clone(),
+                    deadline: s.deadline,
+                    task_id: s.task_id.clone(),
+                    objective: s.objective.clone(),
+                    proposer: s.proposer.clone(),
+                    spent: s.spent.clone(),
+                    store: None,
+                };
+                set.spawn(async move {
+                    let mut part = StepResult::default();
+                    let out = call_with_fallback(&shared, &step_id, &route, &json!({"url": link}), &mut part).await;
+                    (out, part)
+                });
+            }
+            while let Some(j) = set.join_next().await {
+                let (out, part) = j.map_err(|e| MinerError::Step { step: step.id.clone(), reason: e.to_string() })?;
+                res.receipts.extend(part.receipts);
+                res.proposals.extend(part.proposals);
+                res.cost_micros += part.cost_micros;
+                if let Ok(v) = out {
+                    res.outputs.push(v);
+                }
+            }
+            if res.outputs.is_empty() {
+                return Err(MinerError::Step { step: step.id.clone(), reason: "every scrape failed".into() });
+            }
+        }
+        "llm_chat" => {
+            let docs = documents(deps);
+            let mut prompt = format!(
+                "Objective: {}\nWrite a short rationale grounded only in these sources, citing prices exactly.\n\nSources:\n",
+                s.objective
+            );
+            for (i, (url, text)) in docs.iter().enumerate().take(8) {
+                prompt.push_str(&format!("[{}] {url}: {text}\n", i + 1));
+            }
+            let input = json!({"messages": [
+                {"role": "system", "content": "You are a careful analyst. Use only the given sources."},
+                {"role": "user", "content": prompt}
+            ]});
+            let v = call_with_fallback(s, &step.id, &step.route, &input, &mut res).await?;
+            res.outputs.push(v);
+        }
+        _ => {
+            let v = call_with_fallback(s, &step.id, &step.route, &step.inputs, &mut res).await?;
+            res.outputs.push(v);
+        }
+    }
+    if let Some(store) = &s.store {
+        store.kv_put(&checkpoint_key(&s.task_id, &step.id), &res)?;
+    }
+    Ok(res)
+}
+
+/// Source documents (url, text) from step outputs: scraped pages, posts, search snippets.
+pub fn documents(results: &BTreeMap<String, StepResult>) -> Vec<(String, String)> {
+    let mut docs = Vec::new();
+    for r in results.values() {
+        for o in &r.outputs {
+            if let Some(items) = o.get("data").and_then(Value::as_array) {
+                for it in items {
+                    let url = it.get("uri").and_then(Value::as_str).unwrap_or_default();
+                    let text = it.get("content").and_then(Value::as_str).unwrap_or_default();
+                    docs.push((url.to_string(), text.to_string()));
+                }
+            }
+            if let Some(items) = o.get("search_results").and_then(Value::as_array) {
+                for it in items {
+                    let url = it.get("link").and_then(Value::as_str).unwrap_or_default();
+                    let text = it.get("snippet").and_then(Value::as_str).unwrap_or_default();
+                    docs.push((url.to_string(), text.to_string()));
+                }
+            }
+        }
+    }
+    docs
+}
+
+fn jitter(task: &str, step: &str, attempt: u32) -> f64 {
+    let h = blake3::hash(format!("{task}/{step}/{attempt}").as_bytes());
+    h.as_bytes()[0] as f64 / 255.0
+}
+
+async fn call_with_fallback(
+    s: &Shared,
+    step_id: &str,
+    route: &[u16],
+    input: &Value,
+    res: &mut StepResult,
+) -> Result<Value, MinerError> {
+    let mut last: Option<String> = None;
+    for netuid in route {
+        let Some(entry) = s.ledger.get(netuid) else { continue };
+        for attempt in 0..=s.contract.max_retries {
+            let remaining = s.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(MinerError::Deadline(s.contract.deadline_ms));
+            }
+            let cost = entry.metrics.cost_micros;
+            if *s.spent.lock() + cost > s.contract.budget_micros {
+                last = Some(format!(
+                    "netuid {netuid} costs {cost} µ and the budget has {} µ left",
+                    s.contract.budget_micros.saturating_sub(*s.spent.lock())
+                ));
+                break;
+            }
+            let outcome = s.adapters.call(entry, input, step_id, remaining.min(MAX_CALL_TIMEOUT)).await;
+            if let Some(r) = outcome.receipt {
+                *s.spent.lock() += r.cost_micros;
+                res.cost_micros += r.cost_micros;
+                if !outcome.drift.is_empty()
+                    && let Ok(leaf) = r.leaf()
+                {
+                    res.proposals.extend(proposals_from_drift(entry, &outcome.drift, leaf, &s.task_id, &s.proposer));
+                }
+                res.receipts.push(r);
+            }
+            match outcome.output {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let retry = e.retryable() && attempt < s.contract.max_retries;
+                    tracing::debug!(step = %step_id, netuid, attempt, error = %e, retry, "subnet call failed");
+                    last = Some(format!("netuid {netuid}: {e}"));
+                    if matches!(e, SubnetError::Schema(_)) || !retry {
+                        break;
+                    }
+                    let backoff = Duration::from_millis(50 * (1 << attempt.min(6)))
+                        .mul_f64(0.5 + jitter(&s.task_id, step_id, attempt));
+                    tokio::time::sleep(backoff.min(s.deadline.saturating_duration_since(Instant::now()))).await;
+                }
+            }
+        }
+    }
+    if *s.spent.lock() >= s.contract.budget_micros && last.as_deref().is_some_and(|l| l.contains("budget")) {
+        return Err(MinerError::Budget(last.unwrap_or_default()));
+    }
+    Err(MinerError::Step { step: step_id.into(), reason: last.unwrap_or_else(|| "no subnet on the route".into()) })
+}

@@ -1,0 +1,245 @@
+//! One whole task: check the request, plan, execute, synthesize, and lock the response with the
+//! receipt root and the miner's signature. Also the queue of Ledger proposals that validators
+//! pull with the `LedgerProposals` synapse.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orchestra_keys::Keypair;
+use orchestra_ledger_store::LedgerStore;
+use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::receipt::{commitment, receipt_root, result_digest};
+use orchestra_proto::shorthand;
+use orchestra_proto::synapses::{LedgerProposal, LedgerProposals, Orchestrate};
+use orchestra_subnets::Adapters;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::executor::{Executor, StepResult, documents};
+use crate::synth::{Source, prices, source_name, synthesize};
+use crate::{MinerError, planner};
+
+const PROPOSALS_KEY: &str = "miner/proposals";
+
+/// A proposal waiting to be pulled, with its sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedProposal {
+    pub seq: u64,
+    pub proposal: LedgerProposal,
+}
+
+/// Everything a miner needs to serve tasks.
+pub struct MinerCore {
+    adapters: Adapters,
+    ledger: RwLock<Vec<LedgerEntry>>,
+    keypair: Keypair,
+    store: Option<Arc<LedgerStore>>,
+    proposals: Mutex<Vec<QueuedProposal>>,
+}
+
+impl std::fmt::Debug for MinerCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MinerCore").field("hotkey", &self.keypair.ss58()).finish()
+    }
+}
+
+impl MinerCore {
+    pub fn new(
+        keypair: Keypair,
+        ledger: Vec<LedgerEntry>,
+        store: Option<Arc<LedgerStore>>,
+    ) -> Result<Self, MinerError> {
+        let proposals = match &store {
+            Some(s) => s.kv_get::<Vec<QueuedProposal>>(PROPOSALS_KEY)?.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(MinerCore {
+            adapters: Adapters::new()?,
+            ledger: RwLock::new(ledger),
+            keypair,
+            store,
+            proposals: Mutex::new(proposals),
+        })
+    }
+
+    pub fn hotkey(&self) -> &str {
+        self.keypair.ss58()
+    }
+
+    /// Replace the miner's view of the Ledger (after a sync with a validator's Ledger API).
+    pub fn set_ledger(&self, entries: Vec<LedgerEntry>) {
+        *self.ledger.write() = entries;
+    }
+
+    pub fn ledger(&self) -> Vec<LedgerEntry> {
+        self.ledger.read().clone()
+    }
+
+    /// Serve one Orchestrate request. Never fails: a refused or failed task comes back with
+    /// `error` set and no result.
+    pub async fn orchestrate(&self, mut syn: Orchestrate) -> Orchestrate {
+        let t0 = Instant::now();
+        match self.run(&syn).await {
+            Ok(done) => {
+                syn.result = Some(done.result);
+                syn.plan = done.plan;
+                syn.receipts = done.receipts;
+                syn.receipt_root = Some(done.root);
+                syn.ledger_proposals = done.proposals;
+                syn.cost_micros = done.cost;
+                syn.miner_hotkey = Some(self.keypair.ss58().to_string());
+                syn.miner_signature = Some(done.signature);
+                syn.error = None;
+                tracing::info!(task = %syn.task_id, ms = t0.elapsed().as_millis() as u64, receipts = syn.receipts.len(), "task done");
+            }
+            Err(e) => {
+                tracing::warn!(task = %syn.task_id, error = %e, "task failed");
+                syn.error = Some(e.to_string());
+                syn.miner_hotkey = Some(self.keypair.ss58().to_string());
+            }
+        }
+        syn
+    }
+
+    async fn run(&self, syn: &Orchestrate) -> Result<Done, MinerError> {
+        syn.check_request_digest().map_err(|e| MinerError::BadRequest(e.to_string()))?;
+        let req = syn.request();
+        req.validate().map_err(|e| MinerError::BadRequest(e.to_string()))?;
+        let schema =
+            shorthand::to_json_schema(&req.target_schema).map_err(|e| MinerError::BadRequest(e.to_string()))?;
+        jsonschema::validator_for(&schema)
+            .map_err(|e| MinerError::BadRequest(format!("target_schema is not a valid JSON Schema: {e}")))?;
+        let deadline_ms = req.contract.deadline_ms;
+        let deadline = Instant::now() + Duration::from_millis(deadline_ms);
+        let ledger = self.ledger();
+        let plan = planner::plan(&req.objective, &schema, &ledger, &req.contract)?;
+        let exec = Executor::new(
+            self.adapters.clone(),
+            &ledger,
+            req.contract.clone(),
+            deadline,
+            &req.task_id,
+            &req.objective,
+            self.keypair.ss58(),
+            self.store.clone(),
+        );
+        let results = tokio::time::timeout_at(deadline.into(), exec.run(&plan))
+            .await
+            .map_err(|_| MinerError::Deadline(deadline_ms))??;
+        let sources = sources(&results);
+        let prose = results
+            .get("write")
+            .and_then(|r| r.outputs.first())
+            .and_then(|o| o.pointer("/choices/0/message/content"))
+            .and_then(Value::as_str);
+        let result = synthesize(&schema, &sources, prose, &req.objective)?;
+
+        // Receipts in plan order, then call order: the order is part of the root.
+        let mut receipts = Vec::new();
+        let mut proposals = Vec::new();
+        let mut cost = 0;
+        for step in &plan {
+            if let Some(r) = results.get(&step.id) {
+                receipts.extend(r.receipts.iter().cloned());
+                proposals.extend(r.proposals.iter().cloned());
+                cost += r.cost_micros;
+            }
+        }
+        let mut seen = BTreeSet::new();
+        proposals.retain(|p| seen.insert((p.netuid, p.field.clone(), p.update_type as u8)));
+        let root = receipt_root(&receipts)?;
+        let rd = result_digest(&result)?;
+        let c = commitment(&req.task_id, &rd, &root);
+        let signature = self.keypair.sign_hex(&c.0);
+        self.enqueue(&proposals)?;
+        Ok(Done { result, plan, receipts, root, proposals, cost, signature })
+    }
+
+    fn enqueue(&self, new: &[LedgerProposal]) -> Result<(), MinerError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut q = self.proposals.lock();
+        let mut next = q.last().map(|p| p.seq).unwrap_or(0);
+        for p in new {
+            if q.iter().any(|x| {
+                x.proposal.netuid == p.netuid && x.proposal.field == p.field && x.proposal.new_value == p.new_value
+            }) {
+                continue;
+            }
+            next += 1;
+            q.push(QueuedProposal { seq: next, proposal: p.clone() });
+        }
+        // Keep the queue bounded: validators pull often; very old proposals are stale anyway.
+        let excess = q.len().saturating_sub(1000);
+        q.drain(..excess);
+        if let Some(s) = &self.store {
+            s.kv_put(PROPOSALS_KEY, &*q)?;
+        }
+        Ok(())
+    }
+
+    /// Answer a `LedgerProposals` pull.
+    pub fn pull_proposals(&self, mut req: LedgerProposals) -> LedgerProposals {
+        let q = self.proposals.lock();
+        let max = req.max.clamp(1, 500) as usize;
+        let out: Vec<&QueuedProposal> = q.iter().filter(|p| p.seq > req.since).take(max).collect();
+        req.next = out.last().map(|p| p.seq).unwrap_or(req.since);
+        req.proposals = out.into_iter().map(|p| p.proposal.clone()).collect();
+        req
+    }
+}
+
+struct Done {
+    result: Value,
+    plan: Vec<orchestra_proto::synapses::PlanStep>,
+    receipts: Vec<orchestra_proto::receipt::Receipt>,
+    root: orchestra_proto::canonical::Digest,
+    proposals: Vec<LedgerProposal>,
+    cost: u64,
+    signature: String,
+}
+
+/// Sources from step outputs: scraped pages and posts (with their text), and search results
+/// whose pages were not scraped (with their snippet). One per URL, the richest text kept.
+pub fn sources(results: &BTreeMap<String, StepResult>) -> Vec<Source> {
+    let mut titles: BTreeMap<String, String> = BTreeMap::new();
+    for r in results.values() {
+        for o in &r.outputs {
+            for it in o.get("search_results").and_then(Value::as_array).into_iter().flatten() {
+                if let (Some(l), Some(t)) =
+                    (it.get("link").and_then(Value::as_str), it.get("title").and_then(Value::as_str))
+                {
+                    titles.insert(l.to_string(), t.to_string());
+                }
+            }
+            for it in o.get("data").and_then(Value::as_array).into_iter().flatten() {
+                if let (Some(u), Some(l)) =
+                    (it.get("uri").and_then(Value::as_str), it.get("label").and_then(Value::as_str))
+                {
+                    titles.entry(u.to_string()).or_insert_with(|| l.to_string());
+                }
+            }
+        }
+    }
+    let mut by_url: BTreeMap<String, String> = BTreeMap::new();
+    for (url, text) in documents(results) {
+        let e = by_url.entry(url).or_default();
+        if text.len() > e.len() {
+            *e = text;
+        }
+    }
+    let mut out: Vec<Source> = by_url
+        .into_iter()
+        .filter(|(url, _)| !url.is_empty())
+        .map(|(url, text)| {
+            let title = titles.get(&url).cloned().unwrap_or_else(|| url.clone());
+            Source { name: source_name(&title), prices: prices(&text), url, text }
+        })
+        .collect();
+    // Priced sources first, stable by URL: the result is deterministic.
+    out.sort_by_key(|s| (s.prices.is_empty(), s.url.clone()));
+    out
+}
