@@ -14,7 +14,7 @@ use orchestra_ledger_store::LedgerStore;
 use orchestra_proto::contract::Contract;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::Receipt;
-use orchestra_proto::synapses::{LedgerProposal, PlanStep};
+use orchestra_proto::synapses::{CallEvidence, LedgerProposal, PlanStep};
 use orchestra_subnets::{Adapters, SubnetError, proposals_from_drift};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,9 @@ pub struct StepResult {
     pub outputs: Vec<Value>,
     /// Every call made, successful or not.
     pub receipts: Vec<Receipt>,
+    /// The bodies behind each receipt, in the same order.
+    #[serde(default)]
+    pub evidence: Vec<CallEvidence>,
     pub proposals: Vec<LedgerProposal>,
     pub cost_micros: u64,
     /// True when the step was loaded from a checkpoint rather than executed now.
@@ -199,6 +202,7 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
             while let Some(j) = set.join_next().await {
                 let (out, part) = j.map_err(|e| MinerError::Step { step: step.id.clone(), reason: e.to_string() })?;
                 res.receipts.extend(part.receipts);
+                res.evidence.extend(part.evidence);
                 res.proposals.extend(part.proposals);
                 res.cost_micros += part.cost_micros;
                 if let Ok(v) = out {
@@ -298,6 +302,9 @@ async fn call_with_fallback(
                     res.proposals.extend(proposals_from_drift(entry, &outcome.drift, leaf, &s.task_id, &s.proposer));
                 }
                 res.receipts.push(r);
+                res.evidence.push(
+                    outcome.evidence.clone().unwrap_or(CallEvidence { request: input.clone(), response: Value::Null }),
+                );
             }
             match outcome.output {
                 Ok(v) => return Ok(v),

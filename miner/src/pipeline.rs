@@ -86,6 +86,7 @@ impl MinerCore {
                 syn.result = Some(done.result);
                 syn.plan = done.plan;
                 syn.receipts = done.receipts;
+                syn.evidence = done.evidence;
                 syn.receipt_root = Some(done.root);
                 syn.ledger_proposals = done.proposals;
                 syn.cost_micros = done.cost;
@@ -138,11 +139,13 @@ impl MinerCore {
 
         // Receipts in plan order, then call order: the order is part of the root.
         let mut receipts = Vec::new();
+        let mut evidence = Vec::new();
         let mut proposals = Vec::new();
         let mut cost = 0;
         for step in &plan {
             if let Some(r) = results.get(&step.id) {
                 receipts.extend(r.receipts.iter().cloned());
+                evidence.extend(r.evidence.iter().cloned());
                 proposals.extend(r.proposals.iter().cloned());
                 cost += r.cost_micros;
             }
@@ -154,7 +157,7 @@ impl MinerCore {
         let c = commitment(&req.task_id, &rd, &root);
         let signature = self.keypair.sign_hex(&c.0);
         self.enqueue(&proposals)?;
-        Ok(Done { result, plan, receipts, root, proposals, cost, signature })
+        Ok(Done { result, plan, receipts, evidence, root, proposals, cost, signature })
     }
 
     fn enqueue(&self, new: &[LedgerProposal]) -> Result<(), MinerError> {
@@ -196,6 +199,7 @@ struct Done {
     result: Value,
     plan: Vec<orchestra_proto::synapses::PlanStep>,
     receipts: Vec<orchestra_proto::receipt::Receipt>,
+    evidence: Vec<orchestra_proto::synapses::CallEvidence>,
     root: orchestra_proto::canonical::Digest,
     proposals: Vec<LedgerProposal>,
     cost: u64,

@@ -74,6 +74,12 @@ async fn worked_example_is_schema_valid_grounded_and_signed() {
     assert!(out.receipts.len() >= 6, "search + scrapes + social + llm: {}", out.receipts.len());
     assert!(out.receipts.iter().all(|r| r.status == CallStatus::Ok));
     assert!(out.cost_micros > 0);
+    // Evidence bodies hash to the receipts' digests.
+    assert_eq!(out.evidence.len(), out.receipts.len());
+    for (r, e) in out.receipts.iter().zip(&out.evidence) {
+        assert_eq!(orchestra_proto::canonical::request_digest(&e.request).expect("d"), r.request_digest);
+        assert_eq!(orchestra_proto::canonical::response_digest(&e.response).expect("d"), r.response_digest);
+    }
     sim.shutdown().await;
 }
 

@@ -95,6 +95,14 @@ pub struct LedgerProposal {
     pub proposed_by: String,
 }
 
+/// The bodies of one receipted call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallEvidence {
+    pub request: Value,
+    /// The parsed response for successful calls; the raw text (as a JSON string) otherwise.
+    pub response: Value,
+}
+
 /// The request half of an Orchestrate task: what `request_digest` binds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrchestrateRequest {
@@ -158,6 +166,11 @@ pub struct Orchestrate {
     pub plan: Vec<PlanStep>,
     #[serde(default)]
     pub receipts: Vec<Receipt>,
+    /// The request and response bodies behind each receipt, in the same order. Their digests
+    /// must equal the receipt's; validators check grounding against them and re-issue sampled
+    /// requests to see whether the subnet really answers that way.
+    #[serde(default)]
+    pub evidence: Vec<CallEvidence>,
     #[serde(default)]
     pub receipt_root: Option<Digest>,
     #[serde(default)]
@@ -201,6 +214,7 @@ impl Orchestrate {
             result: None,
             plan: Vec::new(),
             receipts: Vec::new(),
+            evidence: Vec::new(),
             receipt_root: None,
             ledger_proposals: Vec::new(),
             cost_micros: 0,

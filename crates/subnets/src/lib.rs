@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use orchestra_proto::canonical::{Digest, request_digest, response_digest};
 use orchestra_proto::ledger::{AuthKind, LedgerEntry, TransportSpec};
 use orchestra_proto::receipt::{CallStatus, Receipt, Transport};
-use orchestra_proto::synapses::{LedgerProposal, UpdateType};
+use orchestra_proto::synapses::{CallEvidence, LedgerProposal, UpdateType};
 use serde_json::{Value, json};
 
 pub use schema::Drift;
@@ -55,6 +55,8 @@ impl SubnetError {
 pub struct CallOutcome {
     /// Present when the call reached the subnet (whatever it answered).
     pub receipt: Option<Receipt>,
+    /// The bodies behind the receipt: digests equal the receipt's.
+    pub evidence: Option<CallEvidence>,
     pub output: Result<Value, SubnetError>,
     pub drift: Vec<Drift>,
 }
@@ -89,11 +91,12 @@ impl Adapters {
     /// Call the subnet of `entry` with `input` for plan step `step_id`.
     pub async fn call(&self, entry: &LedgerEntry, input: &Value, step_id: &str, timeout: Duration) -> CallOutcome {
         if let Err(e) = schema::validate(&entry.input_schema, input, "input") {
-            return CallOutcome { receipt: None, output: Err(e), drift: Vec::new() };
+            return CallOutcome { receipt: None, evidence: None, output: Err(e), drift: Vec::new() };
         }
         let Some(transport) = entry.transports.first() else {
             return CallOutcome {
                 receipt: None,
+                evidence: None,
                 output: Err(SubnetError::NoTransport(entry.netuid)),
                 drift: Vec::new(),
             };
@@ -119,6 +122,7 @@ impl Adapters {
             TransportSpec::AxonV10 { .. } => {
                 return CallOutcome {
                     receipt: None,
+                    evidence: None,
                     output: Err(SubnetError::Unsupported("axon_v10")),
                     drift: Vec::new(),
                 };
@@ -126,6 +130,7 @@ impl Adapters {
             TransportSpec::Btauth { .. } => {
                 return CallOutcome {
                     receipt: None,
+                    evidence: None,
                     output: Err(SubnetError::Unsupported("btauth")),
                     drift: Vec::new(),
                 };
@@ -135,8 +140,10 @@ impl Adapters {
         let result = self.http_call(&endpoint, &method, &auth, &body, timeout).await;
         let latency_ms = t0.elapsed().as_millis() as u64;
         let req_digest = request_digest(&body).unwrap_or(Digest([0; 32]));
+        let mut response_body = Value::Null;
         let (status, output, raw_digest, attestation, mut drift) = match result {
             Ok((code, text, location)) => {
+                response_body = Value::String(text.clone());
                 let digest = response_digest(&Value::String(text.clone())).unwrap_or(Digest([0; 32]));
                 let attestation = json!({"http_status": code});
                 if (300..400).contains(&code) {
@@ -155,6 +162,7 @@ impl Adapters {
                     match serde_json::from_str::<Value>(&text) {
                         Ok(v) => {
                             let digest = response_digest(&v).unwrap_or(digest);
+                            response_body = v.clone();
                             (CallStatus::Ok, Ok(v), digest, attestation, Vec::new())
                         }
                         Err(e) => {
@@ -198,7 +206,12 @@ impl Adapters {
             cost_micros: entry.metrics.cost_micros,
             attestation: Some(attestation),
         };
-        CallOutcome { receipt: Some(receipt), output, drift }
+        CallOutcome {
+            receipt: Some(receipt),
+            evidence: Some(CallEvidence { request: body, response: response_body }),
+            output,
+            drift,
+        }
     }
 
     async fn http_call(
