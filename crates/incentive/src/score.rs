@@ -63,8 +63,10 @@ pub fn task_score(s: &SubScores, policy: &OwnerPolicy) -> TaskScore {
         return zero("result does not validate against the target schema");
     }
     let grounding = clamp01(s.grounding);
+    // Both must hold: a result grounded in receipts the subnet would not reproduce is as bad
+    // as genuine receipts with a made-up result, so the two multiply.
     let quality = match s.reprobe {
-        Some(r) => 0.5 * grounding + 0.5 * clamp01(r),
+        Some(r) => grounding * (0.5 + 0.5 * clamp01(r)),
         None => grounding,
     };
     let quality = if s.quality_floor { quality } else { quality * 0.5 };
