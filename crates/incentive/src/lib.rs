@@ -15,6 +15,7 @@
 pub mod ema;
 pub mod policy;
 pub mod score;
+pub mod sim;
 pub mod weights;
 
 /// Errors from bad scoring input.
