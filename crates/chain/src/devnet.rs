@@ -1,0 +1,235 @@
+//! [`DevnetClient`]: the [`Chain`] over the devnet simulator's HTTP JSON API
+//! ([`crate::devnet_api`]). Reads are plain GETs; each state change is a signed
+//! [`ExtrinsicRequest`] the server checks against subtensor's rules.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use orchestra_keys::Keypair;
+use serde::de::DeserializeOwned;
+
+use crate::devnet_api::{
+    API_VERSION, BlockResponse, CommitmentResponse, DevnetCall, ErrorResponse, ExtrinsicRequest, InfoResponse,
+    SignerRole, UidResponse, paths,
+};
+use crate::types::{
+    AxonServe, Commitment, CommitmentData, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome, WeightsReveal,
+    WeightsSubmission,
+};
+use crate::{Chain, ChainError};
+
+/// A [`Chain`] backed by the devnet at `base_url` (e.g. `http://127.0.0.1:9955`).
+pub struct DevnetClient {
+    base_url: String,
+    http: reqwest::Client,
+    timeout: Duration,
+    hotkey: Option<Keypair>,
+    coldkey: Option<Keypair>,
+    last_nonce: AtomicU64,
+}
+
+impl std::fmt::Debug for DevnetClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevnetClient")
+            .field("base_url", &self.base_url)
+            .field("hotkey", &self.hotkey.as_ref().map(|k| k.ss58()))
+            .field("coldkey", &self.coldkey.as_ref().map(|k| k.ss58()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DevnetClient {
+    /// A client for `base_url` that has not talked to the server yet.
+    pub fn new(base_url: &str) -> Result<Self, ChainError> {
+        let timeout = Duration::from_secs(30);
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ChainError::InvalidInput(format!("HTTP client: {e}")))?;
+        Ok(DevnetClient {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            http,
+            timeout,
+            hotkey: None,
+            coldkey: None,
+            last_nonce: AtomicU64::new(0),
+        })
+    }
+
+    /// Connects: `GET /v1/info` and checks the server speaks [`API_VERSION`].
+    pub async fn connect(base_url: &str) -> Result<Self, ChainError> {
+        let client = Self::new(base_url)?;
+        let info = client.info().await?;
+        if info.api_version != API_VERSION {
+            return Err(ChainError::Metadata(format!(
+                "devnet at {base_url} speaks API version {}, this client {API_VERSION}",
+                info.api_version
+            )));
+        }
+        tracing::info!(base_url, block = info.block, subnets = ?info.subnets, "connected to devnet");
+        Ok(client)
+    }
+
+    /// Signs neuron calls with this hotkey.
+    pub fn with_hotkey(mut self, hotkey: Keypair) -> Self {
+        self.hotkey = Some(hotkey);
+        self
+    }
+
+    /// Signs `burned_register` with this coldkey.
+    pub fn with_coldkey(mut self, coldkey: Keypair) -> Self {
+        self.coldkey = Some(coldkey);
+        self
+    }
+
+    /// The server's [`InfoResponse`].
+    pub async fn info(&self) -> Result<InfoResponse, ChainError> {
+        self.get(paths::INFO, None).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ChainError {
+        if e.is_timeout() {
+            ChainError::Timeout { what: "devnet request", after: self.timeout }
+        } else if e.is_connect() {
+            ChainError::Connection { endpoint: self.base_url.clone(), reason: e.to_string() }
+        } else if e.is_decode() {
+            ChainError::Decode { what: "devnet response", reason: e.to_string() }
+        } else {
+            ChainError::Rpc(e.to_string())
+        }
+    }
+
+    async fn parse<T: DeserializeOwned>(
+        &self,
+        resp: reqwest::Response,
+        netuid: Option<NetUid>,
+    ) -> Result<T, ChainError> {
+        let status = resp.status();
+        if status.is_success() {
+            return resp.json::<T>().await.map_err(|e| self.transport_error(e));
+        }
+        let body = resp.text().await.map_err(|e| self.transport_error(e))?;
+        match serde_json::from_str::<ErrorResponse>(&body) {
+            Ok(err) => Err(err.error.into_chain_error(status.as_u16(), netuid)),
+            Err(_) => Err(ChainError::Http { status: status.as_u16(), message: body }),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str, netuid: Option<NetUid>) -> Result<T, ChainError> {
+        let resp = self.http.get(self.url(path)).send().await.map_err(|e| self.transport_error(e))?;
+        self.parse(resp, netuid).await
+    }
+
+    /// A nonce above every earlier one: the Unix time in nanoseconds, bumped if the clock did not
+    /// move (or moved back) since the last request.
+    fn next_nonce(&self) -> u64 {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let mut last = self.last_nonce.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last.saturating_add(1));
+            match self.last_nonce.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    fn key(&self, role: SignerRole) -> Result<&Keypair, ChainError> {
+        match role {
+            SignerRole::Hotkey => self.hotkey.as_ref(),
+            SignerRole::Coldkey => self.coldkey.as_ref(),
+        }
+        .ok_or(ChainError::MissingSigner(role.as_str()))
+    }
+
+    async fn submit(&self, netuid: NetUid, call: DevnetCall) -> Result<TxOutcome, ChainError> {
+        let req = ExtrinsicRequest::sign(self.key(call.signer_role())?, self.next_nonce(), call)?;
+        let resp =
+            self.http.post(self.url(paths::EXTRINSICS)).json(&req).send().await.map_err(|e| self.transport_error(e))?;
+        self.parse(resp, Some(netuid)).await
+    }
+}
+
+#[async_trait]
+impl Chain for DevnetClient {
+    fn describe(&self) -> String {
+        format!("devnet ({})", self.base_url)
+    }
+
+    fn hotkey(&self) -> Option<&str> {
+        self.hotkey.as_ref().map(|k| k.ss58())
+    }
+
+    async fn block_number(&self) -> Result<u64, ChainError> {
+        Ok(self.get::<BlockResponse>(paths::BLOCK, None).await?.block)
+    }
+
+    async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError> {
+        self.get(&paths::hyperparams(netuid), Some(netuid)).await
+    }
+
+    async fn metagraph(&self, netuid: NetUid) -> Result<Metagraph, ChainError> {
+        self.get(&paths::metagraph(netuid), Some(netuid)).await
+    }
+
+    async fn uid_of(&self, netuid: NetUid, hotkey: &str) -> Result<Option<u16>, ChainError> {
+        Ok(self.get::<UidResponse>(&paths::uid(netuid, hotkey), Some(netuid)).await?.uid)
+    }
+
+    async fn serve_axon(&self, netuid: NetUid, axon: &AxonServe) -> Result<TxOutcome, ChainError> {
+        let args = ServeAxonArgs::new(netuid, axon)?;
+        self.submit(netuid, DevnetCall::ServeAxon(args)).await
+    }
+
+    async fn set_weights(&self, netuid: NetUid, w: &WeightsSubmission) -> Result<TxOutcome, ChainError> {
+        let call = DevnetCall::SetWeights {
+            netuid,
+            mechanism: w.mechanism,
+            uids: w.uids.clone(),
+            weights: w.weights.clone(),
+            version_key: w.version_key,
+        };
+        self.submit(netuid, call).await
+    }
+
+    async fn commit_weights(
+        &self,
+        netuid: NetUid,
+        mechanism: u8,
+        commit_hash: [u8; 32],
+    ) -> Result<TxOutcome, ChainError> {
+        self.submit(netuid, DevnetCall::CommitWeights { netuid, mechanism, commit_hash }).await
+    }
+
+    async fn reveal_weights(&self, netuid: NetUid, r: &WeightsReveal) -> Result<TxOutcome, ChainError> {
+        let call = DevnetCall::RevealWeights {
+            netuid,
+            mechanism: r.mechanism,
+            uids: r.uids.clone(),
+            values: r.values.clone(),
+            salt: r.salt.clone(),
+            version_key: r.version_key,
+        };
+        self.submit(netuid, call).await
+    }
+
+    async fn set_commitment(&self, netuid: NetUid, data: &[u8]) -> Result<TxOutcome, ChainError> {
+        let field = CommitmentData::from_bytes(data).ok_or_else(|| {
+            ChainError::InvalidInput(format!("commitment of {} bytes: at most 512 fit one field", data.len()))
+        })?;
+        self.submit(netuid, DevnetCall::SetCommitment { netuid, fields: vec![field] }).await
+    }
+
+    async fn commitment(&self, netuid: NetUid, hotkey: &str) -> Result<Option<Commitment>, ChainError> {
+        Ok(self.get::<CommitmentResponse>(&paths::commitment(netuid, hotkey), Some(netuid)).await?.commitment)
+    }
+
+    async fn burned_register(&self, netuid: NetUid, hotkey: &str) -> Result<TxOutcome, ChainError> {
+        self.submit(netuid, DevnetCall::BurnedRegister { netuid, hotkey: hotkey.to_string() }).await
+    }
+}

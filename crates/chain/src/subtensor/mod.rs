@@ -1,0 +1,755 @@
+//! The subtensor backend: [`SubtensorChain`] talks to a subtensor node (finney, testnet, a local
+//! node or any endpoint) over subxt's dynamic API, so call indices and argument layouts always
+//! come from the node's own metadata. At connect it checks that metadata has every call, runtime
+//! API and storage entry this crate uses and that [`SubtensorConfig`] can fill in all of the
+//! runtime's transaction extensions. A dropped WebSocket is reopened with exponential backoff.
+
+pub mod calls;
+pub mod config;
+pub mod decode;
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use orchestra_keys::{Keypair, PublicKey};
+use subxt::OnlineClient;
+use subxt::backend::LegacyBackend;
+use subxt::client::OfflineClient;
+use subxt::config::RpcConfigFor;
+use subxt::config::transaction_extensions::CheckMortalityParams;
+use subxt::error::{DispatchError, TransactionEventsError};
+use subxt::metadata::{ArcMetadata, Metadata};
+use subxt::rpcs::client::{JsonrpseeRpcClient, RpcClient, jsonrpsee_client};
+use subxt::rpcs::methods::LegacyRpcMethods;
+use subxt::tx::{Signer, TransactionInvalid, TransactionStatus, TransactionUnknown, ValidationResult};
+use subxt::utils::{AccountId32, MultiSignature};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::devnet_api::SignerRole;
+use crate::error::custom_transaction_error_name;
+use crate::types::{
+    AxonServe, Commitment, CommitmentData, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome, WeightsReveal,
+    WeightsSubmission,
+};
+use crate::{Chain, ChainError};
+pub use config::{
+    ChargeTransactionPaymentWrapper, SUPPORTED_EXTENSIONS, SubtensorConfig, SubtensorExtensions, TxParams,
+};
+
+/// The finney (mainnet) entrypoint, as in the Python SDK's settings.
+pub const FINNEY_ENDPOINT: &str = "wss://entrypoint-finney.opentensor.ai:443";
+/// The public testnet entrypoint.
+pub const TEST_ENDPOINT: &str = "wss://test.finney.opentensor.ai:443";
+/// A local subtensor node.
+pub const LOCAL_ENDPOINT: &str = "ws://127.0.0.1:9944";
+
+/// A subtensor network: a named one or a custom endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// Mainnet ([`FINNEY_ENDPOINT`]).
+    Finney,
+    /// Testnet ([`TEST_ENDPOINT`]).
+    Test,
+    /// A local node ([`LOCAL_ENDPOINT`]).
+    Local,
+    /// Any `ws://` or `wss://` URL.
+    Custom(String),
+}
+
+impl Network {
+    /// The WebSocket URL.
+    pub fn endpoint(&self) -> &str {
+        match self {
+            Network::Finney => FINNEY_ENDPOINT,
+            Network::Test => TEST_ENDPOINT,
+            Network::Local => LOCAL_ENDPOINT,
+            Network::Custom(url) => url,
+        }
+    }
+}
+
+impl FromStr for Network {
+    type Err = ChainError;
+
+    /// `finney`, `test`, `local` (the SDK's names), or a `ws://` / `wss://` URL.
+    fn from_str(s: &str) -> Result<Self, ChainError> {
+        match s {
+            "finney" => Ok(Network::Finney),
+            "test" => Ok(Network::Test),
+            "local" => Ok(Network::Local),
+            url if url.starts_with("ws://") || url.starts_with("wss://") => Ok(Network::Custom(url.to_string())),
+            other => Err(ChainError::InvalidInput(format!(
+                "unknown network {other:?}: expected finney, test, local or a ws:// or wss:// URL"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Network::Finney => f.write_str("finney"),
+            Network::Test => f.write_str("test"),
+            Network::Local => f.write_str("local"),
+            Network::Custom(url) => f.write_str(url),
+        }
+    }
+}
+
+/// Tuning of [`SubtensorChain`].
+#[derive(Clone, Debug)]
+pub struct SubtensorOptions {
+    /// Blocks a transaction stays valid (the Python SDK uses 128 for weights).
+    pub mortality_blocks: u64,
+    /// Tip for every transaction, in rao.
+    pub tip: u64,
+    /// Wait for finalization instead of inclusion in a best block.
+    pub wait_for_finalization: bool,
+    /// Dry-run each transaction (`TaggedTransactionQueue_validate_transaction`) before submitting,
+    /// which turns pool rejections into named errors before anything is broadcast.
+    pub validate_before_submit: bool,
+    /// Longest wait for a transaction to be included (or finalized).
+    pub tx_timeout: Duration,
+    /// Longest wait for one read (block number, metagraph, …).
+    pub request_timeout: Duration,
+    /// Reconnect attempts before an operation fails with [`ChainError::Connection`].
+    pub reconnect_attempts: u32,
+    /// First pause between reconnect attempts; doubled after each failure.
+    pub reconnect_backoff: Duration,
+    /// Longest pause between reconnect attempts.
+    pub reconnect_backoff_max: Duration,
+}
+
+impl Default for SubtensorOptions {
+    fn default() -> Self {
+        SubtensorOptions {
+            mortality_blocks: 128,
+            tip: 0,
+            wait_for_finalization: false,
+            validate_before_submit: true,
+            tx_timeout: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(60),
+            reconnect_attempts: 6,
+            reconnect_backoff: Duration::from_millis(500),
+            reconnect_backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Signs extrinsics with an sr25519 [`Keypair`] (a hotkey or coldkey).
+#[derive(Clone)]
+pub struct KeypairSigner {
+    account: AccountId32,
+    key: Keypair,
+}
+
+impl fmt::Debug for KeypairSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeypairSigner").field("account", &self.key.ss58()).finish()
+    }
+}
+
+impl KeypairSigner {
+    /// A signer for `key`.
+    pub fn new(key: Keypair) -> Self {
+        KeypairSigner { account: AccountId32(key.public().0), key }
+    }
+
+    /// The signer's SS58 address.
+    pub fn ss58(&self) -> &str {
+        self.key.ss58()
+    }
+}
+
+impl Signer<SubtensorConfig> for KeypairSigner {
+    fn account_id(&self) -> AccountId32 {
+        self.account
+    }
+
+    fn sign(&self, signer_payload: &[u8]) -> MultiSignature {
+        MultiSignature::Sr25519(self.key.sign(signer_payload))
+    }
+}
+
+/// The calls and their arguments, in order, that this crate submits: checked at connect.
+pub const REQUIRED_CALLS: &[(&str, &str, &[&str])] = &[
+    ("SubtensorModule", "set_weights", &["netuid", "dests", "weights", "version_key"]),
+    ("SubtensorModule", "commit_weights", &["netuid", "commit_hash"]),
+    ("SubtensorModule", "reveal_weights", &["netuid", "uids", "values", "salt", "version_key"]),
+    (
+        "SubtensorModule",
+        "serve_axon",
+        &["netuid", "version", "ip", "port", "ip_type", "protocol", "placeholder1", "placeholder2"],
+    ),
+    ("SubtensorModule", "burned_register", &["netuid", "hotkey"]),
+    ("Commitments", "set_commitment", &["netuid", "info"]),
+];
+
+/// Calls only needed for mechanisms other than 0; older runtimes lack them.
+pub const MECHANISM_CALLS: &[(&str, &str, &[&str])] = &[
+    ("SubtensorModule", "set_mechanism_weights", &["netuid", "mecid", "dests", "weights", "version_key"]),
+    ("SubtensorModule", "commit_mechanism_weights", &["netuid", "mecid", "commit_hash"]),
+    ("SubtensorModule", "reveal_mechanism_weights", &["netuid", "mecid", "uids", "values", "salt", "version_key"]),
+];
+
+/// Storage entries read: checked at connect.
+pub const REQUIRED_STORAGE: &[(&str, &str)] =
+    &[("SubtensorModule", "Uids"), ("SubtensorModule", "Burn"), ("Commitments", "CommitmentOf")];
+
+/// What [`check_metadata`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetadataReport {
+    /// Spec version the metadata was checked for.
+    pub spec_version: u32,
+    /// Whether the `*_mechanism_weights` calls exist.
+    pub mechanism_calls: bool,
+    /// The transaction extension identifiers of the runtime, in order.
+    pub extensions: Vec<String>,
+}
+
+fn call_args_match(md: &Metadata, pallet: &str, call: &str, args: &[&str]) -> Result<(), String> {
+    let p = md.pallet_by_name(pallet).ok_or_else(|| format!("pallet {pallet} is missing"))?;
+    let v = p.call_variant_by_name(call).ok_or_else(|| format!("call {pallet}.{call} is missing"))?;
+    let names: Vec<&str> = v.fields.iter().map(|f| f.name.as_deref().unwrap_or("")).collect();
+    if names != args {
+        return Err(format!("call {pallet}.{call} takes ({}), expected ({})", names.join(", "), args.join(", ")));
+    }
+    Ok(())
+}
+
+/// Checks runtime metadata against what this crate needs: the calls and their argument names
+/// ([`REQUIRED_CALLS`]), the runtime APIs, the storage entries, extrinsic format v4, and that a
+/// transaction can be built and signed with [`SubtensorConfig`]'s extensions (done by encoding a
+/// `set_weights` with a dummy signature, the same code path as a real submission).
+pub fn check_metadata(
+    md: ArcMetadata,
+    spec_version: u32,
+    transaction_version: u32,
+) -> Result<MetadataReport, ChainError> {
+    for (pallet, call, args) in REQUIRED_CALLS {
+        call_args_match(&md, pallet, call, args).map_err(ChainError::Metadata)?;
+    }
+    let mechanism_calls =
+        MECHANISM_CALLS.iter().all(|(pallet, call, args)| call_args_match(&md, pallet, call, args).is_ok());
+    decode::api_output_ty(&md, decode::NEURONS_API)?;
+    decode::api_output_ty(&md, decode::HYPERPARAMS_API)?;
+    for (pallet, entry) in REQUIRED_STORAGE {
+        decode::storage_value_ty(&md, pallet, entry)?;
+    }
+    if !md.extrinsic().supported_versions().contains(&4) {
+        return Err(ChainError::Metadata(format!(
+            "the runtime accepts extrinsic versions {:?}; this client signs v4",
+            md.extrinsic().supported_versions()
+        )));
+    }
+    let extensions: Vec<String> =
+        md.extrinsic().transaction_extensions_to_use_for_encoding().map(|e| e.identifier().to_string()).collect();
+    let client = OfflineClient::new_with_config(SubtensorConfig::offline(
+        md.clone(),
+        [0; 32],
+        spec_version,
+        transaction_version,
+    ));
+    let probe =
+        calls::set_weights(0, &WeightsSubmission { mechanism: 0, uids: vec![], weights: vec![], version_key: 0 });
+    let params = TxParams { tip: 0, mortality: CheckMortalityParams::immortal(), nonce: Some(0) };
+    client
+        .at_block(0u64)
+        .map_err(|e| ChainError::Metadata(e.to_string()))?
+        .tx()
+        .create_v4_signable_offline(&probe, params.into_params())
+        .and_then(|mut s| {
+            s.signer_payload()?;
+            s.sign_with_account_and_signature(&AccountId32([0; 32]), &MultiSignature::Sr25519([0; 64]))
+        })
+        .map_err(|e| {
+            ChainError::Metadata(format!(
+                "cannot build a signed transaction for this runtime (extensions {}): {e}",
+                extensions.join(", ")
+            ))
+        })?;
+    Ok(MetadataReport { spec_version, mechanism_calls, extensions })
+}
+
+/// One open connection.
+#[derive(Clone)]
+struct Conn {
+    api: OnlineClient<SubtensorConfig>,
+    rpc: RpcClient,
+    ws: Arc<JsonrpseeRpcClient>,
+}
+
+impl Conn {
+    fn legacy(&self) -> LegacyRpcMethods<RpcConfigFor<SubtensorConfig>> {
+        LegacyRpcMethods::new(self.rpc.clone())
+    }
+}
+
+/// A [`Chain`] backed by a subtensor node.
+pub struct SubtensorChain {
+    network: Network,
+    opts: SubtensorOptions,
+    config: SubtensorConfig,
+    hotkey: Option<KeypairSigner>,
+    coldkey: Option<KeypairSigner>,
+    conn: RwLock<Conn>,
+    reconnecting: Mutex<()>,
+    /// Spec version whose metadata passed [`check_metadata`]; re-checked after a runtime upgrade.
+    checked_spec: AtomicU32,
+    mechanism_calls: AtomicBool,
+}
+
+impl fmt::Debug for SubtensorChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubtensorChain")
+            .field("network", &self.network)
+            .field("hotkey", &self.hotkey.as_ref().map(|k| k.ss58()))
+            .field("coldkey", &self.coldkey.as_ref().map(|k| k.ss58()))
+            .finish_non_exhaustive()
+    }
+}
+
+fn rpc_err(e: impl fmt::Display) -> ChainError {
+    ChainError::Rpc(e.to_string())
+}
+
+impl SubtensorChain {
+    /// Connects to `network` (retrying with backoff) and checks its metadata. The client can read
+    /// but not sign until [`SubtensorChain::with_hotkey`] / [`SubtensorChain::with_coldkey`].
+    pub async fn connect(network: Network, opts: SubtensorOptions) -> Result<Self, ChainError> {
+        let config = SubtensorConfig::new();
+        let conn = open_with_backoff(network.endpoint(), &config, &opts).await?;
+        let chain = SubtensorChain {
+            network,
+            opts,
+            config,
+            hotkey: None,
+            coldkey: None,
+            conn: RwLock::new(conn.clone()),
+            reconnecting: Mutex::new(()),
+            checked_spec: AtomicU32::new(0),
+            mechanism_calls: AtomicBool::new(false),
+        };
+        let at = conn.api.at_current_block().await.map_err(rpc_err)?;
+        let report = chain.ensure_checked(at.metadata(), at.spec_version(), at.transaction_version())?;
+        tracing::info!(
+            network = %chain.network,
+            spec_version = report.map(|r| r.spec_version),
+            block = at.block_number(),
+            "connected to subtensor"
+        );
+        Ok(chain)
+    }
+
+    /// Signs neuron calls (weights, axon, commitments) with this hotkey.
+    pub fn with_hotkey(mut self, hotkey: Keypair) -> Self {
+        self.hotkey = Some(KeypairSigner::new(hotkey));
+        self
+    }
+
+    /// Signs `burned_register` with this coldkey.
+    pub fn with_coldkey(mut self, coldkey: Keypair) -> Self {
+        self.coldkey = Some(KeypairSigner::new(coldkey));
+        self
+    }
+
+    /// The network this client talks to.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Runs [`check_metadata`] when the spec version differs from the last one checked.
+    fn ensure_checked(
+        &self,
+        md: ArcMetadata,
+        spec: u32,
+        tx_version: u32,
+    ) -> Result<Option<MetadataReport>, ChainError> {
+        if self.checked_spec.load(Ordering::Acquire) == spec {
+            return Ok(None);
+        }
+        let report = check_metadata(md, spec, tx_version)?;
+        self.mechanism_calls.store(report.mechanism_calls, Ordering::Release);
+        self.checked_spec.store(spec, Ordering::Release);
+        tracing::debug!(spec, extensions = ?report.extensions, "subtensor metadata checked");
+        Ok(Some(report))
+    }
+
+    /// The current connection, reopened first if the WebSocket is closed.
+    async fn conn(&self) -> Result<Conn, ChainError> {
+        let conn = self.conn.read().await.clone();
+        if conn.ws.is_connected() { Ok(conn) } else { self.reconnect().await }
+    }
+
+    async fn reconnect(&self) -> Result<Conn, ChainError> {
+        // One task reconnects; the others wait and then reuse its connection.
+        let _guard = self.reconnecting.lock().await;
+        let current = self.conn.read().await.clone();
+        if current.ws.is_connected() {
+            return Ok(current);
+        }
+        tracing::warn!(network = %self.network, "subtensor connection lost; reconnecting");
+        let fresh = open_with_backoff(self.network.endpoint(), &self.config, &self.opts).await?;
+        *self.conn.write().await = fresh.clone();
+        Ok(fresh)
+    }
+
+    /// Runs a read with the request timeout; if it fails because the connection dropped, runs it
+    /// once more on a fresh connection.
+    async fn read<T, F, Fut>(&self, what: &'static str, f: F) -> Result<T, ChainError>
+    where
+        F: Fn(Conn) -> Fut,
+        Fut: Future<Output = Result<T, ChainError>>,
+    {
+        let conn = self.conn().await?;
+        let first = tokio::time::timeout(self.opts.request_timeout, f(conn.clone())).await;
+        match first {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if conn.ws.is_connected() => Err(e),
+            Ok(Err(_)) => {
+                let conn = self.reconnect().await?;
+                tokio::time::timeout(self.opts.request_timeout, f(conn))
+                    .await
+                    .map_err(|_| ChainError::Timeout { what, after: self.opts.request_timeout })?
+            }
+            Err(_) => Err(ChainError::Timeout { what, after: self.opts.request_timeout }),
+        }
+    }
+
+    fn signer(&self, role: SignerRole) -> Result<&KeypairSigner, ChainError> {
+        match role {
+            SignerRole::Hotkey => self.hotkey.as_ref(),
+            SignerRole::Coldkey => self.coldkey.as_ref(),
+        }
+        .ok_or(ChainError::MissingSigner(role.as_str()))
+    }
+
+    /// Signs `call` with `signer`, dry-runs it, submits it and waits for inclusion (or
+    /// finalization), mapping every failure to a named [`ChainError`] where the chain named it.
+    async fn submit(&self, signer: &KeypairSigner, call: calls::Call) -> Result<TxOutcome, ChainError> {
+        let conn = self.conn().await?;
+        let fut = self.submit_on(conn, signer, call);
+        tokio::time::timeout(self.opts.tx_timeout, fut)
+            .await
+            .map_err(|_| ChainError::Timeout { what: "transaction", after: self.opts.tx_timeout })?
+    }
+
+    async fn submit_on(&self, conn: Conn, signer: &KeypairSigner, call: calls::Call) -> Result<TxOutcome, ChainError> {
+        let at = conn.api.at_current_block().await.map_err(rpc_err)?;
+        self.ensure_checked(at.metadata(), at.spec_version(), at.transaction_version())?;
+        // The pool-aware nonce (`system_accountNextIndex`), as the Python SDK uses: the runtime API
+        // at the finalized block would miss this key's transactions still in the pool.
+        let nonce = conn.legacy().system_account_next_index(&signer.account).await.map_err(rpc_err)?;
+        let params = TxParams {
+            tip: self.opts.tip,
+            mortality: CheckMortalityParams::mortal_from_unchecked(
+                self.opts.mortality_blocks,
+                at.block_number(),
+                at.block_hash(),
+            ),
+            nonce: Some(nonce),
+        };
+        let tx = at
+            .tx()
+            .create_v4_signable_offline(&call, params.into_params())
+            .and_then(|mut s| s.sign(signer))
+            .map_err(|e| ChainError::Metadata(format!("cannot build the transaction: {e}")))?;
+        if self.opts.validate_before_submit {
+            match tx.validate().await.map_err(rpc_err)? {
+                ValidationResult::Valid(_) => {}
+                ValidationResult::Invalid(i) => return Err(invalid_transaction(&i)),
+                ValidationResult::Unknown(u) => return Err(unknown_transaction(&u)),
+            }
+        }
+        let mut progress = tx.submit_and_watch().await.map_err(|e| submit_error(&e))?;
+        let extrinsic_hash = Some(format!("{:?}", progress.extrinsic_hash()));
+        while let Some(status) = progress.next().await {
+            let in_block = match status.map_err(rpc_err)? {
+                TransactionStatus::InBestBlock(b) if !self.opts.wait_for_finalization => b,
+                TransactionStatus::InFinalizedBlock(b) => b,
+                TransactionStatus::Invalid { message } => return Err(invalid_from_message(&message)),
+                TransactionStatus::Error { message } | TransactionStatus::Dropped { message } => {
+                    return Err(ChainError::NotIncluded(message));
+                }
+                _ => continue,
+            };
+            in_block.wait_for_success().await.map_err(|e| events_error(&e))?;
+            let block_number = in_block.at().await.ok().map(|c| c.block_number());
+            return Ok(TxOutcome {
+                block_hash: Some(format!("{:?}", in_block.block_hash())),
+                block_number,
+                extrinsic_hash,
+            });
+        }
+        Err(ChainError::NotIncluded("the node closed the transaction status stream".into()))
+    }
+}
+
+async fn open(endpoint: &str, config: &SubtensorConfig) -> Result<Conn, ChainError> {
+    let conn_err =
+        |e: &dyn fmt::Display| ChainError::Connection { endpoint: endpoint.to_string(), reason: e.to_string() };
+    let ws = Arc::new(jsonrpsee_client(endpoint).await.map_err(|e| conn_err(&e))?);
+    let rpc = RpcClient::new(ws.clone());
+    // The legacy JSON-RPC methods only, as the Python SDK uses: public subtensor endpoints serve
+    // them, and chainHead's follow subscriptions and block pinning add failure modes we gain
+    // nothing from. It is also the path the mock-node tests exercise.
+    let backend = Arc::new(LegacyBackend::builder().build(rpc.clone()));
+    let api = OnlineClient::from_backend_with_config(config.clone(), backend).await.map_err(|e| conn_err(&e))?;
+    Ok(Conn { api, rpc, ws })
+}
+
+/// Opens a connection, retrying with exponential backoff up to `reconnect_attempts` times.
+async fn open_with_backoff(
+    endpoint: &str,
+    config: &SubtensorConfig,
+    opts: &SubtensorOptions,
+) -> Result<Conn, ChainError> {
+    let mut delay = opts.reconnect_backoff;
+    let mut attempt = 0u32;
+    loop {
+        match open(endpoint, config).await {
+            Ok(c) => return Ok(c),
+            Err(e) if attempt >= opts.reconnect_attempts => return Err(e),
+            Err(e) => {
+                attempt += 1;
+                tracing::warn!(endpoint, attempt, error = %e, retry_in = ?delay, "cannot connect to subtensor");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(opts.reconnect_backoff_max);
+            }
+        }
+    }
+}
+
+/// `InvalidTransaction::Custom(n)` and the other pool rejections, with subtensor's names.
+pub fn invalid_transaction(i: &TransactionInvalid) -> ChainError {
+    match i {
+        TransactionInvalid::Custom(code) => ChainError::InvalidTransaction {
+            error: custom_transaction_error_name(*code).map(String::from),
+            custom_code: Some(*code),
+            reason: format!("Custom error: {code}"),
+        },
+        other => ChainError::InvalidTransaction {
+            error: Some(format!("{other:?}")),
+            custom_code: None,
+            reason: String::new(),
+        },
+    }
+}
+
+fn unknown_transaction(u: &TransactionUnknown) -> ChainError {
+    ChainError::InvalidTransaction { error: None, custom_code: None, reason: format!("validity unknown: {u:?}") }
+}
+
+/// Finds `Custom error: N` in a node's rejection message (`author_submitAndWatchExtrinsic`
+/// returns code 1010 with it in the error data).
+pub fn parse_custom_code(message: &str) -> Option<u8> {
+    let rest = &message[message.find("Custom error: ")? + "Custom error: ".len()..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+fn invalid_from_message(message: &str) -> ChainError {
+    let custom_code = parse_custom_code(message);
+    ChainError::InvalidTransaction {
+        error: custom_code.and_then(custom_transaction_error_name).map(String::from),
+        custom_code,
+        reason: message.to_string(),
+    }
+}
+
+fn submit_error(e: &subxt::error::ExtrinsicError) -> ChainError {
+    // The RPC error's Display drops its data field, where the node puts "Custom error: N".
+    let debug = format!("{e:?}");
+    if debug.contains("1010") || debug.contains("Invalid Transaction") {
+        invalid_from_message(&debug)
+    } else {
+        rpc_err(e)
+    }
+}
+
+/// A failed extrinsic's dispatch error, with pallet and error names from the metadata.
+pub fn dispatch_error(e: &DispatchError) -> ChainError {
+    match e {
+        DispatchError::Module(m) => match m.details() {
+            Ok(d) => ChainError::Dispatch {
+                pallet: d.pallet.name().to_string(),
+                error: d.variant.name.clone(),
+                detail: d.variant.docs.join(" ").trim().to_string(),
+            },
+            Err(_) => ChainError::DispatchOther(m.to_string()),
+        },
+        other => ChainError::DispatchOther(other.to_string()),
+    }
+}
+
+fn events_error(e: &TransactionEventsError) -> ChainError {
+    match e {
+        TransactionEventsError::ExtrinsicFailed(d) => dispatch_error(d),
+        other => rpc_err(other),
+    }
+}
+
+fn account(ss58: &str) -> Result<[u8; 32], ChainError> {
+    PublicKey::from_ss58(ss58).map(|p| p.0).map_err(|e| ChainError::InvalidInput(format!("{ss58:?}: {e}")))
+}
+
+#[async_trait]
+impl Chain for SubtensorChain {
+    fn describe(&self) -> String {
+        format!("subtensor ({})", self.network)
+    }
+
+    fn hotkey(&self) -> Option<&str> {
+        self.hotkey.as_ref().map(|k| k.ss58())
+    }
+
+    async fn block_number(&self) -> Result<u64, ChainError> {
+        // The best block, like the Python SDK's `subtensor.block` (chain_getHeader).
+        self.read("block number", |c| async move {
+            let header = c.legacy().chain_get_header(None).await.map_err(rpc_err)?;
+            header.map(|h| h.number).ok_or_else(|| ChainError::Rpc("the node returned no best header".into()))
+        })
+        .await
+    }
+
+    async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError> {
+        self.read("hyperparameters", |c| async move {
+            let at = c.api.at_current_block().await.map_err(rpc_err)?;
+            let name = format!("{}_{}", decode::HYPERPARAMS_API.0, decode::HYPERPARAMS_API.1);
+            let args = parity_scale_codec::Encode::encode(&netuid);
+            let bytes = at.runtime_apis().call_raw(&name, Some(&args)).await.map_err(rpc_err)?;
+            let mut h =
+                decode::decode_hyperparams(&at.metadata(), &bytes)?.ok_or(ChainError::SubnetNotFound(netuid))?;
+            let burn = subxt::dynamic::storage::<(u16,), u64>("SubtensorModule", "Burn");
+            h.burn = match at.storage().try_fetch(burn, (netuid,)).await.map_err(rpc_err)? {
+                Some(v) => v.decode().map_err(|e| ChainError::Decode { what: "Burn", reason: e.to_string() })?,
+                None => 0,
+            };
+            Ok(h)
+        })
+        .await
+    }
+
+    async fn metagraph(&self, netuid: NetUid) -> Result<Metagraph, ChainError> {
+        self.read("metagraph", |c| async move {
+            let at = c.api.at_current_block().await.map_err(rpc_err)?;
+            let name = format!("{}_{}", decode::NEURONS_API.0, decode::NEURONS_API.1);
+            let args = parity_scale_codec::Encode::encode(&netuid);
+            let bytes = at.runtime_apis().call_raw(&name, Some(&args)).await.map_err(rpc_err)?;
+            let neurons = decode::decode_neurons(&at.metadata(), &bytes)?;
+            Ok(Metagraph { netuid, block: at.block_number(), neurons })
+        })
+        .await
+    }
+
+    async fn uid_of(&self, netuid: NetUid, hotkey: &str) -> Result<Option<u16>, ChainError> {
+        let key = account(hotkey)?;
+        self.read("uid", |c| async move {
+            let at = c.api.at_current_block().await.map_err(rpc_err)?;
+            let uids = subxt::dynamic::storage::<(u16, AccountId32), u16>("SubtensorModule", "Uids");
+            match at.storage().try_fetch(uids, (netuid, AccountId32(key))).await.map_err(rpc_err)? {
+                Some(v) => v.decode().map(Some).map_err(|e| ChainError::Decode { what: "Uids", reason: e.to_string() }),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn serve_axon(&self, netuid: NetUid, axon: &AxonServe) -> Result<TxOutcome, ChainError> {
+        let args = ServeAxonArgs::new(netuid, axon)?;
+        self.submit(self.signer(SignerRole::Hotkey)?, calls::serve_axon(&args)).await
+    }
+
+    async fn set_weights(&self, netuid: NetUid, weights: &WeightsSubmission) -> Result<TxOutcome, ChainError> {
+        self.require_mechanism(weights.mechanism)?;
+        self.submit(self.signer(SignerRole::Hotkey)?, calls::set_weights(netuid, weights)).await
+    }
+
+    async fn commit_weights(
+        &self,
+        netuid: NetUid,
+        mechanism: u8,
+        commit_hash: [u8; 32],
+    ) -> Result<TxOutcome, ChainError> {
+        self.require_mechanism(mechanism)?;
+        self.submit(self.signer(SignerRole::Hotkey)?, calls::commit_weights(netuid, mechanism, commit_hash)).await
+    }
+
+    async fn reveal_weights(&self, netuid: NetUid, reveal: &WeightsReveal) -> Result<TxOutcome, ChainError> {
+        self.require_mechanism(reveal.mechanism)?;
+        self.submit(self.signer(SignerRole::Hotkey)?, calls::reveal_weights(netuid, reveal)).await
+    }
+
+    async fn set_commitment(&self, netuid: NetUid, data: &[u8]) -> Result<TxOutcome, ChainError> {
+        let field = CommitmentData::from_bytes(data).ok_or_else(|| {
+            ChainError::InvalidInput(format!("commitment of {} bytes: at most 512 fit one field", data.len()))
+        })?;
+        self.submit(self.signer(SignerRole::Hotkey)?, calls::set_commitment(netuid, &[field])).await
+    }
+
+    async fn commitment(&self, netuid: NetUid, hotkey: &str) -> Result<Option<Commitment>, ChainError> {
+        let key = account(hotkey)?;
+        self.read("commitment", |c| async move {
+            let at = c.api.at_current_block().await.map_err(rpc_err)?;
+            let addr =
+                subxt::dynamic::storage::<(u16, AccountId32), subxt::dynamic::Value>("Commitments", "CommitmentOf");
+            match at.storage().try_fetch(addr, (netuid, AccountId32(key))).await.map_err(rpc_err)? {
+                Some(v) => decode::decode_commitment(&at.metadata(), v.bytes()).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn burned_register(&self, netuid: NetUid, hotkey: &str) -> Result<TxOutcome, ChainError> {
+        let key = account(hotkey)?;
+        self.submit(self.signer(SignerRole::Coldkey)?, calls::burned_register(netuid, key)).await
+    }
+}
+
+impl SubtensorChain {
+    fn require_mechanism(&self, mechanism: u8) -> Result<(), ChainError> {
+        if mechanism != 0 && !self.mechanism_calls.load(Ordering::Acquire) {
+            return Err(ChainError::Metadata(format!(
+                "mechanism {mechanism} needs the *_mechanism_weights calls, which this runtime lacks"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        assert_eq!("finney".parse::<Network>().unwrap().endpoint(), "wss://entrypoint-finney.opentensor.ai:443");
+        assert_eq!("test".parse::<Network>().unwrap().endpoint(), "wss://test.finney.opentensor.ai:443");
+        assert_eq!("local".parse::<Network>().unwrap().endpoint(), "ws://127.0.0.1:9944");
+        let custom: Network = "ws://10.0.0.5:9945".parse().unwrap();
+        assert_eq!(custom, Network::Custom("ws://10.0.0.5:9945".into()));
+        assert_eq!(custom.to_string(), "ws://10.0.0.5:9945");
+        assert!("mainnet".parse::<Network>().is_err());
+        assert!("http://x".parse::<Network>().is_err());
+    }
+
+    #[test]
+    fn custom_codes_from_node_messages() {
+        assert_eq!(parse_custom_code("Invalid Transaction (1010): Custom error: 6"), Some(6));
+        assert_eq!(parse_custom_code(r#"data: Some(RawValue("Custom error: 255"))"#), Some(255));
+        assert_eq!(parse_custom_code("Transaction is outdated"), None);
+        let e = invalid_from_message("Custom error: 12");
+        assert!(e.is("ServingRateLimitExceeded") && e.is_rate_limited());
+        let e = invalid_transaction(&TransactionInvalid::Custom(6));
+        assert!(e.is("RateLimitExceeded"));
+        let e = invalid_transaction(&TransactionInvalid::Payment);
+        assert!(e.is("Payment"));
+    }
+}

@@ -1,0 +1,233 @@
+//! What the miner and validator daemons share: the bittensor-style flags every neuron takes
+//! (wallet, chain, netuid, axon), an optional TOML config file merged under the command line,
+//! the chain connection (devnet or subtensor), the metagraph sync that feeds the axon's
+//! blacklist, and logging.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use orchestra_chain::{Chain, ChainError, Metagraph};
+use orchestra_keys::{Keypair, Wallet, WalletArgs};
+use orchestra_net::{MetagraphHandle, MetagraphSnapshot, Peer};
+
+/// Errors of neuron setup.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("config file {path}: {reason}")]
+    ConfigFile { path: String, reason: String },
+    #[error("keys: {0}")]
+    Keys(#[from] orchestra_keys::KeyError),
+    #[error("chain: {0}")]
+    Chain(#[from] ChainError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Flags shared by every neuron.
+#[derive(Args, Debug, Clone)]
+pub struct NeuronArgs {
+    #[command(flatten)]
+    pub wallet: WalletArgs,
+    /// Use a dev key (e.g. //Alice) for hotkey and coldkey instead of wallet files (local networks).
+    #[arg(long, env = "ORCHESTRA_URI")]
+    pub uri: Option<String>,
+    /// Subnet to work on.
+    #[arg(long, env = "BT_NETUID", default_value_t = 1)]
+    pub netuid: u16,
+    /// Subtensor network: finney, test, local, or a ws(s):// URL. Ignored with --chain.endpoint.
+    #[arg(long = "subtensor.network", env = "BT_SUBTENSOR_NETWORK", default_value = "finney")]
+    pub network: String,
+    /// A devnet HTTP endpoint (http://host:port); local networks and tests.
+    #[arg(long = "chain.endpoint", env = "ORCHESTRA_CHAIN_ENDPOINT")]
+    pub chain_endpoint: Option<String>,
+    /// Address the axon binds.
+    #[arg(long = "axon.host", default_value = "0.0.0.0")]
+    pub axon_host: String,
+    /// Port the axon binds and announces.
+    #[arg(long = "axon.port", env = "BT_AXON_PORT", default_value_t = 8091)]
+    pub axon_port: u16,
+    /// IP announced on chain (defaults to 127.0.0.1 on a devnet; required on real networks).
+    #[arg(long = "axon.external_ip")]
+    pub axon_external_ip: Option<IpAddr>,
+    /// Where state lives (RocksDB).
+    #[arg(long = "data-dir", env = "ORCHESTRA_DATA_DIR", default_value = "~/.orchestra")]
+    pub data_dir: String,
+    /// Log as JSON lines.
+    #[arg(long = "logging.json", env = "ORCHESTRA_LOG_JSON")]
+    pub log_json: bool,
+    /// Seconds between metagraph syncs.
+    #[arg(long = "metagraph.sync_secs", default_value_t = 12)]
+    pub sync_secs: u64,
+}
+
+impl NeuronArgs {
+    /// The hotkey (from --uri or the wallet's hotkey file).
+    pub fn hotkey(&self) -> Result<Keypair, NodeError> {
+        match &self.uri {
+            Some(u) => Ok(Keypair::from_uri(u)?),
+            None => Ok(Wallet::from_args(&self.wallet).hotkey()?),
+        }
+    }
+
+    /// The data directory with `~` expanded.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        expand_home(&self.data_dir)
+    }
+}
+
+/// `~/x` → `$HOME/x`.
+pub fn expand_home(p: &str) -> std::path::PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => std::path::PathBuf::from(p),
+    }
+}
+
+/// Command-line arguments with a `--config FILE` TOML merged underneath: every key of the file
+/// becomes the flag of the same name (`netuid = 3` → `--netuid 3`, `"axon.port" = 8091` →
+/// `--axon.port 8091`, `[axon] port = 8091` too), placed before the real arguments so the command
+/// line wins. Environment variables sit between the two (clap reads them for unset flags).
+pub fn args_with_config_file(argv: Vec<String>) -> Result<Vec<String>, NodeError> {
+    let mut path = None;
+    let mut rest = Vec::with_capacity(argv.len());
+    let mut it = argv.into_iter();
+    if let Some(bin) = it.next() {
+        rest.push(bin);
+    }
+    while let Some(a) = it.next() {
+        if a == "--config" {
+            path = it.next();
+        } else if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(p.to_string());
+        } else {
+            rest.push(a);
+        }
+    }
+    let Some(path) = path else { return Ok(rest) };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| NodeError::ConfigFile { path: path.clone(), reason: e.to_string() })?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| NodeError::ConfigFile { path: path.clone(), reason: e.to_string() })?;
+    let mut from_file = Vec::new();
+    flatten("", &table, &mut from_file).map_err(|reason| NodeError::ConfigFile { path, reason })?;
+    let mut out = Vec::with_capacity(rest.len() + from_file.len());
+    out.push(rest.first().cloned().unwrap_or_default());
+    out.extend(from_file);
+    out.extend(rest.into_iter().skip(1));
+    Ok(out)
+}
+
+fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<String>) -> Result<(), String> {
+    for (k, v) in t {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(inner) => flatten(&key, inner, out)?,
+            toml::Value::Boolean(true) => out.push(format!("--{key}")),
+            toml::Value::Boolean(false) => {}
+            toml::Value::String(s) => out.extend([format!("--{key}"), s.clone()]),
+            toml::Value::Integer(i) => out.extend([format!("--{key}"), i.to_string()]),
+            toml::Value::Float(f) => out.extend([format!("--{key}"), f.to_string()]),
+            toml::Value::Array(a) => {
+                let items: Vec<String> = a
+                    .iter()
+                    .map(|x| match x {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                out.extend([format!("--{key}"), items.join(",")]);
+            }
+            toml::Value::Datetime(d) => out.extend([format!("--{key}"), d.to_string()]),
+        }
+    }
+    Ok(())
+}
+
+/// Set up `tracing` (text or JSON on stderr, `RUST_LOG` filter, default info).
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Connect to the chain the flags name, signing with `hotkey`.
+pub async fn connect_chain(args: &NeuronArgs, hotkey: Keypair) -> Result<Arc<dyn Chain>, NodeError> {
+    if let Some(url) = &args.chain_endpoint {
+        let c = orchestra_chain::devnet::DevnetClient::connect(url).await?.with_hotkey(hotkey);
+        return Ok(Arc::new(c));
+    }
+    let network: orchestra_chain::subtensor::Network = args.network.parse()?;
+    let c = orchestra_chain::subtensor::SubtensorChain::connect(network, Default::default()).await?.with_hotkey(hotkey);
+    Ok(Arc::new(c))
+}
+
+/// The axon's view of a metagraph: stake in TAO-like units (rao / 1e9).
+pub fn snapshot(m: &Metagraph) -> MetagraphSnapshot {
+    MetagraphSnapshot {
+        by_hotkey: m
+            .neurons
+            .iter()
+            .map(|n| {
+                (
+                    n.hotkey.clone(),
+                    Peer { uid: n.uid, stake: n.stake as f64 / 1e9, validator_permit: n.validator_permit },
+                )
+            })
+            .collect(),
+        block: m.block,
+    }
+}
+
+/// Keep `handle` (and `latest`) fresh: sync the metagraph every `every` until `shutdown`. A
+/// failed sync keeps the last snapshot and logs an error; it never stops the loop.
+pub async fn sync_metagraph(
+    chain: Arc<dyn Chain>,
+    netuid: u16,
+    handle: MetagraphHandle,
+    latest: Arc<tokio::sync::RwLock<Option<Metagraph>>>,
+    every: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        match chain.metagraph(netuid).await {
+            Ok(m) => {
+                handle.store(snapshot(&m));
+                *latest.write().await = Some(m);
+            }
+            Err(e) => tracing::error!(netuid, error = %e, "metagraph sync failed; keeping the last snapshot"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_goes_under_the_command_line() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("m.toml");
+        std::fs::write(&p, "netuid = 3\n\"logging.json\" = true\n[axon]\nport = 9000\n").expect("write");
+        let argv = vec!["miner".into(), "--config".into(), p.display().to_string(), "--netuid".into(), "5".into()];
+        let out = args_with_config_file(argv).expect("merge");
+        assert_eq!(out[0], "miner");
+        let joined = out.join(" ");
+        assert!(joined.contains("--axon.port 9000"), "{joined}");
+        assert!(joined.contains("--logging.json"));
+        // The real flag comes last, so it wins under args_override_self.
+        assert!(joined.ends_with("--netuid 5"), "{joined}");
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "netuid = ").expect("write");
+        let err =
+            args_with_config_file(vec!["m".into(), "--config".into(), bad.display().to_string()]).expect_err("bad");
+        assert!(err.to_string().contains("bad.toml"));
+    }
+}
