@@ -18,12 +18,13 @@ pub mod governance;
 pub mod records;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use orchestra_proto::canonical::Digest;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::{InclusionProof, merkle_root, prove};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -98,6 +99,10 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// A function called after every committed write that added change events (see
+/// [`LedgerStore::on_commit`]).
+pub type CommitListener = Box<dyn Fn(u64) + Send + Sync>;
+
 /// The Ledger database.
 pub struct LedgerStore {
     db: DB,
@@ -105,6 +110,11 @@ pub struct LedgerStore {
     write_opts: WriteOptions,
     /// Serializes writers and holds the last assigned change sequence number.
     writer: Mutex<u64>,
+    /// Mirror of the last committed sequence number, so readers (API snapshots, SSE) can ask
+    /// "has anything changed?" without waiting behind a writer's fsync.
+    committed: AtomicU64,
+    /// Told about every commit that added change events.
+    listeners: RwLock<Vec<CommitListener>>,
 }
 
 impl std::fmt::Debug for LedgerStore {
@@ -132,10 +142,18 @@ impl LedgerStore {
             .map_err(|source| StoreError::Db { path: config.path.clone(), source })?;
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(config.sync_writes);
-        let mut store = LedgerStore { db, path: config.path, write_opts, writer: Mutex::new(0) };
+        let mut store = LedgerStore {
+            db,
+            path: config.path,
+            write_opts,
+            writer: Mutex::new(0),
+            committed: AtomicU64::new(0),
+            listeners: RwLock::new(Vec::new()),
+        };
         store.migrate()?;
         let seq = store.read_u64(CF_META, META_SEQ)?.unwrap_or(0);
         store.writer = Mutex::new(seq);
+        store.committed = AtomicU64::new(seq);
         Ok(store)
     }
 
@@ -249,7 +267,22 @@ impl LedgerStore {
         }
         self.db.write_opt(batch, &self.write_opts).map_err(|e| self.db_err(e))?;
         *guard = seq;
+        self.committed.store(seq, Ordering::Release);
+        drop(guard);
+        if !events.is_empty() {
+            for l in self.listeners.read().iter() {
+                l(seq);
+            }
+        }
         Ok((r, events))
+    }
+
+    /// Call `listener` with the new last sequence number after every committed write that
+    /// added change events (after the batch is durable and the writer lock is released). It
+    /// runs on the writer's thread: it must be quick and must not block or write to the store
+    /// (e.g. send on a channel).
+    pub fn on_commit(&self, listener: impl Fn(u64) + Send + Sync + 'static) {
+        self.listeners.write().push(Box::new(listener));
     }
 
     /// Create or replace an entry (bumping its version) with a change event. The entry is
@@ -292,13 +325,8 @@ impl LedgerStore {
     /// Entries offering a capability, best first (verified before candidate, then reliability,
     /// then p50 latency, then cost). Deprecated entries are left out.
     pub fn find(&self, capability: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        let mut v: Vec<LedgerEntry> = self
-            .entries()?
-            .into_iter()
-            .filter(|e| e.has_capability(capability) && e.status != orchestra_proto::ledger::EntryStatus::Deprecated)
-            .collect();
-        v.sort_by(|a, b| rank_key(a).partial_cmp(&rank_key(b)).unwrap_or(std::cmp::Ordering::Equal));
-        Ok(v)
+        let entries = self.entries()?;
+        Ok(rank_for_capability(&entries, capability).into_iter().cloned().collect())
     }
 
     /// One version of an entry.
@@ -351,9 +379,15 @@ impl LedgerStore {
         Ok(out)
     }
 
-    /// Sequence number of the newest change event (0 when there is none).
+    /// Sequence number of the newest committed change event (0 when there is none). Lock-free:
+    /// cheap enough to poll on a request path.
     pub fn last_seq(&self) -> u64 {
-        *self.writer.lock()
+        self.committed.load(Ordering::Acquire)
+    }
+
+    /// Whether any change event was committed after `seq`.
+    pub fn changed_since(&self, seq: u64) -> bool {
+        self.last_seq() > seq
     }
 
     // ---------------------------------------------------------------- proposals
@@ -410,6 +444,27 @@ impl LedgerStore {
         Ok(())
     }
 
+    pub fn webhook(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
+        self.get_json(CF_WEBHOOKS, id.as_bytes())
+    }
+
+    /// Remove a webhook and its still-pending deliveries in one batch (delivered and dead rows
+    /// stay as a record). Returns whether the webhook existed.
+    pub fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        let (existed, _) = self.write(|tx| {
+            if tx.store.webhook(id)?.is_none() {
+                return Ok(false);
+            }
+            tx.batch.delete_cf(tx.store.cf(CF_WEBHOOKS)?, id.as_bytes());
+            let pending = tx.store.deliveries()?;
+            for d in pending.iter().filter(|d| d.webhook_id == id && d.state == DeliveryState::Pending) {
+                tx.batch.delete_cf(tx.store.cf(CF_OUTBOX)?, d.key());
+            }
+            Ok(true)
+        })?;
+        Ok(existed)
+    }
+
     /// Deliveries due at `now_ms` (pending, next attempt reached), oldest first.
     pub fn due_deliveries(&self, now_ms: u64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let all: Vec<Delivery> = self.scan(CF_OUTBOX, &[], usize::MAX)?;
@@ -422,6 +477,23 @@ impl LedgerStore {
 
     pub fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
         self.scan(CF_OUTBOX, &[], usize::MAX)
+    }
+
+    /// Delete delivered outbox rows whose event is older than `before_ms` (pending rows are
+    /// never touched; dead rows stay for inspection). Returns how many were removed. Keeps the
+    /// outbox, which [`LedgerStore::due_deliveries`] scans, from growing without bound.
+    pub fn prune_delivered(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let (n, _) = self.write(|tx| {
+            let mut n = 0;
+            for d in tx.store.deliveries()? {
+                if d.state == DeliveryState::Delivered && d.event.at_ms < before_ms {
+                    tx.batch.delete_cf(tx.store.cf(CF_OUTBOX)?, d.key());
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })?;
+        Ok(n)
     }
 
     /// Record the outcome of a delivery attempt.
@@ -516,6 +588,21 @@ fn version_key(netuid: u16, version: u64) -> [u8; 10] {
 
 fn hex_key(k: &[u8]) -> String {
     k.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ranking of [`LedgerStore::find`] over entries the caller already holds (the Ledger API's
+/// in-memory snapshot): entries offering `capability`, verified before candidate, then
+/// reliability, then p50 latency, then cost; deprecated entries left out; ties keep input order.
+pub fn rank_for_capability<'a>(
+    entries: impl IntoIterator<Item = &'a LedgerEntry>,
+    capability: &str,
+) -> Vec<&'a LedgerEntry> {
+    let mut v: Vec<&LedgerEntry> = entries
+        .into_iter()
+        .filter(|e| e.has_capability(capability) && e.status != orchestra_proto::ledger::EntryStatus::Deprecated)
+        .collect();
+    v.sort_by(|a, b| rank_key(a).partial_cmp(&rank_key(b)).unwrap_or(std::cmp::Ordering::Equal));
+    v
 }
 
 fn rank_key(e: &LedgerEntry) -> (u8, f64, u32, u64) {

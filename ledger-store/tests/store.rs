@@ -180,3 +180,49 @@ fn malformed_proposals_are_refused_before_storage() {
     assert_eq!(s.proposals().expect("list").len(), 0);
     assert_eq!(s.last_seq(), 1);
 }
+
+#[test]
+fn commit_listeners_last_seq_and_webhook_delete() {
+    use orchestra_ledger_store::{DeliveryState, Webhook};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    let seen = Arc::new(AtomicU64::new(0));
+    let seen2 = seen.clone();
+    s.on_commit(move |seq| seen2.store(seq, Ordering::SeqCst));
+    let hook = Webhook {
+        id: "wh1".into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "s".into(),
+        netuids: vec![],
+        kinds: vec![],
+        owner: "k".into(),
+        active: true,
+        created_ms: 0,
+    };
+    s.put_webhook(&hook).expect("hook");
+    assert_eq!(seen.load(Ordering::SeqCst), 0, "writes without events notify nobody");
+    assert!(!s.changed_since(0));
+    s.seed(vec![entry(1), entry(2)]).expect("seed");
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    assert!(s.changed_since(1) && !s.changed_since(2));
+    assert_eq!(s.webhook("wh1").expect("get"), Some(hook.clone()));
+    // One delivery is done, one still pending: delete drops the webhook and the pending row only.
+    let mut ds = s.deliveries().expect("outbox");
+    assert_eq!(ds.len(), 2);
+    ds[0].state = DeliveryState::Delivered;
+    s.put_delivery(&ds[0]).expect("put");
+    assert!(s.delete_webhook("wh1").expect("delete"));
+    assert!(!s.delete_webhook("wh1").expect("delete again"));
+    assert_eq!(s.webhook("wh1").expect("get"), None);
+    let left = s.deliveries().expect("outbox");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].state, DeliveryState::Delivered);
+    assert_eq!(s.prune_delivered(left[0].event.at_ms).expect("prune"), 0, "only older events go");
+    assert_eq!(s.prune_delivered(left[0].event.at_ms + 1).expect("prune"), 1);
+    assert!(s.deliveries().expect("outbox").is_empty());
+    drop(s);
+    let s = open(&dir);
+    assert_eq!(s.last_seq(), 2, "the lock-free mirror starts from the stored sequence");
+}
