@@ -10,6 +10,7 @@
 //! - [`pipeline`]: runs a whole task and locks the response (receipt root, signature).
 
 pub mod executor;
+pub mod node;
 pub mod pipeline;
 pub mod planner;
 pub mod router;
@@ -36,4 +37,8 @@ pub enum MinerError {
     Proto(#[from] orchestra_proto::ProtoError),
     #[error(transparent)]
     Subnet(#[from] orchestra_subnets::SubnetError),
+    #[error(transparent)]
+    Node(#[from] orchestra_node::NodeError),
+    #[error(transparent)]
+    Net(#[from] orchestra_net::NetError),
 }

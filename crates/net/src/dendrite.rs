@@ -368,3 +368,135 @@ mod tests {
         assert_eq!(u.get_version_num(), 1);
     }
 }
+
+/// A synapse known only at run time (the CLI's `orchestra call`): its class name, the fields
+/// without default (sent as `bt_header_input_obj_*`) and the hashed fields.
+#[derive(Debug, Clone, Default)]
+pub struct DynSynapse {
+    pub name: String,
+    pub required: Vec<(String, orchestra_proto::wire::PyType)>,
+    pub hash_fields: Vec<String>,
+}
+
+impl Dendrite {
+    /// Like [`Dendrite::call`] for a synapse described at run time; the answer's body is the
+    /// whole response envelope as JSON.
+    pub async fn call_dynamic(
+        &self,
+        target: &AxonTarget,
+        syn: &DynSynapse,
+        fields: serde_json::Map<String, serde_json::Value>,
+        timeout: Duration,
+    ) -> Response<serde_json::Value> {
+        let start = Instant::now();
+        let result = self.exchange_dynamic(target, syn, fields, timeout).await;
+        let process_time = start.elapsed().as_secs_f64();
+        match result {
+            Ok((status_code, status_message, axon, body)) => {
+                Response { status_code, status_message, process_time, axon, synapse: body }
+            }
+            Err(Failure(status_code, status_message)) => Response {
+                status_code,
+                status_message,
+                process_time,
+                axon: TerminalInfo::default(),
+                synapse: serde_json::Value::Null,
+            },
+        }
+    }
+
+    async fn exchange_dynamic(
+        &self,
+        target: &AxonTarget,
+        syn: &DynSynapse,
+        fields: serde_json::Map<String, serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<(u16, String, TerminalInfo, serde_json::Value), Failure> {
+        use orchestra_proto::body_hash::body_hash;
+        let me = &self.inner;
+        let nonce = crate::now_ns();
+        let timeout_s = timeout.as_secs_f64();
+        let dendrite = TerminalInfo {
+            ip: me.cfg.external_ip.clone(),
+            version: Some(SDK_VERSION_AS_INT),
+            nonce: Some(nonce),
+            uuid: Some(me.uuid.clone()),
+            hotkey: Some(me.keypair.ss58().to_string()),
+            ..TerminalInfo::default()
+        };
+        let axon = TerminalInfo {
+            ip: Some(target.ip.clone()),
+            port: Some(target.port),
+            hotkey: Some(target.hotkey.clone()),
+            ..TerminalInfo::default()
+        };
+        let hash_fields: Vec<&str> = syn.hash_fields.iter().map(String::as_str).collect();
+        let bh =
+            body_hash(&fields, &hash_fields).map_err(|e| Failure(400, format!("Could not build the request: {e}")))?;
+        let mut headers = HeaderMap::with_capacity(24);
+        let mut envelope = serde_json::Map::new();
+        envelope.insert("name".into(), syn.name.clone().into());
+        envelope.insert("timeout".into(), timeout_s.into());
+        let mut d = dendrite.clone();
+        let body_bytes;
+        match me.cfg.auth {
+            DendriteAuth::V10 => {
+                let message = dendrite_message(nonce, me.keypair.ss58(), &target.hotkey, &me.uuid, &bh);
+                d.signature = Some(me.keypair.sign_hex(message.as_bytes()));
+                let mut pairs =
+                    vec![(h::NAME.to_string(), syn.name.clone()), (h::TIMEOUT.to_string(), py_float_repr(timeout_s))];
+                axon.to_header_pairs(h::AXON_PREFIX, &mut pairs);
+                d.to_header_pairs(h::DENDRITE_PREFIX, &mut pairs);
+                for (f, ty) in &syn.required {
+                    pairs.push((format!("{}{f}", h::INPUT_OBJ_PREFIX), ty.empty_b64()));
+                }
+                pairs.push((h::COMPUTED_BODY_HASH.to_string(), bh.clone()));
+                for (n, v) in pairs {
+                    insert(&mut headers, &n, &v)?;
+                }
+                envelope.insert("dendrite".into(), serde_json::to_value(&d).unwrap_or_default());
+                envelope.insert("axon".into(), serde_json::to_value(&axon).unwrap_or_default());
+                envelope.extend(fields);
+                body_bytes = serde_json::to_vec(&envelope).map_err(|e| Failure(400, e.to_string()))?;
+            }
+            DendriteAuth::BtAuth => {
+                envelope.extend(fields);
+                body_bytes = serde_json::to_vec(&envelope).map_err(|e| Failure(400, e.to_string()))?;
+                let path = format!("/{}", syn.name);
+                let payload =
+                    btauth::payload("POST", &path, &body_bytes, nonce, me.keypair.ss58(), Some(&target.hotkey));
+                let auth = AuthHeaders {
+                    hotkey: me.keypair.ss58().to_string(),
+                    nonce_ns: nonce,
+                    signature: me.keypair.sign_hex(payload.as_bytes()),
+                    receiver: Some(target.hotkey.clone()),
+                };
+                for (name, value) in auth.to_pairs() {
+                    insert(&mut headers, name, &value)?;
+                }
+                insert(&mut headers, h::NAME, &syn.name)?;
+                insert(&mut headers, h::TIMEOUT, &py_float_repr(timeout_s))?;
+            }
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let url = target.url(&syn.name);
+        let fail = |e: reqwest::Error| map_transport_error(&e, target, &syn.name, timeout_s);
+        let resp =
+            me.client.post(&url).headers(headers).body(body_bytes).timeout(timeout).send().await.map_err(fail)?;
+        let http_status = resp.status().as_u16();
+        let rh = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(fail)?;
+        let header_str = |name: &str| rh.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let code = header_str(h::AXON_STATUS_CODE).and_then(|v| v.trim().parse::<u16>().ok()).unwrap_or(http_status);
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Failure(if http_status == 200 { 422 } else { http_status }, format!("Failed to parse response: {e}"))
+        })?;
+        let message = header_str(h::AXON_STATUS_MESSAGE)
+            .or_else(|| value.get("message").and_then(|m| m.as_str()).map(str::to_string))
+            .unwrap_or_else(|| if code == 200 { "Success".into() } else { format!("HTTP {http_status}") });
+        let mut axon_info = axon;
+        axon_info.status_code = Some(i64::from(code));
+        axon_info.status_message = Some(message.clone());
+        Ok((code, message, axon_info, value))
+    }
+}

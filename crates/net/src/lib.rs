@@ -23,7 +23,7 @@ pub mod metrics;
 mod replay;
 
 pub use axon::{AuthScheme, Axon, AxonConfig, RateLimit, RequestContext, SynapseError};
-pub use dendrite::{AxonTarget, Dendrite, DendriteAuth, DendriteConfig, Response};
+pub use dendrite::{AxonTarget, Dendrite, DendriteAuth, DendriteConfig, DynSynapse, Response};
 pub use error::NetError;
 pub use metagraph::{BlacklistPolicy, MetagraphHandle, MetagraphSnapshot, Peer};
 pub use metrics::AxonMetrics;

@@ -1,0 +1,327 @@
+//! `orchestra ledger serve|keys|find|get|watch`: run the Ledger API on its own, manage its API
+//! keys, and query it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use orchestra_ledger_api::{ApiConfig, LedgerApi, LedgerClient, create_key_with_limits, revoke_key};
+use orchestra_ledger_store::{LedgerStore, StoreConfig, Tier};
+use orchestra_proto::ledger::LedgerEntry;
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Serve the Ledger API over a data directory, and deliver its webhooks.
+    Serve(ServeArgs),
+    /// Create, list or revoke API keys (stop `serve` on the same data directory first:
+    /// RocksDB lets one process open it).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Subnets offering a capability, best first.
+    Find {
+        #[arg(long)]
+        capability: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// One Ledger entry (full with a developer key or better, a summary otherwise).
+    Get {
+        netuid: u16,
+        /// Print the entry's input/output schemas instead (developer key or better).
+        #[arg(long)]
+        schema: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Follow the change feed (SSE; production key or better) and print one JSON line per event.
+    Watch {
+        /// Replay events after this sequence number first (default: only new events).
+        #[arg(long)]
+        since: Option<u64>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The Ledger's RocksDB directory (created if missing).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value_t = 8090)]
+    pub port: u16,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Allow webhook targets on loopback and private networks (local runs only).
+    #[arg(long)]
+    pub allow_private_webhooks: bool,
+    /// Load entries from this JSON file (an array of entries, or `{"entries": [...]}`) if the
+    /// Ledger does not have them yet.
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// Do not run the webhook delivery worker (another process delivers).
+    #[arg(long)]
+    pub no_webhook_worker: bool,
+    /// Take the client IP from the last X-Forwarded-For hop (only behind a trusted proxy).
+    #[arg(long)]
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        /// free, developer, production or enterprise.
+        #[arg(long)]
+        tier: Tier,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Enterprise: successful requests per month (default: unlimited).
+        #[arg(long)]
+        monthly_quota: Option<u64>,
+        /// Enterprise: requests per second (default: the production rate).
+        #[arg(long)]
+        rate_per_sec: Option<u32>,
+    },
+    /// List keys (ids, tiers, names; never secrets).
+    List {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RemoteArgs {
+    /// Ledger API base URL.
+    #[arg(long, env = "ORCHESTRA_LEDGER_URL", default_value = "http://127.0.0.1:8090")]
+    pub url: String,
+    /// API key.
+    #[arg(long, env = "ORCHESTRA_LEDGER_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+}
+
+fn open_store(dir: &Path) -> anyhow::Result<LedgerStore> {
+    LedgerStore::open(StoreConfig::new(dir)).with_context(|| {
+        format!(
+            "cannot open the Ledger at {} (if `orchestra ledger serve` runs on it, stop it first: one process at a time)",
+            dir.display()
+        )
+    })
+}
+
+fn read_seed(path: &Path) -> anyhow::Result<Vec<LedgerEntry>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read seed file {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("seed file {} is not JSON", path.display()))?;
+    let list = match v {
+        serde_json::Value::Object(mut m) => m.remove("entries").context("seed object has no `entries` array")?,
+        other => other,
+    };
+    serde_json::from_value(list).with_context(|| format!("seed file {}: not a list of Ledger entries", path.display()))
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = Arc::new(open_store(&a.data_dir)?);
+    if let Some(seed) = &a.seed {
+        let entries = read_seed(seed)?;
+        let n = store.seed(entries).context("seed the Ledger")?;
+        tracing::info!(added = n, file = %seed.display(), "seeded the Ledger");
+    }
+    let addr: SocketAddr = format!("{}:{}", a.host, a.port)
+        .parse()
+        .with_context(|| format!("--host {} --port {} is not a socket address", a.host, a.port))?;
+    let config = ApiConfig {
+        allow_private_webhooks: a.allow_private_webhooks,
+        trust_forwarded_for: a.trust_forwarded_for,
+        ..ApiConfig::default()
+    };
+    if a.allow_private_webhooks {
+        tracing::warn!("webhooks may target private and loopback addresses (--allow-private-webhooks)");
+    }
+    runtime()?.block_on(async move {
+        let api = LedgerApi::new(config, store).context("start the Ledger API")?;
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind {addr}"))?;
+        let bound = listener.local_addr()?;
+        println!("{}", serde_json::json!({"listening": bound.to_string(), "seq": api.snapshot_seq()}));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = if a.no_webhook_worker {
+            None
+        } else {
+            let api = api.clone();
+            let mut rx = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                api.run_webhook_worker(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+            }))
+        };
+        api.serve(listener, async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .await
+        .context("serve the Ledger API")?;
+        if let Some(w) = worker {
+            w.await.context("webhook worker task")?.context("webhook worker")?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keys(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        KeysCommand::Create { tier, name, data_dir, monthly_quota, rate_per_sec } => {
+            if tier != Tier::Enterprise && (monthly_quota.is_some() || rate_per_sec.is_some()) {
+                bail!("--monthly-quota and --rate-per-sec are for enterprise keys only");
+            }
+            let store = open_store(&data_dir)?;
+            let (secret, key) = create_key_with_limits(&store, tier, &name, monthly_quota, rate_per_sec)?;
+            eprintln!("Store this key now: it is shown only once.");
+            print_json(&serde_json::json!({
+                "id": key.id,
+                "tier": key.tier,
+                "name": key.name,
+                "key": secret,
+                "monthly_quota": key.monthly_quota,
+                "rate_per_sec": key.rate_per_sec,
+            }))?;
+        }
+        KeysCommand::List { data_dir } => {
+            let store = open_store(&data_dir)?;
+            let keys: Vec<serde_json::Value> = store
+                .api_keys()?
+                .into_iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "id": k.id, "tier": k.tier, "name": k.name, "created_ms": k.created_ms,
+                        "revoked": k.revoked, "monthly_quota": k.monthly_quota, "rate_per_sec": k.rate_per_sec,
+                    })
+                })
+                .collect();
+            print_json(&keys)?;
+        }
+        KeysCommand::Revoke { id, data_dir } => {
+            let store = open_store(&data_dir)?;
+            if !revoke_key(&store, &id)? {
+                bail!("no key with id `{id}`");
+            }
+            eprintln!("revoked {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn client(r: &RemoteArgs) -> anyhow::Result<LedgerClient> {
+    Ok(LedgerClient::new(&r.url, r.key.clone())?)
+}
+
+/// Follow the feed; reconnect (resuming after the last event seen) when the stream drops.
+async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match c.watch(since).await {
+            Ok(mut stream) => {
+                wait = Duration::from_millis(500);
+                loop {
+                    tokio::select! {
+                        _ = shutdown_signal() => return Ok(()),
+                        item = stream.next() => match item {
+                            Some(Ok(ev)) => {
+                                since = Some(ev.seq);
+                                println!("{}", serde_json::to_string(&ev)?);
+                            }
+                            Some(Err(e)) => {
+                                tracing::warn!(error = %e, "change feed interrupted; reconnecting");
+                                break;
+                            }
+                            None => break,
+                        },
+                    }
+                }
+            }
+            // Refusals (bad key, tier too low, bad since) will not fix themselves.
+            Err(e @ orchestra_ledger_api::ApiError::Remote { status: 400..=499, .. }) => return Err(e.into()),
+            Err(e) => tracing::warn!(error = %e, "cannot reach the change feed; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown_signal() => return Ok(()),
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+pub fn run(cmd: LedgerCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LedgerCommand::Serve(a) => serve(a),
+        LedgerCommand::Keys(k) => keys(k),
+        LedgerCommand::Find { capability, remote } => {
+            let c = client(&remote)?;
+            let found = runtime()?.block_on(c.find(&capability))?;
+            print_json(&found)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Get { netuid, schema, remote } => {
+            let c = client(&remote)?;
+            let rt = runtime()?;
+            if schema {
+                print_json(&rt.block_on(c.schema(netuid))?)?;
+            } else {
+                print_json(&rt.block_on(c.get(netuid))?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Watch { since, remote } => {
+            let c = client(&remote)?;
+            runtime()?.block_on(watch(c, since))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

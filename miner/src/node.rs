@@ -1,0 +1,180 @@
+//! The miner daemon: build everything fallible in [`MinerNode::new`], then [`MinerNode::run`]
+//! serves the axon (`Capabilities`, `Orchestrate`, `LedgerProposals`), announces it on chain and
+//! keeps the metagraph (and so the blacklist) fresh until shutdown.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use orchestra_chain::{AxonServe, Chain};
+use orchestra_ledger_store::{LedgerStore, StoreConfig};
+use orchestra_net::{Axon, AxonConfig, BlacklistPolicy, SynapseError};
+use orchestra_node::NeuronArgs;
+use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::synapses::{Capabilities, LedgerProposals, Orchestrate};
+use orchestra_proto::wire::SDK_VERSION_AS_INT;
+use tokio::sync::watch;
+
+use crate::MinerError;
+use crate::pipeline::MinerCore;
+
+/// The miner's configuration: the shared neuron flags plus the miner's own.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "miner", version, about = "Orchestra miner", args_override_self = true)]
+pub struct MinerConfig {
+    #[command(flatten)]
+    pub neuron: NeuronArgs,
+    /// Ledger entries to route with (JSON array), e.g. from a validator's Ledger API or the
+    /// local network's simulated subnets.
+    #[arg(long = "ledger.file", env = "ORCHESTRA_LEDGER_FILE")]
+    pub ledger_file: Option<String>,
+    /// Accept requests from any signed hotkey, registered or not (local testing only).
+    #[arg(long = "blacklist.allow_any")]
+    pub allow_any: bool,
+    /// Minimum stake (TAO) of a validator allowed to send tasks.
+    #[arg(long = "blacklist.min_stake", default_value_t = 0.0)]
+    pub min_stake: f64,
+    /// Tasks served at once.
+    #[arg(long = "axon.max_in_flight", default_value_t = 32)]
+    pub max_in_flight: usize,
+    /// Do not announce the axon on chain (it is already served).
+    #[arg(long = "axon.no_serve")]
+    pub no_serve: bool,
+}
+
+/// A built miner, ready to run.
+pub struct MinerNode {
+    cfg: MinerConfig,
+    core: Arc<MinerCore>,
+    chain: Arc<dyn Chain>,
+    axon: Axon,
+    listener: tokio::net::TcpListener,
+}
+
+impl std::fmt::Debug for MinerNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MinerNode").field("hotkey", &self.core.hotkey()).finish()
+    }
+}
+
+fn load_ledger(path: &str) -> Result<Vec<LedgerEntry>, MinerError> {
+    let text = std::fs::read_to_string(path).map_err(|e| MinerError::BadRequest(format!("ledger file {path}: {e}")))?;
+    let entries: Vec<LedgerEntry> =
+        serde_json::from_str(&text).map_err(|e| MinerError::BadRequest(format!("ledger file {path}: {e}")))?;
+    for e in &entries {
+        e.validate().map_err(|err| MinerError::BadRequest(format!("ledger file {path}: {err}")))?;
+    }
+    Ok(entries)
+}
+
+impl MinerNode {
+    /// Everything fallible: keys, store, ledger, chain connection, axon bind.
+    pub async fn new(cfg: MinerConfig) -> anyhow::Result<Self> {
+        let hotkey = cfg.neuron.hotkey()?;
+        let dir = cfg.neuron.data_dir().join("miner").join(hotkey.ss58());
+        std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("data dir {}: {e}", dir.display()))?;
+        let store = Arc::new(LedgerStore::open(StoreConfig::new(&dir))?);
+        let ledger = match &cfg.ledger_file {
+            Some(p) => load_ledger(p)?,
+            None => Vec::new(),
+        };
+        if ledger.is_empty() {
+            tracing::warn!("no Ledger entries: every task will be refused until --ledger.file names some");
+        }
+        let core = Arc::new(MinerCore::new(hotkey.clone(), ledger, Some(store))?);
+        let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
+        let policy =
+            if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };
+        let axon_cfg =
+            AxonConfig { policy, serve_metrics: true, max_in_flight: cfg.max_in_flight, ..AxonConfig::default() };
+        let c1 = core.clone();
+        let c2 = core.clone();
+        let c3 = core.clone();
+        let axon = Axon::new(axon_cfg, hotkey)?
+            .attach(move |_ctx, _req: Capabilities| {
+                let core = c1.clone();
+                async move { Ok(capabilities(&core)) }
+            })?
+            .attach(move |ctx, req: Orchestrate| {
+                let core = c2.clone();
+                async move {
+                    // Never work past the caller's own timeout.
+                    let deadline_ms = ctx.remaining().as_millis() as u64;
+                    if req.contract.deadline_ms > deadline_ms + 1_000 {
+                        tracing::debug!(task = %req.task_id, deadline_ms, "contract deadline longer than the request timeout");
+                    }
+                    Ok::<_, SynapseError>(core.orchestrate(req).await)
+                }
+            })?
+            .attach(move |_ctx, req: LedgerProposals| {
+                let core = c3.clone();
+                async move { Ok(core.pull_proposals(req)) }
+            })?;
+        let host: IpAddr = cfg.neuron.axon_host.parse().map_err(|e| anyhow::anyhow!("--axon.host: {e}"))?;
+        let addr = SocketAddr::new(host, cfg.neuron.axon_port);
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
+        Ok(MinerNode { cfg, core, chain, axon, listener })
+    }
+
+    /// The bound axon address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    pub fn hotkey(&self) -> String {
+        self.core.hotkey().to_string()
+    }
+
+    /// Serve until `shutdown` turns true.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let port = self.local_addr().map(|a| a.port()).unwrap_or(self.cfg.neuron.axon_port);
+        let netuid = self.cfg.neuron.netuid;
+        if !self.cfg.no_serve {
+            let ip = self.cfg.neuron.axon_external_ip.unwrap_or(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+            match self.chain.serve_axon(netuid, &AxonServe::new(ip, port, SDK_VERSION_AS_INT as u32)).await {
+                Ok(tx) => tracing::info!(netuid, %ip, port, block = tx.block_number, "axon served on chain"),
+                Err(e) if e.is("ServingRateLimitExceeded") => tracing::warn!("axon already served recently: {e}"),
+                Err(e) => return Err(anyhow::anyhow!("serve_axon: {e}")),
+            }
+        }
+        let handle = self.axon.metagraph();
+        let latest = Arc::new(tokio::sync::RwLock::new(None));
+        let sync = tokio::spawn(orchestra_node::sync_metagraph(
+            self.chain.clone(),
+            netuid,
+            handle,
+            latest,
+            Duration::from_secs(self.cfg.neuron.sync_secs.max(1)),
+            shutdown.clone(),
+        ));
+        let mut rx = shutdown.clone();
+        let stop = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        tracing::info!(hotkey = %self.core.hotkey(), port, "miner running");
+        self.axon.serve(self.listener, stop).await?;
+        let _ = sync.await;
+        tracing::info!("miner stopped");
+        Ok(())
+    }
+}
+
+fn capabilities(core: &MinerCore) -> Capabilities {
+    let ledger = core.ledger();
+    let mut caps: Vec<String> = ledger.iter().flat_map(|e| e.capabilities.iter().cloned()).collect();
+    caps.sort();
+    caps.dedup();
+    let mut transports: Vec<String> =
+        ledger.iter().flat_map(|e| e.transports.iter().map(|t| t.kind().to_string())).collect();
+    transports.sort();
+    transports.dedup();
+    Capabilities {
+        protocol_version: Some(orchestra_proto::PROTOCOL_VERSION),
+        software_version: Some(env!("CARGO_PKG_VERSION").into()),
+        transports,
+        subnets: ledger.iter().map(|e| e.netuid).collect(),
+        capabilities: caps,
+        max_concurrency: Some(32),
+    }
+}
