@@ -6,9 +6,14 @@
 //! - [`prober`]: the Ledger governance [`Prober`](orchestra_ledger_store::governance::Prober)
 //!   that checks a proposal against the live subnet.
 //!
-//! The epoch loop, weight submission, gateway and binary come with the rest of issue #6.
+//! - [`tasks`]: the synthetic task bank, randomized per miner and epoch.
+//! - [`node`]: the daemon: rounds of tasks, verification, scoring, governance, guarded weights.
+//! - [`gateway`]: objectives for API clients, miner feedback, status and metrics.
 
+pub mod gateway;
+pub mod node;
 pub mod prober;
+pub mod tasks;
 pub mod verify;
 
 /// Errors of the validator library.

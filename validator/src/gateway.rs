@@ -1,0 +1,346 @@
+//! The validator's HTTP surface: the objective gateway (`/v1/objectives`), the miner feedback
+//! API (`/v1/feedback/{hotkey}`), status, metrics, with the Ledger API mounted beside them.
+//!
+//! Gateway calls need an API key of the developer tier or above (the Ledger API's keys).
+//! Feedback is for miners: the request is signed by the miner's hotkey (btauth/1 headers) and
+//! the answer is signed by the validator's hotkey (`X-Orchestra-Validator-Signature` over the
+//! sha256 of the body).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use orchestra_incentive::score::task_score;
+use orchestra_ledger_store::Tier;
+use orchestra_net::AxonTarget;
+use orchestra_proto::btauth;
+use orchestra_proto::contract::Contract;
+use orchestra_proto::synapses::{Orchestrate, OrchestrateRequest};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::node::ValidatorNode;
+use crate::verify::{VerifyConfig, verify};
+
+/// The validator's own counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub tasks: Counter,
+    pub weight_submissions: Counter,
+    pub weight_failures: Counter,
+    pub objectives: Counter,
+}
+
+fn err(code: StatusCode, what: &str, msg: impl Into<String>) -> Response {
+    (code, Json(json!({"error": msg.into(), "code": what}))).into_response()
+}
+
+/// The router: gateway, feedback, status and metrics, merged with the Ledger API's routes.
+pub fn router(node: Arc<ValidatorNode>, ledger: Router) -> Router {
+    let own = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/v1/status", get(status))
+        .route("/v1/objectives", post(submit))
+        .route("/v1/objectives/{id}", get(get_objective))
+        .route("/v1/objectives/{id}/revise", post(revise))
+        .route("/v1/objectives/{id}/accept", post(accept))
+        .route("/v1/feedback/{hotkey}", get(feedback))
+        .with_state(node);
+    own.merge(ledger)
+}
+
+async fn metrics(State(n): State<Arc<ValidatorNode>>) -> Response {
+    let mut reg = Registry::default();
+    reg.register("orchestra_validator_tasks", "Tasks sent to miners", n.metrics.tasks.clone());
+    reg.register("orchestra_validator_weight_submissions", "Weight submissions that landed", n.metrics.weight_submissions.clone());
+    reg.register("orchestra_validator_weight_failures", "Weight submissions that failed", n.metrics.weight_failures.clone());
+    reg.register("orchestra_validator_objectives", "Gateway objectives served", n.metrics.objectives.clone());
+    let mut out = String::new();
+    if encode(&mut out, &reg).is_err() {
+        return err(StatusCode::INTERNAL_SERVER_ERROR, "metrics", "encoding failed");
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], out).into_response()
+}
+
+async fn status(State(n): State<Arc<ValidatorNode>>) -> Json<Value> {
+    let s = n.status.lock().clone();
+    Json(json!({"hotkey": n.hotkey(), "netuid": n.cfg.neuron.netuid, "status": s, "ledger_root": n.store.root().ok()}))
+}
+
+fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<Tier, Box<Response>> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .ok_or_else(|| Box::new(err(StatusCode::UNAUTHORIZED, "key_required", "an API key (developer tier or above) is required: Authorization: Bearer <key>")))?;
+    let rec = n
+        .store
+        .api_key_by_hash(&orchestra_ledger_api::hash_key(key))
+        .map_err(|e| Box::new(err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())))?
+        .ok_or_else(|| Box::new(err(StatusCode::UNAUTHORIZED, "unknown_key", "unknown API key")))?;
+    if rec.revoked {
+        return Err(Box::new(err(StatusCode::UNAUTHORIZED, "revoked_key", "this API key was revoked")));
+    }
+    if rec.tier < Tier::Developer {
+        return Err(Box::new(err(StatusCode::FORBIDDEN, "tier_too_low", "objectives need the developer tier or above")));
+    }
+    Ok(rec.tier)
+}
+
+/// `POST /v1/objectives` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectiveRequest {
+    pub objective: String,
+    /// JSON Schema, or the README shorthand.
+    pub target_schema: Value,
+    #[serde(default)]
+    pub contract: Option<Contract>,
+    #[serde(default)]
+    pub inputs: Value,
+    /// 1 = the best miner; N > 1 = a contest among the top N, the best verified answer wins.
+    #[serde(default = "one")]
+    pub top_n: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A stored objective and its outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectiveRecord {
+    pub id: String,
+    pub request: ObjectiveRequest,
+    pub state: String,
+    pub result: Option<Value>,
+    pub miner: Option<String>,
+    pub scores: Option<Value>,
+    pub receipts: Value,
+    pub receipt_root: Option<String>,
+    pub revisions: Vec<String>,
+    pub contestants: Vec<Value>,
+}
+
+async fn run_objective(n: &Arc<ValidatorNode>, id: &str, req: &ObjectiveRequest, feedback: &[String]) -> Result<ObjectiveRecord, Response> {
+    let mut objective = req.objective.clone();
+    for f in feedback {
+        objective.push_str(&format!("\nRevision request: {f}"));
+    }
+    let contract = req.contract.clone().unwrap_or(Contract { deadline_ms: 20_000, ..Contract::default() });
+    let task = OrchestrateRequest {
+        task_id: format!("{id}-r{}", feedback.len()),
+        objective,
+        target_schema: req.target_schema.clone(),
+        contract,
+        inputs: req.inputs.clone(),
+    };
+    task.validate().map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
+    orchestra_proto::shorthand::to_json_schema(&task.target_schema).map_err(|e| err(StatusCode::BAD_REQUEST, "bad_schema", e.to_string()))?;
+    let syn = Orchestrate::from_request(task.clone()).map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
+    // Pick miners: serving neurons by this validator's orchestration score, best first.
+    let mg = n.metagraph.read().await.clone();
+    let Some(mg) = mg else {
+        return Err(err(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the validator has not synced the metagraph yet; retry shortly"));
+    };
+    let scores = n.status.lock().scores.clone();
+    let mut miners: Vec<_> = mg.neurons.iter().filter(|x| x.hotkey != n.hotkey() && x.axon.is_serving()).collect();
+    miners.sort_by(|a, b| {
+        let sa = scores.get(&a.hotkey).map(|s| s.0).unwrap_or(0.0);
+        let sb = scores.get(&b.hotkey).map(|s| s.0).unwrap_or(0.0);
+        sb.total_cmp(&sa)
+    });
+    miners.truncate(req.top_n.clamp(1, 8));
+    if miners.is_empty() {
+        return Err(err(StatusCode::SERVICE_UNAVAILABLE, "no_miners", "no miner is serving on this subnet"));
+    }
+    let timeout = Duration::from_millis(task.contract.deadline_ms + 2_000);
+    let ledger = n.store.entries().map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+    let policy = n.policy().await;
+    let vcfg = VerifyConfig { reprobe_rate: policy.reprobe_rate, seed: 1, reprobe_timeout: Duration::from_secs(5) };
+    let mut best: Option<(f64, String, Orchestrate, Value)> = None;
+    let mut contestants = Vec::new();
+    let calls = miners.iter().filter_map(|m| {
+        let ip = orchestra_chain::int_to_ip(m.axon.ip, m.axon.ip_type)?;
+        Some((m.hotkey.clone(), AxonTarget::new(ip.to_string(), m.axon.port, m.hotkey.clone())))
+    });
+    let futs = calls.map(|(hk, t)| {
+        let syn = syn.clone();
+        async move {
+            let t0 = Instant::now();
+            let r = n.dendrite.call(&t, syn, timeout).await;
+            (hk, r, t0.elapsed())
+        }
+    });
+    for (hk, r, elapsed) in futures::future::join_all(futs).await {
+        if !r.is_success() {
+            contestants.push(json!({"miner": hk, "error": format!("{} {}", r.status_code, r.status_message)}));
+            continue;
+        }
+        let v = verify(&task, &r.synapse, &hk, elapsed, &ledger, &n.adapters, &vcfg).await;
+        let s = task_score(&v.sub, &policy);
+        let card = json!({"miner": hk, "score": s, "sub": v.sub, "notes": v.notes, "error": r.synapse.error});
+        contestants.push(card.clone());
+        if r.synapse.result.is_some() && best.as_ref().is_none_or(|b| s.total > b.0) {
+            best = Some((s.total, hk, r.synapse, card));
+        }
+    }
+    n.metrics.objectives.inc();
+    let (state, result, miner, scores, receipts, root) = match best {
+        Some((_, hk, syn, card)) => (
+            "completed".to_string(),
+            syn.result.clone(),
+            Some(hk),
+            Some(card),
+            serde_json::to_value(&syn.receipts).unwrap_or(Value::Null),
+            syn.receipt_root.map(|r| r.to_hex()),
+        ),
+        None => ("failed".to_string(), None, None, None, Value::Array(vec![]), None),
+    };
+    Ok(ObjectiveRecord {
+        id: id.to_string(),
+        request: req.clone(),
+        state,
+        result,
+        miner,
+        scores,
+        receipts,
+        receipt_root: root,
+        revisions: feedback.to_vec(),
+        contestants,
+    })
+}
+
+async fn submit(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = api_key_tier(&n, &headers) {
+        return *r;
+    }
+    let req: ObjectiveRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return err(StatusCode::BAD_REQUEST, "bad_json", format!("body: {e}")),
+    };
+    let id = format!("obj-{}", &blake3::hash(&[&body[..], &orchestra_net::now_ns().to_le_bytes()].concat()).to_hex()[..20]);
+    match run_objective(&n, &id, &req, &[]).await {
+        Ok(rec) => match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
+            Ok(()) => (StatusCode::CREATED, Json(rec)).into_response(),
+            Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        },
+        Err(r) => r,
+    }
+}
+
+async fn load(n: &ValidatorNode, id: &str) -> Result<ObjectiveRecord, Response> {
+    match n.store.kv_get::<ObjectiveRecord>(&format!("validator/objective/{id}")) {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(err(StatusCode::NOT_FOUND, "not_found", format!("no objective {id}"))),
+        Err(e) => Err(err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())),
+    }
+}
+
+async fn get_objective(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = api_key_tier(&n, &headers) {
+        return *r;
+    }
+    match load(&n, &id).await {
+        Ok(r) => Json(r).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct Revise {
+    feedback: String,
+}
+
+async fn revise(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    if let Err(r) = api_key_tier(&n, &headers) {
+        return *r;
+    }
+    let rv: Revise = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return err(StatusCode::BAD_REQUEST, "bad_json", format!("body needs {{\"feedback\": \"...\"}}: {e}")),
+    };
+    if rv.feedback.trim().is_empty() || rv.feedback.len() > 2000 {
+        return err(StatusCode::BAD_REQUEST, "bad_feedback", "feedback must be 1..=2000 bytes");
+    }
+    let rec = match load(&n, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if rec.state == "accepted" {
+        return err(StatusCode::CONFLICT, "settled", "this objective was accepted; submit a new one");
+    }
+    let mut fb = rec.revisions.clone();
+    fb.push(rv.feedback);
+    match run_objective(&n, &id, &rec.request, &fb).await {
+        Ok(new) => match n.store.kv_put(&format!("validator/objective/{id}"), &new) {
+            Ok(()) => Json(new).into_response(),
+            Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        },
+        Err(r) => r,
+    }
+}
+
+async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = api_key_tier(&n, &headers) {
+        return *r;
+    }
+    let mut rec = match load(&n, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if rec.state != "completed" && rec.state != "accepted" {
+        return err(StatusCode::CONFLICT, "not_completed", format!("objective is {}; only a completed one can be accepted", rec.state));
+    }
+    rec.state = "accepted".into();
+    match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
+        Ok(()) => Json(rec).into_response(),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    }
+}
+
+async fn feedback(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(hotkey): Path<String>) -> Response {
+    // The miner proves it is `hotkey` with btauth/1 headers over this GET.
+    let pairs: Vec<(&str, &str)> = headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
+    let auth = match btauth::AuthHeaders::parse(pairs) {
+        Ok(Some(a)) => a,
+        Ok(None) => return err(StatusCode::UNAUTHORIZED, "signature_required", "sign this request with the miner hotkey (btauth/1 X-Bittensor-* headers)"),
+        Err(e) => return err(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()),
+    };
+    if auth.hotkey != hotkey {
+        return err(StatusCode::FORBIDDEN, "not_yours", "a miner may only read its own feedback");
+    }
+    if auth.receiver.as_deref() != Some(n.hotkey()) {
+        return err(StatusCode::UNAUTHORIZED, "wrong_receiver", format!("sign for this validator's hotkey {}", n.hotkey()));
+    }
+    if let Err(e) = btauth::fresh(auth.nonce_ns, orchestra_net::now_ns(), btauth::DEFAULT_MAX_AGE_NS, btauth::DEFAULT_ALLOWED_SKEW_NS) {
+        return err(StatusCode::UNAUTHORIZED, "stale", e);
+    }
+    let path = format!("/v1/feedback/{hotkey}");
+    let payload = btauth::payload("GET", &path, b"", auth.nonce_ns, &auth.hotkey, Some(n.hotkey()));
+    let ok = orchestra_keys::PublicKey::from_ss58(&hotkey)
+        .ok()
+        .zip(orchestra_keys::parse_signature_hex(&auth.signature).ok())
+        .is_some_and(|(pk, sig)| pk.verify(payload.as_bytes(), &sig));
+    if !ok {
+        return err(StatusCode::UNAUTHORIZED, "bad_signature", "the signature does not verify");
+    }
+    let state: Option<crate::node::MinerState> = n.store.kv_get(&format!("validator/miner/{hotkey}")).ok().flatten();
+    let last: Option<String> = n.store.kv_get(&format!("validator/last_task/{hotkey}")).ok().flatten();
+    let task: Option<Value> = last.and_then(|t| n.store.kv_get(&format!("validator/task/{hotkey}/{t}")).ok().flatten());
+    let body = json!({"validator": n.hotkey(), "miner": hotkey, "ema": state, "last_task": task});
+    let bytes = body.to_string();
+    let sig = n.key.sign_hex(&Sha256::digest(bytes.as_bytes()));
+    ([(header::CONTENT_TYPE, "application/json".to_string()), (header::HeaderName::from_static("x-orchestra-validator-signature"), sig)], bytes)
+        .into_response()
+}

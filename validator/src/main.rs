@@ -1,0 +1,19 @@
+//! `validator`: parse the config (flags over env over `--config` TOML), build the node, run it
+//! until Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use orchestra_validator::node::{ValidatorConfig, ValidatorNode};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let argv = orchestra_node::args_with_config_file(std::env::args().collect())?;
+    let cfg = ValidatorConfig::parse_from(argv);
+    orchestra_node::init_tracing(cfg.neuron.log_json);
+    let node = ValidatorNode::new(cfg).await?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        orchestra_node::shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    node.run(rx).await
+}

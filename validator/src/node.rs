@@ -1,0 +1,533 @@
+//! The validator daemon: each epoch it syncs the metagraph, sends every miner its own synthetic
+//! task, verifies and scores the answers, pulls and governs Ledger proposals, and submits
+//! weights through one guarded path. It also serves the gateway and the Ledger API.
+//!
+//! Build, then start: [`ValidatorNode::new`] does everything fallible (keys, store, chain,
+//! bind); [`ValidatorNode::run`] spawns the named tasks until shutdown.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use orchestra_chain::{Chain, Metagraph, WeightsReveal, WeightsSubmission};
+use orchestra_incentive::ema::Ema;
+use orchestra_incentive::policy::OwnerPolicy;
+use orchestra_incentive::score::{LedgerActivity, ledger_score, task_score};
+use orchestra_incentive::weights::{MinerScores, combine};
+use orchestra_keys::Keypair;
+use orchestra_ledger_store::governance::{self, Received};
+use orchestra_ledger_store::{CreditKind, LedgerStore, StoreConfig};
+use orchestra_net::{AxonTarget, Dendrite, DendriteConfig};
+use orchestra_node::NeuronArgs;
+use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::synapses::{LedgerProposals, Orchestrate};
+use orchestra_subnets::Adapters;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::prober::LiveProber;
+use crate::verify::{Verification, VerifyConfig, verify};
+use crate::{gateway, tasks};
+
+/// The validator's configuration.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "validator", version, about = "Orchestra validator", args_override_self = true)]
+pub struct ValidatorConfig {
+    #[command(flatten)]
+    pub neuron: NeuronArgs,
+    /// Seconds between validation rounds (one round = tasks to every miner, scoring, weights).
+    #[arg(long = "epoch.secs", default_value_t = 60)]
+    pub epoch_secs: u64,
+    /// Deadline given to miners for synthetic tasks, in ms.
+    #[arg(long = "tasks.deadline_ms", default_value_t = 20_000)]
+    pub task_deadline_ms: u64,
+    /// Port of the gateway + Ledger API server.
+    #[arg(long = "api.port", default_value_t = 8090)]
+    pub api_port: u16,
+    #[arg(long = "api.host", default_value = "0.0.0.0")]
+    pub api_host: String,
+    /// Seed the Ledger with these entries (JSON array) when they are not there yet.
+    #[arg(long = "ledger.seed")]
+    pub ledger_seed: Option<String>,
+    /// Hotkey (ss58) whose chain commitment holds the owner policy.
+    #[arg(long = "policy.owner")]
+    pub policy_owner: Option<String>,
+    /// A local policy file (JSON) that overrides the published policy; testing only.
+    #[arg(long = "policy.file", requires = "policy_override")]
+    pub policy_file: Option<String>,
+    /// Acknowledge that --policy.file overrides the owner's published policy.
+    #[arg(long = "policy.override")]
+    pub policy_override: bool,
+    /// Allow webhook targets on private or loopback addresses (local runs).
+    #[arg(long = "api.allow_private_webhooks")]
+    pub allow_private_webhooks: bool,
+    /// Publish the Ledger root as this validator's chain commitment each round.
+    #[arg(long = "ledger.publish_root", default_value_t = true, action = clap::ArgAction::Set)]
+    pub publish_root: bool,
+}
+
+/// What the status endpoint shows; also kept in the store.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Status {
+    pub epoch: u64,
+    pub block: u64,
+    pub miners: usize,
+    pub last_round_ms: u64,
+    pub last_weights_block: Option<u64>,
+    pub weight_submissions: u64,
+    pub weight_failures: u64,
+    pub last_error: Option<String>,
+    pub scores: BTreeMap<String, (f64, f64)>,
+    pub policy: Option<OwnerPolicy>,
+}
+
+/// Durable record of weight submissions: the intent is written before a submission and the
+/// outcome after, so a restart never submits twice in one rate-limit window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WeightJournal {
+    pub last_submitted_block: Option<u64>,
+    pub intent_block: Option<u64>,
+    pub pending_reveal: Option<(WeightsReveal, u64)>,
+}
+
+/// Per-miner EMA state, persisted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MinerState {
+    pub orchestration: Ema,
+    pub ledger: Ema,
+    pub proposals_cursor: u64,
+}
+
+/// A built validator.
+pub struct ValidatorNode {
+    pub(crate) cfg: ValidatorConfig,
+    pub(crate) key: Keypair,
+    pub(crate) store: Arc<LedgerStore>,
+    pub(crate) chain: Arc<dyn Chain>,
+    pub(crate) dendrite: Dendrite,
+    pub(crate) adapters: Adapters,
+    pub(crate) status: Arc<Mutex<Status>>,
+    pub(crate) metagraph: Arc<tokio::sync::RwLock<Option<Metagraph>>>,
+    api_listener: tokio::net::TcpListener,
+    pub(crate) metrics: Arc<gateway::Metrics>,
+}
+
+impl std::fmt::Debug for ValidatorNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidatorNode").field("hotkey", &self.key.ss58()).finish()
+    }
+}
+
+impl ValidatorNode {
+    pub async fn new(cfg: ValidatorConfig) -> anyhow::Result<Self> {
+        let key = cfg.neuron.hotkey()?;
+        let dir = cfg.neuron.data_dir().join("validator").join(key.ss58());
+        std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("data dir {}: {e}", dir.display()))?;
+        let store = Arc::new(LedgerStore::open(StoreConfig::new(&dir))?);
+        if let Some(p) = &cfg.ledger_seed {
+            let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("--ledger.seed {p}: {e}"))?;
+            let entries: Vec<LedgerEntry> = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--ledger.seed {p}: {e}"))?;
+            let n = store.seed(entries)?;
+            tracing::info!(added = n, "ledger seeded");
+        }
+        if cfg.policy_file.is_some() && !cfg.policy_override {
+            anyhow::bail!("--policy.file needs --policy.override: the owner's published policy is the default");
+        }
+        let chain = orchestra_node::connect_chain(&cfg.neuron, key.clone()).await?;
+        let dendrite = Dendrite::new(key.clone(), DendriteConfig::default())?;
+        let host: IpAddr = cfg.api_host.parse().map_err(|e| anyhow::anyhow!("--api.host: {e}"))?;
+        let addr = SocketAddr::new(host, cfg.api_port);
+        let api_listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
+        let status: Status = store.kv_get("validator/status")?.unwrap_or_default();
+        Ok(ValidatorNode {
+            cfg,
+            key,
+            store,
+            chain,
+            dendrite,
+            adapters: Adapters::new()?,
+            status: Arc::new(Mutex::new(status)),
+            metagraph: Arc::new(tokio::sync::RwLock::new(None)),
+            api_listener,
+            metrics: Arc::new(gateway::Metrics::default()),
+        })
+    }
+
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api_listener.local_addr().ok()
+    }
+
+    pub fn hotkey(&self) -> &str {
+        self.key.ss58()
+    }
+
+    /// The policy in force: the local override, the owner's commitment, or the default.
+    pub async fn policy(&self) -> OwnerPolicy {
+        if let (Some(p), true) = (&self.cfg.policy_file, self.cfg.policy_override) {
+            match std::fs::read(p).map_err(|e| e.to_string()).and_then(|b| OwnerPolicy::from_commitment(&b).map_err(|e| e.to_string())) {
+                Ok(pol) => return pol,
+                Err(e) => tracing::error!(file = %p, error = %e, "policy override unreadable; using the published policy"),
+            }
+        }
+        if let Some(owner) = &self.cfg.policy_owner {
+            match self.chain.commitment(self.cfg.neuron.netuid, owner).await {
+                Ok(Some(c)) => match c.fields.iter().find_map(|f| match f {
+                    orchestra_chain::CommitmentData::Raw(b) | orchestra_chain::CommitmentData::BigRaw(b) => Some(b.as_slice()),
+                    _ => None,
+                }) {
+                    Some(bytes) => match OwnerPolicy::from_commitment(bytes) {
+                        Ok(p) => return p,
+                        Err(e) => tracing::error!(error = %e, "owner policy commitment is invalid; using the default policy"),
+                    },
+                    None => tracing::warn!("owner commitment holds no raw data; using the default policy"),
+                },
+                Ok(None) => tracing::info!("no owner policy published yet; using the default policy"),
+                Err(e) => tracing::error!(error = %e, "reading the owner policy failed; using the default policy"),
+            }
+        }
+        OwnerPolicy::default()
+    }
+
+    /// Run until shutdown: the validation loop and the API server.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let node = Arc::new(self);
+        let api = orchestra_ledger_api::LedgerApi::new(
+            orchestra_ledger_api::ApiConfig {
+                allow_private_webhooks: node.cfg.allow_private_webhooks,
+                ..Default::default()
+            },
+            node.store.clone(),
+        )?;
+        let app = gateway::router(node.clone(), api.api_router());
+        let mut rx = shutdown.clone();
+        let listener = node.api_listener_take().await?;
+        tracing::info!(addr = ?listener.local_addr().ok(), "gateway and Ledger API listening");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+        let api2 = api.clone();
+        let mut rx2 = shutdown.clone();
+        let webhooks = tokio::spawn(async move {
+            let _ = api2
+                .run_webhook_worker(async move {
+                    let _ = rx2.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+        let mut rx3 = shutdown.clone();
+        let mut tick = tokio::time::interval(Duration::from_secs(node.cfg.epoch_secs.max(1)));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = rx3.changed() => break,
+            }
+            if *rx3.borrow() {
+                break;
+            }
+            let t0 = Instant::now();
+            if let Err(e) = node.round().await {
+                tracing::error!(error = %e, "validation round failed");
+                node.status.lock().last_error = Some(e.to_string());
+            }
+            node.status.lock().last_round_ms = t0.elapsed().as_millis() as u64;
+            let st = node.status.lock().clone();
+            if let Err(e) = node.store.kv_put("validator/status", &st) {
+                tracing::error!(error = %e, "saving status failed");
+            }
+        }
+        let _ = server.await;
+        let _ = webhooks.await;
+        let _ = api.flush_usage();
+        tracing::info!("validator stopped");
+        Ok(())
+    }
+
+    async fn api_listener_take(&self) -> anyhow::Result<tokio::net::TcpListener> {
+        // The listener was bound in new(); axum needs ownership, so hand over a clone of the
+        // socket through std.
+        let std = self.api_listener_std()?;
+        Ok(tokio::net::TcpListener::from_std(std)?)
+    }
+
+    fn api_listener_std(&self) -> anyhow::Result<std::net::TcpListener> {
+        use std::os::fd::{AsFd, OwnedFd};
+        let fd: OwnedFd = self.api_listener.as_fd().try_clone_to_owned()?;
+        let l = std::net::TcpListener::from(fd);
+        l.set_nonblocking(true)?;
+        Ok(l)
+    }
+
+    /// One round: tasks, verification, scores, proposals, weights, root.
+    pub async fn round(&self) -> anyhow::Result<()> {
+        let netuid = self.cfg.neuron.netuid;
+        let policy = self.policy().await;
+        let mg = self.chain.metagraph(netuid).await?;
+        let block = mg.block;
+        *self.metagraph.write().await = Some(mg.clone());
+        let epoch = self.status.lock().epoch + 1;
+        let miners: Vec<_> = mg
+            .neurons
+            .iter()
+            .filter(|n| n.hotkey != self.key.ss58() && n.axon.is_serving())
+            .cloned()
+            .collect();
+        tracing::info!(epoch, block, miners = miners.len(), "validation round");
+        let ledger = self.store.entries()?;
+        let salt = self.key.sign(b"orchestra task salt");
+        let mut calls = Vec::new();
+        for n in &miners {
+            let req = tasks::synthetic(&salt[..32], epoch, &n.hotkey, self.cfg.task_deadline_ms);
+            let Some(ip) = orchestra_chain::int_to_ip(n.axon.ip, n.axon.ip_type) else { continue };
+            let target = AxonTarget::new(ip.to_string(), n.axon.port, n.hotkey.clone());
+            calls.push((n.clone(), req, target));
+        }
+        let timeout = Duration::from_millis(self.cfg.task_deadline_ms + 2_000);
+        let futs = calls.iter().map(|(_, req, target)| async move {
+            let syn = Orchestrate::from_request(req.clone());
+            let t0 = Instant::now();
+            match syn {
+                Ok(s) => {
+                    let r = self.dendrite.call(target, s, timeout).await;
+                    (Some(r), t0.elapsed())
+                }
+                Err(_) => (None, t0.elapsed()),
+            }
+        });
+        let answers = futures_join(futs).await;
+        let vcfg = VerifyConfig {
+            reprobe_rate: policy.reprobe_rate,
+            seed: epoch ^ u64::from_le_bytes(salt[..8].try_into().unwrap_or([0; 8])),
+            reprobe_timeout: Duration::from_secs(5),
+        };
+        let mut states: BTreeMap<String, MinerState> = BTreeMap::new();
+        for ((n, req, _), (resp, elapsed)) in calls.iter().zip(answers) {
+            let mut st: MinerState = self.store.kv_get(&format!("validator/miner/{}", n.hotkey))?.unwrap_or_default();
+            let v = match resp {
+                Some(r) if r.is_success() => verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg).await,
+                Some(r) => Verification {
+                    sub: zero_subscores(),
+                    notes: vec![format!("call failed: {} {}", r.status_code, r.status_message)],
+                    reprobed: vec![],
+                },
+                None => Verification { sub: zero_subscores(), notes: vec!["could not build the task".into()], reprobed: vec![] },
+            };
+            let score = task_score(&v.sub, &policy);
+            self.metrics.tasks.inc();
+            st.orchestration.observe(score.total, epoch, policy.half_life_orchestration);
+            self.store.kv_put(
+                &format!("validator/task/{}/{}", n.hotkey, req.task_id),
+                &serde_json::json!({"task_id": req.task_id, "epoch": epoch, "uid": n.uid, "sub": v.sub, "notes": v.notes,
+                                    "score": score, "reprobed": v.reprobed}),
+            )?;
+            self.store.kv_put(&format!("validator/last_task/{}", n.hotkey), &req.task_id)?;
+            states.insert(n.hotkey.clone(), st);
+        }
+
+        // Ledger proposals: pull, receive, govern.
+        let prober = LiveProber { adapters: self.adapters.clone(), timeout: Duration::from_secs(5) };
+        let mut activity: BTreeMap<String, LedgerActivity> = BTreeMap::new();
+        for (n, _, target) in &calls {
+            let Some(st) = states.get_mut(&n.hotkey) else { continue };
+            let pull = LedgerProposals { since: st.proposals_cursor, max: 50, ..Default::default() };
+            let r = self.dendrite.call(target, pull, Duration::from_secs(5)).await;
+            if !r.is_success() {
+                continue;
+            }
+            st.proposals_cursor = r.synapse.next.max(st.proposals_cursor);
+            for p in r.synapse.proposals.into_iter().take(policy.ledger.per_epoch_cap as usize * 3) {
+                match governance::receive(&self.store, p, &n.hotkey) {
+                    Ok(Received::New(id)) => {
+                        let d = governance::govern(&self.store, &prober, &id, self.key.ss58()).await?;
+                        tracing::info!(proposal = %id, approved = d.approved, reason = %d.reason, "proposal decided");
+                        for c in d.credits {
+                            let a = activity.entry(c.hotkey).or_default();
+                            match c.kind {
+                                CreditKind::Discovery => a.discoveries += 1,
+                                CreditKind::Confirmation => a.confirmations += 1,
+                                CreditKind::FalseProposal => a.false_proposals += 1,
+                            }
+                        }
+                    }
+                    Ok(Received::Confirmation(id)) => {
+                        if let Some(d) = self.store.decision(&id)?
+                            && d.approved
+                        {
+                            activity.entry(n.hotkey.clone()).or_default().confirmations += 1;
+                        }
+                    }
+                    Ok(Received::Duplicate(_)) => {}
+                    Err(e) => {
+                        tracing::info!(miner = %n.hotkey, error = %e, "malformed proposal refused");
+                        activity.entry(n.hotkey.clone()).or_default().false_proposals += 1;
+                    }
+                }
+            }
+        }
+        let mut scores = Vec::new();
+        let mut shown = BTreeMap::new();
+        for n in &miners {
+            let Some(st) = states.get_mut(&n.hotkey) else { continue };
+            let a = activity.get(&n.hotkey).cloned().unwrap_or_default();
+            st.ledger.observe(ledger_score(&a, &policy), epoch, policy.half_life_ledger);
+            self.store.kv_put(&format!("validator/miner/{}", n.hotkey), &*st)?;
+            scores.push(MinerScores { uid: n.uid, orchestration: st.orchestration.value, ledger: st.ledger.value });
+            shown.insert(n.hotkey.clone(), (st.orchestration.value, st.ledger.value));
+        }
+        {
+            let mut s = self.status.lock();
+            s.epoch = epoch;
+            s.block = block;
+            s.miners = miners.len();
+            s.scores = shown;
+            s.policy = Some(policy.clone());
+        }
+        let weights = combine(&scores, &policy)?;
+        self.submit_weights(&mg, &weights).await;
+        if self.cfg.publish_root {
+            match self.store.root() {
+                Ok(root) => {
+                    if let Err(e) = self.chain.set_commitment(netuid, &root.0).await {
+                        tracing::warn!(error = %e, "publishing the Ledger root failed");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "computing the Ledger root failed"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The one guarded path to the chain for weights: version key and rate limit first, the
+    /// SDK's normalization, commit-reveal when enabled, a journal written before and after, and
+    /// retries with backoff. Every failure is logged as an error, counted and shown in status.
+    pub async fn submit_weights(&self, mg: &Metagraph, weights: &[(u16, f64)]) {
+        let netuid = self.cfg.neuron.netuid;
+        let fail = |this: &Self, msg: String| {
+            tracing::error!(netuid, "weights not set: {msg}");
+            this.metrics.weight_failures.inc();
+            let mut s = this.status.lock();
+            s.weight_failures += 1;
+            s.last_error = Some(msg);
+        };
+        let hp = match self.chain.hyperparams(netuid).await {
+            Ok(h) => h,
+            Err(e) => return fail(self, format!("hyperparams: {e}")),
+        };
+        let mut journal: WeightJournal = match self.store.kv_get("validator/weights_journal") {
+            Ok(j) => j.unwrap_or_default(),
+            Err(e) => return fail(self, format!("journal: {e}")),
+        };
+        let block = mg.block;
+        // A submission whose outcome we never saw (crash in between): the chain's last_update
+        // for our uid tells whether it landed.
+        if let Some(intent) = journal.intent_block {
+            let me = mg.neurons.iter().find(|n| n.hotkey == self.key.ss58());
+            if me.is_some_and(|n| n.last_update >= intent) {
+                journal.last_submitted_block = Some(intent);
+            }
+            journal.intent_block = None;
+        }
+        if let Some((reveal, _)) = journal.pending_reveal.clone() {
+            match self.chain.reveal_weights(netuid, &reveal).await {
+                Ok(_) => {
+                    tracing::info!(netuid, "weights revealed");
+                    journal.pending_reveal = None;
+                }
+                Err(e) if e.is("RevealTooEarly") => tracing::info!("reveal not due yet"),
+                Err(e) => {
+                    journal.pending_reveal = None;
+                    fail(self, format!("reveal: {e}"));
+                }
+            }
+        }
+        if let Some(last) = journal.last_submitted_block
+            && block.saturating_sub(last) < hp.weights_rate_limit
+        {
+            tracing::info!(block, last, limit = hp.weights_rate_limit, "weights rate limit: not submitting this round");
+            let _ = self.store.kv_put("validator/weights_journal", &journal);
+            return;
+        }
+        let uids: Vec<u16> = weights.iter().map(|w| w.0).collect();
+        let vals: Vec<f64> = weights.iter().map(|w| w.1).collect();
+        let sub = match WeightsSubmission::from_float(&uids, &vals, hp.weights_version) {
+            Ok(s) if !s.uids.is_empty() => s,
+            Ok(_) => {
+                tracing::warn!("no miner earned weight this round; nothing to submit");
+                return;
+            }
+            Err(e) => return fail(self, format!("normalization: {e}")),
+        };
+        journal.intent_block = Some(block);
+        if let Err(e) = self.store.kv_put("validator/weights_journal", &journal) {
+            return fail(self, format!("journal: {e}"));
+        }
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            let r = if hp.commit_reveal_weights_enabled {
+                let salt: Vec<u16> = self.key.sign(&block.to_le_bytes())[..8].iter().map(|b| u16::from(*b)).collect();
+                let reveal = WeightsReveal {
+                    mechanism: sub.mechanism,
+                    uids: sub.uids.clone(),
+                    values: sub.weights.clone(),
+                    salt,
+                    version_key: sub.version_key,
+                };
+                let out = self.chain.commit_weights_for(netuid, &reveal).await;
+                if out.is_ok() {
+                    journal.pending_reveal = Some((reveal, block));
+                }
+                out
+            } else {
+                self.chain.set_weights(netuid, &sub).await
+            };
+            match r {
+                Ok(tx) => break Ok(tx),
+                Err(e) if e.is_transient() && attempt < 3 => {
+                    tracing::warn!(attempt, error = %e, "weights submission failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 * (1 << attempt))).await;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        journal.intent_block = None;
+        match result {
+            Ok(tx) => {
+                journal.last_submitted_block = Some(tx.block_number.unwrap_or(block));
+                self.metrics.weight_submissions.inc();
+                let mut s = self.status.lock();
+                s.weight_submissions += 1;
+                s.last_weights_block = journal.last_submitted_block;
+                tracing::info!(netuid, uids = ?sub.uids, weights = ?sub.weights, "weights submitted");
+            }
+            Err(e) => fail(self, format!("{e}")),
+        }
+        if let Err(e) = self.store.kv_put("validator/weights_journal", &journal) {
+            fail(self, format!("journal: {e}"));
+        }
+    }
+}
+
+fn zero_subscores() -> orchestra_incentive::score::SubScores {
+    orchestra_incentive::score::SubScores {
+        signature: false,
+        receipt_root: false,
+        schema: false,
+        grounding: 0.0,
+        reprobe: None,
+        latency_ratio: f64::INFINITY,
+        cost_ratio: 0.0,
+        quality_floor: false,
+    }
+}
+
+/// Run futures concurrently and collect their outputs in order.
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    futures::future::join_all(futs).await
+}
