@@ -62,8 +62,16 @@ pub fn router(node: Arc<ValidatorNode>, ledger: Router) -> Router {
 async fn metrics(State(n): State<Arc<ValidatorNode>>) -> Response {
     let mut reg = Registry::default();
     reg.register("orchestra_validator_tasks", "Tasks sent to miners", n.metrics.tasks.clone());
-    reg.register("orchestra_validator_weight_submissions", "Weight submissions that landed", n.metrics.weight_submissions.clone());
-    reg.register("orchestra_validator_weight_failures", "Weight submissions that failed", n.metrics.weight_failures.clone());
+    reg.register(
+        "orchestra_validator_weight_submissions",
+        "Weight submissions that landed",
+        n.metrics.weight_submissions.clone(),
+    );
+    reg.register(
+        "orchestra_validator_weight_failures",
+        "Weight submissions that failed",
+        n.metrics.weight_failures.clone(),
+    );
     reg.register("orchestra_validator_objectives", "Gateway objectives served", n.metrics.objectives.clone());
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {
@@ -83,7 +91,13 @@ fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<Tier, Box<Resp
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .ok_or_else(|| Box::new(err(StatusCode::UNAUTHORIZED, "key_required", "an API key (developer tier or above) is required: Authorization: Bearer <key>")))?;
+        .ok_or_else(|| {
+            Box::new(err(
+                StatusCode::UNAUTHORIZED,
+                "key_required",
+                "an API key (developer tier or above) is required: Authorization: Bearer <key>",
+            ))
+        })?;
     let rec = n
         .store
         .api_key_by_hash(&orchestra_ledger_api::hash_key(key))
@@ -93,7 +107,11 @@ fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<Tier, Box<Resp
         return Err(Box::new(err(StatusCode::UNAUTHORIZED, "revoked_key", "this API key was revoked")));
     }
     if rec.tier < Tier::Developer {
-        return Err(Box::new(err(StatusCode::FORBIDDEN, "tier_too_low", "objectives need the developer tier or above")));
+        return Err(Box::new(err(
+            StatusCode::FORBIDDEN,
+            "tier_too_low",
+            "objectives need the developer tier or above",
+        )));
     }
     Ok(rec.tier)
 }
@@ -132,7 +150,12 @@ pub struct ObjectiveRecord {
     pub contestants: Vec<Value>,
 }
 
-async fn run_objective(n: &Arc<ValidatorNode>, id: &str, req: &ObjectiveRequest, feedback: &[String]) -> Result<ObjectiveRecord, Response> {
+async fn run_objective(
+    n: &Arc<ValidatorNode>,
+    id: &str,
+    req: &ObjectiveRequest,
+    feedback: &[String],
+) -> Result<ObjectiveRecord, Response> {
     let mut objective = req.objective.clone();
     for f in feedback {
         objective.push_str(&format!("\nRevision request: {f}"));
@@ -146,12 +169,18 @@ async fn run_objective(n: &Arc<ValidatorNode>, id: &str, req: &ObjectiveRequest,
         inputs: req.inputs.clone(),
     };
     task.validate().map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
-    orchestra_proto::shorthand::to_json_schema(&task.target_schema).map_err(|e| err(StatusCode::BAD_REQUEST, "bad_schema", e.to_string()))?;
-    let syn = Orchestrate::from_request(task.clone()).map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
+    orchestra_proto::shorthand::to_json_schema(&task.target_schema)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_schema", e.to_string()))?;
+    let syn = Orchestrate::from_request(task.clone())
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
     // Pick miners: serving neurons by this validator's orchestration score, best first.
     let mg = n.metagraph.read().await.clone();
     let Some(mg) = mg else {
-        return Err(err(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the validator has not synced the metagraph yet; retry shortly"));
+        return Err(err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the validator has not synced the metagraph yet; retry shortly",
+        ));
     };
     let scores = n.status.lock().scores.clone();
     let mut miners: Vec<_> = mg.neurons.iter().filter(|x| x.hotkey != n.hotkey() && x.axon.is_serving()).collect();
@@ -229,7 +258,8 @@ async fn submit(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, body: B
         Ok(r) => r,
         Err(e) => return err(StatusCode::BAD_REQUEST, "bad_json", format!("body: {e}")),
     };
-    let id = format!("obj-{}", &blake3::hash(&[&body[..], &orchestra_net::now_ns().to_le_bytes()].concat()).to_hex()[..20]);
+    let id =
+        format!("obj-{}", &blake3::hash(&[&body[..], &orchestra_net::now_ns().to_le_bytes()].concat()).to_hex()[..20]);
     match run_objective(&n, &id, &req, &[]).await {
         Ok(rec) => match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
             Ok(()) => (StatusCode::CREATED, Json(rec)).into_response(),
@@ -262,13 +292,20 @@ struct Revise {
     feedback: String,
 }
 
-async fn revise(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+async fn revise(
+    State(n): State<Arc<ValidatorNode>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = api_key_tier(&n, &headers) {
         return *r;
     }
     let rv: Revise = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return err(StatusCode::BAD_REQUEST, "bad_json", format!("body needs {{\"feedback\": \"...\"}}: {e}")),
+        Err(e) => {
+            return err(StatusCode::BAD_REQUEST, "bad_json", format!("body needs {{\"feedback\": \"...\"}}: {e}"));
+        }
     };
     if rv.feedback.trim().is_empty() || rv.feedback.len() > 2000 {
         return err(StatusCode::BAD_REQUEST, "bad_feedback", "feedback must be 1..=2000 bytes");
@@ -300,7 +337,11 @@ async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id
         Err(r) => return r,
     };
     if rec.state != "completed" && rec.state != "accepted" {
-        return err(StatusCode::CONFLICT, "not_completed", format!("objective is {}; only a completed one can be accepted", rec.state));
+        return err(
+            StatusCode::CONFLICT,
+            "not_completed",
+            format!("objective is {}; only a completed one can be accepted", rec.state),
+        );
     }
     rec.state = "accepted".into();
     match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
@@ -311,19 +352,35 @@ async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id
 
 async fn feedback(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(hotkey): Path<String>) -> Response {
     // The miner proves it is `hotkey` with btauth/1 headers over this GET.
-    let pairs: Vec<(&str, &str)> = headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
+    let pairs: Vec<(&str, &str)> =
+        headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
     let auth = match btauth::AuthHeaders::parse(pairs) {
         Ok(Some(a)) => a,
-        Ok(None) => return err(StatusCode::UNAUTHORIZED, "signature_required", "sign this request with the miner hotkey (btauth/1 X-Bittensor-* headers)"),
+        Ok(None) => {
+            return err(
+                StatusCode::UNAUTHORIZED,
+                "signature_required",
+                "sign this request with the miner hotkey (btauth/1 X-Bittensor-* headers)",
+            );
+        }
         Err(e) => return err(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()),
     };
     if auth.hotkey != hotkey {
         return err(StatusCode::FORBIDDEN, "not_yours", "a miner may only read its own feedback");
     }
     if auth.receiver.as_deref() != Some(n.hotkey()) {
-        return err(StatusCode::UNAUTHORIZED, "wrong_receiver", format!("sign for this validator's hotkey {}", n.hotkey()));
+        return err(
+            StatusCode::UNAUTHORIZED,
+            "wrong_receiver",
+            format!("sign for this validator's hotkey {}", n.hotkey()),
+        );
     }
-    if let Err(e) = btauth::fresh(auth.nonce_ns, orchestra_net::now_ns(), btauth::DEFAULT_MAX_AGE_NS, btauth::DEFAULT_ALLOWED_SKEW_NS) {
+    if let Err(e) = btauth::fresh(
+        auth.nonce_ns,
+        orchestra_net::now_ns(),
+        btauth::DEFAULT_MAX_AGE_NS,
+        btauth::DEFAULT_ALLOWED_SKEW_NS,
+    ) {
         return err(StatusCode::UNAUTHORIZED, "stale", e);
     }
     let path = format!("/v1/feedback/{hotkey}");
@@ -341,6 +398,12 @@ async fn feedback(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(
     let body = json!({"validator": n.hotkey(), "miner": hotkey, "ema": state, "last_task": task});
     let bytes = body.to_string();
     let sig = n.key.sign_hex(&Sha256::digest(bytes.as_bytes()));
-    ([(header::CONTENT_TYPE, "application/json".to_string()), (header::HeaderName::from_static("x-orchestra-validator-signature"), sig)], bytes)
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::HeaderName::from_static("x-orchestra-validator-signature"), sig),
+        ],
+        bytes,
+    )
         .into_response()
 }

@@ -64,6 +64,10 @@ pub struct ValidatorConfig {
     /// Allow webhook targets on private or loopback addresses (local runs).
     #[arg(long = "api.allow_private_webhooks")]
     pub allow_private_webhooks: bool,
+    /// Create a production-tier API key at start (if this file does not exist yet) and write its
+    /// secret here with mode 0600; for local networks and first setup.
+    #[arg(long = "api.bootstrap_key_file")]
+    pub bootstrap_key_file: Option<String>,
     /// Publish the Ledger root as this validator's chain commitment each round.
     #[arg(long = "ledger.publish_root", default_value_t = true, action = clap::ArgAction::Set)]
     pub publish_root: bool,
@@ -129,9 +133,18 @@ impl ValidatorNode {
         let store = Arc::new(LedgerStore::open(StoreConfig::new(&dir))?);
         if let Some(p) = &cfg.ledger_seed {
             let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("--ledger.seed {p}: {e}"))?;
-            let entries: Vec<LedgerEntry> = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--ledger.seed {p}: {e}"))?;
+            let entries: Vec<LedgerEntry> =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--ledger.seed {p}: {e}"))?;
             let n = store.seed(entries)?;
             tracing::info!(added = n, "ledger seeded");
+        }
+        if let Some(path) = &cfg.bootstrap_key_file
+            && !std::path::Path::new(path).exists()
+        {
+            let (secret, rec) =
+                orchestra_ledger_api::create_key(&store, orchestra_ledger_store::Tier::Production, "bootstrap")?;
+            write_secret(path, &secret)?;
+            tracing::info!(key_id = %rec.id, file = %path, "bootstrap API key created");
         }
         if cfg.policy_file.is_some() && !cfg.policy_override {
             anyhow::bail!("--policy.file needs --policy.override: the owner's published policy is the default");
@@ -140,7 +153,8 @@ impl ValidatorNode {
         let dendrite = Dendrite::new(key.clone(), DendriteConfig::default())?;
         let host: IpAddr = cfg.api_host.parse().map_err(|e| anyhow::anyhow!("--api.host: {e}"))?;
         let addr = SocketAddr::new(host, cfg.api_port);
-        let api_listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
+        let api_listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
         let status: Status = store.kv_get("validator/status")?.unwrap_or_default();
         Ok(ValidatorNode {
             cfg,
@@ -167,20 +181,29 @@ impl ValidatorNode {
     /// The policy in force: the local override, the owner's commitment, or the default.
     pub async fn policy(&self) -> OwnerPolicy {
         if let (Some(p), true) = (&self.cfg.policy_file, self.cfg.policy_override) {
-            match std::fs::read(p).map_err(|e| e.to_string()).and_then(|b| OwnerPolicy::from_commitment(&b).map_err(|e| e.to_string())) {
+            match std::fs::read(p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| OwnerPolicy::from_commitment(&b).map_err(|e| e.to_string()))
+            {
                 Ok(pol) => return pol,
-                Err(e) => tracing::error!(file = %p, error = %e, "policy override unreadable; using the published policy"),
+                Err(e) => {
+                    tracing::error!(file = %p, error = %e, "policy override unreadable; using the published policy")
+                }
             }
         }
         if let Some(owner) = &self.cfg.policy_owner {
             match self.chain.commitment(self.cfg.neuron.netuid, owner).await {
                 Ok(Some(c)) => match c.fields.iter().find_map(|f| match f {
-                    orchestra_chain::CommitmentData::Raw(b) | orchestra_chain::CommitmentData::BigRaw(b) => Some(b.as_slice()),
+                    orchestra_chain::CommitmentData::Raw(b) | orchestra_chain::CommitmentData::BigRaw(b) => {
+                        Some(b.as_slice())
+                    }
                     _ => None,
                 }) {
                     Some(bytes) => match OwnerPolicy::from_commitment(bytes) {
                         Ok(p) => return p,
-                        Err(e) => tracing::error!(error = %e, "owner policy commitment is invalid; using the default policy"),
+                        Err(e) => {
+                            tracing::error!(error = %e, "owner policy commitment is invalid; using the default policy")
+                        }
                     },
                     None => tracing::warn!("owner commitment holds no raw data; using the default policy"),
                 },
@@ -272,12 +295,8 @@ impl ValidatorNode {
         let block = mg.block;
         *self.metagraph.write().await = Some(mg.clone());
         let epoch = self.status.lock().epoch + 1;
-        let miners: Vec<_> = mg
-            .neurons
-            .iter()
-            .filter(|n| n.hotkey != self.key.ss58() && n.axon.is_serving())
-            .cloned()
-            .collect();
+        let miners: Vec<_> =
+            mg.neurons.iter().filter(|n| n.hotkey != self.key.ss58() && n.axon.is_serving()).cloned().collect();
         tracing::info!(epoch, block, miners = miners.len(), "validation round");
         let ledger = self.store.entries()?;
         let salt = self.key.sign(b"orchestra task salt");
@@ -310,13 +329,19 @@ impl ValidatorNode {
         for ((n, req, _), (resp, elapsed)) in calls.iter().zip(answers) {
             let mut st: MinerState = self.store.kv_get(&format!("validator/miner/{}", n.hotkey))?.unwrap_or_default();
             let v = match resp {
-                Some(r) if r.is_success() => verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg).await,
+                Some(r) if r.is_success() => {
+                    verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg).await
+                }
                 Some(r) => Verification {
                     sub: zero_subscores(),
                     notes: vec![format!("call failed: {} {}", r.status_code, r.status_message)],
                     reprobed: vec![],
                 },
-                None => Verification { sub: zero_subscores(), notes: vec!["could not build the task".into()], reprobed: vec![] },
+                None => Verification {
+                    sub: zero_subscores(),
+                    notes: vec!["could not build the task".into()],
+                    reprobed: vec![],
+                },
             };
             let score = task_score(&v.sub, &policy);
             self.metrics.tasks.inc();
@@ -512,6 +537,19 @@ impl ValidatorNode {
             fail(self, format!("journal: {e}"));
         }
     }
+}
+
+fn write_secret(path: &str, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let mut f = o.open(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    f.write_all(secret.as_bytes()).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    Ok(())
 }
 
 fn zero_subscores() -> orchestra_incentive::score::SubScores {

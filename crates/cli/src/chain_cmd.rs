@@ -149,9 +149,9 @@ impl ChainArgs {
             return Ok(self.hotkey()?.public());
         }
         let w = Wallet::from_args(&self.wallet);
-        w.hotkeypub().or_else(|_| w.hotkey().map(|k| k.public())).with_context(|| {
-            format!("load hotkey {} (or its pub file)", w.hotkey_path().display())
-        })
+        w.hotkeypub()
+            .or_else(|_| w.hotkey().map(|k| k.public()))
+            .with_context(|| format!("load hotkey {} (or its pub file)", w.hotkey_path().display()))
     }
 
     fn coldkey(&self) -> anyhow::Result<Keypair> {
@@ -159,8 +159,9 @@ impl ChainArgs {
             return dev_key(uri);
         }
         let w = Wallet::from_args(&self.wallet);
-        w.coldkey(self.coldkey_password.as_deref().unwrap_or(""))
-            .with_context(|| format!("load coldkey {} (set ORCHESTRA_COLDKEY_PASSWORD if encrypted)", w.coldkey_path().display()))
+        w.coldkey(self.coldkey_password.as_deref().unwrap_or("")).with_context(|| {
+            format!("load coldkey {} (set ORCHESTRA_COLDKEY_PASSWORD if encrypted)", w.coldkey_path().display())
+        })
     }
 
     /// The chain client, with the keys the command signs with.
@@ -236,7 +237,15 @@ async fn run_async(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
                 println!("netuid {} at block {}: {} neurons", mg.netuid, mg.block, mg.neurons.len());
                 println!(
                     "{:>5} {:<50} {:>16} {:>9} {:>9} {:>9} {:>6} {:>12} {:<22}",
-                    "uid", "hotkey", "stake (rao)", "incentive", "dividends", "consensus", "vpermit", "last_update", "axon"
+                    "uid",
+                    "hotkey",
+                    "stake (rao)",
+                    "incentive",
+                    "dividends",
+                    "consensus",
+                    "vpermit",
+                    "last_update",
+                    "axon"
                 );
                 for n in &mg.neurons {
                     let f = |v: u16| format!("{:.5}", f64::from(v) / 65535.0);

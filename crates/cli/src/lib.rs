@@ -6,8 +6,12 @@
 //! `owner simulate`, `ledger serve|keys|find|get|watch`, `devnet`, `chain ...`.
 
 pub mod call;
+pub mod chain_cmd;
+pub mod devnet_cmd;
 pub mod ledger_cmd;
+pub mod localnet;
 pub mod owner;
+pub mod sim_cmd;
 pub mod wallet;
 pub mod yuma;
 
@@ -35,6 +39,16 @@ pub enum Command {
     Wallet(wallet::WalletCommand),
     /// Run one Yuma Consensus epoch on a case file and print the result as JSON.
     Yuma(yuma::YumaArgs),
+    /// Run the SIMULATED subnets (search, data, LLM) for local networks and tests.
+    SubnetSim(sim_cmd::SimArgs),
+    /// Bring up a whole local network (devnet, simulated subnets, miners, validators) and run
+    /// the worked example end to end.
+    Localnet(localnet::LocalnetArgs),
+    /// Run the local subtensor simulator (a devnet; not a chain).
+    Devnet(devnet_cmd::DevnetArgs),
+    /// Chain operations against a devnet or a subtensor network.
+    #[command(subcommand)]
+    Chain(chain_cmd::ChainCommand),
     /// Subnet owner tools (policy simulation).
     #[command(subcommand)]
     Owner(owner::OwnerCommand),
@@ -59,6 +73,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet(cmd) => wallet::run(cmd),
         Command::Yuma(args) => yuma::run(args),
         Command::Owner(cmd) => owner::run(cmd),
+        Command::Devnet(a) => devnet_cmd::run(a),
+        Command::Chain(cmd) => chain_cmd::run(cmd),
+        Command::SubnetSim(a) => sim_cmd::run(a),
+        Command::Localnet(a) => localnet::run(a),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
     }
 }

@@ -25,8 +25,8 @@ struct Args {
     host: String,
     #[arg(long, default_value_t = 8091)]
     port: u16,
-    /// The axon's hotkey (ss58): the signed message binds it.
-    #[arg(long)]
+    /// The axon's hotkey (ss58): the signed message binds it (not needed with --measure-verify).
+    #[arg(long, default_value = "")]
     axon_hotkey: String,
     /// Dendrite key (dev URI).
     #[arg(long, default_value = "//Bob")]
