@@ -128,11 +128,12 @@ pub enum ChainCommand {
 }
 
 fn dev_key(uri: &str) -> anyhow::Result<Keypair> {
-    Keypair::from_uri(uri).with_context(|| format!("dev key {uri}"))
+    // The URI may be a mnemonic: never echo it.
+    Keypair::from_uri(uri).context("the dev key URI is not valid")
 }
 
 impl ChainArgs {
-    fn hotkey(&self) -> anyhow::Result<Keypair> {
+    pub(crate) fn hotkey(&self) -> anyhow::Result<Keypair> {
         if let Some(uri) = self.hotkey_uri.as_deref().or(self.uri.as_deref()) {
             return dev_key(uri);
         }
@@ -165,7 +166,11 @@ impl ChainArgs {
     }
 
     /// The chain client, with the keys the command signs with.
-    async fn connect(&self, hotkey: Option<Keypair>, coldkey: Option<Keypair>) -> anyhow::Result<Box<dyn Chain>> {
+    pub(crate) async fn connect(
+        &self,
+        hotkey: Option<Keypair>,
+        coldkey: Option<Keypair>,
+    ) -> anyhow::Result<Box<dyn Chain>> {
         if let Some(url) = &self.endpoint {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("--chain.endpoint {url}: expected a devnet http:// URL (use --subtensor.network for ws://)");

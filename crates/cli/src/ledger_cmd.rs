@@ -38,6 +38,21 @@ pub enum LedgerCommand {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Check an entry against the Ledger root a validator published on chain: fetch the entry
+    /// and its inclusion proof from the Ledger API, read the validator's commitment, verify.
+    Verify {
+        netuid: u16,
+        /// The validator (hotkey ss58) whose commitment holds the root.
+        #[arg(long)]
+        validator: String,
+        /// The subnet where the validator published it.
+        #[arg(long = "chain.netuid", default_value_t = 1)]
+        chain_netuid: u16,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(flatten)]
+        chain: crate::chain_cmd::ChainArgs,
+    },
     /// Follow the change feed (SSE; production key or better) and print one JSON line per event.
     Watch {
         /// Replay events after this sequence number first (default: only new events).
@@ -317,6 +332,43 @@ pub fn run(cmd: LedgerCommand) -> anyhow::Result<ExitCode> {
                 print_json(&rt.block_on(c.get(netuid))?)?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Verify { netuid, validator, chain_netuid, remote, chain } => {
+            let c = client(&remote)?;
+            let rt = runtime()?;
+            let ok = rt.block_on(async {
+                let proof = c.proof(netuid).await?;
+                let ch = chain.connect(None, None).await?;
+                let com = ch
+                    .commitment(chain_netuid, &validator)
+                    .await?
+                    .with_context(|| format!("{validator} has published no Ledger root on netuid {chain_netuid}"))?;
+                let root = com
+                    .fields
+                    .iter()
+                    .find_map(|f| match f {
+                        orchestra_chain::CommitmentData::Raw(b) | orchestra_chain::CommitmentData::BigRaw(b) if b.len() == 32 => {
+                            let mut r = [0u8; 32];
+                            r.copy_from_slice(b);
+                            Some(orchestra_proto::canonical::Digest(r))
+                        }
+                        _ => None,
+                    })
+                    .context("the validator's commitment is not a 32-byte root")?;
+                let ok = proof.verify_against(&root);
+                println!(
+                    "{}",
+                    serde_json::json!({"netuid": netuid, "validator": validator, "onchain_root": root, "committed_at_block": com.block,
+                                       "verified": ok})
+                );
+                anyhow::Ok(ok)
+            })?;
+            if ok {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("the entry is not under the published root (forged, or the Ledger changed since that block)");
+                Ok(ExitCode::FAILURE)
+            }
         }
         LedgerCommand::Watch { since, remote } => {
             let c = client(&remote)?;

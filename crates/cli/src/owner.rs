@@ -13,6 +13,28 @@ pub enum OwnerCommand {
     /// Simulate populations of miners under several splits and score weights; print a table and
     /// write an SVG chart.
     Simulate(SimulateArgs),
+    /// Publish the owner policy (split, score weights, half-lives, re-probe rate) as the owner
+    /// hotkey's chain commitment; validators started with `--policy.owner <hotkey>` follow it.
+    PublishPolicy {
+        /// The policy (JSON; `orchestra owner show-default` prints the default to start from).
+        #[arg(long)]
+        file: String,
+        #[arg(long, default_value_t = 1)]
+        netuid: u16,
+        #[command(flatten)]
+        chain: crate::chain_cmd::ChainArgs,
+    },
+    /// Print the default policy as JSON.
+    ShowDefault,
+    /// Read the policy an owner hotkey published.
+    ShowPolicy {
+        #[arg(long)]
+        owner: String,
+        #[arg(long, default_value_t = 1)]
+        netuid: u16,
+        #[command(flatten)]
+        chain: crate::chain_cmd::ChainArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -41,6 +63,46 @@ pub struct SimulateArgs {
 
 pub fn run(cmd: OwnerCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        OwnerCommand::ShowDefault => {
+            println!("{}", serde_json::to_string_pretty(&OwnerPolicy::default())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        OwnerCommand::PublishPolicy { file, netuid, chain } => {
+            let text = std::fs::read(&file).with_context(|| format!("reading policy {file}"))?;
+            let policy = OwnerPolicy::from_commitment(&text).with_context(|| format!("policy {file}"))?;
+            // Re-encode compactly: the commitment holds at most 128 bytes.
+            let bytes = policy.to_commitment()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                let hotkey = chain.hotkey()?;
+                let who = hotkey.ss58().to_string();
+                let c = chain.connect(Some(hotkey), None).await?;
+                let tx = c.set_commitment(netuid, &bytes).await.context("set_commitment")?;
+                println!("{}", serde_json::json!({"published": true, "owner": who, "netuid": netuid, "bytes": bytes.len(), "block": tx.block_number}));
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        OwnerCommand::ShowPolicy { owner, netuid, chain } => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                let c = chain.connect(None, None).await?;
+                let Some(com) = c.commitment(netuid, &owner).await? else {
+                    anyhow::bail!("{owner} has published no commitment on netuid {netuid}");
+                };
+                let bytes = com.fields.iter().find_map(|f| match f {
+                    orchestra_chain::CommitmentData::Raw(b) | orchestra_chain::CommitmentData::BigRaw(b) => {
+                        Some(b.clone())
+                    }
+                    _ => None,
+                });
+                let bytes = bytes.context("the commitment holds no raw data")?;
+                let p = OwnerPolicy::from_commitment(&bytes)?;
+                println!("{}", serde_json::to_string_pretty(&p)?);
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         OwnerCommand::Simulate(a) => {
             let base = match &a.policy {
                 Some(p) => {
