@@ -51,7 +51,7 @@ pub enum LedgerCommand {
         #[command(flatten)]
         remote: RemoteArgs,
         #[command(flatten)]
-        chain: crate::chain_cmd::ChainArgs,
+        chain: Box<crate::chain_cmd::ChainArgs>,
     },
     /// Follow the change feed (SSE; production key or better) and print one JSON line per event.
     Watch {

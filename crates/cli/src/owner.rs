@@ -22,7 +22,7 @@ pub enum OwnerCommand {
         #[arg(long, default_value_t = 1)]
         netuid: u16,
         #[command(flatten)]
-        chain: crate::chain_cmd::ChainArgs,
+        chain: Box<crate::chain_cmd::ChainArgs>,
     },
     /// Print the default policy as JSON.
     ShowDefault,
@@ -33,7 +33,7 @@ pub enum OwnerCommand {
         #[arg(long, default_value_t = 1)]
         netuid: u16,
         #[command(flatten)]
-        chain: crate::chain_cmd::ChainArgs,
+        chain: Box<crate::chain_cmd::ChainArgs>,
     },
 }
 
