@@ -613,3 +613,16 @@ fn rank_key(e: &LedgerEntry) -> (u8, f64, u32, u64) {
     };
     (status, -e.metrics.reliability.unwrap_or(0.5), e.metrics.latency_p50_ms.unwrap_or(u32::MAX), e.metrics.cost_micros)
 }
+
+/// The seed entries for the real access paths of SN22 (Desearch), SN13 (Data Universe) and SN64
+/// (Chutes), from `shared/reference/subnets-and-rust-sdks.md`. They are `candidate` (unverified)
+/// until a validator's probe confirms them; endpoints that need a key read it from the env var
+/// named in the entry.
+pub fn real_subnet_seed() -> Result<Vec<LedgerEntry>, StoreError> {
+    let entries: Vec<LedgerEntry> = serde_json::from_str(include_str!("../seed/real-subnets.json"))
+        .map_err(|e| StoreError::Invalid(format!("built-in seed: {e}")))?;
+    for e in &entries {
+        e.validate()?;
+    }
+    Ok(entries)
+}

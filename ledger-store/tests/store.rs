@@ -226,3 +226,15 @@ fn commit_listeners_last_seq_and_webhook_delete() {
     let s = open(&dir);
     assert_eq!(s.last_seq(), 2, "the lock-free mirror starts from the stored sequence");
 }
+
+#[test]
+fn the_real_subnet_seed_is_valid_and_unverified() {
+    let seed = orchestra_ledger_store::real_subnet_seed().expect("seed");
+    let netuids: Vec<u16> = seed.iter().map(|e| e.netuid).collect();
+    assert_eq!(netuids, vec![22, 13, 64]);
+    assert!(seed.iter().all(|e| e.status == EntryStatus::Candidate && !e.simulated));
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    assert_eq!(s.seed(seed).expect("seed"), 3);
+    assert_eq!(s.find("llm_chat").expect("find")[0].name, "chutes");
+}

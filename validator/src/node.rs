@@ -52,6 +52,10 @@ pub struct ValidatorConfig {
     /// Seed the Ledger with these entries (JSON array) when they are not there yet.
     #[arg(long = "ledger.seed")]
     pub ledger_seed: Option<String>,
+    /// Also seed the Ledger with the real SN22, SN13 and SN64 access paths (unverified until
+    /// probed; their API keys come from the env vars the entries name).
+    #[arg(long = "ledger.seed_real")]
+    pub seed_real: bool,
     /// Hotkey (ss58) whose chain commitment holds the owner policy.
     #[arg(long = "policy.owner")]
     pub policy_owner: Option<String>,
@@ -137,6 +141,10 @@ impl ValidatorNode {
                 serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--ledger.seed {p}: {e}"))?;
             let n = store.seed(entries)?;
             tracing::info!(added = n, "ledger seeded");
+        }
+        if cfg.seed_real {
+            let n = store.seed(orchestra_ledger_store::real_subnet_seed()?)?;
+            tracing::info!(added = n, "real subnet entries seeded (candidates until probed)");
         }
         if let Some(path) = &cfg.bootstrap_key_file
             && !std::path::Path::new(path).exists()
