@@ -12,6 +12,7 @@ pub mod ledger_cmd;
 pub mod localnet;
 pub mod owner;
 pub mod sim_cmd;
+pub mod submit;
 pub mod wallet;
 pub mod yuma;
 
@@ -49,6 +50,8 @@ pub enum Command {
     /// Chain operations against a devnet or a subtensor network.
     #[command(subcommand)]
     Chain(chain_cmd::ChainCommand),
+    /// Submit an objective to a validator's gateway and print the verified result.
+    Submit(submit::SubmitArgs),
     /// Subnet owner tools (policy simulation).
     #[command(subcommand)]
     Owner(owner::OwnerCommand),
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chain(cmd) => chain_cmd::run(cmd),
         Command::SubnetSim(a) => sim_cmd::run(a),
         Command::Localnet(a) => localnet::run(a),
+        Command::Submit(a) => submit::run(a),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
     }
 }
