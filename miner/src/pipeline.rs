@@ -56,7 +56,7 @@ impl MinerCore {
             None => Vec::new(),
         };
         Ok(MinerCore {
-            adapters: Adapters::new()?,
+            adapters: Adapters::new()?.with_keypair(keypair.clone()),
             ledger: RwLock::new(ledger),
             keypair,
             store,

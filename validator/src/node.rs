@@ -166,11 +166,11 @@ impl ValidatorNode {
         let status: Status = store.kv_get("validator/status")?.unwrap_or_default();
         Ok(ValidatorNode {
             cfg,
-            key,
+            key: key.clone(),
             store,
             chain,
             dendrite,
-            adapters: Adapters::new()?,
+            adapters: Adapters::new()?.with_keypair(key),
             status: Arc::new(Mutex::new(status)),
             metagraph: Arc::new(tokio::sync::RwLock::new(None)),
             api_listener,

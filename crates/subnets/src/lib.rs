@@ -7,10 +7,13 @@
 //! response and the entry's output schema ([`schema::Drift`]). Drift becomes Ledger proposals
 //! through [`proposals_from_drift`].
 
+mod bittensor;
 pub mod schema;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use orchestra_keys::Keypair;
+use orchestra_net::{Dendrite, DendriteConfig};
 use orchestra_proto::canonical::{Digest, request_digest, response_digest};
 use orchestra_proto::ledger::{AuthKind, LedgerEntry, TransportSpec};
 use orchestra_proto::receipt::{CallStatus, Receipt, Transport};
@@ -61,10 +64,28 @@ pub struct CallOutcome {
     pub drift: Vec<Drift>,
 }
 
-/// The adapters, sharing one pooled HTTP client.
+impl CallOutcome {
+    /// A call that never went out: no receipt, no evidence.
+    fn refused(e: SubnetError) -> CallOutcome {
+        CallOutcome { receipt: None, evidence: None, output: Err(e), drift: Vec::new() }
+    }
+}
+
+/// The adapters, sharing one pooled HTTP client (and, with a key, one dendrite).
 #[derive(Clone)]
 pub struct Adapters {
     http: reqwest::Client,
+    /// The hotkey the Bittensor transports (v10, btauth/1) sign with; `None` = not configured.
+    signer: Option<Signer>,
+}
+
+/// A hotkey and the dendrite signing with it.
+#[derive(Clone)]
+struct Signer {
+    keypair: Keypair,
+    /// Building the dendrite's HTTP client can fail; kept as an error so that `with_keypair`
+    /// stays infallible and the failure surfaces on the calls that need it.
+    dendrite: Result<Dendrite, String>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -85,27 +106,41 @@ impl Adapters {
             .pool_max_idle_per_host(16)
             .build()
             .map_err(|e| SubnetError::Other(format!("HTTP client: {e}")))?;
-        Ok(Adapters { http })
+        Ok(Adapters { http, signer: None })
+    }
+
+    /// Sign axon (v10) and btauth/1 calls with `keypair`. Without it those calls fail with
+    /// [`SubnetError::Unsupported`] before anything is sent.
+    pub fn with_keypair(mut self, keypair: Keypair) -> Self {
+        let dendrite = Dendrite::new(keypair.clone(), DendriteConfig::default()).map_err(|e| e.to_string());
+        self.signer = Some(Signer { keypair, dendrite });
+        self
     }
 
     /// Call the subnet of `entry` with `input` for plan step `step_id`.
     pub async fn call(&self, entry: &LedgerEntry, input: &Value, step_id: &str, timeout: Duration) -> CallOutcome {
         if let Err(e) = schema::validate(&entry.input_schema, input, "input") {
-            return CallOutcome { receipt: None, evidence: None, output: Err(e), drift: Vec::new() };
+            return CallOutcome::refused(e);
         }
         let Some(transport) = entry.transports.first() else {
-            return CallOutcome {
-                receipt: None,
-                evidence: None,
-                output: Err(SubnetError::NoTransport(entry.netuid)),
-                drift: Vec::new(),
-            };
+            return CallOutcome::refused(SubnetError::NoTransport(entry.netuid));
         };
         let started_ms = now_ms();
         let t0 = Instant::now();
+        // btauth/1 is plain HTTP JSON with signed headers: it shares the HTTP path below.
+        let mut btauth_key = None;
         let (endpoint, kind, body, target) = match transport {
             TransportSpec::HttpJson { url, method, auth } => {
                 (url.clone(), Transport::HttpJson, input.clone(), (method.clone(), auth.clone()))
+            }
+            TransportSpec::Btauth { url, method } => {
+                let Some(signer) = &self.signer else {
+                    return CallOutcome::refused(SubnetError::Unsupported(
+                        "btauth without a signing hotkey (build the adapters with with_keypair)",
+                    ));
+                };
+                btauth_key = Some(&signer.keypair);
+                (url.clone(), Transport::Btauth, input.clone(), (method.clone(), AuthKind::None))
             }
             TransportSpec::OpenaiChat { base_url, model, auth } => {
                 let mut body = input.clone();
@@ -119,25 +154,19 @@ impl Adapters {
                     ("POST".into(), auth.clone()),
                 )
             }
-            TransportSpec::AxonV10 { .. } => {
-                return CallOutcome {
-                    receipt: None,
-                    evidence: None,
-                    output: Err(SubnetError::Unsupported("axon_v10")),
-                    drift: Vec::new(),
+            TransportSpec::AxonV10 { synapse, required_fields, hash_fields, endpoint, hotkey } => {
+                let spec = bittensor::AxonSpec {
+                    synapse,
+                    required_fields,
+                    hash_fields,
+                    endpoint: endpoint.as_deref(),
+                    hotkey: hotkey.as_deref(),
                 };
-            }
-            TransportSpec::Btauth { .. } => {
-                return CallOutcome {
-                    receipt: None,
-                    evidence: None,
-                    output: Err(SubnetError::Unsupported("btauth")),
-                    drift: Vec::new(),
-                };
+                return self.call_axon(entry, &spec, input, step_id, timeout).await;
             }
         };
         let (method, auth) = target;
-        let result = self.http_call(&endpoint, &method, &auth, &body, timeout).await;
+        let result = self.http_call(&endpoint, &method, &auth, btauth_key, &body, timeout).await;
         let latency_ms = t0.elapsed().as_millis() as u64;
         let req_digest = request_digest(&body).unwrap_or(Digest([0; 32]));
         let mut response_body = Value::Null;
@@ -219,12 +248,27 @@ impl Adapters {
         url: &str,
         method: &str,
         auth: &AuthKind,
+        btauth_key: Option<&Keypair>,
         body: &Value,
         timeout: Duration,
     ) -> Result<(u16, String, Option<String>), SubnetError> {
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| SubnetError::Other(format!("bad method {method}")))?;
-        let mut req = self.http.request(m, url).timeout(timeout).json(body);
+        let mut req = self.http.request(m, url).timeout(timeout);
+        req = match btauth_key {
+            // The signature covers the sha256 of the exact body bytes, so serialize them here
+            // rather than letting the client do it.
+            Some(key) => {
+                let bytes = serde_json::to_vec(body).map_err(|e| SubnetError::Other(format!("request body: {e}")))?;
+                let pairs = bittensor::btauth_headers(key, method, url, &bytes)?;
+                let mut req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(bytes);
+                for (name, value) in pairs {
+                    req = req.header(name, value);
+                }
+                req
+            }
+            None => req.json(body),
+        };
         match auth {
             AuthKind::None | AuthKind::Hotkey => {}
             AuthKind::Bearer { env } => {
