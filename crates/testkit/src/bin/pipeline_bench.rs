@@ -26,7 +26,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
@@ -54,8 +56,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (req, resp) = last.ok_or("no run")?;
     let subnet_ms: Vec<f64> = vec![resp.receipts.iter().map(|r| r.latency_ms as f64).sum()];
-    println!("{}", json!({"bench": "miner_end_to_end", "n": n, "calls": resp.receipts.len(), "p50_ms": median(e2e.clone()),
-        "receipted_subnet_ms_last": subnet_ms[0]}));
+    println!(
+        "{}",
+        json!({"bench": "miner_end_to_end", "n": n, "calls": resp.receipts.len(), "p50_ms": median(e2e.clone()),
+        "receipted_subnet_ms_last": subnet_ms[0]})
+    );
 
     // The miner's own work on recorded outputs: plan, synthesize, root, digest, sign.
     let schema = orchestra_proto::shorthand::to_json_schema(&req.target_schema)?;
@@ -81,7 +86,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         own.push(t.elapsed().as_secs_f64() * 1e6);
         std::hint::black_box((plan, sig));
     }
-    println!("{}", json!({"bench": "miner_own_work_per_objective", "receipts": resp.receipts.len(), "p50_us": median(own)}));
+    println!(
+        "{}",
+        json!({"bench": "miner_own_work_per_objective", "receipts": resp.receipts.len(), "p50_us": median(own)})
+    );
 
     // Ten receipts: the response with its receipts padded to ten (re-signed), for the target.
     let adapters = Adapters::new()?;
@@ -119,7 +127,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut set = tokio::task::JoinSet::new();
     for i in 0..1000 {
         let core = core.clone();
-        set.spawn(async move { core.orchestrate(synapse(&worked_example(&format!("m-{i}"), 60_000))).await.error.is_none() });
+        set.spawn(async move {
+            core.orchestrate(synapse(&worked_example(&format!("m-{i}"), 60_000))).await.error.is_none()
+        });
     }
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let peak = rss_mb();
@@ -127,7 +137,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(r) = set.join_next().await {
         ok += usize::from(r.unwrap_or(false));
     }
-    println!("{}", json!({"bench": "miner_rss_1000_in_flight", "rss_before_mb": before, "rss_in_flight_mb": peak, "completed": ok}));
+    println!(
+        "{}",
+        json!({"bench": "miner_rss_1000_in_flight", "rss_before_mb": before, "rss_in_flight_mb": peak, "completed": ok})
+    );
     sim.shutdown().await;
     Ok(())
 }
