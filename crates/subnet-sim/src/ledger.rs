@@ -13,6 +13,7 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
             json!({"type": "object", "required": ["prompt"], "properties": {
                 "prompt": {"type": "string", "minLength": 1}, "count": {"type": "integer", "minimum": 1, "maximum": 200}}}),
             json!({"type": "object", "required": ["search_results"], "properties": {
+                "prompt": {"type": "string"}, "count": {"type": ["integer", "null"]},
                 "search_results": {"type": "array", "items": {"type": "object", "required": ["title", "link", "snippet"],
                     "properties": {"title": {"type": "string"}, "link": {"type": "string"}, "snippet": {"type": "string"}}}}}}),
             json!({"prompt": "cloud GPU pricing", "count": 3}),
@@ -23,8 +24,13 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
                 "url": {"type": "string"}, "keywords": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
                 "usernames": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
                 "keyword_mode": {"enum": ["any", "all"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}}),
-            json!({"type": "object", "required": ["status", "data"], "properties": {
+            // The axon transport echoes the request fields (as Python synapses do), so they are
+            // declared too; `status`/`meta` come from the HTTP API only.
+            json!({"type": "object", "required": ["data"], "properties": {
                 "status": {"type": "string"},
+                "source": {"type": ["string", "null"]}, "url": {"type": ["string", "null"]},
+                "keywords": {"type": "array"}, "usernames": {"type": "array"},
+                "keyword_mode": {"type": ["string", "null"]}, "limit": {"type": ["integer", "null"]},
                 "data": {"type": "array", "items": {"type": "object", "required": ["uri", "datetime", "source", "content"],
                     "properties": {"uri": {"type": "string"}, "datetime": {"type": "string"}, "source": {"type": "string"},
                         "label": {"type": "string"}, "content": {"type": "string"}, "content_size_bytes": {"type": "integer"}}}},
@@ -51,6 +57,7 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
 /// The Ledger entry of one running simulated subnet.
 pub fn entry(s: &RunningSubnet) -> LedgerEntry {
     let (input_schema, output_schema, fixture, capabilities) = schemas(s.kind);
+    let mut transports = Vec::new();
     let transport = match s.kind {
         SubnetKind::Llm => TransportSpec::OpenaiChat {
             base_url: format!("{}/v1", s.base_url()),
@@ -59,6 +66,21 @@ pub fn entry(s: &RunningSubnet) -> LedgerEntry {
         },
         _ => TransportSpec::HttpJson { url: s.url(), method: "POST".into(), auth: AuthKind::None },
     };
+    transports.push(transport);
+    // The same subnet as a v10 axon (an alternative path; the adapters use the first transport).
+    if let Some((addr, hotkey)) = &s.axon {
+        let (synapse, required) = match s.kind {
+            SubnetKind::Search => ("WebSearchSynapse", vec!["prompt".to_string()]),
+            _ => ("OnDemandRequest", vec![]),
+        };
+        transports.push(TransportSpec::AxonV10 {
+            synapse: synapse.into(),
+            required_fields: required,
+            hash_fields: vec![],
+            endpoint: Some(addr.to_string()),
+            hotkey: Some(hotkey.clone()),
+        });
+    }
     let (description, cost) = match s.kind {
         SubnetKind::Search => ("SIMULATED web search shaped like SN22 Desearch", 200),
         SubnetKind::Data => ("SIMULATED on-demand data and scraping shaped like SN13 Data Universe", 300),
@@ -69,7 +91,7 @@ pub fn entry(s: &RunningSubnet) -> LedgerEntry {
         name: s.name.clone(),
         description: description.into(),
         capabilities,
-        transports: vec![transport],
+        transports,
         input_schema,
         output_schema,
         fixture,

@@ -8,12 +8,16 @@
 //! - **llm**, like SN64 Chutes: OpenAI-compatible `POST /v1/chat/completions`. It says it is a
 //!   simulator in every answer and answers deterministically from the text it is given.
 //!
+//! The search and data kinds are also served as Bittensor v10 axons ([`axon`]: `WebSearchSynapse`,
+//! `OnDemandRequest`) with the same fields, so one Ledger entry describes both transports.
+//!
 //! Answers come from a fixed corpus ([`corpus`]). Faults are injected by config and at run time
 //! through `POST /control/faults`: latency, error rate, timeouts, malformed bodies, schema drift
 //! at a given time (a field appears, disappears or changes type), an endpoint move, or the
 //! whole subnet down. Fault decisions are deterministic per request number, so a test run is
 //! reproducible.
 
+pub mod axon;
 pub mod corpus;
 pub mod faults;
 pub mod ledger;

@@ -106,11 +106,11 @@ impl SimConfig {
     }
 }
 
-struct SubnetState {
-    cfg: SubnetSimConfig,
-    seed: u64,
-    faults: Mutex<(Faults, Instant)>,
-    requests: AtomicU64,
+pub(crate) struct SubnetState {
+    pub(crate) cfg: SubnetSimConfig,
+    pub(crate) seed: u64,
+    pub(crate) faults: Mutex<(Faults, Instant)>,
+    pub(crate) requests: AtomicU64,
 }
 
 /// A running simulated subnet.
@@ -120,6 +120,9 @@ pub struct RunningSubnet {
     pub netuid: u16,
     pub name: String,
     pub addr: SocketAddr,
+    /// The same subnet served as a Bittensor v10 axon (search and data kinds): address and
+    /// the axon's hotkey.
+    pub axon: Option<(SocketAddr, String)>,
 }
 
 impl RunningSubnet {
@@ -169,14 +172,29 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
             .await
             .map_err(|source| SimError::Bind { addr: addr.clone(), source })?;
         let local = listener.local_addr().map_err(|source| SimError::Bind { addr, source })?;
-        let running = RunningSubnet { kind: cfg.kind, netuid: cfg.netuid, name: cfg.name.clone(), addr: local };
+        let mut running =
+            RunningSubnet { kind: cfg.kind, netuid: cfg.netuid, name: cfg.name.clone(), addr: local, axon: None };
         let state = Arc::new(SubnetState {
             faults: Mutex::new((cfg.faults.clone(), Instant::now())),
             cfg,
             seed: config.seed,
             requests: AtomicU64::new(0),
         });
-        let app = router(state);
+        if let Some((axon, axon_listener)) = crate::axon::build(state.clone()).await? {
+            let axon_addr =
+                axon_listener.local_addr().map_err(|source| SimError::Bind { addr: "axon".into(), source })?;
+            running.axon = Some((axon_addr, axon.hotkey().to_string()));
+            let mut rx = rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axon.serve(axon_listener, stop).await {
+                    tracing::error!(error = %e, "simulated subnet axon stopped");
+                }
+            }));
+        }
+        let app = router(state.clone());
         let mut rx = rx.clone();
         tracing::info!(subnet = %running.name, kind = ?running.kind, addr = %local, "simulated subnet listening");
         tasks.push(tokio::spawn(async move {
@@ -319,7 +337,7 @@ async fn dispatch(State(s): State<Arc<SubnetState>>, req: Request) -> Response {
     Json(out).into_response()
 }
 
-fn search(input: &Value) -> Result<Value, String> {
+pub(crate) fn search(input: &Value) -> Result<Value, String> {
     let prompt = input
         .get("prompt")
         .and_then(Value::as_str)
@@ -342,7 +360,7 @@ fn str_list(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn data(input: &Value) -> Result<Value, String> {
+pub(crate) fn data(input: &Value) -> Result<Value, String> {
     let limit = input.get("limit").and_then(Value::as_u64).unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(format!("limit {limit} must be in 1..=1000"));
