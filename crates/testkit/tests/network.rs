@@ -1,0 +1,210 @@
+//! A whole network with the real validator binary: devnet, simulated subnets, an honest miner
+//! (the real miner node), a hallucinating one (made-up prices, correctly re-signed) and a slow
+//! one (honest but near its deadline). After a few rounds and devnet epochs the honest miner has
+//! the largest incentive. Then the validator is killed with SIGKILL and restarted on the same
+//! data directory: its scores continue and it does not resubmit weights inside the rate-limit
+//! window (no `SettingWeightsTooFast`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use orchestra_chain::devnet::DevnetClient;
+use orchestra_chain::{AxonServe, Chain};
+use orchestra_devnet::{AdminCall, AdminClient, DevnetConfig, DevnetServer};
+use orchestra_keys::Keypair;
+use orchestra_miner::node::{MinerConfig, MinerNode};
+use orchestra_miner::pipeline::MinerCore;
+use orchestra_net::{Axon, AxonConfig, BlacklistPolicy};
+use orchestra_proto::receipt::{commitment, result_digest};
+use orchestra_proto::synapses::Orchestrate;
+use serde_json::{Value, json};
+
+const TAO: u64 = 1_000_000_000;
+const NETUID: u16 = 1;
+
+fn validator_bin() -> PathBuf {
+    // Test binaries live in target/<profile>/deps; the daemons one level up.
+    let exe = std::env::current_exe().expect("exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join("validator");
+    assert!(p.exists(), "{} is missing: build every binary first (scripts/test.sh does)", p.display());
+    p
+}
+
+fn spawn_validator(data: &Path, chain: &str, ledger: &Path, api_port: u16, log: &Path) -> Child {
+    let log = std::fs::File::create(log).expect("log");
+    Command::new(validator_bin())
+        .args(["--uri", "//NetValidator", "--chain.endpoint", chain, "--netuid", "1", "--data-dir"])
+        .arg(data)
+        .args(["--api.host", "127.0.0.1", "--api.port", &api_port.to_string(), "--epoch.secs", "2"])
+        .args(["--tasks.deadline_ms", "4000", "--metagraph.sync_secs", "1", "--ledger.seed"])
+        .arg(ledger)
+        .stdout(Stdio::from(log.try_clone().expect("log")))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn validator")
+}
+
+/// An axon that answers Orchestrate through a real pipeline, then tampers with the answer.
+async fn rogue_miner(key: Keypair, core: Arc<MinerCore>, mode: &'static str) -> u16 {
+    let cfg = AxonConfig { policy: BlacklistPolicy::allow_all(), ..AxonConfig::default() };
+    let k2 = key.clone();
+    let axon = Axon::new(cfg, key)
+        .expect("axon")
+        .attach(move |_ctx, req: Orchestrate| {
+            let (core, key) = (core.clone(), k2.clone());
+            async move {
+                let mut out = core.orchestrate(req).await;
+                if mode == "hallucinate" {
+                    if let Some(r) = out.result.as_mut() {
+                        hallucinate(r);
+                        if let (Some(root), Ok(d)) = (out.receipt_root, result_digest(r)) {
+                            out.miner_signature = Some(key.sign_hex(&commitment(&out.task_id, &d, &root).0));
+                        }
+                    }
+                } else {
+                    // Slow: answers correctly, late in its deadline.
+                    tokio::time::sleep(Duration::from_millis(3000)).await;
+                }
+                Ok(out)
+            }
+        })
+        .expect("attach");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let _ = axon.serve(listener, std::future::pending()).await;
+    });
+    port
+}
+
+fn hallucinate(v: &mut Value) {
+    match v {
+        Value::Number(_) => *v = json!(0.42),
+        Value::String(s) => *s = "Imaginary GPU Cloud, the best price anywhere".into(),
+        Value::Array(a) => a.iter_mut().for_each(hallucinate),
+        Value::Object(m) => m.values_mut().for_each(hallucinate),
+        _ => {}
+    }
+}
+
+async fn status(api: u16) -> Option<Value> {
+    reqwest::get(format!("http://127.0.0.1:{api}/v1/status")).await.ok()?.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_miner_earns_most_and_a_killed_validator_resumes_without_double_submission() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut dcfg = DevnetConfig::new(dir.path().join("devnet"));
+    dcfg.listen = "127.0.0.1:0".parse().expect("addr");
+    dcfg.block_time_ms = 100;
+    dcfg.tempo = 20;
+    let devnet = DevnetServer::new(dcfg).expect("devnet").spawn();
+    let url = devnet.url.clone();
+
+    // //Alice (funded, owner of genesis subnet 1) registers everyone and stakes the validator.
+    let alice = Keypair::from_uri("//Alice").expect("key");
+    let admin = AdminClient::new(&url, alice.clone()).expect("admin");
+    let mut hp = serde_json::Map::new();
+    hp.insert("weights_rate_limit".into(), json!(15));
+    hp.insert("min_allowed_weights".into(), json!(1));
+    admin.submit(AdminCall::SetHyperparams { netuid: NETUID, hyperparams: hp }).await.expect("hyperparams");
+    let reg = DevnetClient::connect(&url).await.expect("chain").with_coldkey(alice.clone());
+    let keys: Vec<Keypair> = ["//NetValidator", "//NetHonest", "//NetHallucinating", "//NetSlow"]
+        .iter()
+        .map(|u| Keypair::from_uri(u).expect("k"))
+        .collect();
+    for k in &keys {
+        reg.burned_register(NETUID, k.ss58()).await.expect("register");
+    }
+    admin
+        .submit(AdminCall::AddStake { netuid: NETUID, hotkey: keys[0].ss58().into(), amount: 1000 * TAO })
+        .await
+        .expect("stake");
+    admin.submit(AdminCall::AdvanceBlocks { blocks: 22 }).await.expect("first epoch: permits");
+
+    let sim = orchestra_subnet_sim::start(orchestra_subnet_sim::SimConfig::default_trio()).await.expect("sim");
+    let entries: Vec<_> = sim.subnets.iter().map(orchestra_subnet_sim::ledger::entry).collect();
+    let ledger = dir.path().join("ledger.json");
+    std::fs::write(&ledger, serde_json::to_vec(&entries).expect("json")).expect("write");
+
+    // Honest: the real miner node.
+    let mcfg = MinerConfig::try_parse_from([
+        "miner",
+        "--uri",
+        "//NetHonest",
+        "--chain.endpoint",
+        &url,
+        "--netuid",
+        "1",
+        "--axon.host",
+        "127.0.0.1",
+        "--axon.port",
+        "0",
+        "--data-dir",
+        &dir.path().join("m").display().to_string(),
+        "--ledger.file",
+        &ledger.display().to_string(),
+    ])
+    .expect("miner config");
+    let honest = MinerNode::new(mcfg).await.expect("miner");
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(honest.run(stop_rx));
+    // Rogues: their own pipelines, tampered answers, announced on chain like any miner.
+    for (k, mode) in [(&keys[2], "hallucinate"), (&keys[3], "slow")] {
+        let core = Arc::new(MinerCore::new(k.clone(), entries.clone(), None).expect("core"));
+        let port = rogue_miner(k.clone(), core, mode).await;
+        let c = DevnetClient::connect(&url).await.expect("chain").with_hotkey(k.clone());
+        c.serve_axon(NETUID, &AxonServe::new("127.0.0.1".parse().expect("ip"), port, 1)).await.expect("serve");
+    }
+
+    let api = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let vdata = dir.path().join("v");
+    let mut validator = spawn_validator(&vdata, &url, &ledger, api, &dir.path().join("validator.log"));
+
+    // Let a few rounds and devnet epochs happen, then read the incentive.
+    let chain = DevnetClient::connect(&url).await.expect("chain");
+    let t0 = Instant::now();
+    let incentive = loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mg = chain.metagraph(NETUID).await.expect("metagraph");
+        let inc = |k: &Keypair| mg.neuron_by_hotkey(k.ss58()).map(|n| n.incentive).unwrap_or(0);
+        let (h, x, s) = (inc(&keys[1]), inc(&keys[2]), inc(&keys[3]));
+        let rounds = status(api).await.and_then(|v| v["status"]["weight_submissions"].as_u64()).unwrap_or(0);
+        if h > 0 && rounds >= 2 {
+            break (h, x, s);
+        }
+        let log = std::fs::read_to_string(dir.path().join("validator.log")).unwrap_or_default();
+        assert!(t0.elapsed() < Duration::from_secs(90), "no incentive yet (h {h} x {x} s {s}); validator log:\n{log}");
+    };
+    let (h, x, s) = incentive;
+    eprintln!("devnet incentive: honest {h}, hallucinating {x}, slow {s}");
+    assert!(h > x, "honest {h} must out-earn hallucinating {x}");
+    assert!(h > s, "honest {h} must out-earn slow {s}");
+
+    // SIGKILL mid-run, then restart on the same data directory.
+    let before = status(api).await.expect("status")["status"].clone();
+    validator.kill().expect("SIGKILL");
+    let _ = validator.wait();
+    let mut validator = spawn_validator(&vdata, &url, &ledger, api, &dir.path().join("validator2.log"));
+    let t0 = Instant::now();
+    let after = loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Some(v) = status(api).await
+            && v["status"]["epoch"].as_u64().unwrap_or(0) > before["epoch"].as_u64().unwrap_or(0)
+        {
+            break v["status"].clone();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "the restarted validator made no round");
+    };
+    let log = std::fs::read_to_string(dir.path().join("validator2.log")).unwrap_or_default();
+    assert!(!log.contains("SettingWeightsTooFast"), "resubmitted inside the rate-limit window:\n{log}");
+    assert!(after["scores"].as_object().is_some_and(|m| !m.is_empty()), "scores survived: {after}");
+    let _ = validator.kill();
+    let _ = validator.wait();
+    sim.shutdown().await;
+    let _ = devnet.stop().await;
+}
