@@ -208,3 +208,99 @@ async fn honest_miner_earns_most_and_a_killed_validator_resumes_without_double_s
     sim.shutdown().await;
     let _ = devnet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weights_reach_a_devnet_that_was_down_for_a_while() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let devnet_cfg = || {
+        let mut c = DevnetConfig::new(dir.path().join("devnet"));
+        c.listen = format!("127.0.0.1:{port}").parse().expect("addr");
+        c.block_time_ms = 100;
+        c.tempo = 20;
+        c
+    };
+    let devnet = DevnetServer::new(devnet_cfg()).expect("devnet").spawn();
+    let url = devnet.url.clone();
+    let alice = Keypair::from_uri("//Alice").expect("key");
+    let admin = AdminClient::new(&url, alice.clone()).expect("admin");
+    let mut hp = serde_json::Map::new();
+    hp.insert("weights_rate_limit".into(), json!(5));
+    hp.insert("min_allowed_weights".into(), json!(1));
+    admin.submit(AdminCall::SetHyperparams { netuid: NETUID, hyperparams: hp }).await.expect("hyperparams");
+    let reg = DevnetClient::connect(&url).await.expect("chain").with_coldkey(alice.clone());
+    let v = Keypair::from_uri("//NetValidator").expect("k");
+    let m = Keypair::from_uri("//NetHonest").expect("k");
+    reg.burned_register(NETUID, v.ss58()).await.expect("register");
+    reg.burned_register(NETUID, m.ss58()).await.expect("register");
+    admin
+        .submit(AdminCall::AddStake { netuid: NETUID, hotkey: v.ss58().into(), amount: 1000 * TAO })
+        .await
+        .expect("stake");
+    admin.submit(AdminCall::AdvanceBlocks { blocks: 22 }).await.expect("permits");
+
+    let sim = orchestra_subnet_sim::start(orchestra_subnet_sim::SimConfig::default_trio()).await.expect("sim");
+    let entries: Vec<_> = sim.subnets.iter().map(orchestra_subnet_sim::ledger::entry).collect();
+    let ledger = dir.path().join("ledger.json");
+    std::fs::write(&ledger, serde_json::to_vec(&entries).expect("json")).expect("write");
+    let mcfg = MinerConfig::try_parse_from([
+        "miner",
+        "--uri",
+        "//NetHonest",
+        "--chain.endpoint",
+        &url,
+        "--netuid",
+        "1",
+        "--axon.host",
+        "127.0.0.1",
+        "--axon.port",
+        "0",
+        "--data-dir",
+        &dir.path().join("m").display().to_string(),
+        "--ledger.file",
+        &ledger.display().to_string(),
+    ])
+    .expect("miner config");
+    let miner = MinerNode::new(mcfg).await.expect("miner");
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(miner.run(rx));
+
+    let api = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut validator = spawn_validator(&dir.path().join("v"), &url, &ledger, api, &dir.path().join("validator.log"));
+    let field = |s: &Value, k: &str| s["status"][k].as_u64().unwrap_or(0);
+    let wait = |what: &'static str, pred: Box<dyn Fn(&Value) -> bool + Send>| async move {
+        let t0 = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Some(s) = status(api).await
+                && pred(&s)
+            {
+                return s;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        }
+    };
+    let up = wait("a first weight submission", Box::new(move |s| field(s, "weight_submissions") >= 1)).await;
+    let submitted = field(&up, "weight_submissions");
+
+    // The chain goes away: rounds fail loudly (counted, in status), nothing is lost.
+    devnet.stop().await.expect("stop devnet");
+    let before_err = up["status"]["last_error"].clone();
+    let down = wait(
+        "a failure recorded while the chain is down",
+        Box::new(move |s| !s["status"]["last_error"].is_null() && s["status"]["last_error"] != before_err),
+    )
+    .await;
+    eprintln!("while down: {}", down["status"]["last_error"]);
+
+    // The chain comes back on the same data and port: weights land again.
+    let devnet = DevnetServer::new(devnet_cfg()).expect("devnet").spawn();
+    wait("weights after recovery", Box::new(move |s| field(s, "weight_submissions") > submitted)).await;
+    let mg = DevnetClient::connect(&devnet.url).await.expect("chain").metagraph(NETUID).await.expect("mg");
+    let me = mg.neuron_by_hotkey(v.ss58()).expect("validator");
+    assert!(me.last_update > 0, "the devnet recorded the validator's weights");
+    let _ = validator.kill();
+    let _ = validator.wait();
+    sim.shutdown().await;
+    let _ = devnet.stop().await;
+}
