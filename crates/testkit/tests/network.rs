@@ -91,6 +91,28 @@ fn hallucinate(v: &mut Value) {
     }
 }
 
+/// `GET /v1/feedback/{hotkey}` signed (btauth/1) by `signer` for `validator`: (status, body, signature).
+async fn feedback(api: u16, signer: &Keypair, hotkey: &str, validator: &str) -> (u16, String, String) {
+    let path = format!("/v1/feedback/{hotkey}");
+    let nonce = orchestra_net::now_ns();
+    let payload = orchestra_proto::btauth::payload("GET", &path, b"", nonce, signer.ss58(), Some(validator));
+    let auth = orchestra_proto::btauth::AuthHeaders {
+        hotkey: signer.ss58().to_string(),
+        nonce_ns: nonce,
+        signature: signer.sign_hex(payload.as_bytes()),
+        receiver: Some(validator.to_string()),
+    };
+    let mut req = reqwest::Client::new().get(format!("http://127.0.0.1:{api}{path}"));
+    for (k, v) in auth.to_pairs() {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.expect("feedback");
+    let code = r.status().as_u16();
+    let sig =
+        r.headers().get("x-orchestra-validator-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (code, r.text().await.expect("body"), sig)
+}
+
 async fn status(api: u16) -> Option<Value> {
     reqwest::get(format!("http://127.0.0.1:{api}/v1/status")).await.ok()?.json().await.ok()
 }
@@ -184,6 +206,17 @@ async fn honest_miner_earns_most_and_a_killed_validator_resumes_without_double_s
     eprintln!("devnet incentive: honest {h}, hallucinating {x}, slow {s}");
     assert!(h > x, "honest {h} must out-earn hallucinating {x}");
     assert!(h > s, "honest {h} must out-earn slow {s}");
+
+    // The miner reads its own score breakdown, signed by the validator.
+    let fb = feedback(api, &keys[1], keys[1].ss58(), keys[0].ss58()).await;
+    assert_eq!(fb.0, 200, "{}", fb.1);
+    let body: Value = serde_json::from_str(&fb.1).expect("json");
+    assert!(body["last_task"]["sub"]["signature"].as_bool().unwrap_or(false), "{body}");
+    let sig = orchestra_keys::parse_signature_hex(&fb.2).expect("validator signature");
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(fb.1.as_bytes());
+    assert!(keys[0].public().verify(&digest, &sig), "the answer is signed by the validator");
+    // Another miner cannot read it.
+    assert_eq!(feedback(api, &keys[2], keys[1].ss58(), keys[0].ss58()).await.0, 403);
 
     // SIGKILL mid-run, then restart on the same data directory.
     let before = status(api).await.expect("status")["status"].clone();
