@@ -4,8 +4,9 @@
 //! processes, creates bittensor wallets, creates a subnet with an owner, registers and stakes
 //! validators and registers miners, starts the real `validator` and `miner` binaries, submits
 //! the README's worked example through a validator's gateway, injects schema drift into the
-//! simulated data subnet and shows the Ledger change it leads to, and prints weights and
-//! emissions after an epoch. Then it keeps running (URLs printed) until Ctrl-C, or with
+//! simulated data subnet and shows the Ledger change it leads to (as JSON, to an SSE client and to
+//! a webhook receiver that checks the HMAC signature), and prints weights and emissions after an
+//! epoch. Then it keeps running (URLs printed) until Ctrl-C, or with
 //! `--demo` exits with a status saying whether everything worked.
 
 use std::path::{Path, PathBuf};
@@ -136,6 +137,59 @@ fn spawn_daemon(name: &str, program: &Path, args: &[String], logs: &Path) -> any
         .spawn()
         .with_context(|| format!("starting {name}"))?;
     Ok(Proc { name: name.into(), child })
+}
+
+/// A minimal HTTP receiver for webhook deliveries: answers 200 and hands over headers and body.
+async fn webhook_receiver()
+-> anyhow::Result<(String, tokio::sync::mpsc::Receiver<(std::collections::HashMap<String, String>, Vec<u8>)>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, len) = loop {
+                    let Ok(n) = sock.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..p]).to_string();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
+                            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break (p + 4, len);
+                    }
+                };
+                while buf.len() < head_end + len {
+                    let Ok(n) = sock.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let headers = head
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| {
+                        l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                    })
+                    .collect();
+                let body = buf[head_end..(head_end + len).min(buf.len())].to_vec();
+                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                let _ = tx.send((headers, body)).await;
+            });
+        }
+    });
+    Ok((url, rx))
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -443,6 +497,43 @@ async fn demo(
         );
     }
 
+    step("subscribing to Ledger changes: a webhook receiver and an SSE client");
+    let (hook_url, mut hook_rx) = webhook_receiver().await?;
+    let ledger_client = orchestra_ledger_api::LedgerClient::new(&api, Some(key.clone()))?;
+    let hook = ledger_client
+        .create_webhook(&orchestra_ledger_api::views::WebhookRequest {
+            url: hook_url.clone(),
+            netuids: vec![13],
+            kinds: vec![orchestra_ledger_store::ChangeKind::SchemaChanged],
+        })
+        .await
+        .context("registering the webhook")?;
+    let since = http
+        .get(format!("{api}/v1/changes?since=0&limit=1000"))
+        .bearer_auth(&key)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?
+        .get("events")
+        .and_then(Value::as_array)
+        .and_then(|e| e.last())
+        .and_then(|e| e["seq"].as_u64())
+        .unwrap_or(0);
+    let mut sse = ledger_client.watch(Some(since)).await.context("opening the SSE change feed")?;
+    let sse_task = tokio::spawn(async move {
+        use futures::StreamExt;
+        while let Some(ev) = sse.next().await {
+            match ev {
+                Ok(e) if e.kind == orchestra_ledger_store::ChangeKind::SchemaChanged => return Some(e),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    });
+    eprintln!("    webhook {} -> {hook_url}; SSE from seq {since}", hook.id);
+
     step("injecting schema drift into the simulated data subnet (a new metadata.scrape_timestamp field)");
     let drift = json!({"drift": {"after_ms": 0, "kind": "add_field", "path": "metadata.scrape_timestamp", "value": "2026-11-22T10:00:00Z"}});
     http.post(format!("{data_base}/control/faults")).json(&drift).send().await?.error_for_status()?;
@@ -464,6 +555,23 @@ async fn demo(
     })
     .await?;
     println!("{}", serde_json::to_string_pretty(&json!({"ledger_change": change}))?);
+    let sse_event = tokio::time::timeout(Duration::from_secs(30), sse_task)
+        .await
+        .context("the SSE client got no schema_changed event")?
+        .ok()
+        .flatten()
+        .context("the SSE stream ended without the change")?;
+    eprintln!("    SSE client got seq {} ({})", sse_event.seq, sse_event.kind.as_str());
+    let (headers, body) = tokio::time::timeout(Duration::from_secs(60), hook_rx.recv())
+        .await
+        .context("the webhook receiver got nothing")?
+        .context("webhook receiver closed")?;
+    let sig = headers.get("x-orchestra-signature").cloned().unwrap_or_default();
+    let event_id = headers.get("x-orchestra-event-id").cloned().unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    orchestra_ledger_api::verify_signature(&hook.secret, &sig, &event_id, &body, now, 300)
+        .context("the webhook's HMAC signature does not verify")?;
+    eprintln!("    webhook delivered event {event_id}, HMAC signature verified");
 
     step("waiting for weights and an epoch on the devnet");
     let chain = DevnetClient::connect(&chain_url).await?;
