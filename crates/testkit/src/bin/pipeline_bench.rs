@@ -117,6 +117,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", json!({"bench": label, "receipts": r.receipts.len(), "p50_us": median(t_us)}));
     }
 
+    // A full scoring round for 256 miners: verify each response (no re-probes), score it, fold
+    // it into the EMAs, combine with the Ledger scores, normalize to the chain's u16 weights.
+    {
+        use orchestra_incentive::ema::Ema;
+        use orchestra_incentive::policy::OwnerPolicy;
+        use orchestra_incentive::score::task_score;
+        use orchestra_incentive::weights::{MinerScores, combine, to_chain};
+        let policy = OwnerPolicy::default();
+        let mut emas = vec![Ema::default(); 256];
+        let mut rounds = Vec::new();
+        for epoch in 0..5u64 {
+            let t = Instant::now();
+            let mut scores = Vec::with_capacity(256);
+            for (uid, ema) in emas.iter_mut().enumerate() {
+                let v = verify(&req, &resp, key.ss58(), Duration::from_millis(50), &entries, &adapters, &cfg).await;
+                ema.observe(task_score(&v.sub, &policy).total, epoch, policy.half_life_orchestration);
+                scores.push(MinerScores { uid: uid as u16, orchestration: ema.value, ledger: 0.0 });
+            }
+            let w = combine(&scores, &policy)?;
+            let chain = to_chain(&w)?;
+            rounds.push(t.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(chain);
+        }
+        println!(
+            "{}",
+            json!({"bench": "scoring_round_256_miners", "p50_ms": median(rounds), "note": "in-process; responses already received"})
+        );
+    }
+
     // Memory with 1,000 objectives in flight (subnets slowed so they overlap).
     let slow = json!({"latency_ms": 1500});
     let http = reqwest::Client::new();
