@@ -38,6 +38,10 @@ pub struct MinerConfig {
     /// Tasks served at once.
     #[arg(long = "axon.max_in_flight", default_value_t = 32)]
     pub max_in_flight: usize,
+    /// Planner: `deterministic` (always works offline) or `llm` (asks an llm_chat subnet from the
+    /// Ledger first, validates and repairs its plan, falls back to deterministic).
+    #[arg(long, default_value = "deterministic", value_parser = ["deterministic", "llm"])]
+    pub planner: String,
     /// Do not announce the axon on chain (it is already served).
     #[arg(long = "axon.no_serve")]
     pub no_serve: bool,
@@ -82,7 +86,8 @@ impl MinerNode {
         if ledger.is_empty() {
             tracing::warn!("no Ledger entries: every task will be refused until --ledger.file names some");
         }
-        let core = Arc::new(MinerCore::new(hotkey.clone(), ledger, Some(store))?);
+        let core =
+            Arc::new(MinerCore::new(hotkey.clone(), ledger, Some(store))?.with_llm_planner(cfg.planner == "llm"));
         let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
         let policy =
             if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };

@@ -33,6 +33,8 @@ pub struct QueuedProposal {
 /// Everything a miner needs to serve tasks.
 pub struct MinerCore {
     adapters: Adapters,
+    /// Ask an LLM subnet for the plan first (falls back to the deterministic planner).
+    llm_planner: bool,
     ledger: RwLock<Vec<LedgerEntry>>,
     keypair: Keypair,
     store: Option<Arc<LedgerStore>>,
@@ -56,12 +58,19 @@ impl MinerCore {
             None => Vec::new(),
         };
         Ok(MinerCore {
+            llm_planner: false,
             adapters: Adapters::new()?.with_keypair(keypair.clone()),
             ledger: RwLock::new(ledger),
             keypair,
             store,
             proposals: Mutex::new(proposals),
         })
+    }
+
+    /// Use the LLM planner (through the Ledger's `llm_chat` subnets) before the deterministic one.
+    pub fn with_llm_planner(mut self, on: bool) -> Self {
+        self.llm_planner = on;
+        self
     }
 
     pub fn hotkey(&self) -> &str {
@@ -115,7 +124,22 @@ impl MinerCore {
         let deadline_ms = req.contract.deadline_ms;
         let deadline = Instant::now() + Duration::from_millis(deadline_ms);
         let ledger = self.ledger();
-        let plan = planner::plan(&req.objective, &schema, &ledger, &req.contract)?;
+        let mut plan_call = None;
+        let plan = if self.llm_planner {
+            let budget = Duration::from_millis(deadline_ms / 4);
+            let (p, call) =
+                planner::llm_plan(&self.adapters, &req.objective, &schema, &ledger, &req.contract, budget).await;
+            plan_call = call;
+            match p {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::info!(task = %req.task_id, reason = %e, "LLM plan unusable; deterministic plan");
+                    planner::plan(&req.objective, &schema, &ledger, &req.contract)?
+                }
+            }
+        } else {
+            planner::plan(&req.objective, &schema, &ledger, &req.contract)?
+        };
         let exec = Executor::new(
             self.adapters.clone(),
             &ledger,
@@ -142,6 +166,12 @@ impl MinerCore {
         let mut evidence = Vec::new();
         let mut proposals = Vec::new();
         let mut cost = 0;
+        // The planning call, when an LLM planned, is paid work like any other: receipted first.
+        if let Some((r, e)) = plan_call {
+            cost += r.cost_micros;
+            receipts.push(r);
+            evidence.push(e);
+        }
         for step in &plan {
             if let Some(r) = results.get(&step.id) {
                 receipts.extend(r.receipts.iter().cloned());

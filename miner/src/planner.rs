@@ -195,3 +195,98 @@ mod tests {
         assert!(validate(&[s("a", &[]), s("a", &[])]).is_err());
     }
 }
+
+/// The LLM planner: ask an `llm_chat` subnet for a plan as JSON, then validate and repair it
+/// against what the Ledger can route (unknown capabilities dropped with their dependents,
+/// missing inputs filled from the deterministic templates, routes recomputed). Any failure is
+/// an `Err` and the caller falls back to [`plan`]. Returns the plan and the planning call's
+/// receipt and evidence, which belong in the task's receipts like any other call.
+pub async fn llm_plan(
+    adapters: &orchestra_subnets::Adapters,
+    objective: &str,
+    target_schema: &Value,
+    ledger: &[LedgerEntry],
+    contract: &Contract,
+    timeout: std::time::Duration,
+) -> (Result<Vec<PlanStep>, String>, Option<(orchestra_proto::receipt::Receipt, orchestra_proto::synapses::CallEvidence)>)
+{
+    let Some(llm) = router::route(ledger, "llm_chat", contract).into_iter().next() else {
+        return (Err("no llm_chat subnet in the Ledger".into()), None);
+    };
+    let mut caps: Vec<&str> = ledger.iter().flat_map(|e| e.capabilities.iter().map(String::as_str)).collect();
+    caps.sort_unstable();
+    caps.dedup();
+    let prompt = format!(
+        "Plan this objective as JSON {{\"steps\": [{{\"id\", \"capability\", \"inputs\", \"depends_on\"}}]}} using only these \
+capabilities: {}. web_search takes {{\"prompt\", \"count\"}}; scrape takes {{\"from\": <search step id>, \"take\": n}}; \
+social_search takes {{\"keywords\", \"keyword_mode\", \"limit\"}}; llm_chat writes prose from its dependencies.\n\
+Objective: {objective}\nTarget schema: {target_schema}",
+        caps.join(", ")
+    );
+    let input = json!({"messages": [{"role": "user", "content": prompt}], "response_format": {"type": "json_object"}});
+    let out = adapters.call(llm, &input, "plan", timeout).await;
+    let receipt = out.receipt.clone().zip(out.evidence.clone());
+    let content = match out.output {
+        Ok(v) => v.pointer("/choices/0/message/content").and_then(Value::as_str).map(str::to_string),
+        Err(e) => return (Err(format!("planning call failed: {e}")), receipt),
+    };
+    let Some(content) = content else { return (Err("the LLM answer has no message content".into()), receipt) };
+    (repair(&content, objective, target_schema, ledger, contract), receipt)
+}
+
+/// Parse and repair an LLM's plan text.
+pub fn repair(
+    content: &str,
+    objective: &str,
+    target_schema: &Value,
+    ledger: &[LedgerEntry],
+    contract: &Contract,
+) -> Result<Vec<PlanStep>, String> {
+    let v: Value = serde_json::from_str(content.trim()).map_err(|e| format!("the plan is not JSON: {e}"))?;
+    let raw = v.get("steps").and_then(Value::as_array).ok_or("the plan has no `steps` array")?;
+    let template: std::collections::BTreeMap<String, PlanStep> = plan(objective, target_schema, ledger, contract)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.capability.clone(), s))
+        .collect();
+    let mut steps: Vec<PlanStep> = Vec::new();
+    for s in raw.iter().take(16) {
+        let (Some(id), Some(cap)) = (s.get("id").and_then(Value::as_str), s.get("capability").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        let route: Vec<u16> = router::route(ledger, cap, contract).iter().map(|e| e.netuid).collect();
+        if route.is_empty() || id.is_empty() || steps.iter().any(|x| x.id == id) {
+            continue;
+        }
+        let mut inputs = s.get("inputs").cloned().unwrap_or(Value::Null);
+        let usable = match cap {
+            "web_search" => inputs.get("prompt").and_then(Value::as_str).is_some_and(|p| !p.trim().is_empty()),
+            "social_search" => inputs.get("keywords").and_then(Value::as_array).is_some_and(|k| !k.is_empty()),
+            _ => inputs.is_object(),
+        };
+        if !usable {
+            inputs = template.get(cap).map(|t| t.inputs.clone()).unwrap_or(Value::Null);
+        }
+        let depends_on = s
+            .get("depends_on")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        steps.push(PlanStep { id: id.into(), capability: cap.into(), inputs, depends_on, route });
+    }
+    // Drop steps whose dependencies were dropped, until stable.
+    loop {
+        let ids: BTreeSet<String> = steps.iter().map(|s| s.id.clone()).collect();
+        let before = steps.len();
+        steps.retain(|s| s.depends_on.iter().all(|d| ids.contains(d)));
+        if steps.len() == before {
+            break;
+        }
+    }
+    if !steps.iter().any(|s| s.capability == "web_search" || s.capability == "social_search") {
+        return Err("the repaired plan gathers no data (no web_search or social_search step)".into());
+    }
+    validate(&steps).map_err(|e| e.to_string())?;
+    Ok(steps)
+}
