@@ -168,34 +168,6 @@ pub fn validate(steps: &[PlanStep]) -> Result<(), MinerError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keywords_skip_stop_words() {
-        assert_eq!(
-            keywords("Research cloud GPU pricing and recommend positioning for our inference API", 3),
-            vec!["cloud", "gpu", "pricing"]
-        );
-    }
-
-    #[test]
-    fn cycles_and_unknown_deps_are_refused() {
-        let s = |id: &str, deps: &[&str]| PlanStep {
-            id: id.into(),
-            capability: "web_search".into(),
-            inputs: Value::Null,
-            depends_on: deps.iter().map(|d| d.to_string()).collect(),
-            route: vec![1],
-        };
-        assert!(validate(&[s("a", &[]), s("b", &["a"])]).is_ok());
-        assert!(validate(&[s("a", &["b"]), s("b", &["a"])]).is_err());
-        assert!(validate(&[s("a", &["zz"])]).is_err());
-        assert!(validate(&[s("a", &[]), s("a", &[])]).is_err());
-    }
-}
-
 /// The LLM planner: ask an `llm_chat` subnet for a plan as JSON, then validate and repair it
 /// against what the Ledger can route (unknown capabilities dropped with their dependents,
 /// missing inputs filled from the deterministic templates, routes recomputed). Any failure is
@@ -289,4 +261,32 @@ pub fn repair(
     }
     validate(&steps).map_err(|e| e.to_string())?;
     Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_skip_stop_words() {
+        assert_eq!(
+            keywords("Research cloud GPU pricing and recommend positioning for our inference API", 3),
+            vec!["cloud", "gpu", "pricing"]
+        );
+    }
+
+    #[test]
+    fn cycles_and_unknown_deps_are_refused() {
+        let s = |id: &str, deps: &[&str]| PlanStep {
+            id: id.into(),
+            capability: "web_search".into(),
+            inputs: Value::Null,
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            route: vec![1],
+        };
+        assert!(validate(&[s("a", &[]), s("b", &["a"])]).is_ok());
+        assert!(validate(&[s("a", &["b"]), s("b", &["a"])]).is_err());
+        assert!(validate(&[s("a", &["zz"])]).is_err());
+        assert!(validate(&[s("a", &[]), s("a", &[])]).is_err());
+    }
 }
