@@ -3,7 +3,8 @@
 //! It starts the devnet (the local subtensor SIMULATOR) and the SIMULATED subnets as child
 //! processes, creates bittensor wallets, creates a subnet with an owner, registers and stakes
 //! validators and registers miners, starts the real `validator` and `miner` binaries, submits
-//! the README's worked example through a validator's gateway, injects schema drift into the
+//! the README's worked example through a validator's gateway (then again with one of the two
+//! simulated search subnets down, to show the fallback), injects schema drift into the
 //! simulated data subnet and shows the Ledger change it leads to (as JSON, to an SSE client and to
 //! a webhook receiver that checks the HMAC signature), and prints weights and emissions after an
 //! epoch. Then it keeps running (URLs printed) until Ctrl-C, or with
@@ -302,10 +303,25 @@ async fn demo(
 
     step("starting the simulated subnets (search like SN22, data like SN13, LLM like SN64)");
     let ledger_file = dir.join("ledger.json");
+    // Two search subnets, so one can go down and miners fall back to the other.
+    let sim_config = dir.join("subnet-sim.toml");
+    std::fs::write(
+        &sim_config,
+        "seed = 42\n\n[[subnet]]\nkind = \"search\"\nnetuid = 22\nname = \"sim-desearch\"\n\n\
+[[subnet]]\nkind = \"search\"\nnetuid = 122\nname = \"sim-search-b\"\n\n\
+[[subnet]]\nkind = \"data\"\nnetuid = 13\nname = \"sim-data-universe\"\n\n\
+[[subnet]]\nkind = \"llm\"\nnetuid = 64\nname = \"sim-chutes\"\n",
+    )?;
     let (p, ready) = spawn_ready(
         "subnet-sim",
         me,
-        &[s("subnet-sim"), s("--ledger-out"), ledger_file.display().to_string()],
+        &[
+            s("subnet-sim"),
+            s("--config"),
+            sim_config.display().to_string(),
+            s("--ledger-out"),
+            ledger_file.display().to_string(),
+        ],
         logs,
         Duration::from_secs(30),
     )
@@ -318,6 +334,12 @@ async fn demo(
         .and_then(|s| s.get("addr").and_then(Value::as_str))
         .map(|addr| format!("http://{addr}"))
         .context("no data subnet in the simulator's ready line")?;
+    let search_base = subnets
+        .as_array()
+        .and_then(|v| v.iter().find(|s| s.get("netuid").and_then(Value::as_u64) == Some(22)))
+        .and_then(|s| s.get("addr").and_then(Value::as_str))
+        .map(|addr| format!("http://{addr}"))
+        .context("no search subnet 22 in the simulator's ready line")?;
     for sn in subnets.as_array().into_iter().flatten() {
         eprintln!(
             "    {} (netuid {}) at http://{}",
@@ -496,6 +518,23 @@ async fn demo(
             r["status"]["kind"].as_str().unwrap_or("")
         );
     }
+
+    step("taking search subnet 22 down: objectives must complete through the fallback (netuid 122)");
+    http.post(format!("{search_base}/control/faults")).json(&json!({"down": true})).send().await?.error_for_status()?;
+    let resp = http.post(format!("{api}/v1/objectives")).bearer_auth(&key).json(&objective).send().await?;
+    let code = resp.status();
+    let rec2: Value = resp.json().await?;
+    if !code.is_success() || rec2["state"] != "completed" {
+        bail!("with subnet 22 down the objective did not complete: {code} {rec2}");
+    }
+    let receipts2 = rec2["receipts"].as_array().cloned().unwrap_or_default();
+    let failed_22 = receipts2.iter().filter(|r| r["netuid"] == 22 && r["status"]["kind"] != "ok").count();
+    let served_122 = receipts2.iter().filter(|r| r["netuid"] == 122 && r["status"]["kind"] == "ok").count();
+    if served_122 == 0 {
+        bail!("no search call fell back to netuid 122: {receipts2:?}");
+    }
+    eprintln!("    completed: {failed_22} failed calls to netuid 22 (receipted), {served_122} served by netuid 122");
+    http.post(format!("{search_base}/control/faults")).json(&json!({})).send().await?.error_for_status()?;
 
     step("subscribing to Ledger changes: a webhook receiver and an SSE client");
     let (hook_url, mut hook_rx) = webhook_receiver().await?;

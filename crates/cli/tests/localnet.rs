@@ -1,5 +1,6 @@
 //! End to end with the real binaries: `orchestra localnet --demo` brings up the devnet, the
-//! simulated subnets, 3 miners and 2 validators, runs the worked example through the gateway,
+//! simulated subnets, 3 miners and 2 validators, runs the worked example through the gateway
+//! (again with a search subnet down: miners fall back to the other one),
 //! turns injected drift into an approved Ledger change that reaches an SSE client and a signed
 //! webhook, and sees emissions paid after an epoch.
 //!
@@ -22,6 +23,7 @@ fn localnet_demo_runs_the_worked_example_end_to_end() {
     assert!(out.status.success(), "localnet failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("verified_result"), "{stdout}");
     assert!(stdout.contains("\"kind\": \"schema_changed\""), "{stdout}");
+    assert!(stderr.contains("served by netuid 122"), "fallback when a subnet is down: {stderr}");
     assert!(stderr.contains("SSE client got seq"), "{stderr}");
     assert!(stderr.contains("HMAC signature verified"), "{stderr}");
     assert!(stderr.contains("localnet: OK"), "{stderr}");
