@@ -37,7 +37,10 @@ async fn honest_work_outscores_hallucination_and_forgery() {
     assert!(v.notes.is_empty(), "{:?}", v.notes);
     assert!(v.sub.signature && v.sub.receipt_root && v.sub.schema);
     assert!(v.sub.grounding > 0.9, "grounding {}", v.sub.grounding);
-    assert_eq!(v.sub.reprobe, Some(1.0), "the simulator is deterministic, so re-probes match exactly");
+    // Re-probes match exactly, except that a scrape's `meta.scraped_at` timestamp may have moved
+    // to the next second: then the word-set similarity still scores them close to 1.
+    let reprobe = v.sub.reprobe.expect("re-probed");
+    assert!(reprobe > 0.95, "re-probe agreement {reprobe}");
     let honest_score = task_score(&v.sub, &policy).total;
 
     // Hallucinating: invents prices, then signs its own (consistent) commitment.
