@@ -39,29 +39,6 @@ pub struct DevnetArgs {
     pub strict_ips: bool,
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Runs the devnet until a shutdown signal.
 pub fn run(a: DevnetArgs) -> anyhow::Result<ExitCode> {
     let listen: SocketAddr = format!("{}:{}", a.host, a.port)
@@ -92,7 +69,7 @@ pub fn run(a: DevnetArgs) -> anyhow::Result<ExitCode> {
         );
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        server.run(shutdown_signal()).await.context("serve the devnet")?;
+        server.run(orchestra_node::shutdown_signal()).await.context("serve the devnet")?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -157,29 +157,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = Arc::new(open_store(&a.data_dir)?);
     if let Some(seed) = &a.seed {
@@ -217,7 +194,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             }))
         };
         api.serve(listener, async move {
-            shutdown_signal().await;
+            orchestra_node::shutdown_signal().await;
             let _ = stop_tx.send(true);
         })
         .await
@@ -286,7 +263,7 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
                 wait = Duration::from_millis(500);
                 loop {
                     tokio::select! {
-                        _ = shutdown_signal() => return Ok(()),
+                        _ = orchestra_node::shutdown_signal() => return Ok(()),
                         item = stream.next() => match item {
                             Some(Ok(ev)) => {
                                 since = Some(ev.seq);
@@ -306,7 +283,7 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = %e, "cannot reach the change feed; retrying"),
         }
         tokio::select! {
-            _ = shutdown_signal() => return Ok(()),
+            _ = orchestra_node::shutdown_signal() => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
         wait = (wait * 2).min(Duration::from_secs(30));

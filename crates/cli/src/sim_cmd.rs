@@ -1,4 +1,4 @@
-//! `orchestra subnet-sim`: run the SIMULATED subnets (search, data, LLM) until Ctrl-C, printing
+//! `orchestra subnet-sim`: run the SIMULATED subnets (search, data, LLM) until Ctrl-C or SIGTERM, printing
 //! one JSON ready line and optionally writing their Ledger entries for miners and validators.
 
 use std::process::ExitCode;
@@ -31,7 +31,7 @@ pub fn run(a: SimArgs) -> anyhow::Result<ExitCode> {
             std::fs::write(p, serde_json::to_vec_pretty(&entries)?).with_context(|| format!("writing {p}"))?;
         }
         println!("{}", serde_json::json!({"event": "ready", "simulated": true, "subnets": sim.subnets}));
-        let _ = tokio::signal::ctrl_c().await;
+        orchestra_node::shutdown_signal().await;
         sim.shutdown().await;
         anyhow::Ok(())
     })?;
