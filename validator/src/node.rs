@@ -119,7 +119,9 @@ pub struct ValidatorNode {
     pub(crate) adapters: Adapters,
     pub(crate) status: Arc<Mutex<Status>>,
     pub(crate) metagraph: Arc<tokio::sync::RwLock<Option<Metagraph>>>,
-    api_listener: tokio::net::TcpListener,
+    /// Bound in `new` (so a busy port fails early), handed to the server in `run`.
+    api_listener: Mutex<Option<tokio::net::TcpListener>>,
+    api_addr: Option<SocketAddr>,
     pub(crate) metrics: Arc<gateway::Metrics>,
 }
 
@@ -173,13 +175,14 @@ impl ValidatorNode {
             adapters: Adapters::new()?.with_keypair(key),
             status: Arc::new(Mutex::new(status)),
             metagraph: Arc::new(tokio::sync::RwLock::new(None)),
-            api_listener,
+            api_addr: api_listener.local_addr().ok(),
+            api_listener: Mutex::new(Some(api_listener)),
             metrics: Arc::new(gateway::Metrics::default()),
         })
     }
 
     pub fn api_addr(&self) -> Option<SocketAddr> {
-        self.api_listener.local_addr().ok()
+        self.api_addr
     }
 
     pub fn hotkey(&self) -> &str {
@@ -234,7 +237,8 @@ impl ValidatorNode {
         )?;
         let app = gateway::router(node.clone(), api.api_router());
         let mut rx = shutdown.clone();
-        let listener = node.api_listener_take().await?;
+        let listener =
+            node.api_listener.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
         tracing::info!(addr = ?listener.local_addr().ok(), "gateway and Ledger API listening");
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -278,21 +282,6 @@ impl ValidatorNode {
         let _ = api.flush_usage();
         tracing::info!("validator stopped");
         Ok(())
-    }
-
-    async fn api_listener_take(&self) -> anyhow::Result<tokio::net::TcpListener> {
-        // The listener was bound in new(); axum needs ownership, so hand over a clone of the
-        // socket through std.
-        let std = self.api_listener_std()?;
-        Ok(tokio::net::TcpListener::from_std(std)?)
-    }
-
-    fn api_listener_std(&self) -> anyhow::Result<std::net::TcpListener> {
-        use std::os::fd::{AsFd, OwnedFd};
-        let fd: OwnedFd = self.api_listener.as_fd().try_clone_to_owned()?;
-        let l = std::net::TcpListener::from(fd);
-        l.set_nonblocking(true)?;
-        Ok(l)
     }
 
     /// One round: tasks, verification, scores, proposals, weights, root.

@@ -91,6 +91,68 @@ fn hallucinate(v: &mut Value) {
     }
 }
 
+/// //Alice (funded, owner of the devnet's genesis subnet 1) sets short weight limits, registers
+/// `hotkeys`, stakes the first one as the validator and runs the first epoch (permits).
+async fn setup_subnet(url: &str, weights_rate_limit: u64, hotkeys: &[&str]) -> Vec<Keypair> {
+    let alice = Keypair::from_uri("//Alice").expect("key");
+    let admin = AdminClient::new(url, alice.clone()).expect("admin");
+    let mut hp = serde_json::Map::new();
+    hp.insert("weights_rate_limit".into(), json!(weights_rate_limit));
+    hp.insert("min_allowed_weights".into(), json!(1));
+    admin.submit(AdminCall::SetHyperparams { netuid: NETUID, hyperparams: hp }).await.expect("hyperparams");
+    let reg = DevnetClient::connect(url).await.expect("chain").with_coldkey(alice);
+    let keys: Vec<Keypair> = hotkeys.iter().map(|u| Keypair::from_uri(u).expect("k")).collect();
+    for k in &keys {
+        reg.burned_register(NETUID, k.ss58()).await.expect("register");
+    }
+    admin
+        .submit(AdminCall::AddStake { netuid: NETUID, hotkey: keys[0].ss58().into(), amount: 1000 * TAO })
+        .await
+        .expect("stake");
+    admin.submit(AdminCall::AdvanceBlocks { blocks: 22 }).await.expect("first epoch: permits");
+    keys
+}
+
+/// The simulated subnets and a Ledger file describing them.
+async fn start_sim(
+    dir: &Path,
+) -> (orchestra_subnet_sim::SimHandle, Vec<orchestra_proto::ledger::LedgerEntry>, PathBuf) {
+    let sim = orchestra_subnet_sim::start(orchestra_subnet_sim::SimConfig::default_trio()).await.expect("sim");
+    let entries: Vec<_> = sim.subnets.iter().map(orchestra_subnet_sim::ledger::entry).collect();
+    let ledger = dir.join("ledger.json");
+    std::fs::write(&ledger, serde_json::to_vec(&entries).expect("json")).expect("write");
+    (sim, entries, ledger)
+}
+
+/// The real miner node as //NetHonest, serving until the test ends.
+async fn start_honest_miner(url: &str, dir: &Path, ledger: &Path) {
+    let mcfg = MinerConfig::try_parse_from([
+        "miner",
+        "--uri",
+        "//NetHonest",
+        "--chain.endpoint",
+        url,
+        "--netuid",
+        "1",
+        "--axon.host",
+        "127.0.0.1",
+        "--axon.port",
+        "0",
+        "--data-dir",
+        &dir.join("m").display().to_string(),
+        "--ledger.file",
+        &ledger.display().to_string(),
+    ])
+    .expect("miner config");
+    let miner = MinerNode::new(mcfg).await.expect("miner");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    // The sender lives as long as the task, so the miner serves until the runtime stops.
+    tokio::spawn(async move {
+        let _keep = tx;
+        let _ = miner.run(rx).await;
+    });
+}
+
 /// `GET /v1/feedback/{hotkey}` signed (btauth/1) by `signer` for `validator`: (status, body, signature).
 async fn feedback(api: u16, signer: &Keypair, hotkey: &str, validator: &str) -> (u16, String, String) {
     let path = format!("/v1/feedback/{hotkey}");
@@ -127,54 +189,9 @@ async fn honest_miner_earns_most_and_a_killed_validator_resumes_without_double_s
     let devnet = DevnetServer::new(dcfg).expect("devnet").spawn();
     let url = devnet.url.clone();
 
-    // //Alice (funded, owner of genesis subnet 1) registers everyone and stakes the validator.
-    let alice = Keypair::from_uri("//Alice").expect("key");
-    let admin = AdminClient::new(&url, alice.clone()).expect("admin");
-    let mut hp = serde_json::Map::new();
-    hp.insert("weights_rate_limit".into(), json!(15));
-    hp.insert("min_allowed_weights".into(), json!(1));
-    admin.submit(AdminCall::SetHyperparams { netuid: NETUID, hyperparams: hp }).await.expect("hyperparams");
-    let reg = DevnetClient::connect(&url).await.expect("chain").with_coldkey(alice.clone());
-    let keys: Vec<Keypair> = ["//NetValidator", "//NetHonest", "//NetHallucinating", "//NetSlow"]
-        .iter()
-        .map(|u| Keypair::from_uri(u).expect("k"))
-        .collect();
-    for k in &keys {
-        reg.burned_register(NETUID, k.ss58()).await.expect("register");
-    }
-    admin
-        .submit(AdminCall::AddStake { netuid: NETUID, hotkey: keys[0].ss58().into(), amount: 1000 * TAO })
-        .await
-        .expect("stake");
-    admin.submit(AdminCall::AdvanceBlocks { blocks: 22 }).await.expect("first epoch: permits");
-
-    let sim = orchestra_subnet_sim::start(orchestra_subnet_sim::SimConfig::default_trio()).await.expect("sim");
-    let entries: Vec<_> = sim.subnets.iter().map(orchestra_subnet_sim::ledger::entry).collect();
-    let ledger = dir.path().join("ledger.json");
-    std::fs::write(&ledger, serde_json::to_vec(&entries).expect("json")).expect("write");
-
-    // Honest: the real miner node.
-    let mcfg = MinerConfig::try_parse_from([
-        "miner",
-        "--uri",
-        "//NetHonest",
-        "--chain.endpoint",
-        &url,
-        "--netuid",
-        "1",
-        "--axon.host",
-        "127.0.0.1",
-        "--axon.port",
-        "0",
-        "--data-dir",
-        &dir.path().join("m").display().to_string(),
-        "--ledger.file",
-        &ledger.display().to_string(),
-    ])
-    .expect("miner config");
-    let honest = MinerNode::new(mcfg).await.expect("miner");
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(honest.run(stop_rx));
+    let keys = setup_subnet(&url, 15, &["//NetValidator", "//NetHonest", "//NetHallucinating", "//NetSlow"]).await;
+    let (sim, entries, ledger) = start_sim(dir.path()).await;
+    start_honest_miner(&url, dir.path(), &ledger).await;
     // Rogues: their own pipelines, tampered answers, announced on chain like any miner.
     for (k, mode) in [(&keys[2], "hallucinate"), (&keys[3], "slow")] {
         let core = Arc::new(MinerCore::new(k.clone(), entries.clone(), None).expect("core"));
@@ -255,48 +272,10 @@ async fn weights_reach_a_devnet_that_was_down_for_a_while() {
     };
     let devnet = DevnetServer::new(devnet_cfg()).expect("devnet").spawn();
     let url = devnet.url.clone();
-    let alice = Keypair::from_uri("//Alice").expect("key");
-    let admin = AdminClient::new(&url, alice.clone()).expect("admin");
-    let mut hp = serde_json::Map::new();
-    hp.insert("weights_rate_limit".into(), json!(5));
-    hp.insert("min_allowed_weights".into(), json!(1));
-    admin.submit(AdminCall::SetHyperparams { netuid: NETUID, hyperparams: hp }).await.expect("hyperparams");
-    let reg = DevnetClient::connect(&url).await.expect("chain").with_coldkey(alice.clone());
-    let v = Keypair::from_uri("//NetValidator").expect("k");
-    let m = Keypair::from_uri("//NetHonest").expect("k");
-    reg.burned_register(NETUID, v.ss58()).await.expect("register");
-    reg.burned_register(NETUID, m.ss58()).await.expect("register");
-    admin
-        .submit(AdminCall::AddStake { netuid: NETUID, hotkey: v.ss58().into(), amount: 1000 * TAO })
-        .await
-        .expect("stake");
-    admin.submit(AdminCall::AdvanceBlocks { blocks: 22 }).await.expect("permits");
-
-    let sim = orchestra_subnet_sim::start(orchestra_subnet_sim::SimConfig::default_trio()).await.expect("sim");
-    let entries: Vec<_> = sim.subnets.iter().map(orchestra_subnet_sim::ledger::entry).collect();
-    let ledger = dir.path().join("ledger.json");
-    std::fs::write(&ledger, serde_json::to_vec(&entries).expect("json")).expect("write");
-    let mcfg = MinerConfig::try_parse_from([
-        "miner",
-        "--uri",
-        "//NetHonest",
-        "--chain.endpoint",
-        &url,
-        "--netuid",
-        "1",
-        "--axon.host",
-        "127.0.0.1",
-        "--axon.port",
-        "0",
-        "--data-dir",
-        &dir.path().join("m").display().to_string(),
-        "--ledger.file",
-        &ledger.display().to_string(),
-    ])
-    .expect("miner config");
-    let miner = MinerNode::new(mcfg).await.expect("miner");
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(miner.run(rx));
+    let keys = setup_subnet(&url, 5, &["//NetValidator", "//NetHonest"]).await;
+    let v = keys[0].clone();
+    let (sim, _entries, ledger) = start_sim(dir.path()).await;
+    start_honest_miner(&url, dir.path(), &ledger).await;
 
     let api = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let mut validator = spawn_validator(&dir.path().join("v"), &url, &ledger, api, &dir.path().join("validator.log"));
