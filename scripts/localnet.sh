@@ -11,6 +11,8 @@
 # into an approved Ledger change, and prints weights and emissions after an epoch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The set-up step (system packages, Python reference peer): fast when already satisfied.
+scripts/setup.sh >&2
 TARGET="${CARGO_TARGET_DIR:-target}"
 echo "==> building (first time: several minutes)" >&2
 cargo build --quiet --bins

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian machine lacks to build and test Orchestra:
 # system packages (when run as root) and the pinned Python Bittensor SDK reference peer.
-# Idempotent; safe to run again.
+# Idempotent and fast when everything is there (a stamp file skips the venv check), so both of
+# the README's commands (scripts/localnet.sh, scripts/test.sh) run it first.
 #
 #   scripts/setup.sh
 set -euo pipefail
@@ -31,4 +32,10 @@ if [ ! -d "$SHARED/refpeer" ]; then
   echo "cannot find the shared reference peer at $SHARED/refpeer (set ORCHESTRA_SHARED)" >&2
   exit 1
 fi
+# The stamp records which refpeer setup script made the venvs; a changed pin re-runs it.
+stamp="$BTREF/.orchestra-setup-$(sha256sum "$SHARED/refpeer/setup.sh" | cut -c1-16)"
+if [ -f "$stamp" ] && [ -x "$BTREF/venv10/bin/python" ] && [ -x "$BTREF/venv11/bin/python" ]; then
+  exit 0
+fi
 bash "$SHARED/refpeer/setup.sh" "$BTREF/venv10" --lean "$BTREF/venv11"
+touch "$stamp"

@@ -8,6 +8,8 @@
 # (it runs ../shared/refpeer/setup.sh), or point BTREF_PYTHON / BTREF_PYTHON11 at existing venvs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The set-up step (system packages, Python reference peer): fast when already satisfied.
+scripts/setup.sh >&2
 
 export ORCHESTRA_SHARED="${ORCHESTRA_SHARED:-$(cd .. && pwd)/shared}"
 export BTREF_PYTHON="${BTREF_PYTHON:-${TMPDIR:-/tmp}/btref/venv10/bin/python}"

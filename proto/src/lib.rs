@@ -13,12 +13,15 @@
 //!   signed commitment.
 //! - [`contract`] and [`synapses`]: Orchestra's own synapses and the contract every task runs
 //!   under.
+//! - [`extract`]: the extraction contract (objective + schema + receipted documents → an
+//!   answer with a citation per leaf) shared by miners, LLM subnets and validators.
 //! - [`weights`]: the SDK's conversion of float weights to the u16 vectors the chain takes.
 
 pub mod body_hash;
 pub mod btauth;
 pub mod canonical;
 pub mod contract;
+pub mod extract;
 pub mod ledger;
 pub mod pyrepr;
 pub mod receipt;

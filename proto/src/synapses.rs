@@ -173,6 +173,11 @@ pub struct Orchestrate {
     pub evidence: Vec<CallEvidence>,
     #[serde(default)]
     pub receipt_root: Option<Digest>,
+    /// For each leaf of `result`, where in which receipted body it was read
+    /// ([`crate::extract::Citation`]). Validators check them against the hash-locked evidence
+    /// and against their own re-probes.
+    #[serde(default)]
+    pub citations: Vec<crate::extract::Citation>,
     #[serde(default)]
     pub ledger_proposals: Vec<LedgerProposal>,
     #[serde(default)]
@@ -216,6 +221,7 @@ impl Orchestrate {
             receipts: Vec::new(),
             evidence: Vec::new(),
             receipt_root: None,
+            citations: Vec::new(),
             ledger_proposals: Vec::new(),
             cost_micros: 0,
             miner_hotkey: None,

@@ -1,0 +1,379 @@
+//! The extraction contract between a miner, an LLM subnet and a validator: how an objective, a
+//! target schema and receipted evidence become a JSON answer with a citation for every leaf.
+//!
+//! A miner (and a validator computing a reference answer) builds an [`ExtractionRequest`] from
+//! the bodies of its receipted calls and sends it to an OpenAI-compatible chat endpoint with
+//! [`ExtractionRequest::to_chat_body`]. The model answers with [`ExtractionAnswer`] JSON: the
+//! answer under the schema, and for each leaf value a [`Citation`] naming the receipt, the place
+//! in that receipt's response body and the quoted text the value was read from. Real models read
+//! the instructions as prose; the simulated LLM parses the same message back with
+//! [`ExtractionRequest::from_chat_body`] (it only ever sees what the request carries).
+//!
+//! [`check_citation`] is the rule both sides apply: the quote must appear in the string at the
+//! cited place of the body, and the cited value must be what the quote says. It is pure so the
+//! miner's self-check, the validator's check and the re-probe check are one function.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ProtoError;
+
+/// Marker lines around the machine-readable task in the user message.
+const TASK_OPEN: &str = "<<<ORCHESTRA_EXTRACTION_TASK";
+const TASK_CLOSE: &str = "ORCHESTRA_EXTRACTION_TASK>>>";
+
+/// Instructions every model gets. Kept short: they are paid for in prompt tokens.
+pub const SYSTEM_PROMPT: &str = "You are a careful research assistant. Answer the objective using ONLY the documents \
+given. Reply with one JSON object {\"answer\": <value valid under the JSON Schema>, \"citations\": [{\"path\": \
+<JSON pointer of a leaf in answer>, \"receipt\": <document receipt index>, \"pointer\": <document pointer>, \
+\"quote\": <exact text copied from that document that states the value>}]}. Cite every leaf value. Leave out \
+any optional field the documents do not support; never guess, never copy text that does not answer the field.";
+
+/// One piece of evidence shown to the model: a string inside a receipted response body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// Index of the receipt (and its evidence body) in the response.
+    pub receipt: usize,
+    /// JSON pointer of the string within that receipt's response body.
+    pub pointer: String,
+    pub text: String,
+    /// Where the text came from (URL or post URI), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+}
+
+/// What the model is asked to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractionRequest {
+    pub objective: String,
+    /// JSON Schema of the answer.
+    pub schema: Value,
+    pub documents: Vec<Document>,
+    /// Problems with a previous answer, for a repair round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<String>,
+}
+
+impl ExtractionRequest {
+    /// Drop the tail of the evidence so the documents fit in `budget_chars` (the model's context
+    /// budget, in characters): whole documents first, the last one truncated at a char boundary.
+    pub fn trim_to(&mut self, budget_chars: usize) {
+        let mut used = 0usize;
+        let mut keep = 0usize;
+        for d in &mut self.documents {
+            if used >= budget_chars {
+                break;
+            }
+            let room = budget_chars - used;
+            if d.text.len() > room {
+                let mut cut = room;
+                while cut > 0 && !d.text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                d.text.truncate(cut);
+            }
+            used += d.text.len();
+            keep += 1;
+        }
+        self.documents.truncate(keep);
+    }
+
+    /// The OpenAI-compatible chat completion body (JSON mode) for this task.
+    pub fn to_chat_body(&self, model: &str, max_tokens: u32) -> Value {
+        let task = serde_json::to_string(self).unwrap_or_else(|_| "{}".into());
+        let user = format!(
+            "Objective: {}\n\nThe task as JSON (schema, documents, feedback on an earlier answer):\n{TASK_OPEN}\n{task}\n{TASK_CLOSE}",
+            self.objective
+        );
+        json!({
+            "model": model,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": user},
+            ],
+            "response_format": {"type": "json_object"},
+            "temperature": 0,
+            "max_tokens": max_tokens,
+        })
+    }
+
+    /// Parse the task back out of a chat body built by [`Self::to_chat_body`] (`None` when the
+    /// body carries no extraction task).
+    pub fn from_chat_body(body: &Value) -> Option<ExtractionRequest> {
+        let messages = body.get("messages")?.as_array()?;
+        messages.iter().filter_map(|m| m.get("content")?.as_str()).find_map(|text| {
+            let start = text.find(TASK_OPEN)? + TASK_OPEN.len();
+            let end = text[start..].find(TASK_CLOSE)? + start;
+            serde_json::from_str(text[start..end].trim()).ok()
+        })
+    }
+}
+
+/// Where one leaf of the answer was read from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Citation {
+    /// JSON pointer of the leaf in the result (`/providers/0/price`).
+    pub path: String,
+    /// Index of the receipt whose response body holds the quote.
+    pub receipt: usize,
+    /// JSON pointer of the string or number in that response body.
+    pub pointer: String,
+    /// The exact text in that string that states the value.
+    pub quote: String,
+}
+
+/// What the model answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractionAnswer {
+    pub answer: Value,
+    #[serde(default)]
+    pub citations: Vec<Citation>,
+}
+
+/// Parse a model's reply: the JSON object itself, or one wrapped in a code fence or prose.
+pub fn parse_answer(content: &str) -> Result<ExtractionAnswer, ProtoError> {
+    let bad = |m: String| ProtoError::Invalid(format!("the model's answer is not extraction JSON: {m}"));
+    let t = content.trim();
+    if let Ok(a) = serde_json::from_str::<ExtractionAnswer>(t) {
+        return Ok(a);
+    }
+    let start = t.find('{').ok_or_else(|| bad("no JSON object".into()))?;
+    let end = t.rfind('}').ok_or_else(|| bad("no JSON object".into()))?;
+    if end < start {
+        return Err(bad("no JSON object".into()));
+    }
+    serde_json::from_str::<ExtractionAnswer>(&t[start..=end]).map_err(|e| bad(e.to_string()))
+}
+
+/// JSON pointers and values of every leaf (string, number, bool) of `v`, in document order.
+pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
+    fn walk<'a>(v: &'a Value, path: &mut String, out: &mut Vec<(String, &'a Value)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(x, path, out);
+                    path.truncate(len);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&i.to_string());
+                    walk(x, path, out);
+                    path.truncate(len);
+                }
+            }
+            Value::Null => {}
+            _ => out.push((path.clone(), v)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut String::new(), &mut out);
+    out
+}
+
+/// Lowercase, collapse whitespace, drop punctuation other than `.`, `$`, `%` inside words.
+pub fn normalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = true;
+    for c in s.chars() {
+        if c.is_alphanumeric() || c == '.' || c == '$' || c == '%' {
+            out.extend(c.to_lowercase());
+            space = false;
+        } else if !space {
+            out.push(' ');
+            space = true;
+        }
+    }
+    out.trim_end().trim_end_matches('.').to_string()
+}
+
+/// Numbers written in `s` (`$1,299.50` → 1299.5; `2.49/hr` → 2.49).
+pub fn numbers_in(s: &str) -> Vec<f64> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            let neg = i > 0 && b[i - 1] == b'-' && (i < 2 || !b[i - 2].is_ascii_alphanumeric());
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_digit() || b[j] == b',' || b[j] == b'.') {
+                j += 1;
+            }
+            let raw = s[i..j].trim_end_matches(['.', ',']).replace(',', "");
+            if let Ok(v) = raw.parse::<f64>() {
+                out.push(if neg { -v } else { v });
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Two numbers are the same figure: equal within 0.5% (or 1e-9 absolute near zero).
+pub fn same_number(a: f64, b: f64) -> bool {
+    let scale = a.abs().max(b.abs());
+    (a - b).abs() <= (scale * 0.005).max(1e-9)
+}
+
+/// Does `quote` state `value`? A number must be one of the quote's numbers; a bool is accepted
+/// when the quote is non-empty (it is the model's reading); a string must be contained in the
+/// quote or contain it, after [`normalize`].
+pub fn quote_states(value: &Value, quote: &str) -> bool {
+    match value {
+        Value::Number(n) => n.as_f64().is_some_and(|x| numbers_in(quote).iter().any(|q| same_number(*q, x))),
+        Value::String(s) => {
+            let (v, q) = (normalize(s), normalize(quote));
+            !v.is_empty() && !q.is_empty() && (q.contains(&v) || v.contains(&q))
+        }
+        Value::Bool(_) => !quote.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// Check one citation against the result and the cited response body: the value at `path`
+/// exists and is stated by the quote, and the quote appears in the text at `pointer` of `body`
+/// (case and whitespace insensitive). The error names what failed.
+pub fn check_citation(result: &Value, c: &Citation, body: &Value) -> Result<(), String> {
+    let value = result.pointer(&c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
+    if c.quote.trim().is_empty() {
+        return Err(format!("citation for {} has an empty quote", c.path));
+    }
+    if !quote_states(value, &c.quote) {
+        return Err(format!("the quote cited for {} does not state its value", c.path));
+    }
+    let cited = body.pointer(&c.pointer).ok_or_else(|| {
+        format!("citation for {}: pointer {} is not in receipt {}'s body", c.path, c.pointer, c.receipt)
+    })?;
+    let text = match cited {
+        Value::String(s) => normalize(s),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(format!("citation for {}: {} is not text", c.path, c.pointer)),
+    };
+    if text.contains(&normalize(&c.quote)) {
+        Ok(())
+    } else {
+        Err(format!("citation for {}: the quote is not at {} of receipt {}", c.path, c.pointer, c.receipt))
+    }
+}
+
+/// Documents from a response body: every string of at least `min_len` characters, with the
+/// nearest enclosing object's `url`/`link`/`uri`, `title`/`label`, `date`/`datetime` and
+/// `author`/`username` as metadata.
+pub fn documents_from(receipt: usize, body: &Value, min_len: usize) -> Vec<Document> {
+    fn meta(m: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<String> {
+        keys.iter().find_map(|k| m.get(*k).and_then(Value::as_str)).map(str::to_string)
+    }
+    fn walk(
+        receipt: usize,
+        v: &Value,
+        path: &mut String,
+        ctx: Option<&serde_json::Map<String, Value>>,
+        min_len: usize,
+        out: &mut Vec<Document>,
+    ) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(receipt, x, path, Some(m), min_len, out);
+                    path.truncate(len);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&i.to_string());
+                    walk(receipt, x, path, ctx, min_len, out);
+                    path.truncate(len);
+                }
+            }
+            Value::String(s) if s.chars().count() >= min_len => {
+                let m = ctx;
+                out.push(Document {
+                    receipt,
+                    pointer: path.clone(),
+                    text: s.clone(),
+                    source: m.and_then(|m| meta(m, &["url", "link", "uri"])),
+                    title: m.and_then(|m| meta(m, &["title", "label"])),
+                    date: m.and_then(|m| meta(m, &["date", "datetime"])),
+                    author: m.and_then(|m| meta(m, &["author", "username"])),
+                });
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(receipt, body, &mut String::new(), None, min_len, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body() -> Value {
+        json!({"data": [{"uri": "https://x/1", "content": "Lambda Cloud: NVIDIA H100 SXM: $2.49 per GPU-hour."}]})
+    }
+
+    #[test]
+    fn chat_body_round_trips_the_task() {
+        let mut r = ExtractionRequest {
+            objective: "Cheapest H100?".into(),
+            schema: json!({"type": "object"}),
+            documents: documents_from(3, &body(), 10),
+            feedback: vec![],
+        };
+        assert_eq!(r.documents.len(), 1);
+        assert_eq!(r.documents[0].pointer, "/data/0/content");
+        assert_eq!(r.documents[0].source.as_deref(), Some("https://x/1"));
+        let chat = r.to_chat_body("m", 512);
+        assert_eq!(ExtractionRequest::from_chat_body(&chat), Some(r.clone()));
+        assert_eq!(ExtractionRequest::from_chat_body(&json!({"messages": [{"role": "user", "content": "hi"}]})), None);
+        r.trim_to(10);
+        assert_eq!(r.documents[0].text.len(), 10);
+    }
+
+    #[test]
+    fn citations_are_checked_against_value_and_body() {
+        let result = json!({"provider": "Lambda Cloud", "price": 2.49});
+        let ok = Citation { path: "/price".into(), receipt: 0, pointer: "/data/0/content".into(), quote: "$2.49 per GPU-hour".into() };
+        assert_eq!(check_citation(&result, &ok, &body()), Ok(()));
+        let name = Citation { path: "/provider".into(), quote: "lambda  cloud".into(), ..ok.clone() };
+        assert_eq!(check_citation(&result, &name, &body()), Ok(()));
+        // A swapped number is not what the quote says.
+        let swapped = json!({"provider": "Lambda Cloud", "price": 0.42});
+        assert!(check_citation(&swapped, &ok, &body()).expect_err("swap").contains("does not state"));
+        // A quote that is not in the body.
+        let made_up = Citation { quote: "$0.42 per GPU-hour".into(), ..ok.clone() };
+        assert!(check_citation(&swapped, &made_up, &body()).expect_err("absent").contains("not at"));
+        let wrong_ptr = Citation { pointer: "/data/9".into(), ..ok };
+        assert!(check_citation(&result, &wrong_ptr, &body()).is_err());
+    }
+
+    #[test]
+    fn numbers_and_answers_parse_leniently() {
+        assert_eq!(numbers_in("$1,299.50 and 2.49/hr, -3"), vec![1299.5, 2.49, -3.0]);
+        assert!(same_number(2.5, 2.50) && !same_number(2.49, 2.59));
+        let a = parse_answer("Here you go:\n```json\n{\"answer\": {\"x\": 1}, \"citations\": []}\n```").expect("fenced");
+        assert_eq!(a.answer, json!({"x": 1}));
+        assert!(parse_answer("no json here").is_err());
+        let l = leaves(&json!({"a": [1, {"b": "x"}], "c": null}));
+        assert_eq!(l.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), vec!["/a/0", "/a/1/b"]);
+    }
+}
