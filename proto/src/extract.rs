@@ -254,20 +254,40 @@ pub fn check_citation(result: &Value, c: &Citation, body: &Value) -> Result<(), 
     if !quote_states(value, &c.quote) {
         return Err(format!("the quote cited for {} does not state its value", c.path));
     }
-    let cited = body.pointer(&c.pointer).ok_or_else(|| {
-        format!("citation for {}: pointer {} is not in receipt {}'s body", c.path, c.pointer, c.receipt)
-    })?;
-    let text = match cited {
-        Value::String(s) => normalize(s),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(format!("citation for {}: {} is not text", c.path, c.pointer)),
-    };
-    if text.contains(&normalize(&c.quote)) {
+    if quote_at(body, &c.pointer, &c.quote) {
         Ok(())
+    } else if body.pointer(&c.pointer).is_none() {
+        Err(format!("citation for {}: pointer {} is not in receipt {}'s body", c.path, c.pointer, c.receipt))
     } else {
         Err(format!("citation for {}: the quote is not at {} of receipt {}", c.path, c.pointer, c.receipt))
     }
 }
+
+/// Is `quote` (normalized) in the text at `pointer` of `body`, or in a sibling field of the same
+/// record (a post's `uri` or `username` next to its `content`)?
+pub fn quote_at(body: &Value, pointer: &str, quote: &str) -> bool {
+    let q = normalize(quote);
+    if q.is_empty() {
+        return false;
+    }
+    let has = |v: &Value| match v {
+        Value::String(s) => normalize(s).contains(&q),
+        Value::Number(n) => n.to_string().contains(&q),
+        _ => false,
+    };
+    if body.pointer(pointer).is_some_and(has) {
+        return true;
+    }
+    let parent = pointer.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    match body.pointer(parent) {
+        Some(Value::Object(m)) if !pointer.is_empty() => m.values().any(has),
+        _ => false,
+    }
+}
+
+/// Keys whose strings describe a record rather than say something.
+const METADATA_KEYS: &[&str] =
+    &["url", "link", "uri", "date", "datetime", "id", "source", "username", "author", "created", "model", "object"];
 
 /// Documents from a response body: every string of at least `min_len` characters, with the
 /// nearest enclosing object's `url`/`link`/`uri`, `title`/`label`, `date`/`datetime` and
@@ -303,6 +323,8 @@ pub fn documents_from(receipt: usize, body: &Value, min_len: usize) -> Vec<Docum
                     path.truncate(len);
                 }
             }
+            // Record metadata is shown with the text, not as a document of its own.
+            Value::String(_) if path.rsplit('/').next().is_some_and(|k| METADATA_KEYS.contains(&k)) => {}
             Value::String(s) if s.chars().count() >= min_len => {
                 let m = ctx;
                 out.push(Document {
@@ -352,7 +374,12 @@ mod tests {
     #[test]
     fn citations_are_checked_against_value_and_body() {
         let result = json!({"provider": "Lambda Cloud", "price": 2.49});
-        let ok = Citation { path: "/price".into(), receipt: 0, pointer: "/data/0/content".into(), quote: "$2.49 per GPU-hour".into() };
+        let ok = Citation {
+            path: "/price".into(),
+            receipt: 0,
+            pointer: "/data/0/content".into(),
+            quote: "$2.49 per GPU-hour".into(),
+        };
         assert_eq!(check_citation(&result, &ok, &body()), Ok(()));
         let name = Citation { path: "/provider".into(), quote: "lambda  cloud".into(), ..ok.clone() };
         assert_eq!(check_citation(&result, &name, &body()), Ok(()));
@@ -370,10 +397,12 @@ mod tests {
     fn numbers_and_answers_parse_leniently() {
         assert_eq!(numbers_in("$1,299.50 and 2.49/hr, -3"), vec![1299.5, 2.49, -3.0]);
         assert!(same_number(2.5, 2.50) && !same_number(2.49, 2.59));
-        let a = parse_answer("Here you go:\n```json\n{\"answer\": {\"x\": 1}, \"citations\": []}\n```").expect("fenced");
+        let a =
+            parse_answer("Here you go:\n```json\n{\"answer\": {\"x\": 1}, \"citations\": []}\n```").expect("fenced");
         assert_eq!(a.answer, json!({"x": 1}));
         assert!(parse_answer("no json here").is_err());
-        let l = leaves(&json!({"a": [1, {"b": "x"}], "c": null}));
+        let v = json!({"a": [1, {"b": "x"}], "c": null});
+        let l = leaves(&v);
         assert_eq!(l.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), vec!["/a/0", "/a/1/b"]);
     }
 }

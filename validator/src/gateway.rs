@@ -148,6 +148,10 @@ pub struct ObjectiveRecord {
     pub receipt_root: Option<String>,
     pub revisions: Vec<String>,
     pub contestants: Vec<Value>,
+    /// Why a failed objective failed: each miner's reason (its error, or the check that
+    /// zeroed its answer).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 async fn run_objective(
@@ -211,16 +215,41 @@ async fn run_objective(
             (hk, r, t0.elapsed())
         }
     });
-    for (hk, r, elapsed) in futures::future::join_all(futs).await {
+    // The validator answers the objective itself while the miners work, and judges their
+    // answers against it field by field.
+    let schema = orchestra_proto::shorthand::to_json_schema(&task.target_schema).unwrap_or(Value::Null);
+    let reference = crate::reference::compute(&task.objective, &schema, &ledger, &n.adapters, timeout);
+    let (answers, reference) = tokio::join!(futures::future::join_all(futs), reference);
+    let reference = match reference {
+        Ok(r) => Some(r.answer),
+        Err(e) => {
+            tracing::info!(objective = %id, error = %e, "no reference answer; judging by evidence alone");
+            None
+        }
+    };
+    let mut reasons = Vec::new();
+    for (hk, r, elapsed) in answers {
         if !r.is_success() {
+            reasons.push(format!("{hk}: the call failed ({})", r.status_code));
             contestants.push(json!({"miner": hk, "error": format!("{} {}", r.status_code, r.status_message)}));
             continue;
         }
-        let v = verify(&task, &r.synapse, &hk, elapsed, &ledger, &n.adapters, &vcfg).await;
+        let v = verify(&task, &r.synapse, &hk, elapsed, &ledger, &n.adapters, &vcfg, reference.as_ref()).await;
         let s = task_score(&v.sub, &policy);
         let card = json!({"miner": hk, "score": s, "sub": v.sub, "notes": v.notes, "error": r.synapse.error});
         contestants.push(card.clone());
-        if r.synapse.result.is_some() && best.as_ref().is_none_or(|b| s.total > b.0) {
+        if r.synapse.result.is_none() {
+            let why = r.synapse.error.clone().unwrap_or_else(|| "no result".into());
+            reasons.push(format!("{hk}: {}", why.chars().take(200).collect::<String>()));
+            continue;
+        }
+        // A zero score is never delivered: it failed a check that makes the answer untrustworthy.
+        if s.total <= 0.0 {
+            let why = s.zeroed.clone().or_else(|| v.notes.first().cloned()).unwrap_or_else(|| "scored 0".into());
+            reasons.push(format!("{hk}: {why}"));
+            continue;
+        }
+        if best.as_ref().is_none_or(|b| s.total > b.0) {
             best = Some((s.total, hk, r.synapse, card));
         }
     }
@@ -236,6 +265,8 @@ async fn run_objective(
         ),
         None => ("failed".to_string(), None, None, None, Value::Array(vec![]), None),
     };
+    let reason = (state == "failed")
+        .then(|| if reasons.is_empty() { "no miner answered".to_string() } else { reasons.join("; ") });
     Ok(ObjectiveRecord {
         id: id.to_string(),
         request: req.clone(),
@@ -247,6 +278,7 @@ async fn run_objective(
         receipt_root: root,
         revisions: feedback.to_vec(),
         contestants,
+        reason,
     })
 }
 

@@ -2,7 +2,10 @@
 //!
 //! Built so far:
 //! - [`verify`]: every check on a miner's Orchestrate response as a named sub-score
-//!   (signature, receipt root and evidence, schema, grounding, re-probe, deadline, cost).
+//!   (signature, receipt root and evidence, schema, grounding, citations, accuracy, re-probe,
+//!   deadline, cost).
+//! - [`reference`]: the validator's own answer to a task from its own subnet calls, and
+//!   [`compare`]: field-by-field agreement of an answer with it.
 //! - [`prober`]: the Ledger governance [`Prober`](orchestra_ledger_store::governance::Prober)
 //!   that checks a proposal against the live subnet.
 //!
@@ -10,9 +13,11 @@
 //! - [`node`]: the daemon: rounds of tasks, verification, scoring, governance, guarded weights.
 //! - [`gateway`]: objectives for API clients, miner feedback, status and metrics.
 
+pub mod compare;
 pub mod gateway;
 pub mod node;
 pub mod prober;
+pub mod reference;
 pub mod tasks;
 pub mod verify;
 

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 
 use crate::prober::LiveProber;
 use crate::verify::{Verification, VerifyConfig, verify};
-use crate::{gateway, tasks};
+use crate::{gateway, reference, tasks};
 
 /// The validator's configuration.
 #[derive(Parser, Debug, Clone)]
@@ -316,7 +316,35 @@ impl ValidatorNode {
                 Err(_) => (None, t0.elapsed()),
             }
         });
-        let answers = futures_join(futs).await;
+        // The validator's own answers, one per distinct task, computed while the miners work.
+        let mut distinct: Vec<(String, serde_json::Value)> = Vec::new();
+        for (_, req, _) in &calls {
+            let key = (req.objective.clone(), req.target_schema.clone());
+            if !distinct.contains(&key) {
+                distinct.push(key);
+            }
+        }
+        let ref_timeout = Duration::from_millis(self.cfg.task_deadline_ms.max(1_000));
+        let refs = distinct.iter().map(|(objective, schema)| {
+            let ledger = &ledger;
+            async move {
+                let js = orchestra_proto::shorthand::to_json_schema(schema).unwrap_or_else(|_| schema.clone());
+                match reference::compute(objective, &js, ledger, &self.adapters, ref_timeout).await {
+                    Ok(r) => Some(r.answer),
+                    Err(e) => {
+                        tracing::warn!(objective = %objective, error = %e, "no reference answer for this task");
+                        None
+                    }
+                }
+            }
+        });
+        let (answers, references) = tokio::join!(futures_join(futs), futures_join(refs));
+        let reference_for = |req: &orchestra_proto::synapses::OrchestrateRequest| {
+            distinct
+                .iter()
+                .position(|(o, s)| *o == req.objective && *s == req.target_schema)
+                .and_then(|i| references.get(i).cloned().flatten())
+        };
         let vcfg = VerifyConfig {
             reprobe_rate: policy.reprobe_rate,
             seed: epoch ^ u64::from_le_bytes(salt[..8].try_into().unwrap_or([0; 8])),
@@ -327,7 +355,9 @@ impl ValidatorNode {
             let mut st: MinerState = self.store.kv_get(&format!("validator/miner/{}", n.hotkey))?.unwrap_or_default();
             let v = match resp {
                 Some(r) if r.is_success() => {
-                    verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg).await
+                    let reference = reference_for(req);
+                    verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg, reference.as_ref())
+                        .await
                 }
                 Some(r) => Verification {
                     sub: zero_subscores(),
@@ -559,6 +589,9 @@ fn zero_subscores() -> orchestra_incentive::score::SubScores {
         latency_ratio: f64::INFINITY,
         cost_ratio: 0.0,
         quality_floor: false,
+        citations: None,
+        accuracy: None,
+        contradicted: false,
     }
 }
 

@@ -7,8 +7,15 @@
 //! - **schema**: the result validates against the target schema;
 //! - **grounding**: the share of the result's values (numbers, names, text) that can be found in
 //!   the receipted responses;
-//! - **reprobe**: the validator re-issues a random sample of receipted requests itself and
-//!   compares (exact canonical digest, or word-set similarity where answers vary);
+//! - **citations**: the share of the result's leaves whose citation checks: the quote states the
+//!   value and sits at the cited place of a hash-locked body ([`orchestra_proto::extract`]);
+//! - **accuracy**: field-by-field agreement with the validator's own reference answer
+//!   ([`crate::reference`], [`crate::compare`]) when it has one;
+//! - **reprobe**: the validator re-issues receipted requests itself — first those cited by
+//!   leaves that disagree with its reference, then a random sample — and compares: the same
+//!   digest, or (where answers legitimately vary) every cited quote still there and the text and
+//!   numbers close. A call that fails or disagrees counts 0; a cited quote the subnet no longer
+//!   says is fabricated evidence (`contradicted`), which zeroes the task;
 //! - **deadline** and **cost**: response time over the deadline, receipted cost over the budget.
 
 use std::collections::BTreeSet;
@@ -17,6 +24,7 @@ use std::time::Duration;
 use orchestra_incentive::score::SubScores;
 use orchestra_keys::{PublicKey, parse_signature_hex};
 use orchestra_proto::canonical::{request_digest, response_digest};
+use orchestra_proto::extract::{self, check_citation};
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::{CallStatus, commitment, receipt_root, result_digest};
 use orchestra_proto::shorthand;
@@ -24,6 +32,14 @@ use orchestra_proto::synapses::{Orchestrate, OrchestrateRequest};
 use orchestra_subnets::Adapters;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::compare::compare;
+use crate::reference::{is_judgment, usable_for_verification};
+
+/// Most receipts re-probed because a leaf citing them disagrees with the reference.
+const MAX_TARGETED_REPROBES: usize = 4;
+/// Below this text-and-number similarity a re-probe disagrees (scores 0).
+const REPROBE_AGREE: f64 = 0.6;
 
 /// Everything measured about one response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,9 +162,79 @@ fn pick(seed: u64, i: usize) -> f64 {
     h.as_bytes()[0] as f64 / 256.0
 }
 
+/// Numbers written in a JSON value's strings and numbers, as canonical text.
+fn number_set(v: &Value) -> BTreeSet<String> {
+    let mut text = String::new();
+    all_text(v, &mut text);
+    extract::numbers_in(&text).into_iter().map(|x| format!("{x:.4}")).collect()
+}
+
+/// Agreement of a re-probed body with the miner's evidence body when the digests differ:
+/// word-set and number-set similarity, the smaller of the two (changed figures matter even
+/// when the prose is the same).
+pub fn reprobe_similarity(now: &Value, claimed: &Value) -> f64 {
+    let (na, nb) = (number_set(now), number_set(claimed));
+    let nums = if na.is_empty() && nb.is_empty() {
+        1.0
+    } else {
+        na.intersection(&nb).count() as f64 / na.union(&nb).count().max(1) as f64
+    };
+    similarity(now, claimed).min(nums)
+}
+
+/// The share of the result's leaves with a citation that checks against the evidence.
+/// Judgment leaves (enum, boolean) need a citation whose quote is in the cited body, since the
+/// value is a reading of the evidence rather than a quotation.
+fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) -> (f64, Vec<String>) {
+    let leaves = extract::leaves(result);
+    if leaves.is_empty() {
+        return (0.0, Vec::new());
+    }
+    let mut notes = Vec::new();
+    let mut ok = 0usize;
+    for (path, _) in &leaves {
+        let mut good = false;
+        let mut why = None;
+        for c in resp.citations.iter().filter(|c| &c.path == path) {
+            let Some((r, e)) = resp.receipts.get(c.receipt).zip(resp.evidence.get(c.receipt)) else {
+                why = Some(format!("citation for {path} names receipt {} which does not exist", c.receipt));
+                continue;
+            };
+            if r.status != CallStatus::Ok {
+                why = Some(format!("citation for {path} names failed call {}", c.receipt));
+                continue;
+            }
+            let judgment = schema.is_some_and(|s| is_judgment(s, path));
+            let res = if judgment {
+                if extract::quote_at(&e.response, &c.pointer, &c.quote) {
+                    Ok(())
+                } else {
+                    Err(format!("citation for {path}: the quote is not at {}", c.pointer))
+                }
+            } else {
+                check_citation(result, c, &e.response)
+            };
+            match res {
+                Ok(()) => {
+                    good = true;
+                    break;
+                }
+                Err(e) => why = Some(e),
+            }
+        }
+        if good {
+            ok += 1;
+        } else if notes.len() < 5 {
+            notes.push(why.unwrap_or_else(|| format!("no citation for {path}")));
+        }
+    }
+    (ok as f64 / leaves.len() as f64, notes)
+}
+
 /// Verify `resp` against the request that was sent. `elapsed` is the round trip the validator
 /// measured; `ledger` is the validator's own Ledger (re-probes go through it, never through
-/// endpoints the miner names).
+/// endpoints the miner names); `reference` is the validator's own answer, when it has one.
+#[allow(clippy::too_many_arguments)]
 pub async fn verify(
     sent: &OrchestrateRequest,
     resp: &Orchestrate,
@@ -157,6 +243,7 @@ pub async fn verify(
     ledger: &[LedgerEntry],
     adapters: &Adapters,
     cfg: &VerifyConfig,
+    reference: Option<&Value>,
 ) -> Verification {
     let mut notes = Vec::new();
     let mut sub = SubScores {
@@ -168,6 +255,9 @@ pub async fn verify(
         latency_ratio: elapsed.as_secs_f64() * 1000.0 / sent.contract.deadline_ms.max(1) as f64,
         cost_ratio: 0.0,
         quality_floor: true,
+        citations: None,
+        accuracy: None,
+        contradicted: false,
     };
     let Some(result) = resp.result.as_ref() else {
         notes.push(format!("no result: {}", resp.error.as_deref().unwrap_or("the miner returned nothing")));
@@ -219,13 +309,18 @@ pub async fn verify(
     sub.receipt_root = root_ok;
 
     // Schema.
-    match shorthand::to_json_schema(&sent.target_schema)
-        .map_err(|e| e.to_string())
+    let json_schema = shorthand::to_json_schema(&sent.target_schema).map_err(|e| e.to_string());
+    match json_schema
+        .clone()
         .and_then(|s| jsonschema::validator_for(&s).map_err(|e| e.to_string()).map(|v| v.is_valid(result)))
     {
         Ok(true) => sub.schema = true,
         Ok(false) => notes.push("result does not validate against the target schema".into()),
         Err(e) => notes.push(format!("target schema: {e}")),
+    }
+    if !(sub.signature && root_ok && sub.schema) {
+        // Nothing else the response claims can be trusted; the score is zero anyway.
+        return Verification { sub, notes, reprobed: Vec::new() };
     }
 
     // Grounding against the bodies of successful calls only.
@@ -236,49 +331,114 @@ pub async fn verify(
         .filter(|(r, _)| r.status == CallStatus::Ok)
         .map(|(_, e)| &e.response)
         .collect();
-    sub.grounding = if root_ok { grounding(result, &ok_bodies) } else { 0.0 };
+    sub.grounding = grounding(result, &ok_bodies);
+
+    // Citations.
+    let (share, cnotes) = citation_share(result, resp, json_schema.as_ref().ok());
+    sub.citations = Some(share);
+    notes.extend(cnotes);
+
+    // Accuracy against the reference; the leaves that disagree point at receipts to re-probe.
+    let mut suspect: BTreeSet<usize> = BTreeSet::new();
+    if let Some(reference) = reference {
+        let c = compare(reference, result);
+        if c.compared > 0 {
+            sub.accuracy = Some(c.score);
+            if !c.mismatched.is_empty() {
+                notes.push(format!(
+                    "{} of the answer's fields disagree with the validator's own answer (e.g. {})",
+                    c.mismatched.len(),
+                    c.mismatched[0]
+                ));
+            }
+            for m in &c.mismatched {
+                for cit in resp.citations.iter().filter(|x| x.path == *m || x.path.starts_with(&format!("{m}/"))) {
+                    suspect.insert(cit.receipt);
+                }
+            }
+        }
+    }
 
     // Cost: what the receipts say was spent.
     let cost: u64 = resp.receipts.iter().map(|r| r.cost_micros).sum();
     sub.cost_ratio = cost as f64 / sent.contract.budget_micros.max(1) as f64;
 
-    // Re-probe a sample of successful calls through our own Ledger entries.
+    // Re-probes through our own Ledger entries: receipts behind disagreeing leaves first, then
+    // a seeded random sample.
     let mut reprobed = Vec::new();
-    if root_ok && cfg.reprobe_rate > 0.0 {
-        let candidates: Vec<usize> =
-            resp.receipts.iter().enumerate().filter(|(_, r)| r.status == CallStatus::Ok).map(|(i, _)| i).collect();
-        let mut sample: Vec<usize> =
-            candidates.iter().copied().filter(|i| pick(cfg.seed, *i) < cfg.reprobe_rate).collect();
+    let candidates: Vec<usize> =
+        resp.receipts.iter().enumerate().filter(|(_, r)| r.status == CallStatus::Ok).map(|(i, _)| i).collect();
+    let mut sample: Vec<usize> =
+        suspect.iter().copied().filter(|i| candidates.contains(i)).take(MAX_TARGETED_REPROBES).collect();
+    if cfg.reprobe_rate > 0.0 {
+        for i in candidates.iter().copied().filter(|i| pick(cfg.seed, *i) < cfg.reprobe_rate) {
+            if !sample.contains(&i) {
+                sample.push(i);
+            }
+        }
         if sample.is_empty()
             && let Some(first) =
                 candidates.iter().copied().min_by(|a, b| pick(cfg.seed, *a).total_cmp(&pick(cfg.seed, *b)))
         {
             sample.push(first);
         }
-        for i in sample {
-            let r = &resp.receipts[i];
-            let Some(entry) = ledger.iter().find(|e| e.netuid == r.netuid) else {
-                notes.push(format!("receipt {i}: netuid {} is not in the validator's Ledger", r.netuid));
-                reprobed.push((i, 0.0));
-                continue;
-            };
-            let out = adapters.call(entry, &resp.evidence[i].request, "reprobe", cfg.reprobe_timeout).await;
-            let agreement = match out.output {
-                Ok(v) => {
-                    if response_digest(&v).ok() == Some(r.response_digest) {
-                        1.0
+    }
+    let probes = sample.iter().map(|&i| async move {
+        let r = &resp.receipts[i];
+        let Some(entry) = ledger.iter().find(|e| e.netuid == r.netuid && usable_for_verification(e)) else {
+            return (i, None);
+        };
+        (i, Some(adapters.call(entry, &resp.evidence[i].request, "reprobe", cfg.reprobe_timeout).await.output))
+    });
+    for (i, out) in futures::future::join_all(probes).await {
+        let r = &resp.receipts[i];
+        let agreement = match out {
+            None => {
+                notes.push(format!("receipt {i}: netuid {} has no entry this validator verifies with", r.netuid));
+                0.0
+            }
+            Some(Err(e)) => {
+                notes.push(format!(
+                    "receipt {i}: re-probe failed ({})",
+                    e.to_string().chars().take(80).collect::<String>()
+                ));
+                0.0
+            }
+            Some(Ok(v)) => {
+                if response_digest(&v).ok() == Some(r.response_digest) {
+                    1.0
+                } else {
+                    let claimed = &resp.evidence[i].response;
+                    let lost: Vec<&str> = resp
+                        .citations
+                        .iter()
+                        .filter(|c| c.receipt == i)
+                        .filter(|c| !extract::quote_at(&v, &c.pointer, &c.quote))
+                        .map(|c| c.path.as_str())
+                        .collect();
+                    if !lost.is_empty() {
+                        sub.contradicted = true;
+                        notes.push(format!(
+                            "receipt {i}: the subnet no longer says what {} cite(s) (fabricated evidence)",
+                            lost.join(", ")
+                        ));
+                        0.0
                     } else {
-                        similarity(&v, &resp.evidence[i].response)
+                        let s = reprobe_similarity(&v, claimed);
+                        if s < REPROBE_AGREE {
+                            notes.push(format!("receipt {i}: re-probe disagrees (similarity {s:.2})"));
+                            0.0
+                        } else {
+                            s
+                        }
                     }
                 }
-                // The subnet failing now says nothing about the miner; count it neutral.
-                Err(_) => 0.5,
-            };
-            reprobed.push((i, agreement));
-        }
-        if !reprobed.is_empty() {
-            sub.reprobe = Some(reprobed.iter().map(|x| x.1).sum::<f64>() / reprobed.len() as f64);
-        }
+            }
+        };
+        reprobed.push((i, agreement));
+    }
+    if !reprobed.is_empty() {
+        sub.reprobe = Some(reprobed.iter().map(|x| x.1).sum::<f64>() / reprobed.len() as f64);
     }
     Verification { sub, notes, reprobed }
 }

@@ -27,6 +27,18 @@ pub struct SubScores {
     /// The result met the contract's quality floor.
     #[serde(default = "yes")]
     pub quality_floor: bool,
+    /// Share of the result's leaves with a citation that checks against the hash-locked
+    /// evidence (`None` for responses from before citations existed).
+    #[serde(default)]
+    pub citations: Option<f64>,
+    /// Field-level agreement with the validator's own reference answer, in `[0, 1]` (`None`
+    /// when the validator had no reference for this task).
+    #[serde(default)]
+    pub accuracy: Option<f64>,
+    /// A re-probe contradicted the receipted evidence (the subnet does not answer what the
+    /// miner says it answered): fabrication, scored zero.
+    #[serde(default)]
+    pub contradicted: bool,
 }
 
 fn yes() -> bool {
@@ -62,12 +74,23 @@ pub fn task_score(s: &SubScores, policy: &OwnerPolicy) -> TaskScore {
     if !s.schema {
         return zero("result does not validate against the target schema");
     }
+    if s.contradicted {
+        return zero("a re-probe contradicts the receipted evidence");
+    }
+    // Support: values traceable to the evidence, and (when the miner cites) cited exactly.
     let grounding = clamp01(s.grounding);
-    // Both must hold: a result grounded in receipts the subnet would not reproduce is as bad
-    // as genuine receipts with a made-up result, so the two multiply.
-    let quality = match s.reprobe {
-        Some(r) => grounding * (0.5 + 0.5 * clamp01(r)),
+    let support = match s.citations {
+        Some(c) => 0.5 * grounding + 0.5 * clamp01(c),
         None => grounding,
+    };
+    // Truth: agreement with the validator's own answer. Squared so a schema-valid answer that
+    // is half wrong keeps a quarter of the credit, not half: wrong answers must not pay.
+    let truth = s.accuracy.map(clamp01).map(|a| a * a).unwrap_or(1.0);
+    // A re-probe that disagrees (or could not be made) counts 0 for its part, halving quality;
+    // support, truth and reproducibility multiply, since each alone can be faked.
+    let quality = match s.reprobe {
+        Some(r) => support * truth * (0.5 + 0.5 * clamp01(r)),
+        None => support * truth,
     };
     let quality = if s.quality_floor { quality } else { quality * 0.5 };
     // Meeting the deadline early is worth more, missing it is worth nothing.
@@ -120,6 +143,9 @@ mod tests {
             latency_ratio: 0.2,
             cost_ratio: 0.1,
             quality_floor: true,
+            citations: Some(1.0),
+            accuracy: Some(1.0),
+            contradicted: false,
         }
     }
 
@@ -144,6 +170,21 @@ mod tests {
         assert!(honest > hallucinating, "{honest} vs {hallucinating}");
         let late = task_score(&SubScores { latency_ratio: 1.5, ..good() }, &p);
         assert_eq!(late.speed, 0.0);
+    }
+
+    #[test]
+    fn wrong_or_fabricated_answers_do_not_pay() {
+        let p = OwnerPolicy::default();
+        let honest = task_score(&SubScores { accuracy: Some(0.95), ..good() }, &p).total;
+        // Schema-valid, fully cited, but wrong in most fields: under 0.3 of honest.
+        let wrong = task_score(&SubScores { accuracy: Some(0.3), ..good() }, &p).total;
+        assert!(wrong < 0.3 * honest, "{wrong} vs {honest}");
+        let caught = task_score(&SubScores { contradicted: true, ..good() }, &p);
+        assert_eq!(caught.total, 0.0);
+        assert!(caught.zeroed.as_deref().is_some_and(|z| z.contains("contradicts")));
+        // Uncited answers lose half their support.
+        let uncited = task_score(&SubScores { citations: Some(0.0), ..good() }, &p).total;
+        assert!(uncited < 0.8 * task_score(&good(), &p).total);
     }
 
     #[test]

@@ -140,18 +140,31 @@ fn honest(n: f64) -> SubScores {
         latency_ratio: 0.3 + 0.3 * n,
         cost_ratio: 0.3 + 0.2 * n,
         quality_floor: true,
+        citations: Some(0.95 + 0.05 * n),
+        accuracy: Some(0.9 + 0.1 * n),
+        contradicted: false,
     }
 }
 
 fn task(p: Population, n: f64, randomized: bool) -> SubScores {
     match p {
         Population::Honest => honest(n),
-        Population::Lazy | Population::LedgerSpammer | Population::SybilSwarm => {
-            SubScores { grounding: 0.35 + 0.2 * n, latency_ratio: 0.05, cost_ratio: 0.05, ..honest(n) }
-        }
-        Population::Hallucinating => {
-            SubScores { grounding: 0.05 * n, latency_ratio: 0.02, cost_ratio: 0.0, ..honest(n) }
-        }
+        Population::Lazy | Population::LedgerSpammer | Population::SybilSwarm => SubScores {
+            grounding: 0.35 + 0.2 * n,
+            citations: Some(0.3 + 0.2 * n),
+            accuracy: Some(0.4 + 0.2 * n),
+            latency_ratio: 0.05,
+            cost_ratio: 0.05,
+            ..honest(n)
+        },
+        Population::Hallucinating => SubScores {
+            grounding: 0.05 * n,
+            citations: Some(0.05 * n),
+            accuracy: Some(0.1 * n),
+            latency_ratio: 0.02,
+            cost_ratio: 0.0,
+            ..honest(n)
+        },
         Population::Copycat => {
             if randomized {
                 // The copied answer is for another miner's task: it does not echo our request.

@@ -33,7 +33,7 @@ async fn honest_work_outscores_hallucination_and_forgery() {
     let t0 = Instant::now();
     let honest = miner.orchestrate(synapse(&req)).await;
     let elapsed = t0.elapsed();
-    let v = verify(&req, &honest, key.ss58(), elapsed, &entries, &adapters, &cfg).await;
+    let v = verify(&req, &honest, key.ss58(), elapsed, &entries, &adapters, &cfg, None).await;
     assert!(v.notes.is_empty(), "{:?}", v.notes);
     assert!(v.sub.signature && v.sub.receipt_root && v.sub.schema);
     assert!(v.sub.grounding > 0.9, "grounding {}", v.sub.grounding);
@@ -54,7 +54,7 @@ async fn honest_work_outscores_hallucination_and_forgery() {
     let root = fake.receipt_root.expect("root");
     fake.miner_signature = Some(key.sign_hex(&commitment(&fake.task_id, &result_digest(&result).expect("d"), &root).0));
     fake.result = Some(result);
-    let vh = verify(&req, &fake, key.ss58(), elapsed, &entries, &adapters, &cfg).await;
+    let vh = verify(&req, &fake, key.ss58(), elapsed, &entries, &adapters, &cfg, None).await;
     assert!(vh.sub.signature && vh.sub.receipt_root);
     assert!(vh.sub.grounding < 0.5, "grounding {}", vh.sub.grounding);
     let hallucination_score = task_score(&vh.sub, &policy).total;
@@ -65,20 +65,29 @@ async fn honest_work_outscores_hallucination_and_forgery() {
     if let Some(r) = forged.result.as_mut() {
         r["recommendation"]["price_point"] = json!(1.0);
     }
-    let vf = verify(&req, &forged, key.ss58(), elapsed, &entries, &adapters, &cfg).await;
+    let vf = verify(&req, &forged, key.ss58(), elapsed, &entries, &adapters, &cfg, None).await;
     assert!(!vf.sub.signature);
     assert_eq!(task_score(&vf.sub, &policy).total, 0.0);
 
     // Tampered evidence: a response body swapped for another breaks the lock.
     let mut swapped = honest.clone();
     swapped.evidence[0].response = json!({"search_results": []});
-    let vs = verify(&req, &swapped, key.ss58(), elapsed, &entries, &adapters, &cfg).await;
+    let vs = verify(&req, &swapped, key.ss58(), elapsed, &entries, &adapters, &cfg, None).await;
     assert!(!vs.sub.receipt_root);
     assert_eq!(task_score(&vs.sub, &policy).total, 0.0);
 
     // Wrong miner: a response signed by another hotkey than the uid's.
-    let vw = verify(&req, &honest, Keypair::from_uri("//Other").expect("k").ss58(), elapsed, &entries, &adapters, &cfg)
-        .await;
+    let vw = verify(
+        &req,
+        &honest,
+        Keypair::from_uri("//Other").expect("k").ss58(),
+        elapsed,
+        &entries,
+        &adapters,
+        &cfg,
+        None,
+    )
+    .await;
     assert!(!vw.sub.signature);
     sim.shutdown().await;
 }

@@ -108,7 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut t_us = Vec::new();
         for _ in 0..n {
             let t = Instant::now();
-            let v = verify(&req, r, key.ss58(), Duration::from_millis(50), &entries, &adapters, &cfg).await;
+            let v = verify(&req, r, key.ss58(), Duration::from_millis(50), &entries, &adapters, &cfg, None).await;
             t_us.push(t.elapsed().as_secs_f64() * 1e6);
             if !(v.sub.signature && v.sub.receipt_root && v.sub.schema) {
                 return Err(format!("verification failed: {:?}", v.notes).into());
@@ -131,7 +131,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let mut scores = Vec::with_capacity(256);
             for (uid, ema) in emas.iter_mut().enumerate() {
-                let v = verify(&req, &resp, key.ss58(), Duration::from_millis(50), &entries, &adapters, &cfg).await;
+                let v =
+                    verify(&req, &resp, key.ss58(), Duration::from_millis(50), &entries, &adapters, &cfg, None).await;
                 ema.observe(task_score(&v.sub, &policy).total, epoch, policy.half_life_orchestration);
                 scores.push(MinerScores { uid: uid as u16, orchestration: ema.value, ledger: 0.0 });
             }
