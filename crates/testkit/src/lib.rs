@@ -1,6 +1,8 @@
 //! Test fixtures that put miners, validators and simulated subnets together in one process.
 //! Only tests use this crate; it is the one place allowed to link both `miner` and `validator`.
 
+pub mod redteam;
+
 use orchestra_proto::contract::Contract;
 use orchestra_proto::synapses::{Orchestrate, OrchestrateRequest};
 use serde_json::{Value, json};
