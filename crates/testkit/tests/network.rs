@@ -259,6 +259,120 @@ async fn honest_miner_earns_most_and_a_killed_validator_resumes_without_double_s
     let _ = devnet.stop().await;
 }
 
+fn redteam_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join("redteam-miner");
+    assert!(p.exists(), "{} is missing: build every binary first (scripts/test.sh does)", p.display());
+    p
+}
+
+/// A red-team miner process; returns once it printed its ready line.
+fn spawn_redteam(strategy: &str, uri: &str, chain: &str, ledger: &Path, peer: Option<String>, log: &Path) -> Child {
+    use std::io::BufRead;
+    let log = std::fs::File::create(log).expect("log");
+    let mut cmd = Command::new(redteam_bin());
+    cmd.args(["--strategy", strategy, "--uri", uri, "--chain.endpoint", chain, "--netuid", "1", "--ledger.file"])
+        .arg(ledger)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log));
+    if let Some(p) = peer {
+        cmd.args(["--peer", &p]);
+    }
+    let mut child = cmd.spawn().expect("spawn redteam-miner");
+    let out = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(out).read_line(&mut line).expect("ready line");
+    assert!(line.starts_with("ready"), "{strategy}: {line}");
+    child
+}
+
+/// Red-team miners as real processes against the real validator binary: fabricator (the
+/// number-swapping one), replayer and copier each earn under 5% of the honest miner's
+/// incentive; a schema-valid but wrong answer scores under 0.3 of the honest one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_team_miners_do_not_pay() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut dcfg = DevnetConfig::new(dir.path().join("devnet"));
+    dcfg.listen = "127.0.0.1:0".parse().expect("addr");
+    dcfg.block_time_ms = 100;
+    dcfg.tempo = 20;
+    let devnet = DevnetServer::new(dcfg).expect("devnet").spawn();
+    let url = devnet.url.clone();
+    let uris = [
+        "//NetValidator",
+        "//NetHonest",
+        "//RtFabricator",
+        "//RtReplayer",
+        "//RtCopier",
+        "//RtWrong",
+        "//RtLazy",
+        "//RtSlow",
+    ];
+    let keys = setup_subnet(&url, 15, &uris).await;
+    let (sim, _entries, ledger) = start_sim(dir.path()).await;
+    start_honest_miner(&url, dir.path(), &ledger).await;
+    let chain = DevnetClient::connect(&url).await.expect("chain");
+    // The honest miner's axon, for the copier.
+    let t0 = Instant::now();
+    let honest_axon = loop {
+        let mg = chain.metagraph(NETUID).await.expect("metagraph");
+        if let Some(n) = mg.neuron_by_hotkey(keys[1].ss58()).filter(|n| n.axon.is_serving()) {
+            break format!("127.0.0.1:{}/{}", n.axon.port, keys[1].ss58());
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "the honest miner never served its axon");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let strategies = ["fabricator", "replayer", "copier", "wrong-template", "lazy-cache", "slow"];
+    let mut children = Vec::new();
+    for (i, st) in strategies.iter().enumerate() {
+        let peer = (*st == "copier").then(|| honest_axon.clone());
+        let log = dir.path().join(format!("{st}.log"));
+        children.push(spawn_redteam(st, uris[i + 2], &url, &ledger, peer, &log));
+    }
+    let api = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut validator = spawn_validator(&dir.path().join("v"), &url, &ledger, api, &dir.path().join("validator.log"));
+
+    let t0 = Instant::now();
+    let (inc, scores) = loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mg = chain.metagraph(NETUID).await.expect("metagraph");
+        let inc: Vec<u16> =
+            keys.iter().map(|k| mg.neuron_by_hotkey(k.ss58()).map(|n| n.incentive).unwrap_or(0)).collect();
+        let st = status(api).await;
+        let rounds = st.as_ref().and_then(|v| v["status"]["weight_submissions"].as_u64()).unwrap_or(0);
+        if inc[1] > 0 && rounds >= 3 {
+            break (inc, st.map(|v| v["status"]["scores"].clone()).unwrap_or_default());
+        }
+        let log = std::fs::read_to_string(dir.path().join("validator.log")).unwrap_or_default();
+        assert!(t0.elapsed() < Duration::from_secs(150), "no incentive yet ({inc:?}); validator log:\n{log}");
+    };
+    let honest = inc[1] as f64;
+    let share = |i: usize| inc[i] as f64 / honest;
+    let score = |i: usize| scores[keys[i].ss58()][0].as_f64().unwrap_or(0.0);
+    eprintln!("incentive relative to honest ({honest}):");
+    for (i, st) in strategies.iter().enumerate() {
+        eprintln!(
+            "  {st:>15}: incentive {:.3}, score {:.3} (honest score {:.3})",
+            share(i + 2),
+            score(i + 2),
+            score(1)
+        );
+    }
+    for (i, st) in strategies.iter().enumerate().take(3) {
+        assert!(share(i + 2) < 0.05, "{st} earns {:.3} of the honest miner's incentive", share(i + 2));
+    }
+    assert!(score(5) < 0.3 * score(1), "wrong-template scores {} vs honest {}", score(5), score(1));
+    let _ = validator.kill();
+    let _ = validator.wait();
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    sim.shutdown().await;
+    let _ = devnet.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weights_reach_a_devnet_that_was_down_for_a_while() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -64,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
     let k2 = key.clone();
     let cfg = AxonConfig { policy: BlacklistPolicy::allow_all(), ..AxonConfig::default() };
     let axon = Axon::new(cfg, key.clone())?.attach(move |_ctx, req: Orchestrate| {
-        let (core, key, memory, peer, dendrite) = (core.clone(), k2.clone(), memory.clone(), peer.clone(), dendrite.clone());
+        let (core, key, memory, peer, dendrite) =
+            (core.clone(), k2.clone(), memory.clone(), peer.clone(), dendrite.clone());
         async move {
             let out = match strategy {
                 Strategy::Fabricator => {
