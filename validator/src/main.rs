@@ -1,4 +1,4 @@
-//! `validator`: parse the config (flags over env over `--config` TOML), build the node, run it
+//! `validator`: parse the config (flags over env over `--config` TOML over defaults), build the node, run it
 //! until Ctrl-C or SIGTERM.
 
 use clap::Parser;
@@ -6,8 +6,12 @@ use orchestra_validator::node::{ValidatorConfig, ValidatorNode};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let argv = orchestra_node::args_with_config_file(std::env::args().collect())?;
+    let argv = orchestra_node::args_with_config_file::<ValidatorConfig>(std::env::args().collect())?;
     let cfg = ValidatorConfig::parse_from(argv);
+    if cfg.neuron.print_config {
+        println!("{cfg:#?}");
+        return Ok(());
+    }
     orchestra_node::init_tracing(cfg.neuron.log_json);
     let node = ValidatorNode::new(cfg).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);

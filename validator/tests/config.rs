@@ -6,7 +6,7 @@ use orchestra_validator::node::ValidatorConfig;
 #[test]
 fn example_validator_config_parses_and_flags_win() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/deploy/validator.toml");
-    let argv = orchestra_node::args_with_config_file(vec![
+    let argv = orchestra_node::args_with_config_file::<ValidatorConfig>(vec![
         "validator".into(),
         "--config".into(),
         path.into(),
@@ -21,4 +21,64 @@ fn example_validator_config_parses_and_flags_win() {
     assert_eq!(cfg.neuron.wallet.name, "validator");
     assert_eq!(cfg.neuron.network, "test");
     assert!(cfg.neuron.log_json);
+}
+
+fn write(dir: &std::path::Path, text: &str) -> String {
+    let p = dir.join("v.toml");
+    std::fs::write(&p, text).expect("write");
+    p.display().to_string()
+}
+
+fn parse(argv: &[&str]) -> ValidatorConfig {
+    let argv = orchestra_node::args_with_config_file::<ValidatorConfig>(argv.iter().map(|s| s.to_string()).collect())
+        .expect("merge");
+    ValidatorConfig::try_parse_from(argv).expect("parse")
+}
+
+/// Every pair of sources, in the order flags > env > file > defaults. One test, because the
+/// environment is process-wide and tests run on threads.
+#[test]
+fn sources_layer_flags_env_file_defaults() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = write(
+        dir.path(),
+        "netuid = 5\n[ledger]\npublish_root = false\n[metagraph]\nsync_secs = 30\n[epoch]\nsecs = 99\n",
+    );
+    // file > defaults, and a `false` from a file reaches a flag that takes a value.
+    let c = parse(&["validator", "--config", &file]);
+    assert_eq!(c.neuron.netuid, 5);
+    assert!(!c.publish_root, "ledger.publish_root = false from the file");
+    assert_eq!(c.neuron.sync_secs, 30);
+    assert_eq!(c.epoch_secs, 99);
+    assert_eq!(c.api_port, 8090, "defaults stay where nothing sets them");
+    // flags > file.
+    let c = parse(&["validator", "--config", &file, "--netuid", "6", "--ledger.publish_root", "true"]);
+    assert_eq!(c.neuron.netuid, 6);
+    assert!(c.publish_root);
+    // env > file, flags > env, env > defaults: through the real binary's --print-config, so the
+    // environment is the child's own.
+    let printed = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_validator"))
+            .args(args)
+            .arg("--print-config")
+            .env("BT_NETUID", "8")
+            .env("ORCHESTRA_METAGRAPH_SYNC_SECS", "45")
+            .output()
+            .expect("run validator --print-config");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let text = printed(&["--config", &file]);
+    assert!(text.contains("netuid: 8,"), "env beats the file:\n{text}");
+    assert!(text.contains("sync_secs: 45,"), "{text}");
+    assert!(text.contains("publish_root: false,"), "{text}");
+    assert!(printed(&["--config", &file, "--netuid", "9"]).contains("netuid: 9,"), "flags beat env");
+    assert!(printed(&[]).contains("netuid: 8,"), "env beats defaults");
+    // flags > defaults.
+    assert_eq!(parse(&["validator", "--netuid", "4"]).neuron.netuid, 4);
+    // An unknown key is an error that names it.
+    let bad = write(dir.path(), "netuidd = 5\n");
+    let e = orchestra_node::args_with_config_file::<ValidatorConfig>(vec!["validator".into(), "--config".into(), bad])
+        .expect_err("unknown key");
+    assert!(e.to_string().contains("netuidd"), "{e}");
 }

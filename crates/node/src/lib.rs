@@ -58,8 +58,11 @@ pub struct NeuronArgs {
     #[arg(long = "logging.json", env = "ORCHESTRA_LOG_JSON")]
     pub log_json: bool,
     /// Seconds between metagraph syncs.
-    #[arg(long = "metagraph.sync_secs", default_value_t = 12)]
+    #[arg(long = "metagraph.sync_secs", env = "ORCHESTRA_METAGRAPH_SYNC_SECS", default_value_t = 12)]
     pub sync_secs: u64,
+    /// Print the resolved configuration (flags > environment > --config file > defaults) and exit.
+    #[arg(long = "print-config")]
+    pub print_config: bool,
 }
 
 impl NeuronArgs {
@@ -85,11 +88,14 @@ pub fn expand_home(p: &str) -> std::path::PathBuf {
     }
 }
 
-/// Command-line arguments with a `--config FILE` TOML merged underneath: every key of the file
-/// becomes the flag of the same name (`netuid = 3` → `--netuid 3`, `"axon.port" = 8091` →
-/// `--axon.port 8091`, `[axon] port = 8091` too), placed before the real arguments so the command
-/// line wins. Environment variables sit between the two (clap reads them for unset flags).
-pub fn args_with_config_file(argv: Vec<String>) -> Result<Vec<String>, NodeError> {
+/// Command-line arguments with a `--config FILE` TOML merged underneath, in the order
+/// flags > environment > file > defaults. Every key of the file names a flag of `C`
+/// (`netuid = 3` → `--netuid 3`, `"axon.port" = 8091` or `[axon] port = 8091` →
+/// `--axon.port 8091`); a key is used only when neither the command line nor the flag's
+/// environment variable sets it. Booleans work both ways: `ledger.publish_root = false` sets a
+/// flag that takes a value to false, and `true` sets a switch. An unknown key is an error that
+/// names it, so a typo in a config file is not silently ignored.
+pub fn args_with_config_file<C: clap::CommandFactory>(argv: Vec<String>) -> Result<Vec<String>, NodeError> {
     let mut path = None;
     let mut rest = Vec::with_capacity(argv.len());
     let mut it = argv.into_iter();
@@ -110,8 +116,30 @@ pub fn args_with_config_file(argv: Vec<String>) -> Result<Vec<String>, NodeError
         .map_err(|e| NodeError::ConfigFile { path: path.clone(), reason: e.to_string() })?;
     let table: toml::Table =
         toml::from_str(&text).map_err(|e| NodeError::ConfigFile { path: path.clone(), reason: e.to_string() })?;
+    let mut pairs = Vec::new();
+    flatten("", &table, &mut pairs).map_err(|reason| NodeError::ConfigFile { path: path.clone(), reason })?;
+    let cmd = C::command();
     let mut from_file = Vec::new();
-    flatten("", &table, &mut from_file).map_err(|reason| NodeError::ConfigFile { path, reason })?;
+    for (key, value) in pairs {
+        let Some(arg) = cmd.get_arguments().find(|a| a.get_long() == Some(key.as_str())) else {
+            return Err(NodeError::ConfigFile { path, reason: format!("unknown key `{key}` (no flag --{key})") });
+        };
+        let on_command_line =
+            rest.iter().skip(1).any(|a| a == &format!("--{key}") || a.starts_with(&format!("--{key}=")));
+        let in_env = arg.get_env().is_some_and(|e| std::env::var_os(e).is_some());
+        if on_command_line || in_env {
+            continue;
+        }
+        match value {
+            FileValue::Bool(b) if !arg.get_action().takes_values() => {
+                if b {
+                    from_file.push(format!("--{key}"));
+                }
+            }
+            FileValue::Bool(b) => from_file.push(format!("--{key}={b}")),
+            FileValue::Text(t) => from_file.extend([format!("--{key}"), t]),
+        }
+    }
     let mut out = Vec::with_capacity(rest.len() + from_file.len());
     out.push(rest.first().cloned().unwrap_or_default());
     out.extend(from_file);
@@ -119,28 +147,38 @@ pub fn args_with_config_file(argv: Vec<String>) -> Result<Vec<String>, NodeError
     Ok(out)
 }
 
-fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<String>) -> Result<(), String> {
+/// A config file value, as a flag takes it.
+enum FileValue {
+    Bool(bool),
+    Text(String),
+}
+
+fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<(String, FileValue)>) -> Result<(), String> {
     for (k, v) in t {
         let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-        match v {
-            toml::Value::Table(inner) => flatten(&key, inner, out)?,
-            toml::Value::Boolean(true) => out.push(format!("--{key}")),
-            toml::Value::Boolean(false) => {}
-            toml::Value::String(s) => out.extend([format!("--{key}"), s.clone()]),
-            toml::Value::Integer(i) => out.extend([format!("--{key}"), i.to_string()]),
-            toml::Value::Float(f) => out.extend([format!("--{key}"), f.to_string()]),
-            toml::Value::Array(a) => {
-                let items: Vec<String> = a
-                    .iter()
-                    .map(|x| match x {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect();
-                out.extend([format!("--{key}"), items.join(",")]);
+        let text = match v {
+            toml::Value::Table(inner) => {
+                flatten(&key, inner, out)?;
+                continue;
             }
-            toml::Value::Datetime(d) => out.extend([format!("--{key}"), d.to_string()]),
-        }
+            toml::Value::Boolean(b) => {
+                out.push((key, FileValue::Bool(*b)));
+                continue;
+            }
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Array(a) => a
+                .iter()
+                .map(|x| match x {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            toml::Value::Datetime(d) => d.to_string(),
+        };
+        out.push((key, FileValue::Text(text)));
     }
     Ok(())
 }
