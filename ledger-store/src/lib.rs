@@ -514,6 +514,15 @@ impl LedgerStore {
         self.write(|tx| tx.put_json(CF_KV, key.as_bytes(), value))?;
         Ok(())
     }
+
+    /// Remove a key (retention of per-task records).
+    pub fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.batch.delete_cf(tx.store.cf(CF_KV)?, key.as_bytes());
+            Ok(())
+        })?;
+        Ok(())
+    }
 }
 
 impl Tx<'_> {

@@ -123,7 +123,16 @@ pub struct ValidatorNode {
     api_listener: Mutex<Option<tokio::net::TcpListener>>,
     api_addr: Option<SocketAddr>,
     pub(crate) metrics: Arc<gateway::Metrics>,
+    /// Proposals probed at once in the background.
+    governance_slots: Arc<tokio::sync::Semaphore>,
+    /// Serializes read-modify-write of the pending Ledger credits.
+    activity_lock: Arc<Mutex<()>>,
 }
+
+/// Ledger credits decided but not yet scored.
+const ACTIVITY_KEY: &str = "validator/ledger_activity";
+/// Probes of Ledger proposals running at once.
+const GOVERN_CONCURRENCY: usize = 4;
 
 impl std::fmt::Debug for ValidatorNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -178,6 +187,8 @@ impl ValidatorNode {
             api_addr: api_listener.local_addr().ok(),
             api_listener: Mutex::new(Some(api_listener)),
             metrics: Arc::new(gateway::Metrics::default()),
+            governance_slots: Arc::new(tokio::sync::Semaphore::new(GOVERN_CONCURRENCY)),
+            activity_lock: Arc::new(Mutex::new(())),
         })
     }
 
@@ -378,13 +389,21 @@ impl ValidatorNode {
                 &serde_json::json!({"task_id": req.task_id, "epoch": epoch, "uid": n.uid, "sub": v.sub, "notes": v.notes,
                                     "score": score, "reprobed": v.reprobed}),
             )?;
-            self.store.kv_put(&format!("validator/last_task/{}", n.hotkey), &req.task_id)?;
+            // Retention: one task record per miner (the last, which feedback shows).
+            let last_key = format!("validator/last_task/{}", n.hotkey);
+            if let Some(prev) = self.store.kv_get::<String>(&last_key)?
+                && prev != req.task_id
+            {
+                self.store.kv_delete(&format!("validator/task/{}/{prev}", n.hotkey))?;
+            }
+            self.store.kv_put(&last_key, &req.task_id)?;
             states.insert(n.hotkey.clone(), st);
         }
 
-        // Ledger proposals: pull, receive, govern.
-        let prober = LiveProber { adapters: self.adapters.clone(), timeout: Duration::from_secs(5) };
-        let mut activity: BTreeMap<String, LedgerActivity> = BTreeMap::new();
+        // Ledger proposals: pull and receive now (cheap, bounded per miner); probing and
+        // deciding runs in the background under a semaphore, so it never delays weights. Credits
+        // of decisions reach the Ledger score when they are decided (this round or a later one).
+        let mut pending = Vec::new();
         for (n, _, target) in &calls {
             let Some(st) = states.get_mut(&n.hotkey) else { continue };
             let pull = LedgerProposals { since: st.proposals_cursor, max: 50, ..Default::default() };
@@ -395,33 +414,17 @@ impl ValidatorNode {
             st.proposals_cursor = r.synapse.next.max(st.proposals_cursor);
             for p in r.synapse.proposals.into_iter().take(policy.ledger.per_epoch_cap as usize * 3) {
                 match governance::receive(&self.store, p, &n.hotkey) {
-                    Ok(Received::New(id)) => {
-                        let d = governance::govern(&self.store, &prober, &id, self.key.ss58()).await?;
-                        tracing::info!(proposal = %id, approved = d.approved, reason = %d.reason, "proposal decided");
-                        for c in d.credits {
-                            let a = activity.entry(c.hotkey).or_default();
-                            match c.kind {
-                                CreditKind::Discovery => a.discoveries += 1,
-                                CreditKind::Confirmation => a.confirmations += 1,
-                                CreditKind::FalseProposal => a.false_proposals += 1,
-                            }
-                        }
-                    }
-                    Ok(Received::Confirmation(id)) => {
-                        if let Some(d) = self.store.decision(&id)?
-                            && d.approved
-                        {
-                            activity.entry(n.hotkey.clone()).or_default().confirmations += 1;
-                        }
-                    }
-                    Ok(Received::Duplicate(_)) => {}
+                    Ok(Received::New(id)) => pending.push(id),
+                    Ok(Received::Confirmation(_)) | Ok(Received::Duplicate(_)) => {}
                     Err(e) => {
                         tracing::info!(miner = %n.hotkey, error = %e, "malformed proposal refused");
-                        activity.entry(n.hotkey.clone()).or_default().false_proposals += 1;
+                        self.credit(&n.hotkey, CreditKind::FalseProposal)?;
                     }
                 }
             }
         }
+        self.spawn_governance(pending);
+        let activity = self.take_activity()?;
         let mut scores = Vec::new();
         let mut shown = BTreeMap::new();
         for n in &miners {
@@ -453,6 +456,73 @@ impl ValidatorNode {
             }
         }
         Ok(())
+    }
+
+    /// Record one Ledger credit for `hotkey`, to be scored at the next round.
+    fn credit(&self, hotkey: &str, kind: CreditKind) -> anyhow::Result<()> {
+        let _g = self.activity_lock.lock();
+        let mut all: BTreeMap<String, LedgerActivity> = self.store.kv_get(ACTIVITY_KEY)?.unwrap_or_default();
+        let a = all.entry(hotkey.to_string()).or_default();
+        match kind {
+            CreditKind::Discovery => a.discoveries += 1,
+            CreditKind::Confirmation => a.confirmations += 1,
+            CreditKind::FalseProposal => a.false_proposals += 1,
+        }
+        self.store.kv_put(ACTIVITY_KEY, &all)?;
+        Ok(())
+    }
+
+    /// The Ledger credits decided since the last round (and clear them).
+    fn take_activity(&self) -> anyhow::Result<BTreeMap<String, LedgerActivity>> {
+        let _g = self.activity_lock.lock();
+        let all: BTreeMap<String, LedgerActivity> = self.store.kv_get(ACTIVITY_KEY)?.unwrap_or_default();
+        self.store.kv_put(ACTIVITY_KEY, &BTreeMap::<String, LedgerActivity>::new())?;
+        Ok(all)
+    }
+
+    /// Probe and decide `ids` in the background: at most `GOVERN_CONCURRENCY` probes at once,
+    /// each bounded by the prober's timeout.
+    fn spawn_governance(&self, ids: Vec<orchestra_proto::canonical::Digest>) {
+        if ids.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let prober = LiveProber { adapters: self.adapters.clone(), timeout: Duration::from_secs(5) };
+        let me = self.key.ss58().to_string();
+        let sem = self.governance_slots.clone();
+        let activity_lock = self.activity_lock.clone();
+        tokio::spawn(async move {
+            let jobs = ids.into_iter().map(|id| {
+                let (store, prober, me, sem, activity_lock) =
+                    (store.clone(), prober.clone(), me.clone(), sem.clone(), activity_lock.clone());
+                async move {
+                    let Ok(_permit) = sem.acquire().await else { return };
+                    let d = match governance::govern(&store, &prober, &id, &me).await {
+                        Ok(d) => d,
+                        Err(e) => {
+                            tracing::warn!(proposal = %id, error = %e, "governing a proposal failed");
+                            return;
+                        }
+                    };
+                    tracing::info!(proposal = %id, approved = d.approved, reason = %d.reason, "proposal decided");
+                    let _g = activity_lock.lock();
+                    let mut all: BTreeMap<String, LedgerActivity> =
+                        store.kv_get(ACTIVITY_KEY).ok().flatten().unwrap_or_default();
+                    for c in d.credits {
+                        let a = all.entry(c.hotkey).or_default();
+                        match c.kind {
+                            CreditKind::Discovery => a.discoveries += 1,
+                            CreditKind::Confirmation => a.confirmations += 1,
+                            CreditKind::FalseProposal => a.false_proposals += 1,
+                        }
+                    }
+                    if let Err(e) = store.kv_put(ACTIVITY_KEY, &all) {
+                        tracing::error!(error = %e, "recording Ledger credits failed");
+                    }
+                }
+            });
+            futures::future::join_all(jobs).await;
+        });
     }
 
     /// The one guarded path to the chain for weights: version key and rate limit first, the
@@ -492,6 +562,12 @@ impl ValidatorNode {
                     journal.pending_reveal = None;
                 }
                 Err(e) if e.is("RevealTooEarly") => tracing::info!("reveal not due yet"),
+                // A transient failure keeps the reveal for the next round; only a refusal the
+                // chain will repeat (no commit found, expired) drops it.
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "reveal failed; kept for the next round");
+                    fail(self, format!("reveal (kept): {e}"));
+                }
                 Err(e) => {
                     journal.pending_reveal = None;
                     fail(self, format!("reveal: {e}"));
@@ -531,9 +607,16 @@ impl ValidatorNode {
                     salt,
                     version_key: sub.version_key,
                 };
+                // Journal the reveal before the commit: a crash after the commit landed must not
+                // lose what to reveal.
+                let before = journal.pending_reveal.replace((reveal.clone(), block));
+                if let Err(e) = self.store.kv_put("validator/weights_journal", &journal) {
+                    journal.pending_reveal = before;
+                    break Err(orchestra_chain::ChainError::Rpc(format!("local journal write failed: {e}")));
+                }
                 let out = self.chain.commit_weights_for(netuid, &reveal).await;
-                if out.is_ok() {
-                    journal.pending_reveal = Some((reveal, block));
+                if out.as_ref().is_err_and(|e| !e.is_transient()) {
+                    journal.pending_reveal = before;
                 }
                 out
             } else {
