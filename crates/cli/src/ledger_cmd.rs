@@ -76,7 +76,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_private_webhooks: bool,
     /// Load entries from this JSON file (an array of entries, or `{"entries": [...]}`) if the
-    /// Ledger does not have them yet.
+    /// Ledger does not have them yet. Without it, an empty Ledger starts from the built-in seed.
     #[arg(long)]
     pub seed: Option<PathBuf>,
     /// Do not run the webhook delivery worker (another process delivers).
@@ -163,6 +163,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         let entries = read_seed(seed)?;
         let n = store.seed(entries).context("seed the Ledger")?;
         tracing::info!(added = n, file = %seed.display(), "seeded the Ledger");
+    } else if store.entries().context("read the Ledger")?.is_empty() {
+        // A fresh Ledger starts from the built-in seed (the real SN22, SN13 and SN64 access
+        // paths, candidates until probed) rather than serving nothing.
+        let n = store.seed(orchestra_ledger_store::real_subnet_seed()?).context("seed the Ledger")?;
+        tracing::info!(added = n, "empty Ledger: seeded with the built-in real-subnet entries");
     }
     let addr: SocketAddr = format!("{}:{}", a.host, a.port)
         .parse()
