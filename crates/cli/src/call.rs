@@ -29,8 +29,12 @@ pub struct CallArgs {
     /// Fields the synapse class declares without default (a Python axon needs a
     /// `bt_header_input_obj_<field>` header for each); comma separated, `field` or `field:type`
     /// with type str|int|float|bool|list|dict (default: the JSON type of the body value).
+    /// Without it every field of --body is declared, which is what a Python axon expects.
     #[arg(long, value_delimiter = ',')]
     pub required: Vec<String>,
+    /// Declare no fields unless --required names them (for axons that refuse extra headers).
+    #[arg(long = "no-declare")]
+    pub no_declare: bool,
     /// The synapse's `required_hash_fields`, in order, comma separated.
     #[arg(long = "hash-fields", value_delimiter = ',')]
     pub hash_fields: Vec<String>,
@@ -89,6 +93,13 @@ pub fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
         let (name, ty) = r.split_once(':').unwrap_or((r.as_str(), ""));
         required.push((name.to_string(), py_type(ty, fields.get(name))?));
     }
+    if required.is_empty() && !a.no_declare {
+        // A Python axon builds the synapse class from the declared fields and answers 500 when
+        // a field without default is not declared: declare every field of the body.
+        for (name, v) in &fields {
+            required.push((name.clone(), py_type("", Some(v))?));
+        }
+    }
     let syn = DynSynapse { name: a.synapse.clone(), required, hash_fields: a.hash_fields.clone() };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let resp = rt.block_on(async {
@@ -100,7 +111,13 @@ pub fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&resp.synapse)?);
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("call failed: status {}: {}", resp.status_code, resp.status_message);
+        eprintln!("call failed: the axon answered status {}: {}", resp.status_code, resp.status_message);
+        if resp.status_code == 500 {
+            eprintln!(
+                "hint: a Python axon answers 500 when the request lacks a field its synapse class \
+                 requires; put every field in --body (they are declared by default) or name them with --required"
+            );
+        }
         println!("{}", serde_json::json!({"status_code": resp.status_code, "status_message": resp.status_message}));
         // Exit codes are 8 bits; map the HTTP-style status into a stable non-zero code.
         Ok(ExitCode::from(match resp.status_code {
