@@ -152,6 +152,49 @@ impl Executor {
     pub fn spent(&self) -> u64 {
         *self.shared.spent.lock()
     }
+
+    /// What is left of the contract's budget.
+    pub fn budget_left(&self) -> u64 {
+        self.shared.contract.budget_micros.saturating_sub(self.spent())
+    }
+
+    /// One LLM call (retries and fallback along `route`, deadline and budget as for any step),
+    /// outside the plan's DAG: the pipeline's extraction rounds. The token cost reported in
+    /// the response's `usage` (× `micros_per_1k_tokens` / 1000, rounded up) is added to the
+    /// receipt's cost and to the task's spending.
+    pub async fn call_llm(
+        &self,
+        step_id: &str,
+        route: &[u16],
+        input: &Value,
+        micros_per_1k_tokens: f64,
+    ) -> (Result<Value, MinerError>, StepResult) {
+        let mut res = StepResult::default();
+        let out = call_with_fallback(&self.shared, step_id, route, input, &mut res).await;
+        if let Ok(v) = &out {
+            let extra = token_cost(v, micros_per_1k_tokens);
+            if let Some(r) = res.receipts.last_mut() {
+                r.cost_micros += extra;
+            }
+            res.cost_micros += extra;
+            *self.shared.spent.lock() += extra;
+        }
+        (out, res)
+    }
+}
+
+/// Tokens an OpenAI-compatible response says it used (`usage.total_tokens`, or prompt +
+/// completion).
+pub fn usage_tokens(response: &Value) -> u64 {
+    let u = response.get("usage");
+    let get = |k: &str| u.and_then(|u| u.get(k)).and_then(Value::as_u64);
+    get("total_tokens").unwrap_or_else(|| get("prompt_tokens").unwrap_or(0) + get("completion_tokens").unwrap_or(0))
+}
+
+/// Micro-units for the tokens of `response` at `micros_per_1k_tokens`, rounded up.
+pub fn token_cost(response: &Value, micros_per_1k_tokens: f64) -> u64 {
+    let c = usage_tokens(response) as f64 * micros_per_1k_tokens.max(0.0) / 1000.0;
+    if c.is_finite() { c.ceil() as u64 } else { 0 }
 }
 
 async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResult>) -> Result<StepResult, MinerError> {
@@ -166,12 +209,19 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
     let mut res = StepResult::default();
     match step.capability.as_str() {
         "scrape" => {
-            let take = step.inputs.get("take").and_then(Value::as_u64).unwrap_or(4) as usize;
+            let take = step
+                .inputs
+                .get("take")
+                .and_then(Value::as_u64)
+                .unwrap_or(crate::planner::MAX_SCRAPES as u64)
+                .clamp(1, crate::planner::MAX_SCRAPES as u64) as usize;
+            let mut seen = std::collections::BTreeSet::new();
             let links: Vec<String> = deps
                 .values()
                 .flat_map(|r| r.outputs.iter())
                 .flat_map(|o| o.get("search_results").and_then(Value::as_array).cloned().unwrap_or_default())
                 .filter_map(|it| it.get("link").and_then(Value::as_str).map(str::to_string))
+                .filter(|l| (l.starts_with("http://") || l.starts_with("https://")) && seen.insert(l.clone()))
                 .take(take)
                 .collect();
             if links.is_empty() {
@@ -213,22 +263,6 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
                 return Err(MinerError::Step { step: step.id.clone(), reason: "every scrape failed".into() });
             }
         }
-        "llm_chat" => {
-            let docs = documents(deps);
-            let mut prompt = format!(
-                "Objective: {}\nWrite a short rationale grounded only in these sources, citing prices exactly.\n\nSources:\n",
-                s.objective
-            );
-            for (i, (url, text)) in docs.iter().enumerate().take(8) {
-                prompt.push_str(&format!("[{}] {url}: {text}\n", i + 1));
-            }
-            let input = json!({"messages": [
-                {"role": "system", "content": "You are a careful analyst. Use only the given sources."},
-                {"role": "user", "content": prompt}
-            ]});
-            let v = call_with_fallback(s, &step.id, &step.route, &input, &mut res).await?;
-            res.outputs.push(v);
-        }
         _ => {
             let v = call_with_fallback(s, &step.id, &step.route, &step.inputs, &mut res).await?;
             res.outputs.push(v);
@@ -238,30 +272,6 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
         store.kv_put(&checkpoint_key(&s.task_id, &step.id), &res)?;
     }
     Ok(res)
-}
-
-/// Source documents (url, text) from step outputs: scraped pages, posts, search snippets.
-pub fn documents(results: &BTreeMap<String, StepResult>) -> Vec<(String, String)> {
-    let mut docs = Vec::new();
-    for r in results.values() {
-        for o in &r.outputs {
-            if let Some(items) = o.get("data").and_then(Value::as_array) {
-                for it in items {
-                    let url = it.get("uri").and_then(Value::as_str).unwrap_or_default();
-                    let text = it.get("content").and_then(Value::as_str).unwrap_or_default();
-                    docs.push((url.to_string(), text.to_string()));
-                }
-            }
-            if let Some(items) = o.get("search_results").and_then(Value::as_array) {
-                for it in items {
-                    let url = it.get("link").and_then(Value::as_str).unwrap_or_default();
-                    let text = it.get("snippet").and_then(Value::as_str).unwrap_or_default();
-                    docs.push((url.to_string(), text.to_string()));
-                }
-            }
-        }
-    }
-    docs
 }
 
 fn jitter(task: &str, step: &str, attempt: u32) -> f64 {
@@ -292,6 +302,9 @@ async fn call_with_fallback(
                 ));
                 break;
             }
+            // Each subnet of the route gets the inputs in the shape its schema accepts.
+            let fitted = crate::planner::fit_inputs(&entry.input_schema, input);
+            let input = &fitted;
             let outcome = s.adapters.call(entry, input, step_id, remaining.min(MAX_CALL_TIMEOUT)).await;
             if let Some(r) = outcome.receipt {
                 *s.spent.lock() += r.cost_micros;

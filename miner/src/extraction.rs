@@ -1,0 +1,401 @@
+//! Synthesis through an LLM subnet (OpenAI-compatible chat): the receipted bodies become an
+//! [`ExtractionRequest`], the model answers with an [`ExtractionAnswer`], and the miner checks
+//! it before anything is returned: the answer against the target schema, every citation with
+//! [`check_citation`] against the cited receipt's response body, every leaf cited. Problems go
+//! back to the model as `feedback` for a bounded number of repair rounds; what still cannot be
+//! cited is pruned when the schema allows it. The caller falls back to [`crate::synth`] when no
+//! checked answer comes out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use orchestra_proto::extract::{
+    Citation, Document, ExtractionRequest, check_citation, documents_from, leaves, parse_answer,
+};
+use orchestra_proto::receipt::Receipt;
+use orchestra_proto::synapses::CallEvidence;
+use serde_json::{Map, Value};
+
+use crate::executor::{Executor, StepResult};
+use crate::synth::{is_data_receipt, stem};
+
+/// How the miner talks to the LLM subnet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractionConfig {
+    /// Characters of document text sent to the model at most (its context budget).
+    pub context_chars: usize,
+    /// `max_tokens` of each chat completion.
+    pub max_tokens: u32,
+    /// Extra rounds with feedback after a first answer with problems.
+    pub repair_rounds: u32,
+    /// Price of tokens when the Ledger entry does not give one, micro-units per 1000 tokens.
+    pub micros_per_1k_tokens: f64,
+    /// Shortest string of a body that becomes a document.
+    pub min_doc_chars: usize,
+}
+
+impl Default for ExtractionConfig {
+    fn default() -> Self {
+        ExtractionConfig {
+            context_chars: 24_000,
+            max_tokens: 2048,
+            repair_rounds: 2,
+            micros_per_1k_tokens: 500.0,
+            min_doc_chars: 20,
+        }
+    }
+}
+
+/// Keys of a body object that are metadata of a document rather than its text.
+const META_KEYS: &[&str] = &[
+    "title",
+    "label",
+    "link",
+    "url",
+    "uri",
+    "date",
+    "datetime",
+    "source",
+    "username",
+    "author",
+    "id",
+    "model",
+    "role",
+    "status",
+    "object",
+    "created_at",
+    "timestamp",
+    "type",
+    "favicon",
+    "image",
+    "thumbnail",
+];
+
+/// The documents the model gets: strings of the successful data calls' bodies (not the LLM's
+/// own or the planning call), metadata strings left as metadata, duplicates dropped, scraped
+/// pages and posts before search snippets (whose page was scraped they are dropped), and within
+/// each kind the ones sharing most words with the objective first, so the context budget keeps
+/// the best.
+pub fn documents(objective: &str, receipts: &[Receipt], evidence: &[CallEvidence], min_len: usize) -> Vec<Document> {
+    let mut docs: Vec<Document> = Vec::new();
+    for (i, (r, e)) in receipts.iter().zip(evidence).enumerate() {
+        if !is_data_receipt(r) {
+            continue;
+        }
+        docs.extend(documents_from(i, &e.response, min_len).into_iter().filter(|d| {
+            let last = d.pointer.rsplit('/').next().unwrap_or_default();
+            !META_KEYS.contains(&last)
+        }));
+    }
+    let is_snippet = |d: &Document| d.pointer.starts_with("/search_results");
+    let full: BTreeSet<String> = docs.iter().filter(|d| !is_snippet(d)).filter_map(|d| d.source.clone()).collect();
+    let mut seen = BTreeSet::new();
+    docs.retain(|d| {
+        !(is_snippet(d) && d.source.as_ref().is_some_and(|s| full.contains(s)))
+            && seen.insert(orchestra_proto::extract::normalize(&d.text))
+    });
+    let keys: BTreeSet<String> = crate::planner::keywords(objective, 16).iter().map(|w| stem(w)).collect();
+    let overlap = |d: &Document| {
+        let words: BTreeSet<String> = d.text.split(|c: char| !c.is_alphanumeric()).map(stem).collect();
+        keys.intersection(&words).count()
+    };
+    docs.sort_by_key(|d| (is_snippet(d), std::cmp::Reverse(overlap(d))));
+    docs
+}
+
+/// An answer after the checks: the pruned value, its good citations, and what was wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// The answer with uncited leaves removed where the schema allows it; `None` when what is
+    /// left does not validate.
+    pub value: Option<(Value, Vec<Citation>)>,
+    pub problems: Vec<String>,
+}
+
+fn schema_errors(validator: &jsonschema::Validator, v: &Value) -> Vec<String> {
+    validator.iter_errors(v).take(8).map(|e| format!("`{}`: {e}", e.instance_path())).collect()
+}
+
+/// Try a failed citation at another place of the same body: the model often names the text's
+/// pointer for a value that sits in a sibling field (a post's username, a page's URL) or gets
+/// the pointer slightly wrong. The first string of the body where the citation checks wins.
+fn relocate(answer: &Value, c: &Citation, body: &Value) -> Option<Citation> {
+    let mut candidates: Vec<String> = Vec::new();
+    if let Some((parent, _)) = c.pointer.rsplit_once('/')
+        && let Some(Value::Object(m)) = body.pointer(parent)
+    {
+        candidates.extend(m.keys().map(|k| format!("{parent}/{}", k.replace('~', "~0").replace('/', "~1"))));
+    }
+    candidates.extend(leaves(body).into_iter().map(|(p, _)| p));
+    candidates.into_iter().filter(|p| *p != c.pointer).find_map(|p| {
+        let moved = Citation { pointer: p, ..c.clone() };
+        check_citation(answer, &moved, body).is_ok().then_some(moved)
+    })
+}
+
+/// Check an answer: schema, citations (against `bodies[receipt]`, only receipts in `allowed`),
+/// every leaf cited. Then prune uncited leaves where the schema allows it.
+pub fn check(
+    answer: &Value,
+    citations: &[Citation],
+    schema: &Value,
+    bodies: &[&Value],
+    allowed: &BTreeSet<usize>,
+) -> Checked {
+    let mut problems = Vec::new();
+    let Ok(validator) = jsonschema::validator_for(schema) else {
+        return Checked { value: None, problems: vec!["the target schema is not valid".into()] };
+    };
+    for e in schema_errors(&validator, answer) {
+        problems.push(format!("the answer does not validate: {e}"));
+    }
+    let mut good: BTreeMap<String, Vec<Citation>> = BTreeMap::new();
+    for c in citations {
+        if !allowed.contains(&c.receipt) {
+            problems.push(format!(
+                "the citation for {} names receipt {}, which is not one of the documents' receipts",
+                c.path, c.receipt
+            ));
+            continue;
+        }
+        let Some(body) = bodies.get(c.receipt) else { continue };
+        match check_citation(answer, c, body) {
+            Ok(()) => good.entry(c.path.clone()).or_default().push(c.clone()),
+            Err(e) => match relocate(answer, c, body) {
+                Some(moved) => good.entry(c.path.clone()).or_default().push(moved),
+                None => problems.push(format!("{e} (quote: {:?})", c.quote.chars().take(120).collect::<String>())),
+            },
+        }
+    }
+    for (path, v) in leaves(answer) {
+        if !good.contains_key(&path) {
+            problems.push(format!(
+                "{path} = {v} has no citation that checks: cite the document text stating it, or leave the field out"
+            ));
+        }
+    }
+    // One citation per leaf is enough.
+    for cs in good.values_mut() {
+        cs.truncate(1);
+    }
+    let value = prune(answer, schema, "", "", &good)
+        .and_then(|(v, cites)| if schema_errors(&validator, &v).is_empty() { Some((v, cites)) } else { None });
+    Checked { value, problems }
+}
+
+/// The answer without its uncited leaves: an optional property whose value has an uncited leaf
+/// is dropped, a list item with one is dropped; a required property with one makes its object
+/// go too (`None`). Citation paths follow the items that moved.
+fn prune(
+    v: &Value,
+    schema: &Value,
+    old: &str,
+    new: &str,
+    good: &BTreeMap<String, Vec<Citation>>,
+) -> Option<(Value, Vec<Citation>)> {
+    match v {
+        Value::Object(m) => {
+            let required: BTreeSet<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let props = schema.get("properties").and_then(Value::as_object);
+            let mut out = Map::new();
+            let mut cites = Vec::new();
+            for (k, x) in m {
+                let key = k.replace('~', "~0").replace('/', "~1");
+                let sub = props
+                    .and_then(|p| p.get(k))
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
+                let empty = Value::Object(Map::new());
+                match prune(x, sub.unwrap_or(&empty), &format!("{old}/{key}"), &format!("{new}/{key}"), good) {
+                    Some((y, c)) => {
+                        out.insert(k.clone(), y);
+                        cites.extend(c);
+                    }
+                    None if required.contains(k.as_str()) => return None,
+                    None => {}
+                }
+            }
+            Some((Value::Object(out), cites))
+        }
+        Value::Array(a) => {
+            let items = schema.get("items").cloned().unwrap_or(Value::Object(Map::new()));
+            let mut out = Vec::new();
+            let mut cites = Vec::new();
+            for (i, x) in a.iter().enumerate() {
+                if let Some((y, c)) = prune(x, &items, &format!("{old}/{i}"), &format!("{new}/{}", out.len()), good) {
+                    out.push(y);
+                    cites.extend(c);
+                }
+            }
+            Some((Value::Array(out), cites))
+        }
+        Value::Null => Some((Value::Null, Vec::new())),
+        _ => {
+            // A leaf the schema refuses (a value outside an enum, a wrong type) goes too.
+            if !jsonschema::validator_for(schema).map(|val| val.is_valid(v)).unwrap_or(true) {
+                return None;
+            }
+            let c = good.get(old)?;
+            Some((v.clone(), c.iter().map(|c| Citation { path: new.to_string(), ..c.clone() }).collect()))
+        }
+    }
+}
+
+/// What an extraction produced: maybe a checked answer, and the receipted LLM calls (always,
+/// they were paid for).
+#[derive(Debug, Default)]
+pub struct Extraction {
+    pub answer: Option<(Value, Vec<Citation>)>,
+    pub calls: StepResult,
+    /// Why there is no answer (for the logs and the fallback's error).
+    pub reason: Option<String>,
+    pub rounds: u32,
+}
+
+/// Run the extraction rounds over `receipts`/`evidence` (the data calls, in the order they will
+/// be returned: documents cite these indices).
+#[allow(clippy::too_many_arguments)]
+pub async fn extract(
+    exec: &Executor,
+    route: &[u16],
+    objective: &str,
+    schema: &Value,
+    receipts: &[Receipt],
+    evidence: &[CallEvidence],
+    cfg: &ExtractionConfig,
+) -> Extraction {
+    let mut out = Extraction::default();
+    let docs = documents(objective, receipts, evidence, cfg.min_doc_chars);
+    if docs.is_empty() {
+        out.reason = Some("no documents to extract from".into());
+        return out;
+    }
+    let allowed: BTreeSet<usize> = docs.iter().map(|d| d.receipt).collect();
+    let bodies: Vec<&Value> = evidence.iter().map(|e| &e.response).collect();
+    let mut feedback: Vec<String> = Vec::new();
+    let mut best: Option<(Value, Vec<Citation>)> = None;
+    for round in 0..=cfg.repair_rounds {
+        let mut req = ExtractionRequest {
+            objective: objective.to_string(),
+            schema: schema.clone(),
+            documents: docs.clone(),
+            feedback: feedback.clone(),
+        };
+        req.trim_to(cfg.context_chars);
+        let mut body = req.to_chat_body("", cfg.max_tokens);
+        // Each entry of the route names its own model (the adapter fills it in).
+        if let Some(m) = body.as_object_mut() {
+            m.remove("model");
+        }
+        // A round costs at least its prompt: stop when the budget cannot pay for it.
+        let estimate =
+            ((body.to_string().len() / 4) as f64 + f64::from(cfg.max_tokens)) * cfg.micros_per_1k_tokens / 1000.0;
+        if (exec.budget_left() as f64) < estimate {
+            out.reason = Some(format!(
+                "the budget left ({} µ) cannot pay for an extraction round (~{estimate:.0} µ)",
+                exec.budget_left()
+            ));
+            break;
+        }
+        out.rounds = round + 1;
+        let (res, calls) = exec.call_llm(&format!("extract.{round}"), route, &body, cfg.micros_per_1k_tokens).await;
+        out.calls.receipts.extend(calls.receipts);
+        out.calls.evidence.extend(calls.evidence);
+        out.calls.proposals.extend(calls.proposals);
+        out.calls.cost_micros += calls.cost_micros;
+        let response = match res {
+            Ok(v) => v,
+            Err(e) => {
+                // The subnet itself failed (after retries and fallbacks): more rounds would too.
+                out.reason = Some(format!("LLM call failed: {e}"));
+                break;
+            }
+        };
+        let Some(content) = response.pointer("/choices/0/message/content").and_then(Value::as_str) else {
+            feedback = vec!["Your reply had no message content. Reply with one JSON object {\"answer\": ..., \"citations\": [...]}.".into()];
+            out.reason = Some("the LLM reply has no message content".into());
+            continue;
+        };
+        let answer = match parse_answer(content) {
+            Ok(a) => a,
+            Err(e) => {
+                feedback = vec![format!(
+                    "{e}. Reply with exactly one JSON object {{\"answer\": <value under the schema>, \"citations\": [{{\"path\", \"receipt\", \"pointer\", \"quote\"}}]}}."
+                )];
+                out.reason = Some(e.to_string());
+                continue;
+            }
+        };
+        let checked = check(&answer.answer, &answer.citations, schema, &bodies, &allowed);
+        if checked.problems.is_empty() {
+            out.answer = checked.value;
+            out.reason = None;
+            if out.answer.is_none() {
+                out.reason = Some("the checked answer does not validate".into());
+            }
+            return out;
+        }
+        tracing::debug!(round, problems = ?checked.problems, "extraction answer has problems");
+        out.reason = Some(format!("{} problems, first: {}", checked.problems.len(), checked.problems[0]));
+        if checked.value.is_some() {
+            best = checked.value;
+        }
+        feedback = checked.problems.into_iter().take(20).collect();
+    }
+    if best.is_some() {
+        out.answer = best;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pruning_drops_uncited_optional_leaves_and_renumbers_items() {
+        let schema = json!({"type": "object", "required": ["items"], "properties": {
+            "items": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string"}, "price": {"type": "number"}}}},
+            "note": {"type": "string"}}});
+        let answer = json!({"items": [{"name": "A", "price": 1.0}, {"name": "B", "price": 2.0}], "note": "x"});
+        let body = json!({"data": [{"content": "B costs $2.00. A is a shop."}]});
+        let c = |path: &str, quote: &str| Citation {
+            path: path.into(),
+            receipt: 0,
+            pointer: "/data/0/content".into(),
+            quote: quote.into(),
+        };
+        let cites = vec![c("/items/1/name", "B"), c("/items/1/price", "B costs $2.00"), c("/items/0/price", "$1.00")];
+        let allowed: BTreeSet<usize> = [0].into();
+        let checked = check(&answer, &cites, &schema, &[&body], &allowed);
+        assert!(checked.problems.iter().any(|p| p.contains("/items/0/name")), "{:?}", checked.problems);
+        assert!(checked.problems.iter().any(|p| p.contains("/note")));
+        let (v, cs) = checked.value.expect("pruned");
+        assert_eq!(v, json!({"items": [{"name": "B", "price": 2.0}]}));
+        assert_eq!(cs.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), vec!["/items/0/name", "/items/0/price"]);
+        for c in &cs {
+            check_citation(&v, c, &body).expect("renumbered citations check");
+        }
+    }
+
+    #[test]
+    fn a_citation_at_the_wrong_pointer_is_moved_to_the_field_that_says_it() {
+        let body = json!({"data": [{"content": "H100 is cheap", "label": "gpu_watcher", "uri": "https://x/1"}]});
+        let answer = json!({"author": "gpu_watcher"});
+        let c = Citation {
+            path: "/author".into(),
+            receipt: 0,
+            pointer: "/data/0/content".into(),
+            quote: "gpu_watcher".into(),
+        };
+        let checked = check(&answer, &[c], &json!({"type": "object"}), &[&body], &[0].into());
+        assert!(checked.problems.is_empty(), "{:?}", checked.problems);
+        assert_eq!(checked.value.expect("v").1[0].pointer, "/data/0/label");
+    }
+}
