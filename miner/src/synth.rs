@@ -447,17 +447,54 @@ fn best_figure(text: &str, field_tokens: &[String], ctx: &Ctx<'_>) -> Option<(f6
 }
 
 /// Labelled prices of a text (`NVIDIA H100 SXM: $2.49 per GPU-hour` → ("NVIDIA H100 SXM", 2.49)),
-/// each with its quote.
+/// each with its quote. The label is the few words before the price in its clause (filler such
+/// as "which is" or "from" dropped), else the start of the sentence; a label seen before gets
+/// the price's unit appended.
 pub fn labelled_prices(text: &str) -> Vec<(String, f64, String)> {
+    const FILLER: &[&str] = &[
+        "which", "is", "are", "from", "at", "to", "about", "of", "for", "costs", "cost", "just", "only", "or", "and",
+        "$",
+    ];
+    let clean = |s: &str| -> String {
+        let mut words: Vec<&str> = s.split_whitespace().collect();
+        while words
+            .last()
+            .is_some_and(|w| FILLER.contains(&w.trim_end_matches([':', ',', '-']).to_lowercase().as_str()))
+        {
+            words.pop();
+        }
+        while words.first().is_some_and(|w| FILLER.contains(&w.to_lowercase().as_str())) {
+            words.remove(0);
+        }
+        let words = &words[words.len().saturating_sub(5)..];
+        words.join(" ").trim_end_matches([':', '-', ',']).trim().to_string()
+    };
     let mut out: Vec<(String, f64, String)> = Vec::new();
     for f in figures(text).into_iter().filter(|f| f.money) {
-        let before = text[f.before.0..f.before.1].trim();
-        let before = before.trim_end_matches('$').trim_end_matches("USD").trim_end_matches("US").trim();
-        let words: Vec<&str> = before.split_whitespace().collect();
-        let label = words[words.len().saturating_sub(5)..].join(" ");
-        let label = label.trim_end_matches([':', '-', ',']).trim().to_string();
-        let label = if label.is_empty() { format!("price_{}", out.len() + 1) } else { label };
-        let quote = text[f.before.0..f.after.1].trim().to_string();
+        let upto = text[f.sentence.0..f.before.1].trim_end().trim_end_matches('$').trim_end_matches("USD").trim_end();
+        let cut = upto.rfind([',', ';']);
+        let clause = cut.map(|p| &upto[p + 1..]).unwrap_or(upto);
+        let mut label = clean(clause);
+        // "H100 HGX node, per GPU: $4.25": the clause qualifies the one before it.
+        if let Some(p) = cut
+            && label.to_lowercase().starts_with("per ")
+        {
+            let prev = upto[..p].rsplit([',', ';']).next().unwrap_or_default();
+            label = clean(&format!("{prev} {label}"));
+        }
+        if label.is_empty() || label.chars().any(|c| c.is_ascii_digit()) && label.contains('$') {
+            // The clause says nothing: the sentence's first words before any figure.
+            let head = upto.split('$').next().unwrap_or_default();
+            label = clean(head.split([',', ';']).next().unwrap_or_default());
+        }
+        let unit = text[f.after.0..f.after.1].trim().to_string();
+        if label.is_empty() {
+            label = if unit.is_empty() { format!("price_{}", out.len() + 1) } else { unit.clone() };
+        }
+        if out.iter().any(|(l, _, _)| *l == label) && !unit.is_empty() {
+            label = format!("{label} ({unit})");
+        }
+        let quote = text[f.before.0.min(f.sentence.0.max(f.before.0))..f.after.1].trim().to_string();
         if !out.iter().any(|(l, _, _)| *l == label) {
             out.push((label, f.value, quote));
         }
@@ -1155,6 +1192,23 @@ which is $6.88 per GPU-hour. Savings Plans reduce this by up to 45%.";
         assert_eq!(vals, vec![8.0, 55.04, 6.88, 45.0]);
         assert!(f[1].money && !f[0].money);
         assert_eq!(&t[f[2].after.0..f[2].after.1], " per GPU-hour");
+    }
+
+    #[test]
+    fn dict_labels() {
+        let l = |t: &str| labelled_prices(t).into_iter().map(|(l, v, _)| (l, v)).collect::<Vec<_>>();
+        assert_eq!(
+            l(
+                "Lambda Cloud on-demand pricing. NVIDIA H100 SXM: $2.49 per GPU-hour. NVIDIA A100 80GB: $1.29 per GPU-hour."
+            ),
+            vec![("NVIDIA H100 SXM".to_string(), 2.49), ("NVIDIA A100 80GB".to_string(), 1.29)]
+        );
+        assert_eq!(
+            l("On-demand price $55.04 per hour per instance, which is $6.88 per GPU-hour."),
+            vec![("On-demand price".to_string(), 55.04), ("On-demand price (per GPU-hour)".to_string(), 6.88)]
+        );
+        assert_eq!(l("community cloud from $1.99 per GPU-hour for H100")[0].0, "community cloud");
+        assert_eq!(l("NVIDIA H100 HGX node, per GPU: $4.25 per GPU-hour.")[0].0, "H100 HGX node per GPU");
     }
 
     #[test]
