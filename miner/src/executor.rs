@@ -25,6 +25,8 @@ use crate::MinerError;
 
 /// Longest single subnet call, whatever the deadline.
 pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest single LLM call: a real model writing a long cited answer takes a while.
+pub const MAX_LLM_CALL_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What one step produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -305,7 +307,12 @@ async fn call_with_fallback(
             // Each subnet of the route gets the inputs in the shape its schema accepts.
             let fitted = crate::planner::fit_inputs(&entry.input_schema, input);
             let input = &fitted;
-            let outcome = s.adapters.call(entry, input, step_id, remaining.min(MAX_CALL_TIMEOUT)).await;
+            let cap = if entry.has_capability("llm_chat") && entry.capabilities.len() == 1 {
+                MAX_LLM_CALL_TIMEOUT
+            } else {
+                MAX_CALL_TIMEOUT
+            };
+            let outcome = s.adapters.call(entry, input, step_id, remaining.min(cap)).await;
             if let Some(r) = outcome.receipt {
                 *s.spent.lock() += r.cost_micros;
                 res.cost_micros += r.cost_micros;

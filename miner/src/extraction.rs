@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use orchestra_proto::extract::{
-    Citation, Document, ExtractionRequest, check_citation, documents_from, leaves, parse_answer,
+    Citation, Document, ExtractionAnswer, ExtractionRequest, check_citation, documents_from, leaves, parse_answer,
 };
 use orchestra_proto::receipt::Receipt;
 use orchestra_proto::synapses::CallEvidence;
@@ -102,6 +102,112 @@ pub fn documents(objective: &str, receipts: &[Receipt], evidence: &[CallEvidence
     docs
 }
 
+/// A JSON pointer from the ways models write paths: `/a/0/b`, `a.0.b`, `a[0].b`, `$.a[0].b`.
+pub fn normalize_path(p: &str) -> String {
+    let p = p.trim();
+    if p.starts_with('/') || p.is_empty() {
+        return p.to_string();
+    }
+    let p = p.strip_prefix("$.").or_else(|| p.strip_prefix('$')).unwrap_or(p);
+    let mut out = String::new();
+    for seg in p.replace('[', ".").replace(']', "").split('.').filter(|s| !s.is_empty()) {
+        out.push('/');
+        out.push_str(&seg.trim_matches(['"', '\'']).replace('~', "~0").replace('/', "~1"));
+    }
+    out
+}
+
+/// Parse a model's reply like [`parse_answer`], and when that fails, leniently: receipt indices
+/// written as strings, paths and pointers in dotted or bracket form, a missing pointer (the
+/// checks then look for the quote in the receipt's body).
+pub fn read_answer(content: &str) -> Result<ExtractionAnswer, String> {
+    let strict = parse_answer(content).map_err(|e| e.to_string());
+    let mut a = match strict {
+        Ok(a) => a,
+        Err(e) => {
+            let t = content.trim();
+            let (Some(s), Some(end)) = (t.find('{'), t.rfind('}')) else { return Err(e) };
+            if end < s {
+                return Err(e);
+            }
+            let v: Value = serde_json::from_str(&t[s..=end]).map_err(|_| e.clone())?;
+            let answer = v.get("answer").cloned().ok_or_else(|| e.clone())?;
+            let citations = v
+                .get("citations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    let receipt = match c.get("receipt")? {
+                        Value::Number(n) => n.as_u64()? as usize,
+                        Value::String(s) => s.trim().trim_start_matches('#').parse().ok()?,
+                        _ => return None,
+                    };
+                    let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
+                    Some(Citation {
+                        path: text("path")?,
+                        receipt,
+                        pointer: text("pointer").unwrap_or_default(),
+                        quote: text("quote")?,
+                    })
+                })
+                .collect();
+            ExtractionAnswer { answer, citations }
+        }
+    };
+    for c in &mut a.citations {
+        c.path = normalize_path(&c.path);
+        c.pointer = normalize_path(&c.pointer);
+    }
+    Ok(a)
+}
+
+/// Coerce leaves to the schema's types where the text is unambiguous: `"$6.88"` → 6.88 for a
+/// number, `"12"` → 12 for an integer, `"true"` → true. Other values are left for the checks.
+pub fn coerce(v: &mut Value, schema: &Value) {
+    let ty = schema.get("type").and_then(|t| match t {
+        Value::String(s) => Some(s.as_str()),
+        Value::Array(a) => a.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+        _ => None,
+    });
+    match v {
+        Value::Object(m) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            for (k, x) in m.iter_mut() {
+                if let Some(s) = props.and_then(|p| p.get(k)) {
+                    coerce(x, s);
+                }
+            }
+        }
+        Value::Array(a) => {
+            if let Some(items) = schema.get("items") {
+                for x in a {
+                    coerce(x, items);
+                }
+            }
+        }
+        Value::String(s) => {
+            let nums = orchestra_proto::extract::numbers_in(s);
+            let t = s.trim();
+            match ty {
+                Some("number") if nums.len() == 1 && t.len() <= 24 => {
+                    if let Some(n) = serde_json::Number::from_f64(nums[0]) {
+                        *v = Value::Number(n);
+                    }
+                }
+                Some("integer") if nums.len() == 1 && nums[0].fract() == 0.0 && t.len() <= 24 => {
+                    *v = Value::from(nums[0] as i64);
+                }
+                Some("boolean") if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false") => {
+                    *v = Value::Bool(t.eq_ignore_ascii_case("true"));
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
 /// An answer after the checks: the pruned value, its good citations, and what was wrong.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
@@ -160,10 +266,20 @@ pub fn check(
         let Some(body) = bodies.get(c.receipt) else { continue };
         match check_citation(answer, c, body) {
             Ok(()) => good.entry(c.path.clone()).or_default().push(c.clone()),
-            Err(e) => match relocate(answer, c, body) {
-                Some(moved) => good.entry(c.path.clone()).or_default().push(moved),
-                None => problems.push(format!("{e} (quote: {:?})", c.quote.chars().take(120).collect::<String>())),
-            },
+            Err(e) => {
+                // The same quote elsewhere in that body, or (a wrong receipt number) in another
+                // document's body.
+                let moved = relocate(answer, c, body).or_else(|| {
+                    allowed.iter().filter(|r| **r != c.receipt).find_map(|r| {
+                        let other = Citation { receipt: *r, ..c.clone() };
+                        relocate(answer, &other, bodies.get(*r)?)
+                    })
+                });
+                match moved {
+                    Some(m) => good.entry(c.path.clone()).or_default().push(m),
+                    None => problems.push(format!("{e} (quote: {:?})", c.quote.chars().take(120).collect::<String>())),
+                }
+            }
         }
     }
     for (path, v) in leaves(answer) {
@@ -247,7 +363,7 @@ fn prune(
 
 /// What an extraction produced: maybe a checked answer, and the receipted LLM calls (always,
 /// they were paid for).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Extraction {
     pub answer: Option<(Value, Vec<Citation>)>,
     pub calls: StepResult,
@@ -320,8 +436,11 @@ pub async fn extract(
             out.reason = Some("the LLM reply has no message content".into());
             continue;
         };
-        let answer = match parse_answer(content) {
-            Ok(a) => a,
+        let answer = match read_answer(content) {
+            Ok(mut a) => {
+                coerce(&mut a.answer, schema);
+                a
+            }
             Err(e) => {
                 feedback = vec![format!(
                     "{e}. Reply with exactly one JSON object {{\"answer\": <value under the schema>, \"citations\": [{{\"path\", \"receipt\", \"pointer\", \"quote\"}}]}}."
@@ -382,6 +501,33 @@ mod tests {
         for c in &cs {
             check_citation(&v, c, &body).expect("renumbered citations check");
         }
+    }
+
+    #[test]
+    fn replies_are_read_leniently_and_coerced_to_the_schema() {
+        assert_eq!(normalize_path("providers[0].provider"), "/providers/0/provider");
+        assert_eq!(normalize_path("$.a.b"), "/a/b");
+        assert_eq!(normalize_path("/data/0/content"), "/data/0/content");
+        let reply = r#"Sure! {"answer": {"price": "$6.88", "n": "12", "ok": "true"},
+            "citations": [{"path": "price", "receipt": "3", "pointer": "data[0].content", "quote": "$6.88 per GPU-hour"},
+                          {"path": "n", "receipt": 1, "quote": "12 GPUs"}]}"#;
+        let mut a = read_answer(reply).expect("lenient");
+        assert_eq!(a.citations[0].receipt, 3);
+        assert_eq!(a.citations[0].path, "/price");
+        assert_eq!(a.citations[0].pointer, "/data/0/content");
+        assert_eq!(a.citations[1].pointer, "", "a missing pointer is searched for");
+        let schema = json!({"type": "object", "properties": {
+            "price": {"type": "number"}, "n": {"type": "integer"}, "ok": {"type": "boolean"}}});
+        coerce(&mut a.answer, &schema);
+        assert_eq!(a.answer, json!({"price": 6.88, "n": 12, "ok": true}));
+        assert!(read_answer("no json").is_err());
+        // A citation without a pointer (or with a wrong receipt) is found where the quote is.
+        let bodies = [json!({"x": "nothing"}), json!({"data": [{"content": "12 GPUs in a node"}]})];
+        let refs: Vec<&Value> = bodies.iter().collect();
+        let c = Citation { path: "/n".into(), receipt: 0, pointer: String::new(), quote: "12 GPUs".into() };
+        let checked = check(&json!({"n": 12}), &[c], &json!({"type": "object"}), &refs, &[0, 1].into());
+        assert!(checked.problems.is_empty(), "{:?}", checked.problems);
+        assert_eq!(checked.value.expect("v").1[0].receipt, 1);
     }
 
     #[test]

@@ -199,7 +199,30 @@ impl MinerCore {
             let data_evidence = evidence.clone();
             let run =
                 extract(&exec, &llm_route, &req.objective, &schema, &data_receipts, &data_evidence, &self.extraction);
-            match tokio::time::timeout_at(llm_deadline.into(), run).await {
+            // A checked answer is checkpointed with the root of the receipts it cites, so a
+            // restarted miner does not pay the LLM twice for the same evidence.
+            let key = format!("miner/job/{}/extract", req.task_id);
+            let data_root = receipt_root(&receipts)?.to_hex();
+            let saved = match &self.store {
+                Some(s) => s.kv_get::<(String, crate::extraction::Extraction)>(&key)?,
+                None => None,
+            };
+            let outcome = match saved.filter(|(root, _)| *root == data_root) {
+                Some((_, x)) => {
+                    tracing::info!(task = %req.task_id, "extraction resumed from checkpoint");
+                    Ok(x)
+                }
+                None => {
+                    let r = tokio::time::timeout_at(llm_deadline.into(), run).await;
+                    if let (Ok(x), Some(s)) = (&r, &self.store)
+                        && x.answer.is_some()
+                    {
+                        s.kv_put(&key, &(&data_root, x))?;
+                    }
+                    r
+                }
+            };
+            match outcome {
                 Ok(x) => {
                     if !x.calls.receipts.is_empty() {
                         plan.push(orchestra_proto::synapses::PlanStep {
