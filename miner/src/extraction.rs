@@ -225,6 +225,36 @@ fn schema_errors(validator: &jsonschema::Validator, v: &Value) -> Vec<String> {
 /// pointer for a value that sits in a sibling field (a post's username, a page's URL) or gets
 /// the pointer slightly wrong. The first string of the body where the citation checks wins.
 fn relocate(answer: &Value, c: &Citation, body: &Value) -> Option<Citation> {
+    relocate_any(answer, c, body).filter(|m| metadata_misuse(&m.path, &m.pointer).is_none())
+}
+
+/// The field name a result path ends in (`/providers/0/provider` → `provider`).
+fn leaf_name(path: &str) -> String {
+    path.rsplit('/').find(|s| !s.is_empty() && !s.chars().all(|c| c.is_ascii_digit())).unwrap_or_default().to_string()
+}
+
+/// A citation of a body's metadata (a page title, a username, a URL, a date) is only good for
+/// a field that asks for that: a title is not a provider's name, a username is not an entity.
+fn metadata_misuse(path: &str, pointer: &str) -> Option<String> {
+    use crate::synth::{Role, name_tokens, role};
+    let key = pointer.rsplit('/').next().unwrap_or_default();
+    let wants = role(&name_tokens(&leaf_name(path)));
+    let ok = match key {
+        "title" | "label" => matches!(wants, Role::Title | Role::Author),
+        "username" | "author" | "user" => wants == Role::Author,
+        "url" | "uri" | "link" => wants == Role::Url,
+        "date" | "datetime" | "created_at" | "timestamp" => wants == Role::Date,
+        "source" => matches!(wants, Role::Platform | Role::Url),
+        _ => return None,
+    };
+    (!ok).then(|| {
+        format!(
+            "{path} cites {pointer}, a title/username/URL/date field, but the field does not ask for one: cite the text"
+        )
+    })
+}
+
+fn relocate_any(answer: &Value, c: &Citation, body: &Value) -> Option<Citation> {
     let mut candidates: Vec<String> = Vec::new();
     if let Some((parent, _)) = c.pointer.rsplit_once('/')
         && let Some(Value::Object(m)) = body.pointer(parent)
@@ -236,6 +266,19 @@ fn relocate(answer: &Value, c: &Citation, body: &Value) -> Option<Citation> {
         let moved = Citation { pointer: p, ..c.clone() };
         check_citation(answer, &moved, body).is_ok().then_some(moved)
     })
+}
+
+/// The shared check lets a string value contain its quote; the miner wants the quote to carry
+/// most of the value, so that "Lambda" does not vouch for a sentence about Lambda.
+fn partial_quote(answer: &Value, c: &Citation) -> Result<(), String> {
+    use orchestra_proto::extract::normalize;
+    let Some(Value::String(s)) = answer.pointer(&c.path) else { return Ok(()) };
+    let (v, q) = (normalize(s), normalize(&c.quote));
+    if q.contains(&v) || q.len() * 2 >= v.len() {
+        Ok(())
+    } else {
+        Err(format!("the quote cited for {} supports only part of its value: quote the whole statement", c.path))
+    }
 }
 
 /// Check an answer: schema, citations (against `bodies[receipt]`, only receipts in `allowed`),
@@ -264,7 +307,11 @@ pub fn check(
             continue;
         }
         let Some(body) = bodies.get(c.receipt) else { continue };
-        match check_citation(answer, c, body) {
+        if let Some(p) = metadata_misuse(&c.path, &c.pointer) {
+            problems.push(p);
+            continue;
+        }
+        match check_citation(answer, c, body).and_then(|()| partial_quote(answer, c)) {
             Ok(()) => good.entry(c.path.clone()).or_default().push(c.clone()),
             Err(e) => {
                 // The same quote elsewhere in that body, or (a wrong receipt number) in another
@@ -528,6 +575,25 @@ mod tests {
         let checked = check(&json!({"n": 12}), &[c], &json!({"type": "object"}), &refs, &[0, 1].into());
         assert!(checked.problems.is_empty(), "{:?}", checked.problems);
         assert_eq!(checked.value.expect("v").1[0].receipt, 1);
+    }
+
+    #[test]
+    fn titles_and_usernames_are_not_entities_and_quotes_must_carry_the_value() {
+        let body = json!({"data": [{"content": "Lambda Cloud rents H100s.", "label": "GPU cloud market report 2026"}]});
+        let answer = json!({"provider": "GPU cloud market report 2026", "note": "Lambda Cloud rents H100s cheaply in every region"});
+        let cites = vec![
+            Citation {
+                path: "/provider".into(),
+                receipt: 0,
+                pointer: "/data/0/label".into(),
+                quote: "GPU cloud market report 2026".into(),
+            },
+            Citation { path: "/note".into(), receipt: 0, pointer: "/data/0/content".into(), quote: "Lambda".into() },
+        ];
+        let checked = check(&answer, &cites, &json!({"type": "object"}), &[&body], &[0].into());
+        assert!(checked.problems.iter().any(|p| p.contains("/provider cites /data/0/label")), "{:?}", checked.problems);
+        assert!(checked.problems.iter().any(|p| p.contains("supports only part")), "{:?}", checked.problems);
+        assert_eq!(checked.value.expect("pruned").0, json!({}));
     }
 
     #[test]

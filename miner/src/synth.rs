@@ -531,7 +531,7 @@ pub fn source_name(title_or_url: &str) -> String {
 
 /// What a field name asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub enum Role {
     Name,
     Author,
     Url,
@@ -543,7 +543,7 @@ enum Role {
     Other,
 }
 
-fn role(tokens: &[String]) -> Role {
+pub fn role(tokens: &[String]) -> Role {
     let any = |set: &[&str]| has_any(tokens, set);
     if any(&["url", "link", "href", "uri", "website", "permalink", "source"]) {
         Role::Url
