@@ -208,6 +208,47 @@ pub fn coerce(v: &mut Value, schema: &Value) {
     }
 }
 
+/// Share the context budget between documents: each gets at least `budget / n` characters
+/// (1,500 at least) and long ones are cut down to their sentences that share most words with
+/// the objective, kept in their original order (a quote from the excerpt is still a quote from
+/// the string at the document's pointer). Then the tail is trimmed to the budget.
+pub fn fit_documents(req: &mut ExtractionRequest, budget: usize) {
+    let total: usize = req.documents.iter().map(|d| d.text.len()).sum();
+    if total > budget && !req.documents.is_empty() {
+        let cap = (budget / req.documents.len()).max(1_500).min(budget);
+        let keys: BTreeSet<String> = crate::planner::keywords(&req.objective, 16).iter().map(|w| stem(w)).collect();
+        for d in &mut req.documents {
+            if d.text.len() <= cap {
+                continue;
+            }
+            let sents = crate::synth::sentences(&d.text);
+            let mut ranked: Vec<(usize, usize, usize)> = sents
+                .iter()
+                .enumerate()
+                .map(|(i, (s, e))| {
+                    let words: BTreeSet<String> =
+                        d.text[*s..*e].split(|c: char| !c.is_alphanumeric()).map(stem).collect();
+                    (keys.intersection(&words).count(), i, e - s)
+                })
+                .collect();
+            ranked.sort_by_key(|r| (std::cmp::Reverse(r.0), r.1));
+            let mut used = 0;
+            let mut keep: Vec<usize> = Vec::new();
+            for (_, i, len) in ranked {
+                if used + len + 1 > cap {
+                    continue;
+                }
+                used += len + 1;
+                keep.push(i);
+            }
+            keep.sort_unstable();
+            let excerpt: Vec<&str> = keep.iter().map(|i| &d.text[sents[*i].0..sents[*i].1]).collect();
+            d.text = excerpt.join(" ");
+        }
+    }
+    req.trim_to(budget);
+}
+
 /// An answer after the checks: the pruned value, its good citations, and what was wrong.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
@@ -417,6 +458,9 @@ pub struct Extraction {
     /// Why there is no answer (for the logs and the fallback's error).
     pub reason: Option<String>,
     pub rounds: u32,
+    /// The answer passed every check as the model gave it (not pruned).
+    #[serde(default)]
+    pub clean: bool,
 }
 
 /// Run the extraction rounds over `receipts`/`evidence` (the data calls, in the order they will
@@ -448,7 +492,7 @@ pub async fn extract(
             documents: docs.clone(),
             feedback: feedback.clone(),
         };
-        req.trim_to(cfg.context_chars);
+        fit_documents(&mut req, cfg.context_chars);
         let mut body = req.to_chat_body("", cfg.max_tokens);
         // Each entry of the route names its own model (the adapter fills it in).
         if let Some(m) = body.as_object_mut() {
@@ -498,6 +542,7 @@ pub async fn extract(
         };
         let checked = check(&answer.answer, &answer.citations, schema, &bodies, &allowed);
         if checked.problems.is_empty() {
+            out.clean = true;
             out.answer = checked.value;
             out.reason = None;
             if out.answer.is_none() {
@@ -575,6 +620,30 @@ mod tests {
         let checked = check(&json!({"n": 12}), &[c], &json!({"type": "object"}), &refs, &[0, 1].into());
         assert!(checked.problems.is_empty(), "{:?}", checked.problems);
         assert_eq!(checked.value.expect("v").1[0].receipt, 1);
+    }
+
+    #[test]
+    fn long_documents_are_cut_to_their_relevant_sentences() {
+        let filler = "Nothing to see in this sentence at all. ".repeat(200);
+        let text = format!("{filler}The NVIDIA H100 costs $2.49 per GPU-hour. {filler}");
+        let mut req = ExtractionRequest {
+            objective: "H100 price per GPU-hour".into(),
+            schema: json!({}),
+            documents: vec![Document {
+                receipt: 0,
+                pointer: "/c".into(),
+                text: text.clone(),
+                source: None,
+                title: None,
+                date: None,
+                author: None,
+            }],
+            feedback: vec![],
+        };
+        fit_documents(&mut req, 1_000);
+        let d = &req.documents[0].text;
+        assert!(d.len() <= 1_500 && d.contains("The NVIDIA H100 costs $2.49 per GPU-hour."), "{}", d.len());
+        assert!(d.len() <= 1_000);
     }
 
     #[test]

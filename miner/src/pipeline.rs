@@ -191,6 +191,7 @@ impl MinerCore {
         let llm_route: Vec<u16> = router::route(&ledger, "llm_chat", &req.contract).iter().map(|e| e.netuid).collect();
         let mut plan = plan;
         let mut answer = None;
+        let mut llm_clean = false;
         let mut llm_reason = "no llm_chat subnet in the Ledger".to_string();
         if !llm_route.is_empty() {
             let reserve = Duration::from_millis((deadline_ms / 10).clamp(50, 2_000));
@@ -238,11 +239,23 @@ impl MinerCore {
                     proposals.extend(x.calls.proposals);
                     cost += x.calls.cost_micros;
                     answer = x.answer;
+                    llm_clean = x.clean;
                     if let Some(r) = x.reason {
                         llm_reason = r;
                     }
                 }
                 Err(_) => llm_reason = "the LLM did not answer before the deadline".into(),
+            }
+        }
+        // An answer that had to be pruned may have lost what the evidence plainly states: the
+        // deterministic reading is kept instead when it fills more (cited) leaves.
+        if !llm_clean && let Some((v, _)) = &answer {
+            let records = synth::records(&receipts, &evidence);
+            if let Ok(det) = synth::fill(&req.objective, &schema, &records)
+                && orchestra_proto::extract::leaves(&det.0).len() > orchestra_proto::extract::leaves(v).len()
+            {
+                tracing::info!(task = %req.task_id, "the pruned LLM answer fills less than the evidence states; deterministic synthesis");
+                answer = Some(det);
             }
         }
         let (result, citations) = match answer {
