@@ -140,11 +140,13 @@ const SOCIAL: &[&str] = &[
     "twitter",
     "tweet",
     "tweets",
+    "tweeted",
     "reddit",
     "subreddit",
     "social",
     "post",
     "posts",
+    "posted",
     "posting",
     "sentiment",
     "opinion",
@@ -153,11 +155,8 @@ const SOCIAL: &[&str] = &[
     "mentions",
     "discussion",
     "discussions",
-    "thread",
-    "threads",
     "influencer",
     "influencers",
-    "community",
     "hashtag",
     "hashtags",
 ];
@@ -168,11 +167,13 @@ const SOCIAL_META: &[&str] = &[
     "twitter",
     "tweet",
     "tweets",
+    "tweeted",
     "reddit",
     "subreddit",
     "social",
     "post",
     "posts",
+    "posted",
     "posting",
     "sentiment",
     "opinion",
@@ -658,6 +659,8 @@ mod tests {
         assert_eq!(social_keywords(s, 5), vec!["decentralized", "ai", "training"]);
         assert_eq!(platforms(s), vec!["X", "REDDIT"]);
         assert_eq!(usernames("What did @gpu_watcher, @ml_ops_daily post?"), vec!["gpu_watcher", "ml_ops_daily"]);
+        assert!(!wants_social("Cheapest community cloud for H100 with many threads"));
+        assert_eq!(social_keywords("What has @elonmusk posted about GPUs today?", 5), vec!["gpus"]);
     }
 
     #[test]
