@@ -383,15 +383,16 @@ fn best_figure(text: &str, field_tokens: &[String], ctx: &Ctx<'_>) -> Option<(f6
         if money && !f.money {
             continue;
         }
-        let after = &lower[f.after.0..f.after.1];
+        // Lowercased per slice: lowercasing can change byte lengths outside ASCII.
+        let after = &text[f.after.0..f.after.1].to_lowercase();
         let got = unit_of(after);
         if let Some(u) = unit
             && got.is_some_and(|g| g != u)
         {
             continue;
         }
-        let sentence = &lower[f.sentence.0..f.sentence.1];
-        let before = &lower[f.before.0..f.before.1];
+        let sentence = &text[f.sentence.0..f.sentence.1].to_lowercase();
+        let before = &text[f.before.0..f.before.1].to_lowercase();
         // About the entity asked for: said in the sentence, or the page is about it and the
         // sentence names no other model (`A100`, `70B`).
         let mut score = 0;
@@ -1209,6 +1210,19 @@ which is $6.88 per GPU-hour. Savings Plans reduce this by up to 45%.";
         );
         assert_eq!(l("community cloud from $1.99 per GPU-hour for H100")[0].0, "community cloud");
         assert_eq!(l("NVIDIA H100 HGX node, per GPU: $4.25 per GPU-hour.")[0].0, "H100 HGX node per GPU");
+    }
+
+    #[test]
+    fn non_ascii_text_does_not_break_figures() {
+        let recs = vec![page(
+            0,
+            "İstanbul Cloud GPU pricing",
+            "https://i",
+            "İİİ İstanbul Cloud: NVIDIA H100 für €2,10 pro Stunde; H100 $2.49 per hour.",
+        )];
+        let schema = json!({"type": "object", "properties": {"price_usd_per_hour": {"type": "number"}}});
+        let (v, _) = fill("H100 price per hour", &schema, &recs).expect("fill");
+        assert_eq!(v["price_usd_per_hour"], json!(2.49));
     }
 
     #[test]
