@@ -160,8 +160,8 @@ impl Executor {
         self.shared.contract.budget_micros.saturating_sub(self.spent())
     }
 
-    /// One LLM call (retries and fallback along `route`, deadline and budget as for any step),
-    /// outside the plan's DAG: the pipeline's extraction rounds. The token cost reported in
+    /// One LLM call (retries and fallback along `route`, budget as for any step, done by
+    /// `until` or the task's deadline, whichever is first), outside the plan's DAG: the pipeline's extraction rounds. The token cost reported in
     /// the response's `usage` (× `micros_per_1k_tokens` / 1000, rounded up) is added to the
     /// receipt's cost and to the task's spending.
     pub async fn call_llm(
@@ -170,9 +170,10 @@ impl Executor {
         route: &[u16],
         input: &Value,
         micros_per_1k_tokens: f64,
+        until: Instant,
     ) -> (Result<Value, MinerError>, StepResult) {
         let mut res = StepResult::default();
-        let out = call_with_fallback(&self.shared, step_id, route, input, &mut res).await;
+        let out = call_until(&self.shared, step_id, route, input, &mut res, until).await;
         if let Ok(v) = &out {
             let extra = token_cost(v, micros_per_1k_tokens);
             if let Some(r) = res.receipts.last_mut() {
@@ -288,11 +289,24 @@ async fn call_with_fallback(
     input: &Value,
     res: &mut StepResult,
 ) -> Result<Value, MinerError> {
+    call_until(s, step_id, route, input, res, s.deadline).await
+}
+
+/// [`call_with_fallback`] that stops at `until` (no later than the task's deadline).
+async fn call_until(
+    s: &Shared,
+    step_id: &str,
+    route: &[u16],
+    input: &Value,
+    res: &mut StepResult,
+    until: Instant,
+) -> Result<Value, MinerError> {
+    let deadline = until.min(s.deadline);
     let mut last: Option<String> = None;
     for netuid in route {
         let Some(entry) = s.ledger.get(netuid) else { continue };
         for attempt in 0..=s.contract.max_retries {
-            let remaining = s.deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(MinerError::Deadline(s.contract.deadline_ms));
             }
@@ -337,7 +351,7 @@ async fn call_with_fallback(
                     }
                     let backoff = Duration::from_millis(50 * (1 << attempt.min(6)))
                         .mul_f64(0.5 + jitter(&s.task_id, step_id, attempt));
-                    tokio::time::sleep(backoff.min(s.deadline.saturating_duration_since(Instant::now()))).await;
+                    tokio::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now()))).await;
                 }
             }
         }

@@ -474,6 +474,7 @@ pub async fn extract(
     receipts: &[Receipt],
     evidence: &[CallEvidence],
     cfg: &ExtractionConfig,
+    until: std::time::Instant,
 ) -> Extraction {
     let mut out = Extraction::default();
     let docs = documents(objective, receipts, evidence, cfg.min_doc_chars);
@@ -508,8 +509,13 @@ pub async fn extract(
             ));
             break;
         }
+        if std::time::Instant::now() >= until {
+            out.reason = Some("no time left for another extraction round".into());
+            break;
+        }
         out.rounds = round + 1;
-        let (res, calls) = exec.call_llm(&format!("extract.{round}"), route, &body, cfg.micros_per_1k_tokens).await;
+        let (res, calls) =
+            exec.call_llm(&format!("extract.{round}"), route, &body, cfg.micros_per_1k_tokens, until).await;
         out.calls.receipts.extend(calls.receipts);
         out.calls.evidence.extend(calls.evidence);
         out.calls.proposals.extend(calls.proposals);

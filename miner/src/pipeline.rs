@@ -198,8 +198,16 @@ impl MinerCore {
             let llm_deadline = deadline.checked_sub(reserve).unwrap_or(deadline);
             let data_receipts = receipts.clone();
             let data_evidence = evidence.clone();
-            let run =
-                extract(&exec, &llm_route, &req.objective, &schema, &data_receipts, &data_evidence, &self.extraction);
+            let run = extract(
+                &exec,
+                &llm_route,
+                &req.objective,
+                &schema,
+                &data_receipts,
+                &data_evidence,
+                &self.extraction,
+                llm_deadline,
+            );
             // A checked answer is checkpointed with the root of the receipts it cites, so a
             // restarted miner does not pay the LLM twice for the same evidence.
             let key = format!("miner/job/{}/extract", req.task_id);
@@ -214,7 +222,9 @@ impl MinerCore {
                     Ok(x)
                 }
                 None => {
-                    let r = tokio::time::timeout_at(llm_deadline.into(), run).await;
+                    // The rounds stop by `llm_deadline` themselves (their receipts are kept);
+                    // this is only a safety net.
+                    let r = tokio::time::timeout_at(deadline.into(), run).await;
                     if let (Ok(x), Some(s)) = (&r, &self.store)
                         && x.answer.is_some()
                     {

@@ -111,6 +111,14 @@ async fn stub_llm<F>(answer: F) -> (String, Arc<Mutex<Seen>>)
 where
     F: Fn(usize, &ExtractionRequest) -> ExtractionAnswer + Send + Sync + 'static,
 {
+    slow_stub_llm(answer, 0).await
+}
+
+/// [`stub_llm`] answering after `delay_ms`.
+async fn slow_stub_llm<F>(answer: F, delay_ms: u64) -> (String, Arc<Mutex<Seen>>)
+where
+    F: Fn(usize, &ExtractionRequest) -> ExtractionAnswer + Send + Sync + 'static,
+{
     let seen = Arc::new(Mutex::new(Seen::default()));
     let calls = Arc::new(AtomicUsize::new(0));
     let answer = Arc::new(answer);
@@ -120,6 +128,7 @@ where
         post(move |Json(body): Json<Value>| {
             let (seen, calls, answer) = (s.clone(), calls.clone(), answer.clone());
             async move {
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
                 let req = ExtractionRequest::from_chat_body(&body).expect("an extraction task in the chat body");
                 let n = calls.fetch_add(1, Ordering::SeqCst);
                 let a = answer(n, &req);
@@ -312,5 +321,24 @@ async fn with_the_llm_down_the_fallback_fills_only_what_evidence_states() {
     assert_eq!(out.error, None);
     assert_cited(&out);
     assert!(out.receipts.iter().all(|r| !r.step_id.starts_with("extract")));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_llm_leaves_time_for_the_fallback_within_the_deadline() {
+    let sim = start(SimConfig::default_trio()).await.expect("sim");
+    let (url, _seen) = slow_stub_llm(|_, req| answer_h100(&req.documents, false), 5_000).await;
+    let entries = with_llm_at(sim.subnets.iter().map(ledger::entry).collect(), &url);
+    let core = MinerCore::new(Keypair::from_uri("//Extract6").expect("key"), entries, None).expect("core");
+    let mut r = h100_task("x-8").request();
+    r.contract.deadline_ms = 2_000;
+    let t0 = std::time::Instant::now();
+    let out = core.orchestrate(Orchestrate::from_request(r).expect("req")).await;
+    assert!(t0.elapsed().as_millis() < 2_000, "answered within the deadline: {:?}", t0.elapsed());
+    assert_eq!(out.error, None);
+    assert_cited(&out);
+    let llm: Vec<_> = out.receipts.iter().filter(|r| r.step_id.starts_with("extract")).collect();
+    assert!(!llm.is_empty() && llm.iter().all(|r| r.status != CallStatus::Ok), "the timed-out call is receipted");
+    assert_eq!(out.result.as_ref().expect("r")["cheapest"], json!("Lambda Cloud"), "from the fallback");
     sim.shutdown().await;
 }
