@@ -77,6 +77,14 @@ async fn llm_plans_are_repaired_and_used_or_fall_back() {
     assert_eq!(ids, vec!["find", "read", "extract"], "the LLM's plan, repaired");
     assert_eq!(out.plan[0].inputs["prompt"], json!("cloud GPU pricing"), "inputs filled from the template");
     assert_eq!(out.receipts.iter().filter(|r| r.step_id.starts_with("read.")).count(), 2);
+    // The planning call is receipt 0: citations still name the right receipts.
+    assert_eq!(out.receipts[0].step_id, "plan");
+    let result = out.result.clone().expect("result");
+    assert!(!out.citations.is_empty());
+    for c in &out.citations {
+        assert!(c.receipt > 0);
+        orchestra_proto::extract::check_citation(&result, c, &out.evidence[c.receipt].response).expect("checks");
+    }
     assert!(sim.by_kind(SubnetKind::Search).is_some());
     sim.shutdown().await;
 }
