@@ -163,7 +163,8 @@ pub fn read_answer(content: &str) -> Result<ExtractionAnswer, String> {
 }
 
 /// Coerce leaves to the schema's types where the text is unambiguous: `"$6.88"` → 6.88 for a
-/// number, `"12"` → 12 for an integer, `"true"` → true. Other values are left for the checks.
+/// number, `"12"` → 12 for an integer, `"true"` → true; optional fields given as null or ""
+/// are left out. Other values are left for the checks.
 pub fn coerce(v: &mut Value, schema: &Value) {
     let ty = schema.get("type").and_then(|t| match t {
         Value::String(s) => Some(s.as_str()),
@@ -173,6 +174,17 @@ pub fn coerce(v: &mut Value, schema: &Value) {
     match v {
         Value::Object(m) => {
             let props = schema.get("properties").and_then(Value::as_object);
+            let required: BTreeSet<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            // "Not known" written as null or "" is an optional field left out.
+            m.retain(|k, x| {
+                required.contains(k.as_str()) || !(x.is_null() || x.as_str().is_some_and(|s| s.trim().is_empty()))
+            });
             for (k, x) in m.iter_mut() {
                 if let Some(s) = props.and_then(|p| p.get(k)) {
                     coerce(x, s);
@@ -606,7 +618,7 @@ mod tests {
         assert_eq!(normalize_path("providers[0].provider"), "/providers/0/provider");
         assert_eq!(normalize_path("$.a.b"), "/a/b");
         assert_eq!(normalize_path("/data/0/content"), "/data/0/content");
-        let reply = r#"Sure! {"answer": {"price": "$6.88", "n": "12", "ok": "true"},
+        let reply = r#"Sure! {"answer": {"price": "$6.88", "n": "12", "ok": "true", "note": "", "x": null},
             "citations": [{"path": "price", "receipt": "3", "pointer": "data[0].content", "quote": "$6.88 per GPU-hour"},
                           {"path": "n", "receipt": 1, "quote": "12 GPUs"}]}"#;
         let mut a = read_answer(reply).expect("lenient");
