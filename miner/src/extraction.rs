@@ -81,9 +81,11 @@ pub fn documents(objective: &str, receipts: &[Receipt], evidence: &[CallEvidence
         if !is_data_receipt(r) {
             continue;
         }
+        // Prose only: metadata keys and strings without a space (timestamps, ids, URLs) are not
+        // documents.
         docs.extend(documents_from(i, &e.response, min_len).into_iter().filter(|d| {
             let last = d.pointer.rsplit('/').next().unwrap_or_default();
-            !META_KEYS.contains(&last)
+            !META_KEYS.contains(&last) && d.text.trim().contains(char::is_whitespace)
         }));
     }
     let is_snippet = |d: &Document| d.pointer.starts_with("/search_results");
