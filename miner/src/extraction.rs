@@ -572,8 +572,11 @@ pub async fn extract(
         }
         tracing::debug!(round, problems = ?checked.problems, "extraction answer has problems");
         out.reason = Some(format!("{} problems, first: {}", checked.problems.len(), checked.problems[0]));
-        if checked.value.is_some() {
-            best = checked.value;
+        // The fullest checked answer of the rounds so far (a later one on a tie).
+        if let Some(v) = checked.value
+            && best.as_ref().is_none_or(|b| leaves(&v.0).len() >= leaves(&b.0).len())
+        {
+            best = Some(v);
         }
         feedback = checked.problems.into_iter().take(20).collect();
     }
