@@ -256,6 +256,32 @@ pub fn wants_social(objective: &str) -> bool {
         || objective.split_whitespace().any(|w| w.len() > 1 && w.starts_with('@'))
 }
 
+/// Whether the target schema asks for posts or opinions (a `mentions`, `tweets`, `posts` or
+/// `sentiment` field anywhere).
+pub fn schema_wants_social(schema: &Value) -> bool {
+    fn walk(s: &Value) -> bool {
+        let props = s.get("properties").and_then(Value::as_object);
+        props.is_some_and(|p| {
+            p.iter().any(|(k, v)| {
+                const SOCIAL_FIELDS: &[&str] = &[
+                    "mention",
+                    "mentions",
+                    "tweet",
+                    "tweets",
+                    "post",
+                    "posts",
+                    "sentiment",
+                    "reddit",
+                    "author",
+                    "username",
+                ];
+                crate::synth::name_tokens(k).iter().any(|t| SOCIAL_FIELDS.contains(&t.as_str())) || walk(v)
+            })
+        }) || s.get("items").is_some_and(walk)
+    }
+    walk(schema)
+}
+
 /// Usernames named in the objective (`@handle`), without the `@`, at most 10.
 pub fn usernames(objective: &str) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -371,18 +397,19 @@ fn social_inputs(objective: &str) -> Vec<(String, Value)> {
 /// Plan `objective` with what the Ledger offers under `contract`: a web search on the
 /// objective's content words, scrapes of the top links (up to [`MAX_SCRAPES`], in parallel),
 /// and a social/on-demand data step only when the objective asks about people, posts or
-/// sentiment. Synthesis (the LLM extraction) is not a plan step: the pipeline runs it over the
-/// receipted bodies. `target_schema` is accepted for planners that want it.
+/// sentiment (or the target schema has fields for posts, mentions or sentiment). Synthesis (the
+/// LLM extraction) is not a plan step: the pipeline runs it over the receipted bodies.
 pub fn plan(
     objective: &str,
-    _target_schema: &Value,
+    target_schema: &Value,
     ledger: &[LedgerEntry],
     contract: &Contract,
 ) -> Result<Vec<PlanStep>, MinerError> {
     let route = |cap: &str| -> Vec<u16> { router::route(ledger, cap, contract).iter().map(|e| e.netuid).collect() };
     let (search, scrape, social) = (route("web_search"), route("scrape"), route("social_search"));
     let mut steps = Vec::new();
-    let social_wanted = wants_social(objective) || !usernames(objective).is_empty();
+    let social_wanted =
+        wants_social(objective) || !usernames(objective).is_empty() || schema_wants_social(target_schema);
     if !search.is_empty() {
         steps.push(PlanStep {
             id: "search".into(),
@@ -660,6 +687,10 @@ mod tests {
         assert_eq!(platforms(s), vec!["X", "REDDIT"]);
         assert_eq!(usernames("What did @gpu_watcher, @ml_ops_daily post?"), vec!["gpu_watcher", "ml_ops_daily"]);
         assert!(!wants_social("Cheapest community cloud for H100 with many threads"));
+        assert!(schema_wants_social(&json!({"properties": {"items": {"items": {"properties": {"tweet_url": {}}}}}})));
+        assert!(!schema_wants_social(
+            &json!({"properties": {"providers": {"items": {"properties": {"postal_code": {}}}}}})
+        ));
         assert_eq!(social_keywords("What has @elonmusk posted about GPUs today?", 5), vec!["gpus"]);
     }
 
