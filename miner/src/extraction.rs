@@ -500,6 +500,7 @@ pub async fn extract(
     let bodies: Vec<&Value> = evidence.iter().map(|e| &e.response).collect();
     let mut feedback: Vec<String> = Vec::new();
     let mut best: Option<(Value, Vec<Citation>)> = None;
+    let mut plain_text = false;
     for round in 0..=cfg.repair_rounds {
         let mut req = ExtractionRequest {
             objective: objective.to_string(),
@@ -512,6 +513,9 @@ pub async fn extract(
         // Each entry of the route names its own model (the adapter fills it in).
         if let Some(m) = body.as_object_mut() {
             m.remove("model");
+            if plain_text {
+                m.remove("response_format");
+            }
         }
         // A round costs at least its prompt: stop when the budget cannot pay for it.
         let estimate =
@@ -537,8 +541,15 @@ pub async fn extract(
         let response = match res {
             Ok(v) => v,
             Err(e) => {
+                // Some models refuse JSON mode: ask once more without it.
+                let msg = e.to_string();
+                if !plain_text && (msg.contains("HTTP 400") || msg.contains("HTTP 422")) {
+                    plain_text = true;
+                    out.reason = Some(format!("LLM call failed in JSON mode: {msg}"));
+                    continue;
+                }
                 // The subnet itself failed (after retries and fallbacks): more rounds would too.
-                out.reason = Some(format!("LLM call failed: {e}"));
+                out.reason = Some(format!("LLM call failed: {msg}"));
                 break;
             }
         };

@@ -342,3 +342,44 @@ async fn a_slow_llm_leaves_time_for_the_fallback_within_the_deadline() {
     assert_eq!(out.result.as_ref().expect("r")["cheapest"], json!("Lambda Cloud"), "from the fallback");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_model_without_json_mode_is_asked_again_in_plain_text() {
+    let sim = start(SimConfig::default_trio()).await.expect("sim");
+    // Refuses `response_format` with a 400, answers (in a code fence) without it.
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(|Json(body): Json<Value>| async move {
+            if body.get("response_format").is_some() {
+                return (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "response_format is not supported"})),
+                );
+            }
+            let req = ExtractionRequest::from_chat_body(&body).expect("task");
+            let a = answer_h100(&req.documents, false);
+            let content = format!("Here it is:\n```json\n{}\n```", serde_json::to_string(&a).expect("json"));
+            (
+                axum::http::StatusCode::OK,
+                Json(json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 10}})),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let entries = with_llm_at(sim.subnets.iter().map(ledger::entry).collect(), &format!("http://{addr}/v1"));
+    let core = MinerCore::new(Keypair::from_uri("//Extract7").expect("key"), entries, None).expect("core");
+    let out = core.orchestrate(h100_task("x-9")).await;
+    assert_eq!(out.error, None);
+    assert_cited(&out);
+    let llm: Vec<_> = out.receipts.iter().filter(|r| r.step_id.starts_with("extract")).collect();
+    assert_eq!(llm.len(), 2, "refused in JSON mode, answered in plain text");
+    assert!(llm[0].status != CallStatus::Ok && llm[1].status == CallStatus::Ok);
+    // The answer came from the model (prompt + completion tokens priced), not the fallback.
+    assert!(llm[1].cost_micros > llm[0].cost_micros);
+    sim.shutdown().await;
+}
