@@ -656,6 +656,56 @@ mod tests {
         assert_eq!(checked.value.expect("v").1[0].receipt, 1);
     }
 
+    fn receipt(step: &str, transport: orchestra_proto::receipt::Transport, ok: bool) -> Receipt {
+        use orchestra_proto::canonical::Digest;
+        use orchestra_proto::receipt::CallStatus;
+        Receipt {
+            step_id: step.into(),
+            netuid: 1,
+            subnet: "s".into(),
+            transport,
+            endpoint: "e".into(),
+            target: "-".into(),
+            request_digest: Digest([0; 32]),
+            response_digest: Digest([0; 32]),
+            started_at_ms: 0,
+            finished_at_ms: 0,
+            latency_ms: 0,
+            status: if ok { CallStatus::Ok } else { CallStatus::Timeout },
+            cost_micros: 0,
+            attestation: None,
+        }
+    }
+
+    #[test]
+    fn documents_come_from_successful_data_calls_scraped_pages_first() {
+        use orchestra_proto::receipt::Transport::{HttpJson, OpenaiChat};
+        let ev = |response: Value| CallEvidence { request: json!({}), response };
+        let page = "Lambda Cloud on-demand pricing. NVIDIA H100 SXM: $2.49 per GPU-hour.";
+        let receipts = vec![
+            receipt("plan", OpenaiChat, true),
+            receipt("search", HttpJson, true),
+            receipt("scrape.0", HttpJson, true),
+            receipt("scrape.1", HttpJson, false),
+            receipt("extract.0", OpenaiChat, true),
+        ];
+        let evidence = vec![
+            ev(json!({"choices": [{"message": {"content": "a plan written by the planning model"}}]})),
+            ev(json!({"search_results": [
+                {"title": "Lambda Cloud GPU pricing", "link": "https://l", "snippet": "Lambda Cloud on-demand pricing. NVIDIA H100"},
+                {"title": "Other", "link": "https://o", "snippet": "Another page about H100 rentals and prices"}]})),
+            ev(json!({"data": [{"uri": "https://l", "label": "Lambda Cloud GPU pricing", "content": page,
+                "datetime": "2026-10-02T00:00:00Z"}], "meta": {"scraped_at": "2026-11-27T10:00:00Z"}})),
+            ev(json!("timed out, but a long string anyway")),
+            ev(json!({"choices": [{"message": {"content": "an earlier answer from the extraction model"}}]})),
+        ];
+        let docs = documents("H100 price per hour", &receipts, &evidence, 20);
+        let got: Vec<(usize, &str)> = docs.iter().map(|d| (d.receipt, d.pointer.as_str())).collect();
+        assert_eq!(got, vec![(2, "/data/0/content"), (1, "/search_results/1/snippet")]);
+        assert_eq!(docs[0].source.as_deref(), Some("https://l"));
+        assert_eq!(docs[0].title.as_deref(), Some("Lambda Cloud GPU pricing"));
+    }
+
     #[test]
     fn long_documents_are_cut_to_their_relevant_sentences() {
         let filler = "Nothing to see in this sentence at all. ".repeat(200);
