@@ -25,6 +25,8 @@ use crate::MinerError;
 
 /// Longest single subnet call, whatever the deadline.
 pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest single LLM call: a real model writing a long cited answer takes a while.
+pub const MAX_LLM_CALL_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What one step produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -152,6 +154,50 @@ impl Executor {
     pub fn spent(&self) -> u64 {
         *self.shared.spent.lock()
     }
+
+    /// What is left of the contract's budget.
+    pub fn budget_left(&self) -> u64 {
+        self.shared.contract.budget_micros.saturating_sub(self.spent())
+    }
+
+    /// One LLM call (retries and fallback along `route`, budget as for any step, done by
+    /// `until` or the task's deadline, whichever is first), outside the plan's DAG: the pipeline's extraction rounds. The token cost reported in
+    /// the response's `usage` (× `micros_per_1k_tokens` / 1000, rounded up) is added to the
+    /// receipt's cost and to the task's spending.
+    pub async fn call_llm(
+        &self,
+        step_id: &str,
+        route: &[u16],
+        input: &Value,
+        micros_per_1k_tokens: f64,
+        until: Instant,
+    ) -> (Result<Value, MinerError>, StepResult) {
+        let mut res = StepResult::default();
+        let out = call_until(&self.shared, step_id, route, input, &mut res, until).await;
+        if let Ok(v) = &out {
+            let extra = token_cost(v, micros_per_1k_tokens);
+            if let Some(r) = res.receipts.last_mut() {
+                r.cost_micros += extra;
+            }
+            res.cost_micros += extra;
+            *self.shared.spent.lock() += extra;
+        }
+        (out, res)
+    }
+}
+
+/// Tokens an OpenAI-compatible response says it used (`usage.total_tokens`, or prompt +
+/// completion).
+pub fn usage_tokens(response: &Value) -> u64 {
+    let u = response.get("usage");
+    let get = |k: &str| u.and_then(|u| u.get(k)).and_then(Value::as_u64);
+    get("total_tokens").unwrap_or_else(|| get("prompt_tokens").unwrap_or(0) + get("completion_tokens").unwrap_or(0))
+}
+
+/// Micro-units for the tokens of `response` at `micros_per_1k_tokens`, rounded up.
+pub fn token_cost(response: &Value, micros_per_1k_tokens: f64) -> u64 {
+    let c = usage_tokens(response) as f64 * micros_per_1k_tokens.max(0.0) / 1000.0;
+    if c.is_finite() { c.ceil() as u64 } else { 0 }
 }
 
 async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResult>) -> Result<StepResult, MinerError> {
@@ -166,12 +212,19 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
     let mut res = StepResult::default();
     match step.capability.as_str() {
         "scrape" => {
-            let take = step.inputs.get("take").and_then(Value::as_u64).unwrap_or(4) as usize;
+            let take = step
+                .inputs
+                .get("take")
+                .and_then(Value::as_u64)
+                .unwrap_or(crate::planner::MAX_SCRAPES as u64)
+                .clamp(1, crate::planner::MAX_SCRAPES as u64) as usize;
+            let mut seen = std::collections::BTreeSet::new();
             let links: Vec<String> = deps
                 .values()
                 .flat_map(|r| r.outputs.iter())
                 .flat_map(|o| o.get("search_results").and_then(Value::as_array).cloned().unwrap_or_default())
                 .filter_map(|it| it.get("link").and_then(Value::as_str).map(str::to_string))
+                .filter(|l| (l.starts_with("http://") || l.starts_with("https://")) && seen.insert(l.clone()))
                 .take(take)
                 .collect();
             if links.is_empty() {
@@ -213,22 +266,6 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
                 return Err(MinerError::Step { step: step.id.clone(), reason: "every scrape failed".into() });
             }
         }
-        "llm_chat" => {
-            let docs = documents(deps);
-            let mut prompt = format!(
-                "Objective: {}\nWrite a short rationale grounded only in these sources, citing prices exactly.\n\nSources:\n",
-                s.objective
-            );
-            for (i, (url, text)) in docs.iter().enumerate().take(8) {
-                prompt.push_str(&format!("[{}] {url}: {text}\n", i + 1));
-            }
-            let input = json!({"messages": [
-                {"role": "system", "content": "You are a careful analyst. Use only the given sources."},
-                {"role": "user", "content": prompt}
-            ]});
-            let v = call_with_fallback(s, &step.id, &step.route, &input, &mut res).await?;
-            res.outputs.push(v);
-        }
         _ => {
             let v = call_with_fallback(s, &step.id, &step.route, &step.inputs, &mut res).await?;
             res.outputs.push(v);
@@ -238,30 +275,6 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
         store.kv_put(&checkpoint_key(&s.task_id, &step.id), &res)?;
     }
     Ok(res)
-}
-
-/// Source documents (url, text) from step outputs: scraped pages, posts, search snippets.
-pub fn documents(results: &BTreeMap<String, StepResult>) -> Vec<(String, String)> {
-    let mut docs = Vec::new();
-    for r in results.values() {
-        for o in &r.outputs {
-            if let Some(items) = o.get("data").and_then(Value::as_array) {
-                for it in items {
-                    let url = it.get("uri").and_then(Value::as_str).unwrap_or_default();
-                    let text = it.get("content").and_then(Value::as_str).unwrap_or_default();
-                    docs.push((url.to_string(), text.to_string()));
-                }
-            }
-            if let Some(items) = o.get("search_results").and_then(Value::as_array) {
-                for it in items {
-                    let url = it.get("link").and_then(Value::as_str).unwrap_or_default();
-                    let text = it.get("snippet").and_then(Value::as_str).unwrap_or_default();
-                    docs.push((url.to_string(), text.to_string()));
-                }
-            }
-        }
-    }
-    docs
 }
 
 fn jitter(task: &str, step: &str, attempt: u32) -> f64 {
@@ -276,11 +289,24 @@ async fn call_with_fallback(
     input: &Value,
     res: &mut StepResult,
 ) -> Result<Value, MinerError> {
+    call_until(s, step_id, route, input, res, s.deadline).await
+}
+
+/// [`call_with_fallback`] that stops at `until` (no later than the task's deadline).
+async fn call_until(
+    s: &Shared,
+    step_id: &str,
+    route: &[u16],
+    input: &Value,
+    res: &mut StepResult,
+    until: Instant,
+) -> Result<Value, MinerError> {
+    let deadline = until.min(s.deadline);
     let mut last: Option<String> = None;
     for netuid in route {
         let Some(entry) = s.ledger.get(netuid) else { continue };
         for attempt in 0..=s.contract.max_retries {
-            let remaining = s.deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(MinerError::Deadline(s.contract.deadline_ms));
             }
@@ -292,7 +318,15 @@ async fn call_with_fallback(
                 ));
                 break;
             }
-            let outcome = s.adapters.call(entry, input, step_id, remaining.min(MAX_CALL_TIMEOUT)).await;
+            // Each subnet of the route gets the inputs in the shape its schema accepts.
+            let fitted = crate::planner::fit_inputs(&entry.input_schema, input);
+            let input = &fitted;
+            let cap = if entry.has_capability("llm_chat") && entry.capabilities.len() == 1 {
+                MAX_LLM_CALL_TIMEOUT
+            } else {
+                MAX_CALL_TIMEOUT
+            };
+            let outcome = s.adapters.call(entry, input, step_id, remaining.min(cap)).await;
             if let Some(r) = outcome.receipt {
                 *s.spent.lock() += r.cost_micros;
                 res.cost_micros += r.cost_micros;
@@ -317,7 +351,7 @@ async fn call_with_fallback(
                     }
                     let backoff = Duration::from_millis(50 * (1 << attempt.min(6)))
                         .mul_f64(0.5 + jitter(&s.task_id, step_id, attempt));
-                    tokio::time::sleep(backoff.min(s.deadline.saturating_duration_since(Instant::now()))).await;
+                    tokio::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now()))).await;
                 }
             }
         }

@@ -6,10 +6,15 @@
 //! - [`executor`]: the plan as a DAG; independent steps run concurrently; per-call timeouts,
 //!   retries with backoff and jitter, fallback to the next subnet, the contract's deadline and
 //!   budget; every completed step is checkpointed so a restarted miner does not pay twice.
-//! - [`synth`]: fills the target schema from what the steps returned and validates it.
+//! - [`extraction`]: the answer through an LLM subnet: documents from the receipted bodies, the
+//!   shared extraction contract (`orchestra_proto::extract`), schema and citation checks, bounded
+//!   repair rounds with feedback, token costs from `usage`.
+//! - [`synth`]: the deterministic fallback: fills only what the evidence states, cites it, and
+//!   fails a task whose required fields it cannot fill.
 //! - [`pipeline`]: runs a whole task and locks the response (receipt root, signature).
 
 pub mod executor;
+pub mod extraction;
 pub mod node;
 pub mod pipeline;
 pub mod planner;

@@ -42,6 +42,18 @@ pub struct MinerConfig {
     /// Ledger first, validates and repairs its plan, falls back to deterministic).
     #[arg(long, default_value = "deterministic", value_parser = ["deterministic", "llm"])]
     pub planner: String,
+    /// Characters of evidence sent to the LLM subnet per extraction call (its context budget).
+    #[arg(long = "llm.context_chars", default_value_t = 24_000)]
+    pub llm_context_chars: usize,
+    /// `max_tokens` of each extraction call.
+    #[arg(long = "llm.max_tokens", default_value_t = 2048)]
+    pub llm_max_tokens: u32,
+    /// Extra extraction rounds with feedback when an answer fails its checks.
+    #[arg(long = "llm.repair_rounds", default_value_t = 2)]
+    pub llm_repair_rounds: u32,
+    /// Price of LLM tokens (from each response's `usage`), micro-units per 1000 tokens.
+    #[arg(long = "llm.micros_per_1k_tokens", default_value_t = 500.0)]
+    pub llm_micros_per_1k_tokens: f64,
     /// Do not announce the axon on chain (it is already served).
     #[arg(long = "axon.no_serve")]
     pub no_serve: bool,
@@ -86,8 +98,18 @@ impl MinerNode {
         if ledger.is_empty() {
             tracing::warn!("no Ledger entries: every task will be refused until --ledger.file names some");
         }
-        let core =
-            Arc::new(MinerCore::new(hotkey.clone(), ledger, Some(store))?.with_llm_planner(cfg.planner == "llm"));
+        let extraction = crate::extraction::ExtractionConfig {
+            context_chars: cfg.llm_context_chars.max(1_000),
+            max_tokens: cfg.llm_max_tokens.max(64),
+            repair_rounds: cfg.llm_repair_rounds.min(5),
+            micros_per_1k_tokens: cfg.llm_micros_per_1k_tokens.max(0.0),
+            ..Default::default()
+        };
+        let core = Arc::new(
+            MinerCore::new(hotkey.clone(), ledger, Some(store))?
+                .with_llm_planner(cfg.planner == "llm")
+                .with_extraction(extraction),
+        );
         let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
         let policy =
             if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };

@@ -2,7 +2,7 @@
 //! receipt root and the miner's signature. Also the queue of Ledger proposals that validators
 //! pull with the `LedgerProposals` synapse.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,9 +17,9 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::executor::{Executor, StepResult, documents};
-use crate::synth::{Source, prices, source_name, synthesize};
-use crate::{MinerError, planner};
+use crate::executor::Executor;
+use crate::extraction::{ExtractionConfig, extract};
+use crate::{MinerError, planner, router, synth};
 
 const PROPOSALS_KEY: &str = "miner/proposals";
 
@@ -35,6 +35,8 @@ pub struct MinerCore {
     adapters: Adapters,
     /// Ask an LLM subnet for the plan first (falls back to the deterministic planner).
     llm_planner: bool,
+    /// How results are extracted through the LLM subnet.
+    extraction: ExtractionConfig,
     ledger: RwLock<Vec<LedgerEntry>>,
     keypair: Keypair,
     store: Option<Arc<LedgerStore>>,
@@ -59,6 +61,7 @@ impl MinerCore {
         };
         Ok(MinerCore {
             llm_planner: false,
+            extraction: ExtractionConfig::default(),
             adapters: Adapters::new()?.with_keypair(keypair.clone()),
             ledger: RwLock::new(ledger),
             keypair,
@@ -70,6 +73,12 @@ impl MinerCore {
     /// Use the LLM planner (through the Ledger's `llm_chat` subnets) before the deterministic one.
     pub fn with_llm_planner(mut self, on: bool) -> Self {
         self.llm_planner = on;
+        self
+    }
+
+    /// Tune the LLM extraction (context budget, max tokens, repair rounds, token price).
+    pub fn with_extraction(mut self, cfg: ExtractionConfig) -> Self {
+        self.extraction = cfg;
         self
     }
 
@@ -96,6 +105,7 @@ impl MinerCore {
                 syn.plan = done.plan;
                 syn.receipts = done.receipts;
                 syn.evidence = done.evidence;
+                syn.citations = done.citations;
                 syn.receipt_root = Some(done.root);
                 syn.ledger_proposals = done.proposals;
                 syn.cost_micros = done.cost;
@@ -153,15 +163,9 @@ impl MinerCore {
         let results = tokio::time::timeout_at(deadline.into(), exec.run(&plan))
             .await
             .map_err(|_| MinerError::Deadline(deadline_ms))??;
-        let sources = sources(&results);
-        let prose = results
-            .get("write")
-            .and_then(|r| r.outputs.first())
-            .and_then(|o| o.pointer("/choices/0/message/content"))
-            .and_then(Value::as_str);
-        let result = synthesize(&schema, &sources, prose, &req.objective)?;
 
-        // Receipts in plan order, then call order: the order is part of the root.
+        // Receipts in plan order, then call order: the order is part of the root, and the
+        // documents given to the LLM cite these indices.
         let mut receipts = Vec::new();
         let mut evidence = Vec::new();
         let mut proposals = Vec::new();
@@ -180,6 +184,101 @@ impl MinerCore {
                 cost += r.cost_micros;
             }
         }
+
+        // Synthesis: the LLM subnet extracts a cited answer; when none is routable or it keeps
+        // failing, the deterministic fallback fills what the evidence states. The LLM gets the
+        // deadline minus a reserve for the fallback.
+        let llm_route: Vec<u16> = router::route(&ledger, "llm_chat", &req.contract).iter().map(|e| e.netuid).collect();
+        let mut plan = plan;
+        let mut answer = None;
+        let mut llm_clean = false;
+        let mut llm_reason = "no llm_chat subnet in the Ledger".to_string();
+        if !llm_route.is_empty() {
+            let reserve = Duration::from_millis((deadline_ms / 10).clamp(50, 2_000));
+            let llm_deadline = deadline.checked_sub(reserve).unwrap_or(deadline);
+            let data_receipts = receipts.clone();
+            let data_evidence = evidence.clone();
+            let run = extract(
+                &exec,
+                &llm_route,
+                &req.objective,
+                &schema,
+                &data_receipts,
+                &data_evidence,
+                &self.extraction,
+                llm_deadline,
+            );
+            // A checked answer is checkpointed with the root of the receipts it cites, so a
+            // restarted miner does not pay the LLM twice for the same evidence.
+            let key = format!("miner/job/{}/extract", req.task_id);
+            let data_root = receipt_root(&receipts)?.to_hex();
+            let saved = match &self.store {
+                Some(s) => s.kv_get::<(String, crate::extraction::Extraction)>(&key)?,
+                None => None,
+            };
+            let outcome = match saved.filter(|(root, _)| *root == data_root) {
+                Some((_, x)) => {
+                    tracing::info!(task = %req.task_id, "extraction resumed from checkpoint");
+                    Ok(x)
+                }
+                None => {
+                    // The rounds stop by `llm_deadline` themselves (their receipts are kept);
+                    // this is only a safety net.
+                    let r = tokio::time::timeout_at(deadline.into(), run).await;
+                    if let (Ok(x), Some(s)) = (&r, &self.store)
+                        && x.answer.is_some()
+                    {
+                        s.kv_put(&key, &(&data_root, x))?;
+                    }
+                    r
+                }
+            };
+            match outcome {
+                Ok(x) => {
+                    if !x.calls.receipts.is_empty() {
+                        plan.push(orchestra_proto::synapses::PlanStep {
+                            id: "extract".into(),
+                            capability: "llm_chat".into(),
+                            inputs: serde_json::json!({"task": "extraction", "rounds": x.rounds}),
+                            depends_on: plan.iter().map(|s| s.id.clone()).collect(),
+                            route: llm_route.clone(),
+                        });
+                    }
+                    receipts.extend(x.calls.receipts);
+                    evidence.extend(x.calls.evidence);
+                    proposals.extend(x.calls.proposals);
+                    cost += x.calls.cost_micros;
+                    answer = x.answer;
+                    llm_clean = x.clean;
+                    if let Some(r) = x.reason {
+                        llm_reason = r;
+                    }
+                }
+                Err(_) => llm_reason = "the LLM did not answer before the deadline".into(),
+            }
+        }
+        // An answer that had to be pruned may have lost what the evidence plainly states: the
+        // deterministic reading is kept instead when it fills more (cited) leaves.
+        if !llm_clean && let Some((v, _)) = &answer {
+            let records = synth::records(&receipts, &evidence);
+            if let Ok(det) = synth::fill(&req.objective, &schema, &records)
+                && orchestra_proto::extract::leaves(&det.0).len() > orchestra_proto::extract::leaves(v).len()
+            {
+                tracing::info!(task = %req.task_id, "the pruned LLM answer fills less than the evidence states; deterministic synthesis");
+                answer = Some(det);
+            }
+        }
+        let (result, citations) = match answer {
+            Some(a) => a,
+            None => {
+                tracing::info!(task = %req.task_id, reason = %llm_reason, "no checked LLM answer; deterministic synthesis");
+                let records = synth::records(&receipts, &evidence);
+                synth::fill(&req.objective, &schema, &records).map_err(|e| match e {
+                    MinerError::Synth(m) => MinerError::Synth(format!("{m}; LLM extraction: {llm_reason}")),
+                    other => other,
+                })?
+            }
+        };
         let mut seen = BTreeSet::new();
         proposals.retain(|p| seen.insert((p.netuid, p.field.clone(), p.update_type as u8)));
         let root = receipt_root(&receipts)?;
@@ -187,7 +286,7 @@ impl MinerCore {
         let c = commitment(&req.task_id, &rd, &root);
         let signature = self.keypair.sign_hex(&c.0);
         self.enqueue(&proposals)?;
-        Ok(Done { result, plan, receipts, evidence, root, proposals, cost, signature })
+        Ok(Done { result, plan, receipts, evidence, citations, root, proposals, cost, signature })
     }
 
     fn enqueue(&self, new: &[LedgerProposal]) -> Result<(), MinerError> {
@@ -230,50 +329,9 @@ struct Done {
     plan: Vec<orchestra_proto::synapses::PlanStep>,
     receipts: Vec<orchestra_proto::receipt::Receipt>,
     evidence: Vec<orchestra_proto::synapses::CallEvidence>,
+    citations: Vec<orchestra_proto::extract::Citation>,
     root: orchestra_proto::canonical::Digest,
     proposals: Vec<LedgerProposal>,
     cost: u64,
     signature: String,
-}
-
-/// Sources from step outputs: scraped pages and posts (with their text), and search results
-/// whose pages were not scraped (with their snippet). One per URL, the richest text kept.
-pub fn sources(results: &BTreeMap<String, StepResult>) -> Vec<Source> {
-    let mut titles: BTreeMap<String, String> = BTreeMap::new();
-    for r in results.values() {
-        for o in &r.outputs {
-            for it in o.get("search_results").and_then(Value::as_array).into_iter().flatten() {
-                if let (Some(l), Some(t)) =
-                    (it.get("link").and_then(Value::as_str), it.get("title").and_then(Value::as_str))
-                {
-                    titles.insert(l.to_string(), t.to_string());
-                }
-            }
-            for it in o.get("data").and_then(Value::as_array).into_iter().flatten() {
-                if let (Some(u), Some(l)) =
-                    (it.get("uri").and_then(Value::as_str), it.get("label").and_then(Value::as_str))
-                {
-                    titles.entry(u.to_string()).or_insert_with(|| l.to_string());
-                }
-            }
-        }
-    }
-    let mut by_url: BTreeMap<String, String> = BTreeMap::new();
-    for (url, text) in documents(results) {
-        let e = by_url.entry(url).or_default();
-        if text.len() > e.len() {
-            *e = text;
-        }
-    }
-    let mut out: Vec<Source> = by_url
-        .into_iter()
-        .filter(|(url, _)| !url.is_empty())
-        .map(|(url, text)| {
-            let title = titles.get(&url).cloned().unwrap_or_else(|| url.clone());
-            Source { name: source_name(&title), prices: prices(&text), url, text }
-        })
-        .collect();
-    // Priced sources first, stable by URL: the result is deterministic.
-    out.sort_by_key(|s| (s.prices.is_empty(), s.url.clone()));
-    out
 }

@@ -13,72 +13,392 @@ use serde_json::{Value, json};
 
 use crate::{MinerError, router};
 
-/// Words that carry no search meaning.
+/// Words that carry no search meaning: function words, question words, generic verbs of a
+/// request ("list", "compare"), quantifiers and the time-window words handled separately.
 const STOP: &[&str] = &[
-    "the",
-    "and",
-    "for",
-    "our",
-    "with",
-    "from",
-    "into",
-    "about",
-    "what",
-    "which",
-    "that",
-    "this",
-    "research",
-    "recommend",
-    "find",
-    "give",
-    "compare",
-    "analyze",
-    "analyse",
-    "best",
-    "how",
-    "are",
-    "its",
-    "your",
-    "their",
     "a",
+    "about",
+    "above",
+    "after",
+    "all",
+    "also",
+    "am",
     "an",
-    "of",
-    "to",
-    "in",
-    "on",
-    "by",
-    "is",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
     "be",
+    "been",
+    "best",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "compare",
+    "could",
+    "currently",
+    "describe",
+    "did",
+    "do",
+    "does",
+    "each",
+    "every",
+    "explain",
+    "find",
+    "for",
+    "from",
+    "get",
+    "give",
+    "has",
+    "have",
+    "how",
+    "i",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "just",
+    "list",
+    "me",
+    "most",
+    "my",
+    "now",
+    "of",
+    "on",
+    "or",
+    "our",
+    "over",
+    "per",
+    "please",
+    "recent",
+    "recently",
+    "recommend",
+    "report",
+    "research",
+    "say",
+    "says",
+    "show",
+    "should",
+    "so",
+    "some",
+    "summarize",
+    "summarise",
+    "tell",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "to",
+    "today",
+    "under",
+    "us",
+    "was",
+    "we",
+    "week",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "year",
+    "you",
+    "your",
+    "month",
+    "past",
+    "last",
+    "current",
+    "overall",
+    "give",
+    "people",
+    "think",
+    "talking",
+    "saying",
 ];
 
-/// Up to `n` keywords from the objective, in order of appearance.
-pub fn keywords(objective: &str, n: usize) -> Vec<String> {
+/// Words that ask about people, posts or opinions (the social/on-demand data step).
+const SOCIAL: &[&str] = &[
+    "x",
+    "twitter",
+    "tweet",
+    "tweets",
+    "tweeted",
+    "reddit",
+    "subreddit",
+    "social",
+    "post",
+    "posts",
+    "posted",
+    "posting",
+    "sentiment",
+    "opinion",
+    "opinions",
+    "mention",
+    "mentions",
+    "discussion",
+    "discussions",
+    "influencer",
+    "influencers",
+    "hashtag",
+    "hashtags",
+];
+
+/// Of [`SOCIAL`], the ones that are not search terms themselves (platforms and meta words).
+const SOCIAL_META: &[&str] = &[
+    "x",
+    "twitter",
+    "tweet",
+    "tweets",
+    "tweeted",
+    "reddit",
+    "subreddit",
+    "social",
+    "post",
+    "posts",
+    "posted",
+    "posting",
+    "sentiment",
+    "opinion",
+    "opinions",
+    "mention",
+    "mentions",
+    "discussion",
+    "discussions",
+    "thread",
+    "threads",
+    "media",
+    "hashtag",
+    "hashtags",
+];
+
+/// The words of `text` with their original case: split on whitespace and punctuation, keeping
+/// inner hyphens and dropping a possessive `'s`.
+fn raw_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\'' || c == '@' || c == '#'))
+        .map(|w| w.trim_matches(|c: char| c == '-' || c == '\''))
+        .map(|w| w.strip_suffix("'s").unwrap_or(w))
+        .map(|w| w.trim_start_matches('#'))
+        .filter(|w| !w.is_empty() && !w.starts_with('@'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The content words of an objective, in order, deduplicated case-insensitively, original case
+/// kept (entity tokens like `H100` stay as written): stop words and question words dropped,
+/// hyphenated words split ("on-demand" → "demand").
+pub fn content_words(objective: &str) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    objective
-        .split(|c: char| !c.is_alphanumeric())
+    let mut out = Vec::new();
+    for w in raw_words(objective) {
+        for part in w.split('-') {
+            let l = part.to_lowercase();
+            let keep = (l.len() > 1 || l.chars().any(|c| c.is_ascii_digit())) && !STOP.contains(&l.as_str());
+            if keep && seen.insert(l) {
+                out.push(part.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Up to `n` lowercase keywords from the objective, in order of appearance.
+pub fn keywords(objective: &str, n: usize) -> Vec<String> {
+    content_words(objective).into_iter().map(|w| w.to_lowercase()).take(n).collect()
+}
+
+/// Keywords for a social search: the content words without platform and meta words.
+pub fn social_keywords(objective: &str, n: usize) -> Vec<String> {
+    content_words(objective)
+        .into_iter()
         .map(|w| w.to_lowercase())
-        .filter(|w| w.len() > 2 && !STOP.contains(&w.as_str()))
-        .filter(|w| seen.insert(w.clone()))
+        .filter(|w| !SOCIAL_META.contains(&w.as_str()))
         .take(n)
         .collect()
 }
 
-/// Whether the schema has free-text fields an LLM should write (rationale, summary, ...).
-pub fn has_free_text(schema: &Value) -> bool {
-    const TEXTY: &[&str] =
-        &["rationale", "summary", "analysis", "description", "explanation", "reasoning", "recommendation"];
-    fn walk(s: &Value, name: &str) -> bool {
-        let is_str = s.get("type").and_then(Value::as_str) == Some("string");
-        if is_str && TEXTY.iter().any(|t| name.contains(t)) {
-            return true;
-        }
-        let props = s.get("properties").and_then(Value::as_object);
-        props.is_some_and(|p| p.iter().any(|(k, v)| walk(v, k))) || s.get("items").is_some_and(|i| walk(i, name))
+/// The web search query for an objective: its content words (at most 12), original case.
+pub fn search_query(objective: &str) -> String {
+    let words = content_words(objective);
+    if words.is_empty() {
+        objective.trim().to_string()
+    } else {
+        words.into_iter().take(12).collect::<Vec<_>>().join(" ")
     }
-    walk(schema, "")
 }
 
-/// Plan `objective` for `target_schema` with what the Ledger offers under `contract`.
+/// Whether the objective asks about people, posts or sentiment (X, Twitter, Reddit, social).
+pub fn wants_social(objective: &str) -> bool {
+    let lower = objective.to_lowercase();
+    let words: Vec<String> = raw_words(&lower);
+    words.iter().any(|w| SOCIAL.contains(&w.as_str()))
+        || lower.contains("people say")
+        || lower.contains("people think")
+        || lower.contains("what do people")
+        || lower.contains("what are people")
+        || objective.split_whitespace().any(|w| w.len() > 1 && w.starts_with('@'))
+}
+
+/// Whether the target schema asks for posts or opinions (a `mentions`, `tweets`, `posts` or
+/// `sentiment` field anywhere).
+pub fn schema_wants_social(schema: &Value) -> bool {
+    fn walk(s: &Value) -> bool {
+        let props = s.get("properties").and_then(Value::as_object);
+        props.is_some_and(|p| {
+            p.iter().any(|(k, v)| {
+                const SOCIAL_FIELDS: &[&str] = &[
+                    "mention",
+                    "mentions",
+                    "tweet",
+                    "tweets",
+                    "post",
+                    "posts",
+                    "sentiment",
+                    "reddit",
+                    "author",
+                    "username",
+                ];
+                crate::synth::name_tokens(k).iter().any(|t| SOCIAL_FIELDS.contains(&t.as_str())) || walk(v)
+            })
+        }) || s.get("items").is_some_and(walk)
+    }
+    walk(schema)
+}
+
+/// Usernames named in the objective (`@handle`), without the `@`, at most 10.
+pub fn usernames(objective: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    objective
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix('@'))
+        .map(|w| w.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '_')).to_string())
+        .filter(|w| !w.is_empty() && seen.insert(w.to_lowercase()))
+        .take(10)
+        .collect()
+}
+
+/// The social platforms the objective names, as SN13 `source` values (`X`, `REDDIT`).
+pub fn platforms(objective: &str) -> Vec<&'static str> {
+    let words = raw_words(&objective.to_lowercase());
+    let mut out = Vec::new();
+    if words.iter().any(|w| w == "x" || w.starts_with("twitter") || w.starts_with("tweet")) {
+        out.push("X");
+    }
+    if words.iter().any(|w| w.starts_with("reddit") || w == "subreddit") {
+        out.push("REDDIT");
+    }
+    out
+}
+
+/// Civil date (y, m, d) of a day count since the Unix epoch (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The date window an objective asks for ("today", "this week", "this month", "this year",
+/// "past/last week|month|year"), as ISO start and end datetimes, relative to `today` (days since
+/// the Unix epoch).
+pub fn date_window(objective: &str, today: i64) -> Option<(String, String)> {
+    let l = objective.to_lowercase();
+    let iso = |days: i64| {
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02}T00:00:00Z")
+    };
+    let (y, m, d) = civil_from_days(today);
+    let end = format!("{y:04}-{m:02}-{d:02}T23:59:59Z");
+    let start = if l.contains("today") || l.contains("last 24 hours") || l.contains("past 24 hours") {
+        iso(today)
+    } else if l.contains("this week") {
+        iso(today - 6)
+    } else if l.contains("past week") || l.contains("last week") || l.contains("last 7 days") {
+        iso(today - 7)
+    } else if l.contains("this month") {
+        format!("{y:04}-{m:02}-01T00:00:00Z")
+    } else if l.contains("past month") || l.contains("last month") || l.contains("last 30 days") {
+        iso(today - 30)
+    } else if l.contains("this year") {
+        format!("{y:04}-01-01T00:00:00Z")
+    } else if l.contains("past year") || l.contains("last year") {
+        iso(today - 365)
+    } else {
+        return None;
+    };
+    Some((start, end))
+}
+
+fn today_days() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() / 86_400) as i64)
+        .unwrap_or(0)
+}
+
+/// Pages scraped after a search, at most.
+pub const MAX_SCRAPES: usize = 6;
+/// Results asked of a web search (SN22 requires at least 10).
+pub const SEARCH_COUNT: u64 = 10;
+
+/// The inputs of the social step(s): one per platform the objective names (X when it names
+/// none), keywords from the objective, usernames if named, a date window if asked for.
+fn social_inputs(objective: &str) -> Vec<(String, Value)> {
+    let kws = social_keywords(objective, 5);
+    let users = usernames(objective);
+    let window = date_window(objective, today_days());
+    let mut plats = platforms(objective);
+    if plats.is_empty() {
+        plats.push("X");
+    }
+    let many = plats.len() > 1;
+    plats
+        .into_iter()
+        .map(|p| {
+            let mut v = json!({"source": p, "keyword_mode": "any", "limit": 50});
+            if !kws.is_empty() {
+                v["keywords"] = json!(kws);
+            }
+            if !users.is_empty() {
+                v["usernames"] = json!(users);
+            }
+            if let Some((s, e)) = &window {
+                v["start_date"] = json!(s);
+                v["end_date"] = json!(e);
+            }
+            let id = if many { format!("social_{}", p.to_lowercase()) } else { "social".to_string() };
+            (id, v)
+        })
+        .collect()
+}
+
+/// Plan `objective` with what the Ledger offers under `contract`: a web search on the
+/// objective's content words, scrapes of the top links (up to [`MAX_SCRAPES`], in parallel),
+/// and a social/on-demand data step only when the objective asks about people, posts or
+/// sentiment (or the target schema has fields for posts, mentions or sentiment). Synthesis (the
+/// LLM extraction) is not a plan step: the pipeline runs it over the receipted bodies.
 pub fn plan(
     objective: &str,
     target_schema: &Value,
@@ -86,14 +406,15 @@ pub fn plan(
     contract: &Contract,
 ) -> Result<Vec<PlanStep>, MinerError> {
     let route = |cap: &str| -> Vec<u16> { router::route(ledger, cap, contract).iter().map(|e| e.netuid).collect() };
-    let (search, scrape, social, llm) =
-        (route("web_search"), route("scrape"), route("social_search"), route("llm_chat"));
+    let (search, scrape, social) = (route("web_search"), route("scrape"), route("social_search"));
     let mut steps = Vec::new();
+    let social_wanted =
+        wants_social(objective) || !usernames(objective).is_empty() || schema_wants_social(target_schema);
     if !search.is_empty() {
         steps.push(PlanStep {
             id: "search".into(),
             capability: "web_search".into(),
-            inputs: json!({"prompt": objective, "count": 6}),
+            inputs: json!({"prompt": search_query(objective), "count": SEARCH_COUNT}),
             depends_on: vec![],
             route: search.clone(),
         });
@@ -101,41 +422,82 @@ pub fn plan(
             steps.push(PlanStep {
                 id: "scrape".into(),
                 capability: "scrape".into(),
-                inputs: json!({"from": "search", "take": 4}),
+                inputs: json!({"from": "search", "take": MAX_SCRAPES}),
                 depends_on: vec!["search".into()],
                 route: scrape,
             });
         }
     }
-    if !social.is_empty() {
-        steps.push(PlanStep {
-            id: "social".into(),
-            capability: "social_search".into(),
-            inputs: json!({"keywords": keywords(objective, 3), "keyword_mode": "any", "limit": 20}),
-            depends_on: vec![],
-            route: social,
-        });
+    if !social.is_empty() && (social_wanted || search.is_empty()) {
+        for (id, inputs) in social_inputs(objective) {
+            steps.push(PlanStep {
+                id,
+                capability: "social_search".into(),
+                inputs,
+                depends_on: vec![],
+                route: social.clone(),
+            });
+        }
     }
     if steps.is_empty() {
         return Err(MinerError::Plan(
             "no subnet in the Ledger (within the contract's allowed subnets) offers web_search or social_search".into(),
         ));
     }
-    if !llm.is_empty() && has_free_text(target_schema) {
-        let deps: Vec<String> = steps
-            .iter()
-            .map(|s| s.id.clone())
-            .filter(|id| id != "search" || !steps.iter().any(|s| s.id == "scrape"))
-            .collect();
-        steps.push(PlanStep {
-            id: "write".into(),
-            capability: "llm_chat".into(),
-            inputs: json!({"from": deps}),
-            depends_on: deps,
-            route: llm,
-        });
-    }
     Ok(steps)
+}
+
+/// Make `inputs` valid for an entry's input schema where that can be done without changing
+/// their meaning: integers clamped into `minimum..=maximum`, arrays cut to `maxItems`, values
+/// outside an `enum` and undeclared fields (under `additionalProperties: false`) dropped, and a
+/// required `prompt` written from `keywords` when a keyword request goes to a prompt-only
+/// subnet.
+pub fn fit_inputs(schema: &Value, inputs: &Value) -> Value {
+    let Some(obj) = inputs.as_object() else { return inputs.clone() };
+    let props = schema.get("properties").and_then(Value::as_object);
+    let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
+    let mut out = serde_json::Map::new();
+    for (k, v) in obj {
+        let Some(p) = props.and_then(|p| p.get(k)) else {
+            if !closed {
+                out.insert(k.clone(), v.clone());
+            }
+            continue;
+        };
+        let mut v = v.clone();
+        if let Some(allowed) = p.get("enum").and_then(Value::as_array)
+            && !allowed.contains(&v)
+        {
+            continue;
+        }
+        if let Some(n) = v.as_i64() {
+            let lo = p.get("minimum").and_then(Value::as_i64).unwrap_or(i64::MIN);
+            let hi = p.get("maximum").and_then(Value::as_i64).unwrap_or(i64::MAX);
+            v = json!(n.clamp(lo, hi.max(lo)));
+        }
+        if let (Some(a), Some(max)) = (v.as_array_mut(), p.get("maxItems").and_then(Value::as_u64)) {
+            a.truncate(max as usize);
+        }
+        out.insert(k.clone(), v);
+    }
+    let required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    if required.contains(&"prompt") && !out.contains_key("prompt") {
+        let kws: Vec<&str> =
+            obj.get("keywords").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        if !kws.is_empty() {
+            out.insert("prompt".into(), json!(kws.join(" ")));
+        }
+    }
+    // A required integer with a floor (SN22's `count` ≥ 10) that the inputs left out.
+    for r in required {
+        if !out.contains_key(r)
+            && let Some(min) = props.and_then(|p| p.get(r)).and_then(|p| p.get("minimum")).and_then(Value::as_i64)
+        {
+            out.insert(r.to_string(), json!(min));
+        }
+    }
+    Value::Object(out)
 }
 
 /// Check a plan (from any planner): unique ids, known dependencies, no cycles, routes present.
@@ -189,11 +551,13 @@ pub async fn llm_plan(
     caps.sort_unstable();
     caps.dedup();
     let prompt = format!(
-        "Plan this objective as JSON {{\"steps\": [{{\"id\", \"capability\", \"inputs\", \"depends_on\"}}]}} using only these \
-capabilities: {}. web_search takes {{\"prompt\", \"count\"}}; scrape takes {{\"from\": <search step id>, \"take\": n}}; \
-social_search takes {{\"keywords\", \"keyword_mode\", \"limit\"}}; llm_chat writes prose from its dependencies.\n\
-Objective: {objective}\nTarget schema: {target_schema}",
-        caps.join(", ")
+        "Plan the data gathering for this objective as JSON {{\"steps\": [{{\"id\", \"capability\", \"inputs\", \"depends_on\"}}]}} \
+using only these capabilities: {}. web_search takes {{\"prompt\": <search query>, \"count\": 10}}; scrape takes \
+{{\"from\": <web_search step id>, \"take\": <pages, at most {MAX_SCRAPES}>}} and depends on that step; social_search takes \
+{{\"keywords\": [<at most 5>], \"keyword_mode\": \"any\", \"limit\": 50, \"source\": \"X\" or \"REDDIT\"}} and is only \
+for objectives about people, posts or sentiment. Do not add an LLM step: the answer is written afterwards from what the \
+steps return.\nObjective: {objective}\nTarget schema: {target_schema}",
+        caps.iter().filter(|c| **c != "llm_chat").copied().collect::<Vec<_>>().join(", ")
     );
     let input = json!({"messages": [{"role": "user", "content": prompt}], "response_format": {"type": "json_object"}});
     let out = adapters.call(llm, &input, "plan", timeout).await;
@@ -219,6 +583,7 @@ pub fn repair(
     let template: std::collections::BTreeMap<String, PlanStep> = plan(objective, target_schema, ledger, contract)
         .unwrap_or_default()
         .into_iter()
+        .rev()
         .map(|s| (s.capability.clone(), s))
         .collect();
     let mut steps: Vec<PlanStep> = Vec::new();
@@ -227,24 +592,64 @@ pub fn repair(
         else {
             continue;
         };
+        // Synthesis is the pipeline's job; an LLM step in the plan would only cost money.
+        if cap == "llm_chat" {
+            continue;
+        }
         let route: Vec<u16> = router::route(ledger, cap, contract).iter().map(|e| e.netuid).collect();
         if route.is_empty() || id.is_empty() || steps.iter().any(|x| x.id == id) {
             continue;
         }
-        let mut inputs = s.get("inputs").cloned().unwrap_or(Value::Null);
-        let usable = match cap {
-            "web_search" => inputs.get("prompt").and_then(Value::as_str).is_some_and(|p| !p.trim().is_empty()),
-            "social_search" => inputs.get("keywords").and_then(Value::as_array).is_some_and(|k| !k.is_empty()),
-            _ => inputs.is_object(),
-        };
-        if !usable {
-            inputs = template.get(cap).map(|t| t.inputs.clone()).unwrap_or(Value::Null);
-        }
-        let depends_on = s
+        let mut depends_on: Vec<String> = s
             .get("depends_on")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
+        let mut inputs = s.get("inputs").cloned().unwrap_or(Value::Null);
+        let usable = match cap {
+            "web_search" => inputs.get("prompt").and_then(Value::as_str).is_some_and(|p| !p.trim().is_empty()),
+            "social_search" => inputs
+                .get("keywords")
+                .and_then(Value::as_array)
+                .is_some_and(|k| !k.is_empty() && k.iter().all(|x| x.as_str().is_some_and(|x| !x.trim().is_empty()))),
+            "scrape" => true,
+            _ => inputs.is_object(),
+        };
+        if !usable {
+            inputs = template
+                .get(cap)
+                .map(|t| t.inputs.clone())
+                .or_else(|| social_inputs(objective).into_iter().next().filter(|_| cap == "social_search").map(|s| s.1))
+                .unwrap_or(Value::Null);
+        }
+        if cap == "scrape" {
+            // A scrape reads the links of a web_search step it depends on.
+            let from = inputs
+                .get("from")
+                .and_then(Value::as_str)
+                .filter(|f| steps.iter().any(|x| x.id == *f && x.capability == "web_search"))
+                .map(str::to_string)
+                .or_else(|| steps.iter().find(|x| x.capability == "web_search").map(|x| x.id.clone()));
+            let Some(from) = from else { continue };
+            let take =
+                inputs.get("take").and_then(Value::as_u64).unwrap_or(MAX_SCRAPES as u64).clamp(1, MAX_SCRAPES as u64);
+            inputs = json!({"from": from, "take": take});
+            if !depends_on.contains(&from) {
+                depends_on.push(from);
+            }
+        }
+        // Valid for the first entry of the route (the executor fits them to each fallback too).
+        if let Some(entry) = ledger.iter().find(|e| Some(&e.netuid) == route.first())
+            && cap != "scrape"
+        {
+            inputs = fit_inputs(&entry.input_schema, &inputs);
+            if orchestra_subnets::schema::validate(&entry.input_schema, &inputs, "input").is_err() {
+                match template.get(cap) {
+                    Some(t) => inputs = fit_inputs(&entry.input_schema, &t.inputs),
+                    None => continue,
+                }
+            }
+        }
         steps.push(PlanStep { id: id.into(), capability: cap.into(), inputs, depends_on, route });
     }
     // Drop steps whose dependencies were dropped, until stable.
@@ -273,6 +678,45 @@ mod tests {
             keywords("Research cloud GPU pricing and recommend positioning for our inference API", 3),
             vec!["cloud", "gpu", "pricing"]
         );
+        let q = "Which cloud provider rents an NVIDIA H100 for the lowest on-demand price per hour? List each provider's H100 hourly price.";
+        assert_eq!(search_query(q), "cloud provider rents NVIDIA H100 lowest demand price hour hourly");
+        assert!(!wants_social(q));
+        let s = "What do people on X and Reddit say about decentralized AI training this month? Give the overall sentiment and the posts.";
+        assert!(wants_social(s));
+        assert_eq!(social_keywords(s, 5), vec!["decentralized", "ai", "training"]);
+        assert_eq!(platforms(s), vec!["X", "REDDIT"]);
+        assert_eq!(usernames("What did @gpu_watcher, @ml_ops_daily post?"), vec!["gpu_watcher", "ml_ops_daily"]);
+        assert!(!wants_social("Cheapest community cloud for H100 with many threads"));
+        assert!(schema_wants_social(&json!({"properties": {"items": {"items": {"properties": {"tweet_url": {}}}}}})));
+        assert!(!schema_wants_social(
+            &json!({"properties": {"providers": {"items": {"properties": {"postal_code": {}}}}}})
+        ));
+        assert_eq!(social_keywords("What has @elonmusk posted about GPUs today?", 5), vec!["gpus"]);
+    }
+
+    #[test]
+    fn date_windows() {
+        // 2026-11-27 is day 20_784 since the epoch.
+        let today = 20_784;
+        assert_eq!(civil_from_days(today), (2026, 11, 27));
+        let (s, e) = date_window("sentiment this month", today).expect("window");
+        assert_eq!((s.as_str(), e.as_str()), ("2026-11-01T00:00:00Z", "2026-11-27T23:59:59Z"));
+        assert_eq!(date_window("this week", today).expect("w").0, "2026-11-21T00:00:00Z");
+        assert_eq!(date_window("news today", today).expect("t").0, "2026-11-27T00:00:00Z");
+        assert_eq!(date_window("GPU prices", today), None);
+    }
+
+    #[test]
+    fn inputs_fit_the_entry_schema() {
+        let sn22 = json!({"type": "object", "required": ["prompt"], "properties": {
+            "prompt": {"type": "string"}, "count": {"type": "integer", "minimum": 10, "maximum": 200}}});
+        assert_eq!(fit_inputs(&sn22, &json!({"prompt": "q", "count": 3}))["count"], json!(10));
+        let from_keywords = fit_inputs(&sn22, &json!({"keywords": ["gpu", "h100"], "limit": 5}));
+        assert_eq!(from_keywords["prompt"], json!("gpu h100"));
+        let sn13 = json!({"type": "object", "additionalProperties": false, "properties": {
+            "keywords": {"type": "array", "maxItems": 2}, "keyword_mode": {"enum": ["any", "all"]}}});
+        let fitted = fit_inputs(&sn13, &json!({"keywords": ["a", "b", "c"], "keyword_mode": "some", "x": 1}));
+        assert_eq!(fitted, json!({"keywords": ["a", "b"]}));
     }
 
     #[test]

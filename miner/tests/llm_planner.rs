@@ -1,6 +1,7 @@
 //! The LLM planner: a plan from an LLM subnet is validated, repaired and used (its planning call
 //! receipted); an answer that is not a plan (the simulated LLM only extracts figures) falls back
-//! to the deterministic planner.
+//! to the deterministic planner. Neither LLM here answers the extraction task, so the results
+//! come from the deterministic fallback.
 
 use axum::Json;
 use axum::routing::post;
@@ -35,7 +36,7 @@ async fn llm_plans_are_repaired_and_used_or_fall_back() {
     let out = core.orchestrate(request("p-1")).await;
     assert_eq!(out.error, None);
     let ids: Vec<&str> = out.plan.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, vec!["search", "scrape", "social"], "deterministic fallback");
+    assert_eq!(ids, vec!["search", "scrape", "extract"], "deterministic fallback, then the LLM extraction");
     assert_eq!(out.receipts[0].step_id, "plan", "the failed planning call is still receipted");
 
     // 2. A planning LLM (a stand-in server with the OpenAI shape) returns a plan with a bogus
@@ -73,9 +74,17 @@ async fn llm_plans_are_repaired_and_used_or_fall_back() {
     let out = core.orchestrate(request("p-2")).await;
     assert_eq!(out.error, None);
     let ids: Vec<&str> = out.plan.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, vec!["find", "read"], "the LLM's plan, repaired");
-    assert_eq!(out.plan[0].inputs["prompt"], json!("Research cloud GPU pricing"), "inputs filled from the template");
+    assert_eq!(ids, vec!["find", "read", "extract"], "the LLM's plan, repaired");
+    assert_eq!(out.plan[0].inputs["prompt"], json!("cloud GPU pricing"), "inputs filled from the template");
     assert_eq!(out.receipts.iter().filter(|r| r.step_id.starts_with("read.")).count(), 2);
+    // The planning call is receipt 0: citations still name the right receipts.
+    assert_eq!(out.receipts[0].step_id, "plan");
+    let result = out.result.clone().expect("result");
+    assert!(!out.citations.is_empty());
+    for c in &out.citations {
+        assert!(c.receipt > 0);
+        orchestra_proto::extract::check_citation(&result, c, &out.evidence[c.receipt].response).expect("checks");
+    }
     assert!(sim.by_kind(SubnetKind::Search).is_some());
     sim.shutdown().await;
 }

@@ -64,22 +64,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The miner's own work on recorded outputs: plan, synthesize, root, digest, sign.
     let schema = orchestra_proto::shorthand::to_json_schema(&req.target_schema)?;
-    let bodies: std::collections::BTreeMap<String, orchestra_miner::executor::StepResult> = {
-        let mut m = std::collections::BTreeMap::new();
-        for (r, e) in resp.receipts.iter().zip(&resp.evidence) {
-            let step = r.step_id.split('.').next().unwrap_or("").to_string();
-            let entry: &mut orchestra_miner::executor::StepResult = m.entry(step).or_default();
-            entry.outputs.push(e.response.clone());
-            entry.receipts.push(r.clone());
-        }
-        m
-    };
     let mut own = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
         let plan = orchestra_miner::planner::plan(&req.objective, &schema, &entries, &req.contract)?;
-        let sources = orchestra_miner::pipeline::sources(&bodies);
-        let result = orchestra_miner::synth::synthesize(&schema, &sources, Some("prose"), &req.objective)?;
+        let records = orchestra_miner::synth::records(&resp.receipts, &resp.evidence);
+        let (result, _citations) = orchestra_miner::synth::fill(&req.objective, &schema, &records)?;
         let root = receipt_root(&resp.receipts)?;
         let c = commitment(&req.task_id, &result_digest(&result)?, &root);
         let sig = key.sign_hex(&c.0);
