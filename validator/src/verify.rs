@@ -38,6 +38,8 @@ use crate::reference::{is_judgment, usable_for_verification};
 
 /// Most receipts re-probed because a leaf citing them disagrees with the reference.
 const MAX_TARGETED_REPROBES: usize = 4;
+/// Cited receipts re-probed on every response (when re-probing is on).
+const MIN_CITED_REPROBES: usize = 2;
 /// Below this text-and-number similarity a re-probe disagrees (scores 0).
 const REPROBE_AGREE: f64 = 0.6;
 
@@ -371,6 +373,18 @@ pub async fn verify(
     let mut sample: Vec<usize> =
         suspect.iter().copied().filter(|i| candidates.contains(i)).take(MAX_TARGETED_REPROBES).collect();
     if cfg.reprobe_rate > 0.0 {
+        // The receipts the answer cites carry its claims: always re-probe a few of them (a
+        // seeded choice the miner cannot predict), then a random share of the rest.
+        let mut cited: Vec<usize> =
+            resp.citations.iter().map(|c| c.receipt).filter(|i| candidates.contains(i)).collect();
+        cited.sort_unstable();
+        cited.dedup();
+        cited.sort_by(|a, b| pick(cfg.seed, *a).total_cmp(&pick(cfg.seed, *b)));
+        for i in cited.into_iter().take(MIN_CITED_REPROBES) {
+            if !sample.contains(&i) {
+                sample.push(i);
+            }
+        }
         for i in candidates.iter().copied().filter(|i| pick(cfg.seed, *i) < cfg.reprobe_rate) {
             if !sample.contains(&i) {
                 sample.push(i);
