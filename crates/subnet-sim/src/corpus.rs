@@ -93,10 +93,7 @@ pub fn page(url: &str) -> Option<&'static Page> {
 
 /// Posts whose text matches any keyword (or all, with `all`), newest first.
 pub fn posts(keywords: &[String], usernames: &[String], all: bool, limit: usize) -> Vec<&'static Post> {
-    let q = PostQuery { keywords: keywords.to_vec(), usernames: usernames.to_vec(), all, limit, ..PostQuery::default() };
-    World::builtin_static()
-        .query_posts(&q)
-        .into_iter()
-        .filter_map(|p| VIEW.1.iter().find(|v| v.uri == p.uri))
-        .collect()
+    let q =
+        PostQuery { keywords: keywords.to_vec(), usernames: usernames.to_vec(), all, limit, ..PostQuery::default() };
+    World::builtin_static().query_posts(&q).into_iter().filter_map(|p| VIEW.1.iter().find(|v| v.uri == p.uri)).collect()
 }

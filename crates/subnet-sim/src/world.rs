@@ -175,8 +175,8 @@ impl World {
 
     /// Read, parse and validate a world file; the error names the file and the problem.
     pub fn from_file(path: &str) -> Result<World, SimError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SimError::World { path: path.into(), reason: e.to_string() })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| SimError::World { path: path.into(), reason: e.to_string() })?;
         World::from_json_str(&text).map_err(|reason| SimError::World { path: path.into(), reason })
     }
 
@@ -285,8 +285,9 @@ impl World {
 
     /// Entity and numeric value of every fact with this attribute, in world order.
     pub fn values_of(&self, domain: &str, attribute: &str) -> Vec<(&str, f64)> {
-        self.facts_for(domain)
-            .filter(|f| f.attribute == attribute)
+        self.facts
+            .iter()
+            .filter(|f| f.domain == domain && f.attribute == attribute)
             .filter_map(|f| f.value.as_f64().map(|v| (f.entity.as_str(), v)))
             .collect()
     }
@@ -337,7 +338,10 @@ impl World {
         let mut out: Vec<&Post> = self
             .posts
             .iter()
-            .filter(|p| q.usernames.is_empty() || q.usernames.iter().any(|u| u.trim_start_matches('@').eq_ignore_ascii_case(&p.username)))
+            .filter(|p| {
+                q.usernames.is_empty()
+                    || q.usernames.iter().any(|u| u.trim_start_matches('@').eq_ignore_ascii_case(&p.username))
+            })
             .filter(|p| q.platform.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(&p.platform)))
             .filter(|p| {
                 if q.keywords.is_empty() {
