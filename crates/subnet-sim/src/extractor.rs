@@ -551,17 +551,17 @@ fn time_range(objective: &str, today: &str) -> Option<(String, String)> {
         return Some((fmt_day(days_from_civil(y, 1, 1)), fmt_day(t)));
     }
     for (i, x) in w.iter().enumerate() {
-        if (x == "past" || x == "last") && i + 2 < w.len() {
-            if let Ok(n) = w[i + 1].parse::<i64>() {
-                let unit = w[i + 2].trim_end_matches('s');
-                let days = match unit {
-                    "day" => n,
-                    "week" => 7 * n,
-                    "month" => 30 * n,
-                    _ => continue,
-                };
-                return Some((fmt_day(t - days + 1), fmt_day(t)));
-            }
+        if (x == "past" || x == "last")
+            && i + 2 < w.len()
+            && let Ok(n) = w[i + 1].parse::<i64>()
+        {
+            let days = match w[i + 2].trim_end_matches('s') {
+                "day" => n,
+                "week" => 7 * n,
+                "month" => 30 * n,
+                _ => continue,
+            };
+            return Some((fmt_day(t - days + 1), fmt_day(t)));
         }
     }
     for (i, x) in w.iter().enumerate() {
