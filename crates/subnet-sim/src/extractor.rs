@@ -315,6 +315,14 @@ fn attr_score(f: &Fact, prop: &BTreeSet<String>, obj: &BTreeSet<String>) -> i32 
         // The property names a model or size (`h100_price`) the attribute is not about.
         return -100;
     }
+    // A per-month figure does not answer a per-hour property.
+    let times = ["hour", "month", "day", "year", "minute", "second", "week"];
+    if let Some(t) = prop.iter().find(|t| times.contains(&t.as_str()))
+        && !a.contains(t)
+        && a.iter().any(|x| times.contains(&x.as_str()))
+    {
+        return -100;
+    }
     let digit_miss = a.iter().filter(|t| has_digit(t) && !asked(t)).count() as i32;
     let scope_miss = a.iter().filter(|t| SCOPE.contains(&t.as_str()) && !asked(t)).count() as i32;
     3 * pm + om - 4 * digit_miss - 2 * scope_miss
