@@ -66,6 +66,21 @@ fn main() {
             "cloud GPU pricing H100",
             json!({"type":"object","properties":{"providers":{"type":"array","items":{"type":"object","properties":{"provider":{"type":"string"},"h100_usd_per_hour":{"type":"number"}}}},"cheapest":{"type":"object","properties":{"provider":{"type":"string"},"price":{"type":"number"}}}}}),
         ),
+        (
+            "Rank the top 3 cheapest cloud providers for H100 GPUs by hourly price, with sources",
+            "cloud GPU pricing H100",
+            json!({"type":"object","properties":{"ranking":{"type":"array","items":{"type":"object","properties":{"providerName":{"type":"string"},"pricePerHour":{"type":"number"},"pageUrl":{"type":"string"}}}},"sources":{"type":"array","items":{"type":"string"}}}}),
+        ),
+        (
+            "What do people say about H100 prices?",
+            "",
+            json!({"type":"object","properties":{"posts":{"type":"array","items":{"type":"object","properties":{"author":{"type":"string"},"text":{"type":"string"}}}}}}),
+        ),
+        (
+            "EV charging price per kWh by network",
+            "ev charging kwh",
+            json!({"type":"array","items":{"type":"object","properties":{"network":{"type":"string"},"price":{"type":"string"}}}}),
+        ),
     ];
     for (obj, q, schema) in cases {
         let mut bodies = vec![];

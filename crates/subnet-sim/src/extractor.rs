@@ -254,7 +254,17 @@ fn canon(w: &str) -> String {
 
 /// Raw lowercase words of `s`.
 fn raw_words(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    // camelCase and PascalCase split too: `pricePerHour` is `price per hour`.
+    let mut spaced = String::with_capacity(s.len() + 8);
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        if c.is_uppercase() && prev.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit()) {
+            spaced.push(' ');
+        }
+        spaced.push(c);
+        prev = Some(c);
+    }
+    spaced.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
 /// Canonical words of `s` without stop words.
@@ -624,6 +634,8 @@ struct Ctx<'w, 'r> {
     obj: BTreeSet<String>,
     obj_raw: Vec<String>,
     cites: Vec<Citation>,
+    /// The document of each citation.
+    used_docs: Vec<usize>,
     leaves: Vec<(String, Leaf)>,
     /// Fields left out (path, schema) for the hallucination roll.
     missing: Vec<(String, Value)>,
@@ -638,6 +650,7 @@ impl<'w> Ctx<'w, '_> {
             pointer: pointer.unwrap_or_else(|| d.pointer.clone()),
             quote: quote.to_string(),
         });
+        self.used_docs.push(doc);
         self.leaves.push((path.to_string(), leaf));
     }
 
@@ -814,15 +827,17 @@ impl<'w> Ctx<'w, '_> {
                 let p = fp.post;
                 let on_topic = if topic.is_empty() {
                     true
-                } else if !p.topics.is_empty() {
-                    p.topics.iter().any(|t| {
+                } else {
+                    let tagged = p.topics.iter().any(|t| {
                         let tt = toks(t);
                         !tt.is_empty() && tt.is_subset(&topic)
-                    })
-                } else {
+                    });
+                    // The text: every topic word when the post has topics of its own, two
+                    // thirds otherwise.
                     let words = toks(&p.text);
                     let hits = topic.iter().filter(|t| words.contains(*t)).count();
-                    hits * 3 >= topic.len() * 2
+                    let need = if p.topics.is_empty() { (topic.len() * 2).div_ceil(3) } else { topic.len() };
+                    tagged || hits >= need
                 };
                 on_topic
                     && (platforms.is_empty() || platforms.contains(&p.platform.to_lowercase()))
@@ -879,6 +894,25 @@ impl<'w> Ctx<'w, '_> {
         Some((fp.doc, Some(format!("{parent}/{key}")), quote))
     }
 
+    /// A citation of the URL a document came from: a document of the same receipt whose text
+    /// is that URL, or the URL's sibling field in the simulated subnets' layouts (`uri` next to a
+    /// scraped `content`, `link` next to a search `snippet`).
+    fn url_cite(&self, doc: usize) -> Option<(usize, Option<String>, String)> {
+        let d = &self.docs[doc];
+        let url = d.source.clone()?;
+        let nu = normalize(&url);
+        if let Some(i) = (0..self.docs.len()).find(|i| self.docs[*i].receipt == d.receipt && self.ndocs[*i] == nu) {
+            return Some((i, None, url));
+        }
+        let (parent, last) = d.pointer.rsplit_once('/')?;
+        let key = match last {
+            "content" => "uri",
+            "snippet" => "link",
+            _ => return None,
+        };
+        Some((doc, Some(format!("{parent}/{key}")), url))
+    }
+
     // --- filling ---
 
     fn fill_object(&mut self, schema: &Value, path: &str, entity: Option<(&'w str, &'w str)>) -> Map<String, Value> {
@@ -891,8 +925,32 @@ impl<'w> Ctx<'w, '_> {
         {
             return self.fill_item(&ps, path, e.0, e.1, &mut Vec::new());
         }
-        for (k, s) in &ps {
+        let is_source_list = |k: &str, s: &Value| {
+            ty(s) == "array"
+                && s.get("items").map(resolve).is_some_and(|i| ty(i) == "string")
+                && words_in(
+                    k,
+                    &["sources", "source", "urls", "url", "links", "link", "references", "citations", "evidence"],
+                )
+        };
+        let (lists, ps): (Vec<_>, Vec<_>) = ps.into_iter().partition(|(k, s)| is_source_list(k, s));
+        for (k, s) in ps.iter().chain(lists.iter()) {
             let p = ptr_push(path, k);
+            if is_source_list(k, s) {
+                // The pages the rest of the answer was read from.
+                let mut urls: Vec<Value> = Vec::new();
+                let docs: Vec<usize> = self.used_docs.clone();
+                for d in docs {
+                    if let Some((doc, ptr, url)) = self.url_cite(d)
+                        && !urls.iter().any(|u| u.as_str() == Some(url.as_str()))
+                    {
+                        self.cite(&ptr_push(&p, &urls.len().to_string()), doc, ptr, &url, Leaf::Other);
+                        urls.push(Value::String(url));
+                    }
+                }
+                out.insert(k.clone(), Value::Array(urls));
+                continue;
+            }
             let v = match (entity, ty(s)) {
                 (_, "object") => {
                     let m = self.fill_object(s, &p, entity);
@@ -967,12 +1025,29 @@ impl<'w> Ctx<'w, '_> {
             }
             let pt = toks(&k.replace('_', " "));
             let filled = match t {
+                "string" if words_in(k, URL_WORDS) || words_in(k, &["source", "reference"]) => {
+                    match self.name_doc(domain, entity).and_then(|d| self.url_cite(d)) {
+                        Some((doc, ptr, url)) => {
+                            self.cite(&p, doc, ptr, &url, Leaf::Other);
+                            out.insert(k.clone(), Value::String(url));
+                            true
+                        }
+                        None => false,
+                    }
+                }
                 "number" | "integer" | "string" => {
                     let want_number = t != "string";
-                    match self.best_fact(domain, entity, &pt, want_number) {
+                    let found = self.best_fact(domain, entity, &pt, want_number).or_else(|| {
+                        // A figure asked for as text (`"price": {"type": "string"}`).
+                        self.best_fact(domain, entity, &pt, true).filter(|f| {
+                            t == "string" && enum_of(s).is_none() && attr_score(f.fact, &pt, &self.obj) >= 6
+                        })
+                    });
+                    match found {
                         Some(f) => {
                             let v = match &f.fact.value {
                                 FactValue::Number(n) if t == "integer" && n.fract() != 0.0 => None,
+                                FactValue::Number(n) if t == "string" => Some(Value::String(num_json(*n).to_string())),
                                 FactValue::Number(n) => Some(num_json(*n)),
                                 FactValue::Text(x) => allowed(s, x).map(Value::String),
                             };
@@ -1110,7 +1185,28 @@ impl<'w> Ctx<'w, '_> {
             if let Some(n) = &name_prop {
                 ectx.extend(toks(&n.replace('_', " ")));
             }
-            let ents = self.entities(domain, &ectx, 2);
+            let mut ents = self.entities(domain, &ectx, 2);
+            let ranked = self.obj_raw.iter().any(|w| {
+                ["rank", "ranked", "ranking", "sort", "sorted", "order", "ordered", "top"].contains(&w.as_str())
+            });
+            let top_n = self.obj_raw.windows(2).find(|w| w[0] == "top").and_then(|w| w[1].parse::<usize>().ok());
+            let num_prop =
+                ps.iter().find(|(k, s)| Some(k) != name_prop.as_ref() && matches!(ty(s), "number" | "integer"));
+            if ranked && let Some((k, _)) = num_prop {
+                let pt = toks(&k.replace('_', " "));
+                let desc = matches!(superlative(&self.obj_raw), Some((Dir::Max, _)));
+                let key = |e: &&'w str| self.best_fact(domain, e, &pt, true).and_then(|f| f.fact.value.as_f64());
+                let mut keyed: Vec<(Option<f64>, &'w str)> = ents.iter().map(|e| (key(e), *e)).collect();
+                keyed.sort_by(|a, b| match (a.0, b.0) {
+                    (Some(x), Some(y)) if desc => y.total_cmp(&x),
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                });
+                ents = keyed.into_iter().map(|x| x.1).collect();
+            }
+            let max_items = max_items.min(top_n.unwrap_or(usize::MAX));
             let others = ps.iter().filter(|(k, _)| Some(k) != name_prop.as_ref()).count();
             for e in ents {
                 if out.len() >= max_items {
@@ -1123,6 +1219,7 @@ impl<'w> Ctx<'w, '_> {
                 let filled_other = m.keys().any(|k| Some(k) != name_prop.as_ref());
                 if m.is_empty() || (others > 0 && !filled_other) {
                     self.cites.truncate(c0);
+                    self.used_docs.truncate(c0);
                     self.leaves.truncate(l0);
                     self.missing.truncate(m0);
                     continue;
@@ -1361,6 +1458,7 @@ pub fn extract(world: &World, req: &ExtractionRequest, opts: &ExtractOptions) ->
         obj: toks(&req.objective),
         obj_raw: raw_words(&req.objective),
         cites: Vec::new(),
+        used_docs: Vec::new(),
         leaves: Vec::new(),
         missing: Vec::new(),
     };
