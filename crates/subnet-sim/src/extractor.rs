@@ -1323,7 +1323,9 @@ impl<'w> Ctx<'w, '_> {
                 return None;
             }
             let label = crate::world::majority_sentiment(posts.iter().map(|p| p.post));
-            let v = allowed(schema, label.as_str())?;
+            // A tie is `neutral`, or `mixed` when the enum has no `neutral`.
+            let v = allowed(schema, label.as_str())
+                .or_else(|| (label == Sentiment::Neutral).then(|| allowed(schema, "mixed")).flatten())?;
             let support = posts.iter().find(|p| p.post.sentiment == label || label == Sentiment::Neutral)?;
             self.cite(path, support.doc, None, &support.quote, Leaf::Other);
             return Some(Value::String(v));

@@ -64,7 +64,7 @@
 //! exists, its quote is verbatim in the source's text and states the value (the number is one
 //! of the quote's numbers, the string is in it) and the entity is named in that text; the error
 //! names each offending page, post or fact (`fact 3 (Lambda / h100_usd_per_gpu_hour): ...`).
-//! [`World::facts_for`], [`World::values_of`], [`World::posts_about`] and
+//! [`World::facts_for`], [`World::values_of`], [`World::extreme`], [`World::posts_about`] and
 //! [`world::majority_sentiment`] give the true answers for tests and evals.
 
 pub mod axon;

@@ -292,6 +292,20 @@ impl World {
             .collect()
     }
 
+    /// The fact with the lowest (`lowest = true`) or highest numeric value of `attribute` in
+    /// `domain` (ties: the first in world order): e.g. the cheapest provider.
+    pub fn extreme(&self, domain: &str, attribute: &str, lowest: bool) -> Option<&Fact> {
+        let mut best: Option<(&Fact, f64)> = None;
+        for f in self.facts.iter().filter(|f| f.domain == domain && f.attribute == attribute) {
+            let Some(v) = f.value.as_f64() else { continue };
+            let better = best.is_none_or(|(_, b)| if lowest { v < b } else { v > b });
+            if better {
+                best = Some((f, v));
+            }
+        }
+        best.map(|b| b.0)
+    }
+
     /// Posts about `topic` (one of their `topics`), dated within `from..=to` (`YYYY-MM-DD`,
     /// inclusive, either open), on one of `platforms` (all when empty).
     pub fn posts_about(&self, topic: &str, from: Option<&str>, to: Option<&str>, platforms: &[&str]) -> Vec<&Post> {
@@ -422,6 +436,8 @@ mod tests {
         assert!(nov.len() >= 10, "{}", nov.len());
         assert_eq!(majority_sentiment(nov.iter().copied()), Sentiment::Positive);
         assert_eq!(w.fact("AWS", "h100_usd_per_gpu_hour").and_then(|f| f.value.as_f64()), Some(6.88));
+        let cheapest = w.extreme("gpu_cloud_pricing", "h100_usd_per_gpu_hour", true).expect("min");
+        assert_eq!(cheapest.entity, "Lambda");
     }
 
     #[test]

@@ -275,3 +275,65 @@ async fn a_world_file_is_loaded_and_a_bad_one_is_refused() {
     assert!(e.to_string().contains("/nonexistent/world.json"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Objectives and schemas of other shapes, on documents from search + scrape (in-process).
+#[test]
+fn other_objectives_and_schema_shapes() {
+    use orchestra_subnet_sim::{ExtractOptions, extract, server};
+    let w = World::builtin();
+    let run = |objective: &str, query: &str, schema: Value| {
+        let hits = server::search(&w, &json!({"prompt": query, "count": 10})).expect("search");
+        let mut bodies = vec![hits.clone()];
+        for r in hits["search_results"].as_array().expect("results") {
+            bodies.push(server::data(&w, &json!({"url": r["link"]})).expect("scrape"));
+        }
+        let a = extract(&w, &request(objective, schema, &bodies), &ExtractOptions::default());
+        check_all(&a, &bodies, &[]);
+        a.answer
+    };
+    // camelCase, a ranked top-3, URLs and a source list.
+    let a = run(
+        "Rank the top 3 cheapest cloud providers for H100 GPUs by hourly price, with sources",
+        "cloud GPU pricing H100",
+        json!({"type": "object", "properties": {
+            "ranking": {"type": "array", "items": {"type": "object", "properties": {
+                "providerName": {"type": "string"}, "pricePerHour": {"type": "number"}, "pageUrl": {"type": "string"}}}},
+            "sources": {"type": "array", "items": {"type": "string"}}}}),
+    );
+    let names: Vec<&str> =
+        a["ranking"].as_array().expect("ranking").iter().map(|x| x["providerName"].as_str().expect("n")).collect();
+    assert_eq!(names, vec!["Lambda", "RunPod", "Crusoe"]);
+    assert_eq!(a["ranking"][0]["pageUrl"], json!("https://sim.lambda.example/pricing"));
+    assert_eq!(a["sources"].as_array().expect("sources").len(), 3);
+    // Another domain, a number asked for as text, a root array.
+    let a = run(
+        "EV charging price per kWh by network",
+        "ev charging kwh",
+        json!({"type": "array", "items": {"type": "object", "properties": {"network": {"type": "string"}, "price": {"type": "string"}}}}),
+    );
+    assert_eq!(a[1], json!({"network": "Tesla Supercharger", "price": "0.48"}));
+    // Strings, integers and a superlative over a number that is not a price.
+    let a = run(
+        "List the open-weight LLMs with their organization, parameter count and license. Which is largest?",
+        "open weights model release license parameters",
+        json!({"type": "object", "properties": {
+            "models": {"type": "array", "items": {"type": "object", "properties": {
+                "model": {"type": "string"}, "organization": {"type": "string"},
+                "parameters_billion": {"type": "integer"}, "license": {"type": "string"}}}},
+            "largest_model": {"type": "string"}}}),
+    );
+    assert_eq!(a["largest_model"], json!("DeepSeek-V4"));
+    let llama =
+        a["models"].as_array().expect("models").iter().find(|m| m["model"] == json!("Llama 5 70B")).expect("llama");
+    assert_eq!(
+        llama,
+        &json!({"model": "Llama 5 70B", "organization": "Meta", "parameters_billion": 70, "license": "Llama 5 Community License"})
+    );
+    // One named entity, an instance price when the question asks for the instance.
+    let a = run(
+        "What does AWS charge for an 8-GPU H100 instance per hour?",
+        "aws h100",
+        json!({"type": "object", "properties": {"instance_price_usd_per_hour": {"type": "number"}}}),
+    );
+    assert_eq!(a, json!({"instance_price_usd_per_hour": 55.04}));
+}
