@@ -110,6 +110,7 @@ pub enum FactValue {
 impl FactValue {
     pub fn to_json(&self) -> Value {
         match self {
+            FactValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(*n as i64),
             FactValue::Number(n) => serde_json::Number::from_f64(*n).map(Value::Number).unwrap_or(Value::Null),
             FactValue::Text(s) => Value::String(s.clone()),
         }
