@@ -1395,6 +1395,10 @@ fn is_iso_date(v: &FactValue) -> bool {
 
 /// Put `value` at JSON pointer `path` of `root`, creating objects on the way.
 fn set_at(root: &mut Value, path: &str, value: Value) {
+    if path.is_empty() {
+        *root = value;
+        return;
+    }
     let mut cur = root;
     let segs: Vec<String> = path.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
     for (i, s) in segs.iter().enumerate() {
