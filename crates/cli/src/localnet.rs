@@ -44,6 +44,10 @@ pub struct LocalnetArgs {
     pub tempo: u16,
     #[arg(long, default_value_t = 1)]
     pub netuid: u16,
+    /// World file (JSON: pages, posts, facts) for the simulated subnets instead of the built-in
+    /// one; checked before anything starts. The demo's worked example expects GPU pricing pages.
+    #[arg(long)]
+    pub world: Option<PathBuf>,
 }
 
 const TAO: u64 = 1_000_000_000;
@@ -228,7 +232,12 @@ pub fn run(a: LocalnetArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(run_async(a))
 }
 
-async fn run_async(a: LocalnetArgs) -> anyhow::Result<ExitCode> {
+async fn run_async(mut a: LocalnetArgs) -> anyhow::Result<ExitCode> {
+    if let Some(w) = &a.world {
+        // A bad world file is refused before any process starts, naming the problem.
+        orchestra_subnet_sim::World::from_file(&w.display().to_string())?;
+        a.world = Some(std::fs::canonicalize(w).with_context(|| format!("world file {}", w.display()))?);
+    }
     let dir = match &a.dir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("orchestra-localnet-{}", std::process::id())),
@@ -312,20 +321,17 @@ async fn demo(
 [[subnet]]\nkind = \"data\"\nnetuid = 13\nname = \"sim-data-universe\"\n\n\
 [[subnet]]\nkind = \"llm\"\nnetuid = 64\nname = \"sim-chutes\"\n",
     )?;
-    let (p, ready) = spawn_ready(
-        "subnet-sim",
-        me,
-        &[
-            s("subnet-sim"),
-            s("--config"),
-            sim_config.display().to_string(),
-            s("--ledger-out"),
-            ledger_file.display().to_string(),
-        ],
-        logs,
-        Duration::from_secs(30),
-    )
-    .await?;
+    let mut sim_args = vec![
+        s("subnet-sim"),
+        s("--config"),
+        sim_config.display().to_string(),
+        s("--ledger-out"),
+        ledger_file.display().to_string(),
+    ];
+    if let Some(w) = &a.world {
+        sim_args.extend([s("--world"), w.display().to_string()]);
+    }
+    let (p, ready) = spawn_ready("subnet-sim", me, &sim_args, logs, Duration::from_secs(30)).await?;
     net.procs.push(p);
     let subnets = ready.get("subnets").cloned().unwrap_or(Value::Null);
     let data_base = subnets

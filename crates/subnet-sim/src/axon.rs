@@ -46,6 +46,11 @@ pub struct OnDemandRequest {
     pub url: Option<String>,
     #[serde(default)]
     pub keyword_mode: Option<String>,
+    /// ISO date or datetime bounds (inclusive) of the posts.
+    #[serde(default)]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
     #[serde(default)]
     pub limit: Option<u64>,
     #[serde(default)]
@@ -103,7 +108,7 @@ pub(crate) async fn build(state: Arc<SubnetState>) -> Result<Option<(Axon, tokio
                 let s = s.clone();
                 async move {
                     let drift = faults(&s).await?;
-                    let out = crate::server::search(&json!({"prompt": syn.prompt, "count": syn.count}))
+                    let out = crate::server::search(&s.world, &json!({"prompt": syn.prompt, "count": syn.count}))
                         .map_err(SynapseError::bad_request)?;
                     syn.search_results = out["search_results"].as_array().cloned().unwrap_or_default();
                     if let Some(d) = drift {
@@ -121,8 +126,9 @@ pub(crate) async fn build(state: Arc<SubnetState>) -> Result<Option<(Axon, tokio
                     let drift = faults(&s).await?;
                     let input = json!({"url": syn.url, "keywords": syn.keywords, "usernames": syn.usernames,
                                        "keyword_mode": syn.keyword_mode.clone().unwrap_or_else(|| "all".into()),
+                                       "source": syn.source, "start_date": syn.start_date, "end_date": syn.end_date,
                                        "limit": syn.limit.unwrap_or(100)});
-                    let out = crate::server::data(&input).map_err(SynapseError::bad_request)?;
+                    let out = crate::server::data(&s.world, &input).map_err(SynapseError::bad_request)?;
                     syn.data = out["data"].as_array().cloned().unwrap_or_default();
                     if let Some(d) = drift {
                         syn.data.iter_mut().for_each(|it| apply_drift(it, &d));

@@ -27,7 +27,7 @@ pub struct Drift {
 }
 
 /// Faults of one simulated subnet.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Faults {
     /// Fixed latency added to every answer.
@@ -48,6 +48,33 @@ pub struct Faults {
     pub drift: Option<Drift>,
     /// The main endpoint moved to this path: the old path answers 301 with the new location.
     pub moved_to: Option<String>,
+    /// LLM subnets: share of extracted leaves (numbers, entity names) answered wrong, keeping
+    /// their citation (default 0.02).
+    pub llm_error_rate: f64,
+    /// LLM subnets: share of fields the documents do not support that are filled with an
+    /// invented, uncited value anyway (default 0).
+    pub llm_hallucination_rate: f64,
+}
+
+/// Default share of wrong extracted leaves of a simulated LLM.
+pub const DEFAULT_LLM_ERROR_RATE: f64 = 0.02;
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            latency_ms: 0,
+            jitter_ms: 0,
+            error_rate: 0.0,
+            timeout_rate: 0.0,
+            timeout_hold_ms: 0,
+            malformed_rate: 0.0,
+            down: false,
+            drift: None,
+            moved_to: None,
+            llm_error_rate: DEFAULT_LLM_ERROR_RATE,
+            llm_hallucination_rate: 0.0,
+        }
+    }
 }
 
 /// What to do with one request.
@@ -100,6 +127,8 @@ impl Faults {
             ("error_rate", self.error_rate),
             ("timeout_rate", self.timeout_rate),
             ("malformed_rate", self.malformed_rate),
+            ("llm_error_rate", self.llm_error_rate),
+            ("llm_hallucination_rate", self.llm_hallucination_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{n} = {v} must be in [0, 1]"));

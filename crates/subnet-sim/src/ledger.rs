@@ -23,7 +23,9 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
             json!({"type": "object", "properties": {
                 "url": {"type": "string"}, "keywords": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
                 "usernames": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
-                "keyword_mode": {"enum": ["any", "all"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}}),
+                "keyword_mode": {"enum": ["any", "all"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+                "source": {"type": ["string", "integer", "null"]},
+                "start_date": {"type": ["string", "null"]}, "end_date": {"type": ["string", "null"]}}}),
             // The axon transport echoes the request fields (as Python synapses do), so they are
             // declared too; `status`/`meta` come from the HTTP API only.
             json!({"type": "object", "required": ["data"], "properties": {
@@ -31,9 +33,11 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
                 "source": {"type": ["string", "null"]}, "url": {"type": ["string", "null"]},
                 "keywords": {"type": "array"}, "usernames": {"type": "array"},
                 "keyword_mode": {"type": ["string", "null"]}, "limit": {"type": ["integer", "null"]},
+                "start_date": {"type": ["string", "null"]}, "end_date": {"type": ["string", "null"]},
                 "data": {"type": "array", "items": {"type": "object", "required": ["uri", "datetime", "source", "content"],
                     "properties": {"uri": {"type": "string"}, "datetime": {"type": "string"}, "source": {"type": "string"},
-                        "label": {"type": "string"}, "content": {"type": "string"}, "content_size_bytes": {"type": "integer"}}}},
+                        "label": {"type": "string"}, "username": {"type": "string"}, "content": {"type": "string"},
+                        "content_size_bytes": {"type": "integer"}}}},
                 "meta": {"type": "object"}}}),
             json!({"url": "https://sim.lambda.example/pricing"}),
             vec!["scrape".into(), "social_search".into()],
@@ -43,6 +47,7 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
                 "model": {"type": "string"}, "messages": {"type": "array", "minItems": 1}}}),
             json!({"type": "object", "required": ["choices"], "properties": {
                 "id": {"type": "string"}, "object": {"type": "string"}, "created": {"type": "integer"}, "model": {"type": "string"},
+                "system_fingerprint": {"type": "string"},
                 "choices": {"type": "array", "items": {"type": "object", "required": ["message"], "properties": {
                     "index": {"type": "integer"}, "finish_reason": {"type": "string"},
                     "message": {"type": "object", "required": ["content"], "properties": {

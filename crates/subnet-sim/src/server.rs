@@ -16,9 +16,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use orchestra_proto::extract::ExtractionRequest;
+
 use crate::SimError;
-use crate::corpus;
+use crate::extractor::{ExtractOptions, extract};
 use crate::faults::{Faults, Outcome, apply_drift};
+use crate::world::{PostQuery, World};
 
 /// Which real subnet a simulated one imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +73,13 @@ pub struct SimConfig {
     pub seed: u64,
     #[serde(rename = "subnet")]
     pub subnets: Vec<SubnetSimConfig>,
+    /// World file named in the config (`world = "my-world.json"`, relative to the config
+    /// file); loaded by [`SimConfig::from_toml_file`] into `world`.
+    #[serde(default, rename = "world", skip_serializing_if = "Option::is_none")]
+    pub world_file: Option<String>,
+    /// The world every subnet serves (default: the built-in world).
+    #[serde(skip, default = "World::builtin")]
+    pub world: Arc<World>,
 }
 
 impl SimConfig {
@@ -91,16 +101,36 @@ impl SimConfig {
                 s(SubnetKind::Data, 13, "sim-data-universe"),
                 s(SubnetKind::Llm, 64, "sim-chutes"),
             ],
+            world_file: None,
+            world: World::builtin(),
         }
+    }
+
+    /// Serve this world instead.
+    pub fn with_world(mut self, world: Arc<World>) -> Self {
+        self.world = world;
+        self
+    }
+
+    /// Load, validate and serve the world file at `path`.
+    pub fn with_world_file(mut self, path: &str) -> Result<Self, SimError> {
+        self.world = Arc::new(World::from_file(path)?);
+        self.world_file = Some(path.to_string());
+        Ok(self)
     }
 
     pub fn from_toml_file(path: &str) -> Result<Self, SimError> {
         let text =
             std::fs::read_to_string(path).map_err(|e| SimError::Config { path: path.into(), reason: e.to_string() })?;
-        let c: SimConfig =
+        let mut c: SimConfig =
             toml::from_str(&text).map_err(|e| SimError::Config { path: path.into(), reason: e.to_string() })?;
         for s in &c.subnets {
             s.faults.validate().map_err(|reason| SimError::Config { path: path.into(), reason })?;
+        }
+        if let Some(w) = c.world_file.clone() {
+            let p = std::path::Path::new(path).parent().map(|d| d.join(&w)).unwrap_or_else(|| w.clone().into());
+            let p = if std::path::Path::new(&w).is_absolute() { w.clone() } else { p.display().to_string() };
+            c = c.with_world_file(&p)?;
         }
         Ok(c)
     }
@@ -109,6 +139,7 @@ impl SimConfig {
 pub(crate) struct SubnetState {
     pub(crate) cfg: SubnetSimConfig,
     pub(crate) seed: u64,
+    pub(crate) world: Arc<World>,
     pub(crate) faults: Mutex<(Faults, Instant)>,
     pub(crate) requests: AtomicU64,
 }
@@ -178,6 +209,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
             faults: Mutex::new((cfg.faults.clone(), Instant::now())),
             cfg,
             seed: config.seed,
+            world: config.world.clone(),
             requests: AtomicU64::new(0),
         });
         if let Some((axon, axon_listener)) = crate::axon::build(state.clone()).await? {
@@ -312,9 +344,9 @@ async fn dispatch(State(s): State<Arc<SubnetState>>, req: Request) -> Response {
         Err(e) => return err(StatusCode::BAD_REQUEST, &format!("request body is not JSON: {e}")),
     };
     let result = match s.cfg.kind {
-        SubnetKind::Search => search(&input),
-        SubnetKind::Data => data(&input),
-        SubnetKind::Llm => llm(&input),
+        SubnetKind::Search => search(&s.world, &input),
+        SubnetKind::Data => data(&s.world, &input),
+        SubnetKind::Llm => llm(&s.world, &llm_options(s.seed, &faults), &input),
     };
     let mut out = match result {
         Ok(v) => v,
@@ -337,18 +369,20 @@ async fn dispatch(State(s): State<Arc<SubnetState>>, req: Request) -> Response {
     Json(out).into_response()
 }
 
-pub(crate) fn search(input: &Value) -> Result<Value, String> {
+/// The simulated search (SN22-like): pages of the world ranked by query words.
+pub fn search(world: &World, input: &Value) -> Result<Value, String> {
     let prompt = input
         .get("prompt")
         .and_then(Value::as_str)
         .filter(|p| !p.trim().is_empty())
         .ok_or("`prompt` (non-empty string) is required")?;
     let count = input.get("count").and_then(Value::as_u64).unwrap_or(10).clamp(1, 200) as usize;
-    let results: Vec<Value> = corpus::search(prompt, count)
+    let results: Vec<Value> = world
+        .search(prompt, count)
         .into_iter()
         .map(|p| {
             let snippet: String = p.text.chars().take(220).collect();
-            json!({"title": p.title, "link": p.url, "snippet": snippet})
+            json!({"title": simulated_title(&p.title), "link": p.url, "snippet": snippet})
         })
         .collect();
     Ok(json!({"search_results": results}))
@@ -360,18 +394,82 @@ fn str_list(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub(crate) fn data(input: &Value) -> Result<Value, String> {
+/// A page title that says it is simulated.
+fn simulated_title(t: &str) -> String {
+    if t.to_lowercase().contains("simulated") { t.to_string() } else { format!("{t} (simulated)") }
+}
+
+/// SN13's name of a platform (`DataSource`): `X`, `REDDIT`, ...
+pub fn platform_label(platform: &str) -> String {
+    match platform.to_lowercase().as_str() {
+        "x" | "twitter" => "X".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// A platform filter from SN13's `source` (a name such as `X`/`REDDIT`, or the `DataSource`
+/// number: 1 = Reddit, 2 = X).
+fn platform_filter(world: &World, v: Option<&Value>) -> Result<Option<String>, String> {
+    let name = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(1) => "reddit".to_string(),
+            Some(2) => "x".to_string(),
+            _ => return Err(format!("source {n} is not a simulated data source (1 = REDDIT, 2 = X)")),
+        },
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Value::String(s)) => match s.to_lowercase().as_str() {
+            "twitter" | "x" => "x".to_string(),
+            other => other.to_string(),
+        },
+        Some(other) => return Err(format!("source {other} must be a string or a number")),
+    };
+    if world.posts.iter().any(|p| p.platform.eq_ignore_ascii_case(&name)) {
+        Ok(Some(name))
+    } else {
+        let mut known: Vec<String> = world.posts.iter().map(|p| platform_label(&p.platform)).collect();
+        known.sort();
+        known.dedup();
+        Err(format!("source {name} has no simulated posts (known: {})", known.join(", ")))
+    }
+}
+
+fn date_bound(input: &Value, key: &str) -> Result<Option<String>, String> {
+    match input.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => {
+            let b = s.as_bytes();
+            let ok = b.len() >= 10
+                && b[..10]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+            if ok {
+                Ok(Some(s.clone()))
+            } else {
+                Err(format!("{key} `{s}` must be an ISO date (YYYY-MM-DD) or datetime"))
+            }
+        }
+        Some(other) => Err(format!("{key} {other} must be an ISO date string")),
+    }
+}
+
+/// The simulated on-demand data (SN13-like): a scrape of one URL of the world, or posts
+/// filtered by keywords (`keyword_mode` any/all), usernames, `start_date`/`end_date` and
+/// `source` (platform).
+pub fn data(world: &World, input: &Value) -> Result<Value, String> {
     let limit = input.get("limit").and_then(Value::as_u64).unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(format!("limit {limit} must be in 1..=1000"));
     }
     let scraped_at = now_iso();
     if let Some(url) = input.get("url").and_then(Value::as_str).filter(|u| !u.is_empty()) {
-        let page = corpus::page(url).ok_or_else(|| format!("url {url} is not in the simulated web"))?;
+        let page = world.page(url).ok_or_else(|| format!("url {url} is not in the simulated web"))?;
         return Ok(json!({
             "status": "success",
             "data": [{"uri": page.url, "datetime": format!("{}T00:00:00Z", page.date), "source": "WEB",
-                      "label": page.title, "content": page.text, "content_size_bytes": page.text.len()}],
+                      "label": simulated_title(&page.title), "content": page.text, "content_size_bytes": page.text.len()}],
             "meta": {"count": 1, "simulated": true, "scraped_at": scraped_at},
         }));
     }
@@ -380,12 +478,26 @@ pub(crate) fn data(input: &Value) -> Result<Value, String> {
     if keywords.len() > 5 || usernames.len() > 10 {
         return Err("at most 5 keywords and 10 usernames".into());
     }
-    let all = input.get("keyword_mode").and_then(Value::as_str).unwrap_or("all") == "all";
-    let items: Vec<Value> = corpus::posts(&keywords, &usernames, all, limit as usize)
+    let all = match input.get("keyword_mode").and_then(Value::as_str).unwrap_or("all") {
+        "all" => true,
+        "any" => false,
+        other => return Err(format!("keyword_mode `{other}` must be \"any\" or \"all\"")),
+    };
+    let q = PostQuery {
+        keywords,
+        usernames,
+        all,
+        platform: platform_filter(world, input.get("source"))?,
+        start: date_bound(input, "start_date")?,
+        end: date_bound(input, "end_date")?,
+        limit: limit as usize,
+    };
+    let items: Vec<Value> = world
+        .query_posts(&q)
         .into_iter()
         .map(|p| {
-            json!({"uri": p.uri, "datetime": p.datetime, "source": "X", "label": p.username,
-                   "content": p.text, "content_size_bytes": p.text.len()})
+            json!({"uri": p.uri, "datetime": p.datetime, "source": platform_label(&p.platform), "label": p.username,
+                   "username": p.username, "content": p.text, "content_size_bytes": p.text.len()})
         })
         .collect();
     let n = items.len();
@@ -403,7 +515,16 @@ fn priced_sentences(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn llm(input: &Value) -> Result<Value, String> {
+/// The extractor's rates for one subnet's current faults.
+pub(crate) fn llm_options(seed: u64, f: &Faults) -> ExtractOptions {
+    ExtractOptions { seed, error_rate: f.llm_error_rate, hallucination_rate: f.llm_hallucination_rate }
+}
+
+/// The simulated LLM (SN64-like OpenAI chat). An extraction task ([`ExtractionRequest`]) is
+/// answered by the faithful extractor ([`crate::extractor`]) from what the documents carry;
+/// any other chat gets the figures of its input back. Deterministic: the same request gets the
+/// same response bytes.
+pub fn llm(world: &World, opts: &ExtractOptions, input: &Value) -> Result<Value, String> {
     let messages = input.get("messages").and_then(Value::as_array).ok_or("`messages` (array) is required")?;
     if messages.is_empty() {
         return Err("`messages` is empty".into());
@@ -417,7 +538,9 @@ fn llm(input: &Value) -> Result<Value, String> {
         .join("\n");
     let json_mode = input.pointer("/response_format/type").and_then(Value::as_str) == Some("json_object");
     let facts = priced_sentences(&user_text);
-    let content = if json_mode {
+    let content = if let Some(task) = ExtractionRequest::from_chat_body(input) {
+        serde_json::to_string(&extract(world, &task, opts)).map_err(|e| e.to_string())?
+    } else if json_mode {
         json!({"simulated_llm": true, "facts": facts}).to_string()
     } else if facts.is_empty() {
         let head: String = user_text.chars().take(200).collect();
@@ -426,13 +549,17 @@ fn llm(input: &Value) -> Result<Value, String> {
         format!("[simulated LLM] Key figures from the input: {}.", facts.join("; "))
     };
     let digest = blake3::hash(user_text.as_bytes()).to_hex();
-    let prompt_tokens = user_text.split_whitespace().count();
-    let completion_tokens = content.split_whitespace().count();
+    // About four characters a token, as for English text with real tokenizers.
+    let prompt_chars: usize =
+        messages.iter().filter_map(|m| m.get("content").and_then(Value::as_str)).map(|c| c.chars().count()).sum();
+    let prompt_tokens = prompt_chars.div_ceil(4);
+    let completion_tokens = content.chars().count().div_ceil(4);
     Ok(json!({
         "id": format!("chatcmpl-sim-{}", &digest[..16]),
         "object": "chat.completion",
         "created": 0,
-        "model": model,
+        "model": format!("{model} (SIMULATED)"),
+        "system_fingerprint": "orchestra-subnet-sim: SIMULATED LLM",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
