@@ -366,7 +366,13 @@ pub fn check(
             problems.push(p);
             continue;
         }
-        match check_citation(answer, c, body).and_then(|()| partial_quote(answer, c)) {
+        let judged = orchestra_proto::extract::is_judgment(schema, &c.path);
+        let checked = if judged {
+            orchestra_proto::extract::check_citation_under(schema, answer, c, body)
+        } else {
+            check_citation(answer, c, body).and_then(|()| partial_quote(answer, c))
+        };
+        match checked {
             Ok(()) => good.entry(c.path.clone()).or_default().push(c.clone()),
             Err(e) => {
                 // The same quote elsewhere in that body, or (a wrong receipt number) in another

@@ -263,6 +263,48 @@ pub fn check_citation(result: &Value, c: &Citation, body: &Value) -> Result<(), 
     }
 }
 
+/// The JSON Schema node at `pointer` of an instance (objects by `properties`, arrays by `items`).
+pub fn schema_at<'a>(schema: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let mut cur = schema;
+    for seg in pointer.split('/').skip(1) {
+        cur = if cur.get("type").and_then(Value::as_str) == Some("array") || cur.get("items").is_some() {
+            cur.get("items")?
+        } else {
+            cur.get("properties")?.get(seg.replace("~1", "/").replace("~0", "~"))?
+        };
+    }
+    Some(cur)
+}
+
+/// A closed-set leaf (enum or boolean): a judgment over the evidence (an overall sentiment, a
+/// yes/no) rather than a value the evidence states. Its citation shows what it was judged from.
+pub fn is_judgment(schema: &Value, pointer: &str) -> bool {
+    schema_at(schema, pointer)
+        .is_some_and(|s| s.get("enum").is_some() || s.get("type").and_then(Value::as_str) == Some("boolean"))
+}
+
+/// [`check_citation`] under the target `schema`: a judgment leaf ([`is_judgment`]) needs its
+/// value allowed by the schema and its quote at the cited place; every other leaf must be
+/// stated by its quote.
+pub fn check_citation_under(schema: &Value, result: &Value, c: &Citation, body: &Value) -> Result<(), String> {
+    if !is_judgment(schema, &c.path) {
+        return check_citation(result, c, body);
+    }
+    let value = result.pointer(&c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
+    let allowed = schema_at(schema, &c.path)
+        .and_then(|s| s.get("enum"))
+        .and_then(Value::as_array)
+        .is_none_or(|e| e.contains(value));
+    if !allowed {
+        return Err(format!("{} is not one of the values the schema allows", c.path));
+    }
+    if quote_at(body, &c.pointer, &c.quote) {
+        Ok(())
+    } else {
+        Err(format!("citation for {}: the quote is not at {} of receipt {}", c.path, c.pointer, c.receipt))
+    }
+}
+
 /// Is `quote` (normalized) in the text at `pointer` of `body`, or in a sibling field of the same
 /// record (a post's `uri` or `username` next to its `content`)?
 pub fn quote_at(body: &Value, pointer: &str, quote: &str) -> bool {
@@ -391,6 +433,22 @@ mod tests {
         assert!(check_citation(&swapped, &made_up, &body()).expect_err("absent").contains("not at"));
         let wrong_ptr = Citation { pointer: "/data/9".into(), ..ok };
         assert!(check_citation(&result, &wrong_ptr, &body()).is_err());
+    }
+
+    #[test]
+    fn judgments_are_cited_by_what_they_were_judged_from() {
+        let schema = json!({"type": "object", "properties": {
+            "mood": {"type": "string", "enum": ["positive", "negative"]},
+            "posts": {"type": "array", "items": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}});
+        assert!(is_judgment(&schema, "/mood") && is_judgment(&schema, "/posts/2/ok"));
+        let body = json!({"data": [{"content": "Huge win for decentralized training"}]});
+        let c =
+            Citation { path: "/mood".into(), receipt: 0, pointer: "/data/0/content".into(), quote: "huge win".into() };
+        assert_eq!(check_citation_under(&schema, &json!({"mood": "positive"}), &c, &body), Ok(()));
+        assert!(check_citation(&json!({"mood": "positive"}), &c, &body).is_err(), "plain rule: not stated");
+        assert!(check_citation_under(&schema, &json!({"mood": "ecstatic"}), &c, &body).is_err());
+        let absent = Citation { quote: "terrible".into(), ..c };
+        assert!(check_citation_under(&schema, &json!({"mood": "negative"}), &absent, &body).is_err());
     }
 
     #[test]

@@ -11,8 +11,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+pub use orchestra_proto::extract::is_judgment;
 use orchestra_proto::extract::{
-    Document, ExtractionAnswer, ExtractionRequest, check_citation, documents_from, leaves, parse_answer,
+    Document, ExtractionAnswer, ExtractionRequest, check_citation_under, documents_from, leaves, parse_answer,
 };
 use orchestra_proto::ledger::{EntryStatus, LedgerEntry};
 use orchestra_subnets::Adapters;
@@ -236,25 +237,6 @@ pub struct Reference {
     pub calls: usize,
 }
 
-/// The JSON Schema node at `pointer` of an instance (objects by `properties`, arrays by `items`).
-pub fn schema_at<'a>(schema: &'a Value, pointer: &str) -> Option<&'a Value> {
-    let mut cur = schema;
-    for seg in pointer.split('/').skip(1) {
-        cur = if cur.get("type").and_then(Value::as_str) == Some("array") || cur.get("items").is_some() {
-            cur.get("items")?
-        } else {
-            cur.get("properties")?.get(seg.replace("~1", "/").replace("~0", "~"))?
-        };
-    }
-    Some(cur)
-}
-
-/// A closed-set leaf (enum or boolean): a judgment over the evidence rather than a quoted value.
-pub fn is_judgment(schema: &Value, pointer: &str) -> bool {
-    schema_at(schema, pointer)
-        .is_some_and(|s| s.get("enum").is_some() || s.get("type").and_then(Value::as_str) == Some("boolean"))
-}
-
 /// Keep the leaves of `answer` whose pointer is in `keep`, dropping emptied containers.
 pub fn prune(answer: &Value, keep: &BTreeSet<String>) -> Value {
     fn walk(v: &Value, path: &str, keep: &BTreeSet<String>) -> Option<Value> {
@@ -386,11 +368,13 @@ pub async fn compute(
     let mut keep = BTreeSet::new();
     for c in &citations {
         if let Some(b) = bodies.get(c.receipt)
-            && check_citation(&answer, c, b).is_ok()
+            && check_citation_under(schema, &answer, c, b).is_ok()
         {
             keep.insert(c.path.clone());
         }
     }
+    // A judgment the model made without citing anything still counts: its value is from a
+    // closed set, so it cannot smuggle text, and the miner's must agree with it.
     for (p, _) in leaves(&answer) {
         if is_judgment(schema, &p) {
             keep.insert(p);

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::compare::compare;
-use crate::reference::{is_judgment, usable_for_verification};
+use crate::reference::usable_for_verification;
 
 /// Most receipts re-probed because a leaf citing them disagrees with the reference.
 const MAX_TARGETED_REPROBES: usize = 4;
@@ -206,15 +206,9 @@ fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) ->
                 why = Some(format!("citation for {path} names failed call {}", c.receipt));
                 continue;
             }
-            let judgment = schema.is_some_and(|s| is_judgment(s, path));
-            let res = if judgment {
-                if extract::quote_at(&e.response, &c.pointer, &c.quote) {
-                    Ok(())
-                } else {
-                    Err(format!("citation for {path}: the quote is not at {}", c.pointer))
-                }
-            } else {
-                check_citation(result, c, &e.response)
+            let res = match schema {
+                Some(s) => extract::check_citation_under(s, result, c, &e.response),
+                None => check_citation(result, c, &e.response),
             };
             match res {
                 Ok(()) => {
