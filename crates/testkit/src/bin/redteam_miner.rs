@@ -61,6 +61,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let dendrite = Dendrite::new(key.clone(), DendriteConfig::default())?;
     let memory = Arc::new(Mutex::new(Memory::default()));
+    if strategy == Strategy::Replayer {
+        // A replayer never works on the validator's tasks: it answers every one with an old
+        // answer (here one it made at start for the README's worked example).
+        let old = core.orchestrate(orchestra_testkit::synapse(&orchestra_testkit::worked_example("old", 20_000))).await;
+        memory.lock().first = Some(old);
+    }
     let k2 = key.clone();
     let cfg = AxonConfig { policy: BlacklistPolicy::allow_all(), ..AxonConfig::default() };
     let axon = Axon::new(cfg, key.clone())?.attach(move |_ctx, req: Orchestrate| {
