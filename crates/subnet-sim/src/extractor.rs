@@ -642,6 +642,20 @@ struct Ctx<'w, 'r> {
 }
 
 impl<'w> Ctx<'w, '_> {
+    /// The document to cite an entity's name from, starting at the one its fact was read in: that
+    /// one if it names the entity, else one of the same receipt that does, else any that does.
+    fn name_in(&self, doc: usize, entity: &str) -> usize {
+        let e = normalize(entity);
+        if self.ndocs[doc].contains(&e) {
+            return doc;
+        }
+        let r = self.docs[doc].receipt;
+        (0..self.docs.len())
+            .find(|i| self.docs[*i].receipt == r && self.ndocs[*i].contains(&e))
+            .or_else(|| (0..self.docs.len()).find(|i| self.ndocs[*i].contains(&e)))
+            .unwrap_or(doc)
+    }
+
     fn cite(&mut self, path: &str, doc: usize, pointer: Option<String>, quote: &str, leaf: Leaf) {
         let d = &self.docs[doc];
         self.cites.push(Citation {
@@ -731,7 +745,10 @@ impl<'w> Ctx<'w, '_> {
 
     /// The document naming `entity` for a citation of its name: the one holding its best fact.
     fn name_doc(&self, domain: &str, entity: &str) -> Option<usize> {
-        self.facts.iter().find(|f| f.fact.domain == domain && f.fact.entity == entity).map(|f| f.doc)
+        self.facts
+            .iter()
+            .find(|f| f.fact.domain == domain && f.fact.entity == entity)
+            .map(|f| self.name_in(f.doc, entity))
     }
 
     /// The fact of `entity` that best answers a property.
@@ -813,8 +830,10 @@ impl<'w> Ctx<'w, '_> {
             .world
             .posts
             .iter()
-            .map(|p| p.platform.to_lowercase())
-            .filter(|p| self.obj_raw.iter().any(|w| w == p))
+            .map(|p| {
+                if crate::world::same_platform(&p.platform, "x") { "x".to_string() } else { p.platform.to_lowercase() }
+            })
+            .filter(|p| self.obj_raw.iter().any(|w| crate::world::same_platform(w, p)))
             .chain(
                 self.obj_raw.iter().any(|w| w == "twitter" || w == "tweets" || w == "tweet").then(|| "x".to_string()),
             )
@@ -840,7 +859,7 @@ impl<'w> Ctx<'w, '_> {
                     tagged || hits >= need
                 };
                 on_topic
-                    && (platforms.is_empty() || platforms.contains(&p.platform.to_lowercase()))
+                    && (platforms.is_empty() || platforms.iter().any(|x| crate::world::same_platform(x, &p.platform)))
                     && range
                         .as_ref()
                         .is_none_or(|(a, b)| crate::world::in_range(&p.datetime, Some(a.as_str()), Some(b.as_str())))
@@ -1346,7 +1365,7 @@ impl<'w> Ctx<'w, '_> {
             if t == "string" {
                 let v = allowed(schema, &f.fact.entity)?;
                 let alts: Vec<String> = ents.iter().filter(|e| **e != f.fact.entity).map(|e| e.to_string()).collect();
-                let doc = f.doc;
+                let doc = self.name_in(f.doc, &f.fact.entity);
                 self.cite(path, doc, None, &f.fact.entity, Leaf::Entity(alts));
                 return Some(Value::String(v));
             }
@@ -1434,7 +1453,12 @@ pub fn extract(world: &World, req: &ExtractionRequest, opts: &ExtractOptions) ->
         if q.is_empty() {
             continue;
         }
-        if let Some(doc) = ndocs.iter().position(|t| t.contains(&q) && t.contains(&e)) {
+        // Prefer a document that also names the entity (so its name can be cited from it).
+        let doc = ndocs
+            .iter()
+            .position(|t| t.contains(&q) && t.contains(&e))
+            .or_else(|| ndocs.iter().position(|t| t.contains(&q)));
+        if let Some(doc) = doc {
             facts.push(Found { fact: f, doc, order });
         }
     }

@@ -424,7 +424,7 @@ fn platform_filter(world: &World, v: Option<&Value>) -> Result<Option<String>, S
         },
         Some(other) => return Err(format!("source {other} must be a string or a number")),
     };
-    if world.posts.iter().any(|p| p.platform.eq_ignore_ascii_case(&name)) {
+    if world.posts.iter().any(|p| crate::world::same_platform(&p.platform, &name)) {
         Ok(Some(name))
     } else {
         let mut known: Vec<String> = world.posts.iter().map(|p| platform_label(&p.platform)).collect();
