@@ -221,6 +221,34 @@ const META: &[&str] = &[
     "talk",
     "talking",
     "platform",
+    "developer",
+    "engineer",
+    "folk",
+    "everyone",
+    "customer",
+    "think",
+    "thinks",
+    "feel",
+    "feels",
+    "react",
+    "reacting",
+    "how",
+    "tweet",
+    "redditor",
+    "week",
+    "post",
+    "posts",
+    "mentions",
+    "tweets",
+    "users",
+    "developers",
+    "engineers",
+    "folks",
+    "customers",
+    "opinions",
+    "comments",
+    "discussions",
+    "reactions",
 ];
 
 fn canon(w: &str) -> String {
@@ -352,6 +380,7 @@ fn superlative(words: &[String]) -> Option<(Dir, Vec<&'static str>)> {
     if has("expensive") || has("priciest") || has("costliest") || has("dearest") {
         return Some((Dir::Max, vec!["price"]));
     }
+    let mut found: Vec<(Dir, Vec<&'static str>)> = Vec::new();
     for w in words {
         let r = match w.as_str() {
             "cheapest" | "cheaper" | "cheap" | "inexpensive" | "affordable" => (Dir::Min, vec!["price"]),
@@ -365,9 +394,11 @@ fn superlative(words: &[String]) -> Option<(Dir, Vec<&'static str>)> {
             "best" | "top" | "recommended" | "winner" | "optimal" => (Dir::Best, vec![]),
             _ => continue,
         };
-        return Some(r);
+        found.push(r);
     }
-    None
+    // "most recent": the word that says what is compared wins over "most".
+    let specific = found.iter().position(|f| !f.1.is_empty()).unwrap_or(0);
+    (!found.is_empty()).then(|| found.swap_remove(specific))
 }
 
 const NAME_WORDS: &[&str] = &[
@@ -755,7 +786,7 @@ impl<'w> Ctx<'w, '_> {
     fn best_fact(&self, domain: &str, entity: &str, prop: &BTreeSet<String>, want_number: bool) -> Option<Found<'w>> {
         self.facts_of(domain, entity)
             .into_iter()
-            .filter(|f| matches!(f.fact.value, FactValue::Number(_)) == want_number)
+            .filter(|f| !want_number || f.fact.value.as_f64().is_some())
             .map(|f| (attr_score(f.fact, prop, &self.obj), f))
             .filter(|(s, _)| *s >= 3)
             .max_by(|a, b| a.0.cmp(&b.0).then(b.1.order.cmp(&a.1.order)))
@@ -820,11 +851,14 @@ impl<'w> Ctx<'w, '_> {
     // --- posts ---
 
     fn relevant_posts(&self) -> Vec<FoundPost<'w>> {
+        // The objective's words less the ones about asking (raw words, before synonyms).
         let topic: BTreeSet<String> = self
-            .obj
+            .obj_raw
             .iter()
-            .filter(|t| !META.contains(&t.as_str()) && !t.chars().all(|c| c.is_ascii_digit()))
-            .cloned()
+            .filter(|w| !STOP.contains(&w.as_str()) && !META.contains(&w.as_str()))
+            .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+            .map(|w| canon(w))
+            .filter(|t| !META.contains(&t.as_str()))
             .collect();
         let platforms: BTreeSet<String> = self
             .world
@@ -1055,20 +1089,14 @@ impl<'w> Ctx<'w, '_> {
                     }
                 }
                 "number" | "integer" | "string" => {
-                    let want_number = t != "string";
-                    let found = self.best_fact(domain, entity, &pt, want_number).or_else(|| {
-                        // A figure asked for as text (`"price": {"type": "string"}`).
-                        self.best_fact(domain, entity, &pt, true).filter(|f| {
-                            t == "string" && enum_of(s).is_none() && attr_score(f.fact, &pt, &self.obj) >= 6
-                        })
-                    });
-                    match found {
+                    let want_number = t != "string"; // A string property takes any fact (a figure asked for as text is its number).
+                    match self.best_fact(domain, entity, &pt, want_number) {
                         Some(f) => {
-                            let v = match &f.fact.value {
-                                FactValue::Number(n) if t == "integer" && n.fract() != 0.0 => None,
-                                FactValue::Number(n) if t == "string" => Some(Value::String(num_json(*n).to_string())),
-                                FactValue::Number(n) => Some(num_json(*n)),
-                                FactValue::Text(x) => allowed(s, x).map(Value::String),
+                            let v = match f.fact.value.as_f64() {
+                                _ if t == "string" => allowed(s, &f.fact.value.as_text()).map(Value::String),
+                                Some(n) if t == "integer" && n.fract() != 0.0 => None,
+                                Some(n) => Some(num_json(n)),
+                                None => None,
                             };
                             if let Some(v) = &v {
                                 let leaf = if want_number { Leaf::Number } else { Leaf::Other };
@@ -1151,6 +1179,18 @@ impl<'w> Ctx<'w, '_> {
             .filter(|x| x.0 > 0)
             .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)))
             .map(|x| x.1.clone())
+            .or_else(|| {
+                // No name-like property: the first string property no attribute answers.
+                let domain_facts: Vec<&Found<'w>> = self.facts.iter().filter(|f| f.fact.domain == domain).collect();
+                ps.iter()
+                    .filter(|(_, s)| ty(s) == "string" && enum_of(s).is_none())
+                    .find(|(k, _)| {
+                        let kt = toks(&k.replace('_', " "));
+                        !words_in(k, URL_WORDS)
+                            && domain_facts.iter().all(|f| attr_score(f.fact, &kt, &BTreeSet::new()) < 3)
+                    })
+                    .map(|(k, _)| k.clone())
+            })
     }
 
     fn is_post_item(key: &str, ps: &[(String, Value)]) -> bool {
@@ -1385,7 +1425,7 @@ impl<'w> Ctx<'w, '_> {
         let mut cands: Vec<(i32, Found<'w>)> = self
             .facts
             .iter()
-            .filter(|f| f.fact.domain == d && matches!(f.fact.value, FactValue::Number(_)) == want_number)
+            .filter(|f| f.fact.domain == d && (!want_number || f.fact.value.as_f64().is_some()))
             .filter(|f| named.is_empty() || named.contains(&f.fact.entity.as_str()))
             .map(|f| (attr_score(f.fact, &kt, &self.obj), f.clone()))
             .filter(|x| x.0 >= 3)
@@ -1397,10 +1437,11 @@ impl<'w> Ctx<'w, '_> {
         if best.iter().any(|f| f.fact.value != first.fact.value) {
             return None;
         }
-        let v = match &first.fact.value {
-            FactValue::Number(n) if t == "integer" && n.fract() != 0.0 => return None,
-            FactValue::Number(n) => num_json(*n),
-            FactValue::Text(x) => Value::String(allowed(schema, x)?),
+        let v = match first.fact.value.as_f64() {
+            _ if t == "string" => Value::String(allowed(schema, &first.fact.value.as_text())?),
+            Some(n) if t == "integer" && n.fract() != 0.0 => return None,
+            Some(n) => num_json(n),
+            None => return None,
         };
         let leaf = if want_number { Leaf::Number } else { Leaf::Other };
         self.cite(path, first.doc, None, &first.fact.quote, leaf);

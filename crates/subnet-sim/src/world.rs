@@ -127,10 +127,19 @@ impl FactValue {
             FactValue::Text(s) => Value::String(s.clone()),
         }
     }
+    /// The value as a number (a string that is a plain number, such as `"2.49"`, counts).
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             FactValue::Number(n) => Some(*n),
-            FactValue::Text(_) => None,
+            FactValue::Text(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        }
+    }
+
+    /// The value as text (numbers without a trailing `.0`).
+    pub fn as_text(&self) -> String {
+        match self {
+            FactValue::Text(s) => s.clone(),
+            FactValue::Number(_) => self.to_json().to_string(),
         }
     }
 }
@@ -182,16 +191,7 @@ impl World {
 
     /// Parse and validate a world from JSON.
     pub fn from_json_str(text: &str) -> Result<World, String> {
-        let mut w: World = serde_json::from_str(text).map_err(|e| format!("not a world file: {e}"))?;
-        // A number written as a string ("2.49") is a number.
-        for f in &mut w.facts {
-            if let FactValue::Text(s) = &f.value
-                && let Ok(n) = s.trim().parse::<f64>()
-                && n.is_finite()
-            {
-                f.value = FactValue::Number(n);
-            }
-        }
+        let w: World = serde_json::from_str(text).map_err(|e| format!("not a world file: {e}"))?;
         w.validate()?;
         for warning in w.warnings() {
             tracing::warn!(%warning, "world");
