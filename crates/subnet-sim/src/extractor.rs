@@ -1245,16 +1245,36 @@ impl<'w> Ctx<'w, '_> {
                 ectx.extend(toks(&n.replace('_', " ")));
             }
             let mut ents = self.entities(domain, &ectx, 2);
-            let ranked = self.obj_raw.iter().any(|w| {
-                ["rank", "ranked", "ranking", "sort", "sorted", "order", "ordered", "top"].contains(&w.as_str())
-            });
+            let has = |w: &str| self.obj_raw.iter().any(|x| x == w);
+            let sup = superlative(&self.obj_raw);
+            let ranked =
+                ["rank", "ranked", "ranking", "sort", "sorted", "order", "ordered", "top", "ascending", "descending"]
+                    .iter()
+                    .any(|w| has(w))
+                    || (sup.is_some() && (has("first") || has("from")));
             let top_n = self.obj_raw.windows(2).find(|w| w[0] == "top").and_then(|w| w[1].parse::<usize>().ok());
-            let num_prop =
-                ps.iter().find(|(k, s)| Some(k) != name_prop.as_ref() && matches!(ty(s), "number" | "integer"));
-            if ranked && let Some((k, _)) = num_prop {
+            // Sort by the first property whose values compare (numbers, ISO dates).
+            let sort_key = |k: &str, e: &str| -> Option<f64> {
                 let pt = toks(&k.replace('_', " "));
-                let desc = matches!(superlative(&self.obj_raw), Some((Dir::Max, _)));
-                let key = |e: &&'w str| self.best_fact(domain, e, &pt, true).and_then(|f| f.fact.value.as_f64());
+                let f = self.best_fact(domain, e, &pt, false)?;
+                f.fact.value.as_f64().or_else(|| match &f.fact.value {
+                    FactValue::Text(x) => parse_day(x).map(|(y, m, d)| days_from_civil(y, m, d) as f64),
+                    FactValue::Number(_) => None,
+                })
+            };
+            let implied: BTreeSet<String> =
+                sup.as_ref().map(|s| s.1.iter().map(|w| w.to_string()).collect()).unwrap_or_default();
+            let mut sortable: Vec<&(String, Value)> = ps
+                .iter()
+                .filter(|(k, s)| Some(k) != name_prop.as_ref() && matches!(ty(s), "number" | "integer" | "string"))
+                .filter(|(k, _)| ents.iter().any(|e| sort_key(k, e).is_some()))
+                .collect();
+            // The property the superlative is about first (`newest` → a release date).
+            sortable.sort_by_key(|(k, _)| toks(&k.replace('_', " ")).intersection(&implied).count() == 0);
+            let sort_prop = sortable.first().copied();
+            if ranked && let Some((k, _)) = sort_prop {
+                let desc = has("descending") || (!has("ascending") && matches!(sup, Some((Dir::Max, _))));
+                let key = |e: &&'w str| sort_key(k, e);
                 let mut keyed: Vec<(Option<f64>, &'w str)> = ents.iter().map(|e| (key(e), *e)).collect();
                 keyed.sort_by(|a, b| match (a.0, b.0) {
                     (Some(x), Some(y)) if desc => y.total_cmp(&x),
