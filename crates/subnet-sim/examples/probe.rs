@@ -1,3 +1,7 @@
+//! Print the simulated extractor's answers to a set of objectives and schemas on documents fetched
+//! the honest way (search, scrape every hit, plus a social query), with any citation that fails
+//! `check_citation`: `cargo run -p orchestra-subnet-sim --example probe`.
+
 use orchestra_proto::extract::{ExtractionRequest, check_citation, documents_from};
 use orchestra_subnet_sim::world::World;
 use orchestra_subnet_sim::{ExtractOptions, extract, server};

@@ -36,8 +36,9 @@ impl Synapse for WebSearchSynapse {
 /// On-demand posts or a scraped page.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OnDemandRequest {
+    /// Platform: a name (`X`, `REDDIT`) or SN13's `DataSource` number (1 = Reddit, 2 = X).
     #[serde(default)]
-    pub source: Option<String>,
+    pub source: Option<Value>,
     #[serde(default)]
     pub usernames: Vec<String>,
     #[serde(default)]

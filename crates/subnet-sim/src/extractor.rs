@@ -221,6 +221,34 @@ const META: &[&str] = &[
     "talk",
     "talking",
     "platform",
+    "developer",
+    "engineer",
+    "folk",
+    "everyone",
+    "customer",
+    "think",
+    "thinks",
+    "feel",
+    "feels",
+    "react",
+    "reacting",
+    "how",
+    "tweet",
+    "redditor",
+    "week",
+    "post",
+    "posts",
+    "mentions",
+    "tweets",
+    "users",
+    "developers",
+    "engineers",
+    "folks",
+    "customers",
+    "opinions",
+    "comments",
+    "discussions",
+    "reactions",
 ];
 
 fn canon(w: &str) -> String {
@@ -352,6 +380,7 @@ fn superlative(words: &[String]) -> Option<(Dir, Vec<&'static str>)> {
     if has("expensive") || has("priciest") || has("costliest") || has("dearest") {
         return Some((Dir::Max, vec!["price"]));
     }
+    let mut found: Vec<(Dir, Vec<&'static str>)> = Vec::new();
     for w in words {
         let r = match w.as_str() {
             "cheapest" | "cheaper" | "cheap" | "inexpensive" | "affordable" => (Dir::Min, vec!["price"]),
@@ -365,9 +394,11 @@ fn superlative(words: &[String]) -> Option<(Dir, Vec<&'static str>)> {
             "best" | "top" | "recommended" | "winner" | "optimal" => (Dir::Best, vec![]),
             _ => continue,
         };
-        return Some(r);
+        found.push(r);
     }
-    None
+    // "most recent": the word that says what is compared wins over "most".
+    let specific = found.iter().position(|f| !f.1.is_empty()).unwrap_or(0);
+    (!found.is_empty()).then(|| found.swap_remove(specific))
 }
 
 const NAME_WORDS: &[&str] = &[
@@ -642,6 +673,20 @@ struct Ctx<'w, 'r> {
 }
 
 impl<'w> Ctx<'w, '_> {
+    /// The document to cite an entity's name from, starting at the one its fact was read in: that
+    /// one if it names the entity, else one of the same receipt that does, else any that does.
+    fn name_in(&self, doc: usize, entity: &str) -> usize {
+        let e = normalize(entity);
+        if self.ndocs[doc].contains(&e) {
+            return doc;
+        }
+        let r = self.docs[doc].receipt;
+        (0..self.docs.len())
+            .find(|i| self.docs[*i].receipt == r && self.ndocs[*i].contains(&e))
+            .or_else(|| (0..self.docs.len()).find(|i| self.ndocs[*i].contains(&e)))
+            .unwrap_or(doc)
+    }
+
     fn cite(&mut self, path: &str, doc: usize, pointer: Option<String>, quote: &str, leaf: Leaf) {
         let d = &self.docs[doc];
         self.cites.push(Citation {
@@ -731,14 +776,17 @@ impl<'w> Ctx<'w, '_> {
 
     /// The document naming `entity` for a citation of its name: the one holding its best fact.
     fn name_doc(&self, domain: &str, entity: &str) -> Option<usize> {
-        self.facts.iter().find(|f| f.fact.domain == domain && f.fact.entity == entity).map(|f| f.doc)
+        self.facts
+            .iter()
+            .find(|f| f.fact.domain == domain && f.fact.entity == entity)
+            .map(|f| self.name_in(f.doc, entity))
     }
 
     /// The fact of `entity` that best answers a property.
     fn best_fact(&self, domain: &str, entity: &str, prop: &BTreeSet<String>, want_number: bool) -> Option<Found<'w>> {
         self.facts_of(domain, entity)
             .into_iter()
-            .filter(|f| matches!(f.fact.value, FactValue::Number(_)) == want_number)
+            .filter(|f| !want_number || f.fact.value.as_f64().is_some())
             .map(|f| (attr_score(f.fact, prop, &self.obj), f))
             .filter(|(s, _)| *s >= 3)
             .max_by(|a, b| a.0.cmp(&b.0).then(b.1.order.cmp(&a.1.order)))
@@ -803,18 +851,23 @@ impl<'w> Ctx<'w, '_> {
     // --- posts ---
 
     fn relevant_posts(&self) -> Vec<FoundPost<'w>> {
+        // The objective's words less the ones about asking (raw words, before synonyms).
         let topic: BTreeSet<String> = self
-            .obj
+            .obj_raw
             .iter()
-            .filter(|t| !META.contains(&t.as_str()) && !t.chars().all(|c| c.is_ascii_digit()))
-            .cloned()
+            .filter(|w| !STOP.contains(&w.as_str()) && !META.contains(&w.as_str()))
+            .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+            .map(|w| canon(w))
+            .filter(|t| !META.contains(&t.as_str()))
             .collect();
         let platforms: BTreeSet<String> = self
             .world
             .posts
             .iter()
-            .map(|p| p.platform.to_lowercase())
-            .filter(|p| self.obj_raw.iter().any(|w| w == p))
+            .map(|p| {
+                if crate::world::same_platform(&p.platform, "x") { "x".to_string() } else { p.platform.to_lowercase() }
+            })
+            .filter(|p| self.obj_raw.iter().any(|w| crate::world::same_platform(w, p)))
             .chain(
                 self.obj_raw.iter().any(|w| w == "twitter" || w == "tweets" || w == "tweet").then(|| "x".to_string()),
             )
@@ -840,7 +893,7 @@ impl<'w> Ctx<'w, '_> {
                     tagged || hits >= need
                 };
                 on_topic
-                    && (platforms.is_empty() || platforms.contains(&p.platform.to_lowercase()))
+                    && (platforms.is_empty() || platforms.iter().any(|x| crate::world::same_platform(x, &p.platform)))
                     && range
                         .as_ref()
                         .is_none_or(|(a, b)| crate::world::in_range(&p.datetime, Some(a.as_str()), Some(b.as_str())))
@@ -1036,20 +1089,14 @@ impl<'w> Ctx<'w, '_> {
                     }
                 }
                 "number" | "integer" | "string" => {
-                    let want_number = t != "string";
-                    let found = self.best_fact(domain, entity, &pt, want_number).or_else(|| {
-                        // A figure asked for as text (`"price": {"type": "string"}`).
-                        self.best_fact(domain, entity, &pt, true).filter(|f| {
-                            t == "string" && enum_of(s).is_none() && attr_score(f.fact, &pt, &self.obj) >= 6
-                        })
-                    });
-                    match found {
+                    let want_number = t != "string"; // A string property takes any fact (a figure asked for as text is its number).
+                    match self.best_fact(domain, entity, &pt, want_number) {
                         Some(f) => {
-                            let v = match &f.fact.value {
-                                FactValue::Number(n) if t == "integer" && n.fract() != 0.0 => None,
-                                FactValue::Number(n) if t == "string" => Some(Value::String(num_json(*n).to_string())),
-                                FactValue::Number(n) => Some(num_json(*n)),
-                                FactValue::Text(x) => allowed(s, x).map(Value::String),
+                            let v = match f.fact.value.as_f64() {
+                                _ if t == "string" => allowed(s, &f.fact.value.as_text()).map(Value::String),
+                                Some(n) if t == "integer" && n.fract() != 0.0 => None,
+                                Some(n) => Some(num_json(n)),
+                                None => None,
                             };
                             if let Some(v) = &v {
                                 let leaf = if want_number { Leaf::Number } else { Leaf::Other };
@@ -1132,6 +1179,18 @@ impl<'w> Ctx<'w, '_> {
             .filter(|x| x.0 > 0)
             .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)))
             .map(|x| x.1.clone())
+            .or_else(|| {
+                // No name-like property: the first string property no attribute answers.
+                let domain_facts: Vec<&Found<'w>> = self.facts.iter().filter(|f| f.fact.domain == domain).collect();
+                ps.iter()
+                    .filter(|(_, s)| ty(s) == "string" && enum_of(s).is_none())
+                    .find(|(k, _)| {
+                        let kt = toks(&k.replace('_', " "));
+                        !words_in(k, URL_WORDS)
+                            && domain_facts.iter().all(|f| attr_score(f.fact, &kt, &BTreeSet::new()) < 3)
+                    })
+                    .map(|(k, _)| k.clone())
+            })
     }
 
     fn is_post_item(key: &str, ps: &[(String, Value)]) -> bool {
@@ -1186,16 +1245,36 @@ impl<'w> Ctx<'w, '_> {
                 ectx.extend(toks(&n.replace('_', " ")));
             }
             let mut ents = self.entities(domain, &ectx, 2);
-            let ranked = self.obj_raw.iter().any(|w| {
-                ["rank", "ranked", "ranking", "sort", "sorted", "order", "ordered", "top"].contains(&w.as_str())
-            });
+            let has = |w: &str| self.obj_raw.iter().any(|x| x == w);
+            let sup = superlative(&self.obj_raw);
+            let ranked =
+                ["rank", "ranked", "ranking", "sort", "sorted", "order", "ordered", "top", "ascending", "descending"]
+                    .iter()
+                    .any(|w| has(w))
+                    || (sup.is_some() && (has("first") || has("from")));
             let top_n = self.obj_raw.windows(2).find(|w| w[0] == "top").and_then(|w| w[1].parse::<usize>().ok());
-            let num_prop =
-                ps.iter().find(|(k, s)| Some(k) != name_prop.as_ref() && matches!(ty(s), "number" | "integer"));
-            if ranked && let Some((k, _)) = num_prop {
+            // Sort by the first property whose values compare (numbers, ISO dates).
+            let sort_key = |k: &str, e: &str| -> Option<f64> {
                 let pt = toks(&k.replace('_', " "));
-                let desc = matches!(superlative(&self.obj_raw), Some((Dir::Max, _)));
-                let key = |e: &&'w str| self.best_fact(domain, e, &pt, true).and_then(|f| f.fact.value.as_f64());
+                let f = self.best_fact(domain, e, &pt, false)?;
+                f.fact.value.as_f64().or_else(|| match &f.fact.value {
+                    FactValue::Text(x) => parse_day(x).map(|(y, m, d)| days_from_civil(y, m, d) as f64),
+                    FactValue::Number(_) => None,
+                })
+            };
+            let implied: BTreeSet<String> =
+                sup.as_ref().map(|s| s.1.iter().map(|w| w.to_string()).collect()).unwrap_or_default();
+            let mut sortable: Vec<&(String, Value)> = ps
+                .iter()
+                .filter(|(k, s)| Some(k) != name_prop.as_ref() && matches!(ty(s), "number" | "integer" | "string"))
+                .filter(|(k, _)| ents.iter().any(|e| sort_key(k, e).is_some()))
+                .collect();
+            // The property the superlative is about first (`newest` → a release date).
+            sortable.sort_by_key(|(k, _)| toks(&k.replace('_', " ")).intersection(&implied).count() == 0);
+            let sort_prop = sortable.first().copied();
+            if ranked && let Some((k, _)) = sort_prop {
+                let desc = has("descending") || (!has("ascending") && matches!(sup, Some((Dir::Max, _))));
+                let key = |e: &&'w str| sort_key(k, e);
                 let mut keyed: Vec<(Option<f64>, &'w str)> = ents.iter().map(|e| (key(e), *e)).collect();
                 keyed.sort_by(|a, b| match (a.0, b.0) {
                     (Some(x), Some(y)) if desc => y.total_cmp(&x),
@@ -1346,7 +1425,7 @@ impl<'w> Ctx<'w, '_> {
             if t == "string" {
                 let v = allowed(schema, &f.fact.entity)?;
                 let alts: Vec<String> = ents.iter().filter(|e| **e != f.fact.entity).map(|e| e.to_string()).collect();
-                let doc = f.doc;
+                let doc = self.name_in(f.doc, &f.fact.entity);
                 self.cite(path, doc, None, &f.fact.entity, Leaf::Entity(alts));
                 return Some(Value::String(v));
             }
@@ -1366,7 +1445,7 @@ impl<'w> Ctx<'w, '_> {
         let mut cands: Vec<(i32, Found<'w>)> = self
             .facts
             .iter()
-            .filter(|f| f.fact.domain == d && matches!(f.fact.value, FactValue::Number(_)) == want_number)
+            .filter(|f| f.fact.domain == d && (!want_number || f.fact.value.as_f64().is_some()))
             .filter(|f| named.is_empty() || named.contains(&f.fact.entity.as_str()))
             .map(|f| (attr_score(f.fact, &kt, &self.obj), f.clone()))
             .filter(|x| x.0 >= 3)
@@ -1378,10 +1457,11 @@ impl<'w> Ctx<'w, '_> {
         if best.iter().any(|f| f.fact.value != first.fact.value) {
             return None;
         }
-        let v = match &first.fact.value {
-            FactValue::Number(n) if t == "integer" && n.fract() != 0.0 => return None,
-            FactValue::Number(n) => num_json(*n),
-            FactValue::Text(x) => Value::String(allowed(schema, x)?),
+        let v = match first.fact.value.as_f64() {
+            _ if t == "string" => Value::String(allowed(schema, &first.fact.value.as_text())?),
+            Some(n) if t == "integer" && n.fract() != 0.0 => return None,
+            Some(n) => num_json(n),
+            None => return None,
         };
         let leaf = if want_number { Leaf::Number } else { Leaf::Other };
         self.cite(path, first.doc, None, &first.fact.quote, leaf);
@@ -1434,7 +1514,12 @@ pub fn extract(world: &World, req: &ExtractionRequest, opts: &ExtractOptions) ->
         if q.is_empty() {
             continue;
         }
-        if let Some(doc) = ndocs.iter().position(|t| t.contains(&q) && t.contains(&e)) {
+        // Prefer a document that also names the entity (so its name can be cited from it).
+        let doc = ndocs
+            .iter()
+            .position(|t| t.contains(&q) && t.contains(&e))
+            .or_else(|| ndocs.iter().position(|t| t.contains(&q)));
+        if let Some(doc) = doc {
             facts.push(Found { fact: f, doc, order });
         }
     }

@@ -30,7 +30,7 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
             // declared too; `status`/`meta` come from the HTTP API only.
             json!({"type": "object", "required": ["data"], "properties": {
                 "status": {"type": "string"},
-                "source": {"type": ["string", "null"]}, "url": {"type": ["string", "null"]},
+                "source": {"type": ["string", "integer", "null"]}, "url": {"type": ["string", "null"]},
                 "keywords": {"type": "array"}, "usernames": {"type": "array"},
                 "keyword_mode": {"type": ["string", "null"]}, "limit": {"type": ["integer", "null"]},
                 "start_date": {"type": ["string", "null"]}, "end_date": {"type": ["string", "null"]},

@@ -60,10 +60,15 @@
 //!   string), `unit`, `source` (a page URL or post URI) and `quote`, the exact substring of the
 //!   source's text that states the value.
 //!
-//! Validation (on load) checks unique URLs/URIs and dates, and for every fact that its source
-//! exists, its quote is verbatim in the source's text and states the value (the number is one
-//! of the quote's numbers, the string is in it) and the entity is named in that text; the error
-//! names each offending page, post or fact (`fact 3 (Lambda / h100_usd_per_gpu_hour): ...`).
+//! Validation (on load) refuses a file whose pages or posts lack their fields or repeat a
+//! URL/URI, or with a fact whose source is not a page or post of the world or whose quote is not
+//! verbatim in the source's text; the error names each offending page, post or fact (`fact 3
+//! (Lambda / h100_usd_per_gpu_hour): quote "..." is not verbatim in the text of ...`).
+//! [`World::warnings`] (logged on load) lists softer problems: a quote that does not state its
+//! value or a source text that does not name the entity (citations of those fail
+//! `check_citation`), non-ISO dates. Common alternative field names are accepted (`content` for
+//! `text`, `url` for a post's `uri`, `author` for `username`, `source_url` for a fact's
+//! `source`, `type` for `entity_type`), as are numbers written as strings.
 //! [`World::facts_for`], [`World::values_of`], [`World::extreme`], [`World::posts_about`] and
 //! [`world::majority_sentiment`] give the true answers for tests and evals.
 

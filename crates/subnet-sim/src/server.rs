@@ -424,7 +424,7 @@ fn platform_filter(world: &World, v: Option<&Value>) -> Result<Option<String>, S
         },
         Some(other) => return Err(format!("source {other} must be a string or a number")),
     };
-    if world.posts.iter().any(|p| p.platform.eq_ignore_ascii_case(&name)) {
+    if world.posts.iter().any(|p| crate::world::same_platform(&p.platform, &name)) {
         Ok(Some(name))
     } else {
         let mut known: Vec<String> = world.posts.iter().map(|p| platform_label(&p.platform)).collect();
@@ -478,7 +478,7 @@ pub fn data(world: &World, input: &Value) -> Result<Value, String> {
     if keywords.len() > 5 || usernames.len() > 10 {
         return Err("at most 5 keywords and 10 usernames".into());
     }
-    let all = match input.get("keyword_mode").and_then(Value::as_str).unwrap_or("all") {
+    let all = match input.get("keyword_mode").and_then(Value::as_str).unwrap_or("all").to_lowercase().as_str() {
         "all" => true,
         "any" => false,
         other => return Err(format!("keyword_mode `{other}` must be \"any\" or \"all\"")),
@@ -564,4 +564,30 @@ pub fn llm(world: &World, opts: &ExtractOptions, input: &Value) -> Result<Value,
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn social_queries_filter_by_platform_dates_and_usernames() {
+        let w = World::builtin();
+        let q = |v: Value| data(&w, &v).expect("query")["data"].as_array().cloned().unwrap_or_default();
+        let reddit =
+            q(json!({"keywords": ["decentralized"], "keyword_mode": "ANY", "source": 1, "start_date": "2026-11-01"}));
+        assert!(!reddit.is_empty());
+        assert!(reddit.iter().all(|p| p["source"] == json!("REDDIT") && p["datetime"].as_str() >= Some("2026-11-01")));
+        let x = q(
+            json!({"keywords": ["decentralized"], "keyword_mode": "any", "source": "twitter", "end_date": "2026-10-31"}),
+        );
+        assert!(
+            !x.is_empty() && x.iter().all(|p| p["source"] == json!("X") && p["datetime"].as_str() < Some("2026-11"))
+        );
+        let by_user = q(json!({"usernames": ["@ml_skeptic"]}));
+        assert_eq!(by_user.len(), 2);
+        assert!(data(&w, &json!({"source": "mastodon"})).expect_err("unknown").contains("no simulated posts"));
+        assert!(data(&w, &json!({"start_date": "last week"})).expect_err("date").contains("start_date"));
+        assert!(data(&w, &json!({"keyword_mode": "some"})).expect_err("mode").contains("keyword_mode"));
+    }
 }

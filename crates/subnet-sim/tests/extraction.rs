@@ -337,3 +337,42 @@ fn other_objectives_and_schema_shapes() {
     );
     assert_eq!(a, json!({"instance_price_usd_per_hour": 55.04}));
 }
+
+/// A world written with only the basic fields (no entity types, no post topics, versions as
+/// strings, `source_url`, platform `twitter`): the extractor still finds names, values, the
+/// newest release and the tweets.
+#[test]
+fn a_minimal_world_of_another_domain() {
+    use orchestra_subnet_sim::{ExtractOptions, extract, server};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/worlds/languages.json");
+    let w = World::from_file(path).expect("world");
+    let hits = server::search(&w, &json!({"prompt": "programming language release version"})).expect("search");
+    let mut bodies = vec![hits.clone()];
+    for r in hits["search_results"].as_array().expect("results") {
+        bodies.push(server::data(&w, &json!({"url": r["link"]})).expect("scrape"));
+    }
+    let schema = json!({"type": "object", "properties": {
+        "languages": {"type": "array", "items": {"type": "object", "properties": {
+            "language": {"type": "string"}, "version": {"type": "string"}, "release_date": {"type": "string"}}}},
+        "most_recent": {"type": "string"}}});
+    let objective = "What is the latest version of each programming language and when was it released? \
+Which had the most recent release?";
+    let a = extract(&w, &request(objective, schema, &bodies), &ExtractOptions::default());
+    check_all(&a, &bodies, &[]);
+    assert_eq!(a.answer["most_recent"], json!("Python"));
+    assert_eq!(a.answer["languages"][2], json!({"language": "Go", "version": "1.26", "release_date": "2026-02-11"}));
+    assert_eq!(a.answer["languages"].as_array().expect("list").len(), 4);
+
+    let bodies = vec![server::data(&w, &json!({"keywords": ["python"], "source": "X"})).expect("posts")];
+    let schema = json!({"type": "object", "properties": {
+        "sentiment": {"type": "string", "enum": ["positive", "neutral", "negative"]},
+        "tweets": {"type": "array", "items": {"type": "object", "properties": {"user": {"type": "string"}, "tweet": {"type": "string"}}}}}});
+    let a = extract(
+        &w,
+        &request("What do developers on Twitter think about Python 3.15?", schema, &bodies),
+        &ExtractOptions::default(),
+    );
+    check_all(&a, &bodies, &["/sentiment"]);
+    assert_eq!(a.answer["sentiment"], json!("positive"));
+    assert_eq!(a.answer["tweets"].as_array().expect("tweets").len(), 3);
+}
