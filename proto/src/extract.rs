@@ -416,7 +416,12 @@ mod tests {
     #[test]
     fn citations_are_checked_against_value_and_body() {
         let result = json!({"provider": "Lambda Cloud", "price": 2.49});
-        let ok = Citation { path: "/price".into(), receipt: 0, pointer: "/data/0/content".into(), quote: "$2.49 per GPU-hour".into() };
+        let ok = Citation {
+            path: "/price".into(),
+            receipt: 0,
+            pointer: "/data/0/content".into(),
+            quote: "$2.49 per GPU-hour".into(),
+        };
         assert_eq!(check_citation(&result, &ok, &body()), Ok(()));
         let name = Citation { path: "/provider".into(), quote: "lambda  cloud".into(), ..ok.clone() };
         assert_eq!(check_citation(&result, &name, &body()), Ok(()));
@@ -450,7 +455,8 @@ mod tests {
     fn numbers_and_answers_parse_leniently() {
         assert_eq!(numbers_in("$1,299.50 and 2.49/hr, -3"), vec![1299.5, 2.49, -3.0]);
         assert!(same_number(2.5, 2.50) && !same_number(2.49, 2.59));
-        let a = parse_answer("Here you go:\n```json\n{\"answer\": {\"x\": 1}, \"citations\": []}\n```").expect("fenced");
+        let a =
+            parse_answer("Here you go:\n```json\n{\"answer\": {\"x\": 1}, \"citations\": []}\n```").expect("fenced");
         assert_eq!(a.answer, json!({"x": 1}));
         assert!(parse_answer("no json here").is_err());
         let v = json!({"a": [1, {"b": "x"}], "c": null});

@@ -784,8 +784,20 @@ impl<'w> Ctx<'w, '_> {
 
     /// The fact of `entity` that best answers a property.
     fn best_fact(&self, domain: &str, entity: &str, prop: &BTreeSet<String>, want_number: bool) -> Option<Found<'w>> {
+        // One attribute answers a property for every entity: the best one across the domain's
+        // facts in the documents. An entity without it has no value for the property (a 70B
+        // price must not stand in for an 8B one, a per-GPU price for an instance price).
+        let best_attr = self
+            .facts
+            .iter()
+            .filter(|f| f.fact.domain == domain && (!want_number || f.fact.value.as_f64().is_some()))
+            .map(|f| (attr_score(f.fact, prop, &self.obj), f.fact.attribute.as_str()))
+            .filter(|(s, _)| *s >= 3)
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)))
+            .map(|x| x.1);
         self.facts_of(domain, entity)
             .into_iter()
+            .filter(|f| best_attr.is_none_or(|a| f.fact.attribute == a))
             .filter(|f| !want_number || f.fact.value.as_f64().is_some())
             .map(|f| (attr_score(f.fact, prop, &self.obj), f))
             .filter(|(s, _)| *s >= 3)
@@ -1026,17 +1038,32 @@ impl<'w> Ctx<'w, '_> {
     /// The entity a non-list object is about, when it has a name property: the extreme one for
     /// a superlative objective, or the only one the objective names.
     fn single_entity(&self, ps: &[(String, Value)]) -> Option<(&'w str, &'w str)> {
-        let name =
-            ps.iter().find(|(k, s)| ty(s) == "string" && is_name_like(k) && superlative(&raw_words(k)).is_none())?;
         let mut ctx = self.obj.clone();
         for (k, _) in ps {
             ctx.extend(toks(&k.replace('_', " ")));
         }
         let d = self.domain(&ctx)?;
+        let is_sup = |k: &str| superlative(&raw_words(&k.replace('_', " "))).is_some();
+        // The property naming the entity: a name-like one, else the domain's entity type
+        // (`database`, `network`), else a superlative one (`most_expensive` beside a figure).
+        let name: (String, Value) = ps
+            .iter()
+            .find(|(k, s)| ty(s) == "string" && is_name_like(k) && !is_sup(k))
+            .cloned()
+            .or_else(|| {
+                let n = self.name_prop(ps, d).filter(|n| !is_sup(n))?;
+                let has_figure = ps.iter().any(|(k, s)| k != &n && matches!(ty(s), "number" | "integer"));
+                has_figure.then(|| ps.iter().find(|(k, _)| *k == n).cloned()).flatten()
+            })
+            .or_else(|| {
+                let has_figure = ps.iter().any(|(_, s)| matches!(ty(s), "number" | "integer"));
+                ps.iter().find(|(k, s)| has_figure && ty(s) == "string" && enum_of(s).is_none() && is_sup(k)).cloned()
+            })?;
         let mut ectx = self.obj.clone();
         ectx.extend(toks(&name.0.replace('_', " ")));
         let ents = self.entities(d, &ectx, 1);
-        if let Some((dir, implied)) = superlative(&self.obj_raw) {
+        let sup = superlative(&self.obj_raw).or_else(|| superlative(&raw_words(&name.0.replace('_', " "))));
+        if let Some((dir, implied)) = sup {
             let mut focus: BTreeSet<String> = implied.iter().map(|s| s.to_string()).collect();
             for (k, s) in ps {
                 if k != &name.0 && matches!(ty(s), "number" | "integer") {

@@ -68,6 +68,8 @@ struct Row {
     precision: Option<f64>,
     completed: bool,
     notes: Vec<String>,
+    answer: Value,
+    reference: Option<Value>,
 }
 
 /// Delivered leaves the truth judges, and how many are right.
@@ -195,7 +197,7 @@ async fn main() -> anyhow::Result<()> {
                 if let Some(e) = &o.error {
                     notes.insert(0, format!("miner error: {e}"));
                 }
-                Row { kind, id: item.id.clone(), score, recall, precision, completed, notes }
+                Row { kind, id: item.id.clone(), score, recall, precision, completed, notes, answer: result, reference }
             }
         };
         rows.push(judge("honest", &honest).await);
@@ -284,7 +286,8 @@ async fn main() -> anyhow::Result<()> {
             "spearman_all": sp_all, "spearman_honest": sp_h, "honest_mean_score": honest_mean,
             "relative_scores": rel.iter().map(|(k, v)| json!({"strategy": k, "relative": v})).collect::<Vec<_>>(),
             "rows": rows.iter().map(|r| json!({"kind": r.kind, "id": r.id, "score": r.score, "recall": r.recall,
-                "precision": r.precision, "completed": r.completed, "notes": r.notes})).collect::<Vec<_>>(),
+                "precision": r.precision, "completed": r.completed, "notes": r.notes,
+                "answer": r.answer, "reference": r.reference})).collect::<Vec<_>>(),
         });
         std::fs::write(p, serde_json::to_vec_pretty(&out)?).with_context(|| p.clone())?;
     }
