@@ -660,6 +660,30 @@ fn record_name(r: &Record) -> Option<(String, String)> {
     if name.len() < 2 || name.split_whitespace().count() > 5 {
         return None;
     }
+    // A publication (a market report, a roundup, a comparison) is about others, not an entity.
+    const PUBLICATION: &[&str] = &[
+        "report",
+        "survey",
+        "roundup",
+        "review",
+        "analysis",
+        "comparison",
+        "compare",
+        "guide",
+        "news",
+        "index",
+        "study",
+        "benchmark",
+        "outlook",
+        "market",
+        "blog",
+        "newsletter",
+        "digest",
+        "overview",
+    ];
+    if name.split(|c: char| !c.is_alphanumeric()).any(|w| PUBLICATION.contains(&w.to_lowercase().as_str())) {
+        return None;
+    }
     let lower_text = r.text.value.to_lowercase();
     let lower_name = name.to_lowercase();
     let at = lower_text.find(&lower_name)?;

@@ -66,7 +66,8 @@ fn answer_h100(docs: &[Document], bad_aws_quote: bool) -> ExtractionAnswer {
     for d in docs.iter().filter(|d| d.pointer.ends_with("/content")) {
         let Some(title) = &d.title else { continue };
         let name = orchestra_miner::synth::source_name(title);
-        if !d.text.contains(&name) || !d.text.contains("H100") {
+        // A careful model: a market report is not a provider.
+        if !d.text.contains(&name) || !d.text.contains("H100") || name.contains("report") {
             continue;
         }
         let Some((price, sentence)) =

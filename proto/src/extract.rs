@@ -305,24 +305,17 @@ pub fn check_citation_under(schema: &Value, result: &Value, c: &Citation, body: 
     }
 }
 
-/// Is `quote` (normalized) in the text at `pointer` of `body`, or in a sibling field of the same
-/// record (a post's `uri` or `username` next to its `content`)?
+/// Is `quote` (normalized) in the text (or number) at exactly `pointer` of `body`? Exactly: a
+/// quote from a record's title or username must point at that field, so a reader can tell a
+/// page title from what the page says.
 pub fn quote_at(body: &Value, pointer: &str, quote: &str) -> bool {
     let q = normalize(quote);
     if q.is_empty() {
         return false;
     }
-    let has = |v: &Value| match v {
-        Value::String(s) => normalize(s).contains(&q),
-        Value::Number(n) => n.to_string().contains(&q),
-        _ => false,
-    };
-    if body.pointer(pointer).is_some_and(has) {
-        return true;
-    }
-    let parent = pointer.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-    match body.pointer(parent) {
-        Some(Value::Object(m)) if !pointer.is_empty() => m.values().any(has),
+    match body.pointer(pointer) {
+        Some(Value::String(s)) => normalize(s).contains(&q),
+        Some(Value::Number(n)) => n.to_string().contains(&q),
         _ => false,
     }
 }
