@@ -375,7 +375,7 @@ async fn reordered_nonces_from_one_dendrite_are_accepted() {
     assert_eq!(calls.get(), 20);
 
     // And truly concurrent calls from one dendrite (one uuid) all pass.
-    let d = Dendrite::new(bob, DendriteConfig::default()).unwrap();
+    let d = Dendrite::new(bob, DendriteConfig::local()).unwrap();
     let target = orchestra_net::AxonTarget::new("127.0.0.1", axon.addr.port(), ALICE);
     let calls_in: Vec<_> = (0..200).map(|i| (target.clone(), EchoSynapse::new(format!("c{i}")))).collect();
     let answers = d.call_each(calls_in, Duration::from_secs(10)).await;

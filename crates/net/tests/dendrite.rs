@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 fn dendrite(auth: DendriteAuth) -> Dendrite {
-    Dendrite::new(key("//Bob"), DendriteConfig { auth, ..DendriteConfig::default() }).expect("dendrite")
+    Dendrite::new(key("//Bob"), DendriteConfig { auth, ..DendriteConfig::local() }).expect("dendrite")
 }
 
 async fn echo_axon(uri: &str) -> Running {
