@@ -86,8 +86,15 @@ impl MinerNode {
         if ledger.is_empty() {
             tracing::warn!("no Ledger entries: every task will be refused until --ledger.file names some");
         }
-        let core =
-            Arc::new(MinerCore::new(hotkey.clone(), ledger, Some(store))?.with_llm_planner(cfg.planner == "llm"));
+        let mut adapters = orchestra_subnets::Adapters::with_guard(cfg.neuron.guard())?;
+        if let Some(p) = &cfg.neuron.subnet_credentials {
+            adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
+        }
+        let core = Arc::new(
+            MinerCore::new(hotkey.clone(), ledger, Some(store))?
+                .with_adapters(adapters)
+                .with_llm_planner(cfg.planner == "llm"),
+        );
         let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
         let policy =
             if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };

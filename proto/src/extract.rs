@@ -373,7 +373,8 @@ mod tests {
         let a = parse_answer("Here you go:\n```json\n{\"answer\": {\"x\": 1}, \"citations\": []}\n```").expect("fenced");
         assert_eq!(a.answer, json!({"x": 1}));
         assert!(parse_answer("no json here").is_err());
-        let l = leaves(&json!({"a": [1, {"b": "x"}], "c": null}));
+        let v = json!({"a": [1, {"b": "x"}], "c": null});
+        let l = leaves(&v);
         assert_eq!(l.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), vec!["/a/0", "/a/1/b"]);
     }
 }
