@@ -65,6 +65,10 @@ pub struct ValidatorConfig {
     /// Acknowledge that --policy.file overrides the owner's published policy.
     #[arg(long = "policy.override")]
     pub policy_override: bool,
+    /// Serve `/metrics` and `/v1/status` (every miner's scores, the last error) to any peer;
+    /// by default only loopback peers see them.
+    #[arg(long = "api.public_status")]
+    pub public_status: bool,
     /// Allow webhook targets on private or loopback addresses (local runs).
     #[arg(long = "api.allow_private_webhooks")]
     pub allow_private_webhooks: bool,
