@@ -352,6 +352,9 @@ impl ValidatorNode {
             reprobe_timeout: Duration::from_secs(5),
         };
         let mut states: BTreeMap<String, MinerState> = BTreeMap::new();
+        // Proposals carried in answers whose signature and root checked out: their evidence is
+        // this validator's own task, so every validator can decide the drift it saw itself.
+        let mut embedded: BTreeMap<String, Vec<orchestra_proto::synapses::LedgerProposal>> = BTreeMap::new();
         for ((n, req, _), (resp, elapsed)) in calls.iter().zip(answers) {
             let mut st: MinerState = self.store.kv_get(&format!("validator/miner/{}", n.hotkey))?.unwrap_or_default();
             let v = match resp {
@@ -359,6 +362,7 @@ impl ValidatorNode {
                     let v = verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg).await;
                     if v.sub.signature && v.sub.receipt_root {
                         self.remember_leaves(&n.hotkey, &r.synapse.receipts)?;
+                        embedded.insert(n.hotkey.clone(), r.synapse.ledger_proposals.clone());
                     }
                     v
                 }
@@ -394,12 +398,13 @@ impl ValidatorNode {
             let Some(st) = states.get_mut(&n.hotkey) else { continue };
             let pull = LedgerProposals { since: st.proposals_cursor, max: 50, ..Default::default() };
             let r = self.dendrite.call(target, pull, Duration::from_secs(5)).await;
-            if !r.is_success() {
-                continue;
+            let mut proposals = embedded.remove(&n.hotkey).unwrap_or_default();
+            if r.is_success() {
+                st.proposals_cursor = r.synapse.next.max(st.proposals_cursor);
+                proposals.extend(r.synapse.proposals);
             }
-            st.proposals_cursor = r.synapse.next.max(st.proposals_cursor);
             let known: std::collections::BTreeSet<_> = self.known_leaves(&n.hotkey)?.into_iter().collect();
-            for p in r.synapse.proposals.into_iter().take(policy.ledger.per_epoch_cap as usize * 3) {
+            for p in proposals.into_iter().take(policy.ledger.per_epoch_cap as usize * 3) {
                 // Cited evidence must be receipt leaves this validator saw the miner sign. A
                 // proposal from another validator's task cannot be checked here: it is skipped
                 // (no credit, no penalty) and left to that validator.
