@@ -273,6 +273,17 @@ impl SseParser {
 mod tests {
     use super::*;
 
+    /// A server's error text is bounded and sanitized; a non-JSON error body is never copied.
+    #[test]
+    fn remote_errors_never_copy_raw_bodies() {
+        let e = remote_error(502, b"<html>SECRET upstream page</html>");
+        assert_eq!(e.to_string(), "server answered 502: HTTP 502, 33 bytes (http)");
+        let long = format!("{{\"error\": \"{}\\u001b[31m\", \"code\": \"bad\"}}", "x".repeat(1000));
+        let ApiError::Remote { message, code, .. } = remote_error(400, long.as_bytes()) else { panic!("remote") };
+        assert_eq!(code, "bad");
+        assert!(message.chars().count() <= 301 && !message.contains('\u{1b}'), "{message}");
+    }
+
     #[test]
     fn sse_parser_handles_split_chunks_and_comments() {
         let mut p = SseParser::default();
