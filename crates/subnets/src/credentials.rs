@@ -141,6 +141,16 @@ impl Credentials {
 mod tests {
     use super::*;
 
+    /// The example file in scripts/deploy parses (with values in place of the env vars).
+    #[test]
+    fn the_deploy_example_parses() {
+        let text = include_str!("../../../scripts/deploy/subnet-credentials.toml").replace("env = ", "value = ");
+        let c = Credentials::from_toml(&text).expect("example");
+        for netuid in [22, 13, 64] {
+            assert!(c.get(netuid).is_some_and(|k| k.host.is_some()), "{netuid}");
+        }
+    }
+
     #[test]
     fn parse_and_redact() {
         let c = Credentials::from_toml(
