@@ -369,8 +369,6 @@ pub fn decide(
                 }
                 if p.update_type == UpdateType::NewSubnet {
                     entry.provenance.proposer = Some(rec.first_proposer.clone());
-                    entry.provenance.probes_ok = 1;
-                    entry.provenance.first_probe_ok_ms = Some(now);
                 }
                 if !entry.provenance.verifiers.iter().any(|v| v == validator) {
                     entry.provenance.verifiers.push(validator.to_string());
@@ -486,10 +484,17 @@ pub async fn promote<P: Prober>(
     if entry.status != EntryStatus::Candidate {
         return Ok(Promotion::NotDue);
     }
+    // The count lives beside the Ledger, not in the entry: probes that do not promote change
+    // neither the entry's version, nor the root, nor the change feed. A changed entry (another
+    // version) starts again.
+    let key = format!("governance/promotion/{netuid}");
+    let mut st: PromotionState = store
+        .kv_get(&key)?
+        .filter(|s: &PromotionState| s.version == entry.version)
+        .unwrap_or(PromotionState { version: entry.version, probes_ok: 0, first_ok_ms: None, last_probe_ms: None });
     let now = now_ms();
-    let gap = rule.min_gap.as_millis() as u64;
-    if let Some(last) = entry.provenance.last_probe_ms
-        && now.saturating_sub(last) < gap
+    if let Some(last) = st.last_probe_ms
+        && now.saturating_sub(last) < rule.min_gap.as_millis() as u64
     {
         return Ok(Promotion::NotDue);
     }
@@ -505,6 +510,19 @@ pub async fn promote<P: Prober>(
         proposed_by: validator.to_string(),
     };
     let outcome = prober.probe(Some(&entry), &entry, &probe).await;
+    st.last_probe_ms = Some(now);
+    if !outcome.confirmed {
+        st.probes_ok = 0;
+        st.first_ok_ms = None;
+        store.kv_put(&key, &st)?;
+        return Ok(Promotion::Reset);
+    }
+    st.probes_ok = st.probes_ok.saturating_add(1);
+    let first = *st.first_ok_ms.get_or_insert(now);
+    if st.probes_ok < rule.min_probes || now.saturating_sub(first) < rule.min_span.as_millis() as u64 {
+        store.kv_put(&key, &st)?;
+        return Ok(Promotion::Counted(st.probes_ok));
+    }
     let (r, _) = store.write(|tx| {
         let Some(mut e) = tx.store().entry(netuid)? else {
             return Err(StoreError::NotFound(format!("netuid {netuid}")));
@@ -512,35 +530,28 @@ pub async fn promote<P: Prober>(
         if e.status != EntryStatus::Candidate || e.version != entry.version {
             return Ok(Promotion::NotDue);
         }
-        e.provenance.last_probe_ms = Some(now);
-        let result = if outcome.confirmed {
-            e.provenance.probes_ok = e.provenance.probes_ok.saturating_add(1);
-            let first = *e.provenance.first_probe_ok_ms.get_or_insert(now);
-            if e.provenance.probes_ok >= rule.min_probes
-                && now.saturating_sub(first) >= rule.min_span.as_millis() as u64
-            {
-                e.status = EntryStatus::Verified;
-                e.last_verified_ms = Some(now);
-                if !e.provenance.verifiers.iter().any(|v| v == validator) {
-                    e.provenance.verifiers.push(validator.to_string());
-                }
-                Promotion::Verified
-            } else {
-                Promotion::Counted(e.provenance.probes_ok)
-            }
-        } else {
-            e.provenance.probes_ok = 0;
-            e.provenance.first_probe_ok_ms = None;
-            Promotion::Reset
-        };
-        let kind = if result == Promotion::Verified { ChangeKind::EntryVerified } else { ChangeKind::MetricsUpdated };
+        e.status = EntryStatus::Verified;
+        e.last_verified_ms = Some(now);
+        if !e.provenance.verifiers.iter().any(|v| v == validator) {
+            e.provenance.verifiers.push(validator.to_string());
+        }
         tx.upsert_entry(
             e,
-            kind,
+            ChangeKind::EntryVerified,
             validator,
-            json!({"promotion": format!("{result:?}"), "probe_confirmed": outcome.confirmed}),
+            json!({"promotion": {"probes_ok": st.probes_ok, "first_ok_ms": first, "last_ok_ms": now}}),
         )?;
-        Ok(result)
+        Ok(Promotion::Verified)
     })?;
     Ok(r)
+}
+
+/// A candidate's run of successful promotion probes (kept in the store's key-value space).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct PromotionState {
+    /// The entry version the probes were of.
+    version: u64,
+    probes_ok: u32,
+    first_ok_ms: Option<u64>,
+    last_probe_ms: Option<u64>,
 }

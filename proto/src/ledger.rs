@@ -109,19 +109,6 @@ pub struct Provenance {
     /// Receipt leaf hashes that showed the facts in this entry.
     #[serde(default)]
     pub evidence: Vec<Digest>,
-    /// Successful probes of a candidate by the validator in a row (the promotion count).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub probes_ok: u32,
-    /// Unix ms of the first probe in the current successful run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_probe_ok_ms: Option<u64>,
-    /// Unix ms of the last promotion probe, successful or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_probe_ms: Option<u64>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// Measured performance.
