@@ -5,11 +5,25 @@
 //! proposers are recorded as confirmations. A [`Prober`] (the validator implements it) then
 //! checks the claim against the live subnet; the decision, the new entry version, the credits
 //! and the change events are written in one atomic batch.
+//!
+//! Trust rules (miners are untrusted; see `docs/threat-model.md`):
+//! - Miners may propose schema drift, capabilities and deprecations, never transports, URLs or
+//!   credentials: `endpoint_change` is refused, and a `new_subnet` entry may only name
+//!   metagraph-routed axon transports (no URL, fixed endpoint, hotkey or credential).
+//! - Metrics come only from the validator's own measurements: `metrics_update` is refused.
+//! - A proposal that changes nothing (including a field the entry model does not have, which
+//!   deserialization would drop) or is already stale is refused when it is received.
+//! - A confirmation counts only while the proposal is pending; after a decision it is
+//!   [`Received::AlreadyDecided`] and earns nothing.
+//! - New subnets stay [`EntryStatus::Candidate`] when approved; a candidate becomes
+//!   [`EntryStatus::Verified`] only through [`promote`] (N successful probes spread over at least
+//!   T, no failure in between). [`LedgerEntry::verifies`] says which entries may be used to
+//!   verify anyone's work.
 
 use std::future::Future;
 
 use orchestra_proto::canonical::{Digest, digest_in};
-use orchestra_proto::ledger::{EntryStatus, LedgerEntry, Metrics, PROPOSAL_CONTEXT};
+use orchestra_proto::ledger::{EntryStatus, LedgerEntry, Metrics, PROPOSAL_CONTEXT, TransportSpec};
 use orchestra_proto::schema_diff;
 use orchestra_proto::synapses::{LedgerProposal, UpdateType};
 use serde_json::{Value, json};
@@ -44,6 +58,8 @@ pub enum Received {
     Confirmation(Digest),
     /// The same proposer sent the same change again: nothing recorded.
     Duplicate(Digest),
+    /// The change was already decided: nothing recorded, nothing credited.
+    AlreadyDecided(Digest),
 }
 
 /// Check a proposal's shape before anything is stored. The error names the problem.
@@ -58,6 +74,23 @@ pub fn validate_shape(store: &LedgerStore, p: &LedgerProposal) -> Result<(), Sto
     if p.field.len() > MAX_FIELD_LEN || p.field.split('.').any(|s| s.is_empty()) && !p.field.is_empty() {
         return bad(format!("field `{}` is not a dotted path of non-empty segments", p.field));
     }
+    if let Some(why) = p.miner_refusal() {
+        return bad(why);
+    }
+    // A schema change may only touch the schemas (not, say, `transports.0.url`).
+    let schema_field = |f: &str| {
+        let root = f.split('.').next().unwrap_or_default();
+        root == "input_schema" || root == "output_schema"
+    };
+    match p.update_type {
+        UpdateType::SchemaChange if !schema_field(&p.field) => {
+            return bad(format!("schema_change field `{}` must start with input_schema or output_schema", p.field));
+        }
+        UpdateType::CapabilityAdded if !p.new_value.is_string() => {
+            return bad("capability_added needs new_value to be the capability name".into());
+        }
+        _ => {}
+    }
     let existing = store.entry(p.netuid)?;
     match p.update_type {
         UpdateType::NewSubnet => {
@@ -70,28 +103,21 @@ pub fn validate_shape(store: &LedgerStore, p: &LedgerProposal) -> Result<(), Sto
                 return bad(format!("new_value.netuid {} differs from netuid {}", e.netuid, p.netuid));
             }
             e.validate()?;
-        }
-        _ => {
-            if existing.is_none() {
-                return bad(format!("netuid {} is not in the Ledger; propose new_subnet first", p.netuid));
+            // Checked again on the parsed entry (miner_refusal read the raw JSON).
+            if e.transports.iter().any(TransportSpec::is_addressed) {
+                return bad("a new_subnet proposal may not name URLs, endpoints or credentials".into());
             }
         }
+        _ => {
+            let Some(cur) = existing.as_ref() else {
+                return bad(format!("netuid {} is not in the Ledger; propose new_subnet first", p.netuid));
+            };
+            // Refuse what would change nothing (or no longer applies) now, before it is stored
+            // and probed: a no-op must never be approved and credited.
+            apply(Some(cur), p).map_err(StoreError::Invalid)?;
+        }
     }
-    match p.update_type {
-        UpdateType::SchemaChange if !(p.field.starts_with("output_schema") || p.field.starts_with("input_schema")) => {
-            bad(format!("schema_change field `{}` must start with input_schema or output_schema", p.field))
-        }
-        UpdateType::EndpointChange if !p.field.starts_with("transports") => {
-            bad(format!("endpoint_change field `{}` must start with transports", p.field))
-        }
-        UpdateType::CapabilityAdded if !p.new_value.is_string() => {
-            bad("capability_added needs new_value to be the capability name".into())
-        }
-        UpdateType::MetricsUpdate if !p.field.starts_with("metrics") => {
-            bad(format!("metrics_update field `{}` must start with metrics", p.field))
-        }
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 /// Receive a proposal from `proposer` (the hotkey that served it, which the caller has
@@ -121,6 +147,9 @@ pub fn receive(store: &LedgerStore, mut p: LedgerProposal, proposer: &str) -> Re
             Ok(Received::New(id))
         }
         Some(mut rec) => {
+            if rec.status != ProposalStatus::Pending {
+                return Ok(Received::AlreadyDecided(id));
+            }
             if rec.first_proposer == proposer || rec.confirmations.iter().any(|c| c.hotkey == proposer) {
                 return Ok(Received::Duplicate(id));
             }
@@ -201,8 +230,12 @@ fn set_path(root: &mut Value, path: &[String], value: Value) -> Result<(), Strin
 pub fn apply(current: Option<&LedgerEntry>, p: &LedgerProposal) -> Result<LedgerEntry, String> {
     if p.update_type == UpdateType::NewSubnet {
         let mut e: LedgerEntry = serde_json::from_value(p.new_value.clone()).map_err(|e| e.to_string())?;
+        // Status, metrics and provenance are the Ledger's own, never the proposer's.
         e.status = EntryStatus::Candidate;
         e.version = 0;
+        e.metrics = Metrics::default();
+        e.provenance = Default::default();
+        e.last_verified_ms = None;
         return Ok(e);
     }
     let cur = current.ok_or_else(|| format!("netuid {} is not in the Ledger", p.netuid))?;
@@ -235,6 +268,11 @@ pub fn apply(current: Option<&LedgerEntry>, p: &LedgerProposal) -> Result<Ledger
     set_path(&mut v, &path, p.new_value.clone())?;
     let e: LedgerEntry = serde_json::from_value(v).map_err(|e| format!("the result is not a valid entry: {e}"))?;
     e.validate().map_err(|e| e.to_string())?;
+    // A field the entry model does not have is dropped by deserialization: the "change" would
+    // leave the entry as it is.
+    if &e == cur {
+        return Err(format!("no change: `{}` is not a field the entry has, or setting it changes nothing", p.field));
+    }
     Ok(e)
 }
 
@@ -318,16 +356,18 @@ pub fn decide(
                     let d2 = schema_diff::diff(&c.input_schema, &entry.input_schema);
                     schema_diff::severity(&[d1, d2].concat())
                 });
-                entry.status = if p.update_type == UpdateType::Deprecation {
-                    EntryStatus::Deprecated
-                } else {
-                    EntryStatus::Verified
+                // An approval never makes an entry Verified by itself: a new subnet (or a moved
+                // endpoint) stays a candidate until `promote`; other changes keep the status.
+                entry.status = match p.update_type {
+                    UpdateType::Deprecation => EntryStatus::Deprecated,
+                    UpdateType::NewSubnet | UpdateType::EndpointChange => EntryStatus::Candidate,
+                    _ => current.as_ref().map(|c| c.status).unwrap_or(EntryStatus::Candidate),
                 };
                 entry.last_verified_ms = Some(now);
                 if let Some(m) = &outcome.metrics {
                     entry.metrics = m.clone();
                 }
-                if entry.provenance.proposer.is_none() || p.update_type == UpdateType::NewSubnet {
+                if p.update_type == UpdateType::NewSubnet {
                     entry.provenance.proposer = Some(rec.first_proposer.clone());
                 }
                 if !entry.provenance.verifiers.iter().any(|v| v == validator) {
@@ -393,4 +433,125 @@ pub fn decide(
         Ok(decision)
     })?;
     Ok(d)
+}
+
+/// When a candidate entry becomes Verified: at least `min_probes` successful probes, the first
+/// and the latest at least `min_span` apart, with at least `min_gap` between counted probes
+/// and no failed probe in between (a failure starts the count again).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PromotionRule {
+    pub min_probes: u32,
+    pub min_span: std::time::Duration,
+    pub min_gap: std::time::Duration,
+}
+
+impl Default for PromotionRule {
+    fn default() -> Self {
+        PromotionRule {
+            min_probes: 3,
+            min_span: std::time::Duration::from_secs(3600),
+            min_gap: std::time::Duration::from_secs(600),
+        }
+    }
+}
+
+/// What [`promote`] did to one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Promotion {
+    /// Probed too recently: nothing done.
+    NotDue,
+    /// The probe succeeded and was counted; `probes_ok` so far.
+    Counted(u32),
+    /// The probe failed: the count starts again.
+    Reset,
+    /// The rule is met: the entry is now Verified.
+    Verified,
+}
+
+/// Probe one candidate entry with its own fixture (through `prober`, as a no-change proposal)
+/// and move it towards Verified under `rule`. Only this validator's own probes count; nothing a
+/// miner sends is involved. Entries that are not candidates are left alone.
+pub async fn promote<P: Prober>(
+    store: &LedgerStore,
+    prober: &P,
+    netuid: u16,
+    validator: &str,
+    rule: &PromotionRule,
+) -> Result<Promotion, StoreError> {
+    let Some(entry) = store.entry(netuid)? else {
+        return Err(StoreError::NotFound(format!("netuid {netuid}")));
+    };
+    if entry.status != EntryStatus::Candidate {
+        return Ok(Promotion::NotDue);
+    }
+    // The count lives beside the Ledger, not in the entry: probes that do not promote change
+    // neither the entry's version, nor the root, nor the change feed. A changed entry (another
+    // version) starts again.
+    let key = format!("governance/promotion/{netuid}");
+    let mut st: PromotionState = store
+        .kv_get(&key)?
+        .filter(|s: &PromotionState| s.version == entry.version)
+        .unwrap_or(PromotionState { version: entry.version, probes_ok: 0, first_ok_ms: None, last_probe_ms: None });
+    let now = now_ms();
+    if let Some(last) = st.last_probe_ms
+        && now.saturating_sub(last) < rule.min_gap.as_millis() as u64
+    {
+        return Ok(Promotion::NotDue);
+    }
+    let probe = LedgerProposal {
+        netuid,
+        subnet: entry.name.clone(),
+        update_type: UpdateType::CapabilityAdded,
+        field: String::new(),
+        old_value: Value::Null,
+        new_value: Value::Null,
+        evidence: Vec::new(),
+        task_id: String::new(),
+        proposed_by: validator.to_string(),
+    };
+    let outcome = prober.probe(Some(&entry), &entry, &probe).await;
+    st.last_probe_ms = Some(now);
+    if !outcome.confirmed {
+        st.probes_ok = 0;
+        st.first_ok_ms = None;
+        store.kv_put(&key, &st)?;
+        return Ok(Promotion::Reset);
+    }
+    st.probes_ok = st.probes_ok.saturating_add(1);
+    let first = *st.first_ok_ms.get_or_insert(now);
+    if st.probes_ok < rule.min_probes || now.saturating_sub(first) < rule.min_span.as_millis() as u64 {
+        store.kv_put(&key, &st)?;
+        return Ok(Promotion::Counted(st.probes_ok));
+    }
+    let (r, _) = store.write(|tx| {
+        let Some(mut e) = tx.store().entry(netuid)? else {
+            return Err(StoreError::NotFound(format!("netuid {netuid}")));
+        };
+        if e.status != EntryStatus::Candidate || e.version != entry.version {
+            return Ok(Promotion::NotDue);
+        }
+        e.status = EntryStatus::Verified;
+        e.last_verified_ms = Some(now);
+        if !e.provenance.verifiers.iter().any(|v| v == validator) {
+            e.provenance.verifiers.push(validator.to_string());
+        }
+        tx.upsert_entry(
+            e,
+            ChangeKind::EntryVerified,
+            validator,
+            json!({"promotion": {"probes_ok": st.probes_ok, "first_ok_ms": first, "last_ok_ms": now}}),
+        )?;
+        Ok(Promotion::Verified)
+    })?;
+    Ok(r)
+}
+
+/// A candidate's run of successful promotion probes (kept in the store's key-value space).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct PromotionState {
+    /// The entry version the probes were of.
+    version: u64,
+    probes_ok: u32,
+    first_ok_ms: Option<u64>,
+    last_probe_ms: Option<u64>,
 }

@@ -119,7 +119,9 @@ fn governance_credits_first_proposer_and_records_confirmations() {
     assert_eq!(d.credits[0].hotkey, "miner-a");
     let e = s.entry(13).expect("get").expect("present");
     assert_eq!(e.output_schema["properties"]["metadata"]["properties"]["scrape_timestamp"], ts);
-    assert_eq!(e.status, EntryStatus::Verified);
+    // An approval keeps the entry's status: the operator's seeded candidate still verifies.
+    assert_eq!(e.status, EntryStatus::Candidate);
+    assert!(e.verifies());
     assert_eq!(e.provenance.verifiers, vec!["validator-1".to_string()]);
     let kinds: Vec<ChangeKind> = s.changes_since(0, 100).expect("feed").iter().map(|e| e.kind).collect();
     assert_eq!(
@@ -154,14 +156,12 @@ fn governance_rejects_false_and_stale_proposals() {
     assert_eq!(d.credits[0].kind, orchestra_ledger_store::CreditKind::FalseProposal);
     assert_eq!(s.entry(13).expect("get").expect("present").version, 1, "entry unchanged");
 
-    // Stale: old_value does not match what the Ledger holds.
+    // Stale: old_value does not match what the Ledger holds. Refused on arrival, never stored.
     let mut p = schema_proposal(13, "", json!({"type": "string"}));
     p.field = "output_schema.metadata.source".into();
     p.old_value = json!({"type": "integer"});
-    let Received::New(id) = governance::receive(&s, p, "m").expect("recv") else { panic!("new") };
-    let prober = TableProber(vec!["output_schema.metadata.source".into()]);
-    let d = block_on(governance::govern(&s, &prober, &id, "v")).expect("govern");
-    assert!(!d.approved && d.reason.starts_with("stale"), "{}", d.reason);
+    let e = governance::receive(&s, p, "m").expect_err("stale");
+    assert!(e.to_string().contains("stale"), "{e}");
 }
 
 #[test]
@@ -237,4 +237,150 @@ fn the_real_subnet_seed_is_valid_and_unverified() {
     let s = open(&dir);
     assert_eq!(s.seed(seed).expect("seed"), 3);
     assert_eq!(s.find("llm_chat").expect("find")[0].name, "chutes");
+}
+
+fn proposal(
+    netuid: u16,
+    update_type: orchestra_proto::synapses::UpdateType,
+    field: &str,
+    new_value: Value,
+) -> LedgerProposal {
+    LedgerProposal { update_type, field: field.into(), new_value, ..schema_proposal(netuid, "", Value::Null) }
+}
+
+/// The free-credit attacks of the issue: no-op and unknown-field metrics updates, self-set
+/// costs, endpoint changes, new subnets with URLs and credentials. All refused on arrival,
+/// nothing stored, so nothing is probed, approved or credited.
+#[test]
+fn free_credit_proposals_are_refused_on_arrival() {
+    use orchestra_proto::synapses::UpdateType::*;
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    s.seed(vec![entry(13)]).expect("seed");
+    let cases = [
+        (proposal(13, MetricsUpdate, "metrics.unknown_field", json!(1)), "metrics come from"),
+        (proposal(13, MetricsUpdate, "metrics.cost_micros", json!(0)), "metrics come from"),
+        (proposal(13, EndpointChange, "transports.0.url", json!("http://203.0.113.1/x")), "endpoint changes"),
+        // A schema change may not reach outside the schemas.
+        (proposal(13, SchemaChange, "transports.0.url", json!("http://203.0.113.1/x")), "must start with"),
+        // An unknown top-level field is dropped by the entry model: a no-op.
+        (proposal(13, SchemaChange, "output_schemax.a", json!({"type": "string"})), "must start with"),
+    ];
+    for (p, why) in &cases {
+        let e = governance::receive(&s, p.clone(), "spammer").expect_err("refused");
+        assert!(e.to_string().contains(why), "{:?}: {e}", p.update_type);
+    }
+    // No-op: the same value the entry already has.
+    let cur = s.entry(13).expect("get").expect("present");
+    let mut noop = proposal(
+        13,
+        SchemaChange,
+        "output_schema.metadata.source",
+        cur.output_schema["properties"]["metadata"]["properties"]["source"].clone(),
+    );
+    noop.old_value = noop.new_value.clone();
+    assert!(governance::receive(&s, noop, "spammer").expect_err("no-op").to_string().contains("no change"));
+    assert_eq!(s.proposals().expect("list").len(), 0, "nothing refused was stored");
+    assert_eq!(s.entry(13).expect("get").expect("present").version, 1, "entry unchanged");
+}
+
+/// Exfiltration and Ledger takeover through a new subnet: an entry naming an attacker URL and
+/// an auth env var is refused whole; a metagraph-routed new subnet stays a candidate that
+/// verifies no one even when approved.
+#[test]
+fn new_subnets_cannot_carry_urls_or_credentials_and_stay_candidates() {
+    use orchestra_proto::synapses::UpdateType::NewSubnet;
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    let mut evil = serde_json::to_value(entry(99)).expect("json");
+    evil["transports"] = json!([{"kind": "http_json", "url": "http://127.0.0.1:1/steal", "method": "POST",
+                                 "auth": {"kind": "bearer", "env": "HOME"}}]);
+    evil["status"] = json!("verified");
+    let e = governance::receive(&s, proposal(99, NewSubnet, "", evil), "attacker").expect_err("refused");
+    assert!(e.to_string().contains("URLs, endpoints or credentials"), "{e}");
+    let mut fixed_axon = serde_json::to_value(entry(98)).expect("json");
+    fixed_axon["transports"] = json!([{"kind": "axon_v10", "synapse": "Q", "endpoint": "127.0.0.1:9"}]);
+    assert!(governance::receive(&s, proposal(98, NewSubnet, "", fixed_axon), "attacker").is_err());
+    assert_eq!(s.proposals().expect("list").len(), 0);
+
+    // Metagraph-routed: accepted for probing; approved, it is a candidate with the Ledger's own
+    // metrics, not the proposer's, and it verifies no one.
+    let mut ok = serde_json::to_value(entry(97)).expect("json");
+    ok["transports"] = json!([{"kind": "axon_v10", "synapse": "Q"}]);
+    ok["status"] = json!("verified");
+    ok["metrics"] = json!({"cost_micros": 1, "reliability": 1.0});
+    let Received::New(id) = governance::receive(&s, proposal(97, NewSubnet, "", ok), "finder").expect("recv") else {
+        panic!("new")
+    };
+    let d = block_on(governance::govern(&s, &AlwaysProber(true), &id, "v")).expect("govern");
+    assert!(d.approved);
+    let e = s.entry(97).expect("get").expect("present");
+    assert_eq!(e.status, EntryStatus::Candidate);
+    assert_eq!(e.metrics.cost_micros, 0, "the proposer's cost is ignored");
+    assert!(!e.verifies(), "a proposed subnet verifies no one until promoted");
+}
+
+struct AlwaysProber(bool);
+
+impl Prober for AlwaysProber {
+    async fn probe(&self, _c: Option<&LedgerEntry>, _p: &LedgerEntry, _q: &LedgerProposal) -> ProbeOutcome {
+        ProbeOutcome { confirmed: self.0, reason: "probe".into(), observation: Value::Null, metrics: None }
+    }
+}
+
+/// A confirmation of a decided proposal is recorded nowhere and credited to no one.
+#[test]
+fn confirmations_after_a_decision_earn_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    s.seed(vec![entry(13)]).expect("seed");
+    let ts = json!({"type": "string"});
+    let Received::New(id) = governance::receive(&s, schema_proposal(13, "", ts.clone()), "first").expect("recv") else {
+        panic!("new")
+    };
+    let d = block_on(governance::govern(&s, &AlwaysProber(false), &id, "v")).expect("govern");
+    assert!(!d.approved);
+    assert_eq!(
+        governance::receive(&s, schema_proposal(13, "", ts), "late").expect("recv"),
+        Received::AlreadyDecided(id)
+    );
+    let rec = s.proposal(&id).expect("get").expect("present");
+    assert!(rec.confirmations.is_empty(), "no confirmation recorded after the decision");
+    let dec = s.decision(&id).expect("get").expect("present");
+    assert!(dec.credits.iter().all(|c| c.hotkey != "late"), "no credit after the decision");
+}
+
+/// A candidate becomes Verified only after N successful probes over at least T, and a failure
+/// starts the count again.
+#[test]
+fn candidates_are_promoted_by_probes_over_time() {
+    use governance::{Promotion, PromotionRule};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    let mut e = entry(40);
+    e.provenance.proposer = Some("finder".into());
+    s.seed(vec![e]).expect("seed");
+    assert!(!s.entry(40).expect("get").expect("present").verifies());
+    let rule = PromotionRule { min_probes: 3, min_span: Duration::from_millis(30), min_gap: Duration::ZERO };
+    let up = AlwaysProber(true);
+    assert_eq!(block_on(governance::promote(&s, &up, 40, "v", &rule)).expect("p"), Promotion::Counted(1));
+    assert_eq!(block_on(governance::promote(&s, &up, 40, "v", &rule)).expect("p"), Promotion::Counted(2));
+    assert_eq!(block_on(governance::promote(&s, &AlwaysProber(false), 40, "v", &rule)).expect("p"), Promotion::Reset);
+    assert_eq!(block_on(governance::promote(&s, &up, 40, "v", &rule)).expect("p"), Promotion::Counted(1));
+    assert_eq!(block_on(governance::promote(&s, &up, 40, "v", &rule)).expect("p"), Promotion::Counted(2));
+    // Three successes, but not yet spread over the span.
+    assert_eq!(block_on(governance::promote(&s, &up, 40, "v", &rule)).expect("p"), Promotion::Counted(3));
+    std::thread::sleep(Duration::from_millis(40));
+    assert_eq!(block_on(governance::promote(&s, &up, 40, "v", &rule)).expect("p"), Promotion::Verified);
+    let e = s.entry(40).expect("get").expect("present");
+    assert_eq!(e.status, EntryStatus::Verified);
+    assert!(e.verifies());
+    // With a gap, probing again too soon does nothing.
+    let mut e2 = entry(41);
+    e2.provenance.proposer = Some("finder".into());
+    s.seed(vec![e2]).expect("seed");
+    let slow = PromotionRule { min_gap: Duration::from_secs(3600), ..rule };
+    assert_eq!(block_on(governance::promote(&s, &up, 41, "v", &slow)).expect("p"), Promotion::Counted(1));
+    assert_eq!(block_on(governance::promote(&s, &up, 41, "v", &slow)).expect("p"), Promotion::NotDue);
 }

@@ -70,6 +70,25 @@ impl MinerCore {
         })
     }
 
+    /// [`MinerCore::new`] for local networks and tests: subnets on loopback and private
+    /// addresses may be called (the simulated subnets are).
+    pub fn new_local(
+        keypair: Keypair,
+        ledger: Vec<LedgerEntry>,
+        store: Option<Arc<LedgerStore>>,
+    ) -> Result<Self, MinerError> {
+        let adapters = Adapters::with_guard(orchestra_net::GuardConfig::local())?;
+        Ok(Self::new(keypair, ledger, store)?.with_adapters(adapters))
+    }
+
+    /// Call subnets through `adapters` (their network policy and the operator's credentials);
+    /// they sign with this miner's hotkey. The default is [`Adapters::new`]: public
+    /// destinations only, no credentials.
+    pub fn with_adapters(mut self, adapters: Adapters) -> Self {
+        self.adapters = adapters.with_keypair(self.keypair.clone());
+        self
+    }
+
     /// Use the LLM planner (through the Ledger's `llm_chat` subnets) before the deterministic one.
     pub fn with_llm_planner(mut self, on: bool) -> Self {
         self.llm_planner = on;

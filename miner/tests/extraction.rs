@@ -196,7 +196,7 @@ async fn llm_answers_are_schema_valid_cited_and_paid_by_usage() {
     let (url, seen) = stub_llm(|_, req| answer_h100(&req.documents, false)).await;
     let entries = with_llm_at(sim.subnets.iter().map(ledger::entry).collect(), &url);
     let llm_cost = entries.iter().find(|e| e.has_capability("llm_chat")).expect("llm").metrics.cost_micros;
-    let core = MinerCore::new(Keypair::from_uri("//Extract1").expect("key"), entries, None)
+    let core = MinerCore::new_local(Keypair::from_uri("//Extract1").expect("key"), entries, None)
         .expect("core")
         .with_extraction(ExtractionConfig { micros_per_1k_tokens: 500.0, ..ExtractionConfig::default() });
     let out = core.orchestrate(h100_task("x-1")).await;
@@ -232,7 +232,7 @@ async fn a_repair_round_fixes_a_bad_citation() {
     // First answer misquotes the AWS price; with feedback, the second is right.
     let (url, seen) = stub_llm(|n, req| answer_h100(&req.documents, n == 0 && req.feedback.is_empty())).await;
     let entries = with_llm_at(sim.subnets.iter().map(ledger::entry).collect(), &url);
-    let core = MinerCore::new(Keypair::from_uri("//Extract2").expect("key"), entries, None).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Extract2").expect("key"), entries, None).expect("core");
     let out = core.orchestrate(h100_task("x-2")).await;
     assert_eq!(out.error, None);
     schema_valid(&out);
@@ -259,7 +259,7 @@ async fn an_answer_that_never_cites_is_pruned_or_replaced_never_returned_uncited
     })
     .await;
     let entries = with_llm_at(sim.subnets.iter().map(ledger::entry).collect(), &url);
-    let core = MinerCore::new(Keypair::from_uri("//Extract3").expect("key"), entries, None).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Extract3").expect("key"), entries, None).expect("core");
     let out = core.orchestrate(social_task("x-3", false)).await;
     assert_eq!(seen.lock().requests.len(), 3, "first answer + two repair rounds");
     assert_eq!(out.error, None);
@@ -283,7 +283,8 @@ async fn with_the_llm_down_the_fallback_fills_only_what_evidence_states() {
         l.local_addr().expect("addr")
     };
     let entries = with_llm_at(sim.subnets.iter().map(ledger::entry).collect(), &format!("http://{dead}/v1"));
-    let core = MinerCore::new(Keypair::from_uri("//Extract4").expect("key"), entries.clone(), None).expect("core");
+    let core =
+        MinerCore::new_local(Keypair::from_uri("//Extract4").expect("key"), entries.clone(), None).expect("core");
 
     // The pricing question: the fallback reads per-GPU-hour H100 prices of named providers.
     let out = core.orchestrate(h100_task("x-4")).await;
@@ -317,7 +318,7 @@ async fn with_the_llm_down_the_fallback_fills_only_what_evidence_states() {
 
     // No LLM subnet in the Ledger at all: the same fallback.
     let no_llm: Vec<_> = entries.into_iter().filter(|e| !e.has_capability("llm_chat")).collect();
-    let core = MinerCore::new(Keypair::from_uri("//Extract5").expect("key"), no_llm, None).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Extract5").expect("key"), no_llm, None).expect("core");
     let out = core.orchestrate(h100_task("x-7")).await;
     assert_eq!(out.error, None);
     assert_cited(&out);
@@ -330,7 +331,7 @@ async fn a_slow_llm_leaves_time_for_the_fallback_within_the_deadline() {
     let sim = start(SimConfig::default_trio()).await.expect("sim");
     let (url, _seen) = slow_stub_llm(|_, req| answer_h100(&req.documents, false), 5_000).await;
     let entries = with_llm_at(sim.subnets.iter().map(ledger::entry).collect(), &url);
-    let core = MinerCore::new(Keypair::from_uri("//Extract6").expect("key"), entries, None).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Extract6").expect("key"), entries, None).expect("core");
     let mut r = h100_task("x-8").request();
     r.contract.deadline_ms = 2_000;
     let t0 = std::time::Instant::now();
@@ -373,7 +374,7 @@ async fn a_model_without_json_mode_is_asked_again_in_plain_text() {
         let _ = axum::serve(listener, app).await;
     });
     let entries = with_llm_at(sim.subnets.iter().map(ledger::entry).collect(), &format!("http://{addr}/v1"));
-    let core = MinerCore::new(Keypair::from_uri("//Extract7").expect("key"), entries, None).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Extract7").expect("key"), entries, None).expect("core");
     let out = core.orchestrate(h100_task("x-9")).await;
     assert_eq!(out.error, None);
     assert_cited(&out);

@@ -30,7 +30,7 @@ async fn llm_plans_are_repaired_and_used_or_fall_back() {
     let mut entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
 
     // 1. The simulated LLM cannot plan: the deterministic plan is used.
-    let core = MinerCore::new(Keypair::from_uri("//Planner").expect("key"), entries.clone(), None)
+    let core = MinerCore::new_local(Keypair::from_uri("//Planner").expect("key"), entries.clone(), None)
         .expect("core")
         .with_llm_planner(true);
     let out = core.orchestrate(request("p-1")).await;
@@ -68,7 +68,7 @@ async fn llm_plans_are_repaired_and_used_or_fall_back() {
             auth: AuthKind::None,
         }];
     }
-    let core = MinerCore::new(Keypair::from_uri("//Planner").expect("key"), entries, None)
+    let core = MinerCore::new_local(Keypair::from_uri("//Planner").expect("key"), entries, None)
         .expect("core")
         .with_llm_planner(true);
     let out = core.orchestrate(request("p-2")).await;

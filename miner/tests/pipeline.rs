@@ -33,7 +33,7 @@ async fn worked_example_is_schema_valid_grounded_and_signed() {
     let sim = start(SimConfig::default_trio()).await.expect("sim");
     let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
     let key = Keypair::from_uri("//Miner1").expect("key");
-    let core = MinerCore::new(key.clone(), entries, None).expect("core");
+    let core = MinerCore::new_local(key.clone(), entries, None).expect("core");
     let out = core.orchestrate(worked_example("t-1", 20_000)).await;
     assert_eq!(out.error, None);
     let result = out.result.clone().expect("result");
@@ -95,7 +95,7 @@ async fn thirty_percent_failures_are_absorbed_by_retries_and_fallbacks() {
     }
     let sim = start(cfg).await.expect("sim");
     let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
-    let core = MinerCore::new(Keypair::from_uri("//Miner2").expect("key"), entries, None).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Miner2").expect("key"), entries, None).expect("core");
     let mut ok = 0;
     let mut failed_calls = 0;
     for i in 0..8 {
@@ -133,7 +133,7 @@ async fn drift_becomes_a_pullable_proposal_with_evidence() {
         .await
         .expect("control");
     let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
-    let core = MinerCore::new(Keypair::from_uri("//Miner3").expect("key"), entries, None).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Miner3").expect("key"), entries, None).expect("core");
     let out = core.orchestrate(worked_example("d-1", 20_000)).await;
     assert_eq!(out.error, None);
     assert_eq!(out.ledger_proposals.len(), 1, "{:?}", out.ledger_proposals);
@@ -154,7 +154,7 @@ async fn drift_becomes_a_pullable_proposal_with_evidence() {
 async fn bad_requests_get_clear_errors() {
     let sim = start(SimConfig::default_trio()).await.expect("sim");
     let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
-    let core = MinerCore::new(Keypair::from_uri("//Miner4").expect("key"), entries, None).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Miner4").expect("key"), entries, None).expect("core");
     let mut tampered = worked_example("b-1", 5_000);
     tampered.objective = "something else".into();
     assert!(core.orchestrate(tampered).await.error.expect("err").contains("request_digest"));
@@ -196,8 +196,8 @@ async fn a_restarted_miner_resumes_without_paying_twice() {
         .expect("c");
     {
         let store = Arc::new(LedgerStore::open(StoreConfig::new(dir.path())).expect("store"));
-        let core =
-            MinerCore::new(Keypair::from_uri("//Miner5").expect("key"), entries.clone(), Some(store)).expect("core");
+        let core = MinerCore::new_local(Keypair::from_uri("//Miner5").expect("key"), entries.clone(), Some(store))
+            .expect("core");
         let killed =
             tokio::time::timeout(Duration::from_millis(1_500), core.orchestrate(worked_example("r-1", 20_000))).await;
         assert!(killed.is_err(), "still waiting for the LLM when killed");
@@ -207,7 +207,7 @@ async fn a_restarted_miner_resumes_without_paying_twice() {
     client.post(format!("{}/control/faults", llm.base_url())).json(&json!({})).send().await.expect("c");
     // "Restart": a new core over the same store, same task id.
     let store = Arc::new(LedgerStore::open(StoreConfig::new(dir.path())).expect("store"));
-    let core = MinerCore::new(Keypair::from_uri("//Miner5").expect("key"), entries, Some(store)).expect("core");
+    let core = MinerCore::new_local(Keypair::from_uri("//Miner5").expect("key"), entries, Some(store)).expect("core");
     let out = core.orchestrate(worked_example("r-1", 20_000)).await;
     assert_eq!(out.error, None);
     assert_eq!(requests(SubnetKind::Search).await, search_before, "search was not called again");

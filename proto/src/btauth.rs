@@ -119,14 +119,16 @@ impl AuthHeaders {
 
 /// Whether `nonce_ns` is inside the window around `now_ns`.
 pub fn fresh(nonce_ns: u64, now_ns: u64, max_age_ns: u64, skew_ns: u64) -> Result<(), String> {
-    if nonce_ns + max_age_ns < now_ns {
+    // Saturating: a hostile nonce near u64::MAX must not overflow (a panic in debug builds, a
+    // wrapped "fresh" answer in release builds).
+    if nonce_ns.saturating_add(max_age_ns) < now_ns {
         return Err(format!(
             "nonce is {:.3} s old (max {} s)",
             (now_ns - nonce_ns) as f64 / 1e9,
             max_age_ns / 1_000_000_000
         ));
     }
-    if nonce_ns > now_ns + skew_ns {
+    if nonce_ns > now_ns.saturating_add(skew_ns) {
         return Err(format!(
             "nonce is {:.3} s in the future (max skew {} s)",
             (nonce_ns - now_ns) as f64 / 1e9,
@@ -134,4 +136,19 @@ pub fn fresh(nonce_ns: u64, now_ns: u64, max_age_ns: u64, skew_ns: u64) -> Resul
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod fresh_tests {
+    use super::fresh;
+
+    /// A hostile nonce at the edge of u64 must be refused, not overflow.
+    #[test]
+    fn fresh_does_not_overflow_on_hostile_nonces() {
+        let now = 1_700_000_000_000_000_000u64;
+        assert!(fresh(u64::MAX, now, 60_000_000_000, 5_000_000_000).is_err());
+        assert!(fresh(u64::MAX - 1, u64::MAX, u64::MAX, u64::MAX).is_ok());
+        assert!(fresh(0, now, u64::MAX, 0).is_ok());
+        assert!(fresh(now, now, 60_000_000_000, 5_000_000_000).is_ok());
+    }
 }

@@ -18,6 +18,12 @@ pub const ENTRY_LEAF_CONTEXT: &str = "orchestra 2026-11 ledger entry leaf v1";
 pub const PROPOSAL_CONTEXT: &str = "orchestra 2026-11 ledger proposal v1";
 
 /// How a caller authenticates to a subnet endpoint.
+///
+/// Only the *kind* is taken from a Ledger entry: it says that the subnet wants a credential.
+/// The secret itself (and the header name) comes from the operator's credential map, keyed by
+/// netuid (`--subnet.credentials`, see `orchestra_subnets::Credentials`); the `env` and `name`
+/// fields here are ignored, so an entry can never make a node read an environment variable of
+/// its choosing or send a secret to an address of its choosing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum AuthKind {
@@ -62,6 +68,16 @@ pub enum TransportSpec {
 }
 
 impl TransportSpec {
+    /// Whether the transport names a place or a credential (which only operators and subnet
+    /// owners may set): any URL, a fixed axon endpoint or hotkey, or an auth other than
+    /// none/hotkey. Only a metagraph-routed axon transport names neither.
+    pub fn is_addressed(&self) -> bool {
+        match self {
+            TransportSpec::AxonV10 { endpoint, hotkey, .. } => endpoint.is_some() || hotkey.is_some(),
+            TransportSpec::Btauth { .. } | TransportSpec::HttpJson { .. } | TransportSpec::OpenaiChat { .. } => true,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             TransportSpec::AxonV10 { .. } => "axon_v10",
@@ -176,6 +192,18 @@ impl LedgerEntry {
     /// The entry's leaf in the Ledger's Merkle tree.
     pub fn leaf(&self) -> Result<Digest, ProtoError> {
         digest_in(ENTRY_LEAF_CONTEXT, self)
+    }
+
+    /// Whether this entry may be used to verify anyone's work (the validator's re-probes, a
+    /// miner's routing of calls whose receipts will be verified): a Verified entry, or a
+    /// candidate the operator seeded (no proposer). A candidate that came from a proposal (a
+    /// new subnet) verifies no one until it is promoted to Verified; deprecated entries never.
+    pub fn verifies(&self) -> bool {
+        match self.status {
+            EntryStatus::Verified => true,
+            EntryStatus::Candidate => self.provenance.proposer.is_none(),
+            EntryStatus::Deprecated => false,
+        }
     }
 
     pub fn has_capability(&self, cap: &str) -> bool {

@@ -95,6 +95,41 @@ pub struct LedgerProposal {
     pub proposed_by: String,
 }
 
+impl LedgerProposal {
+    /// The part of the Ledger's proposal rules that needs no Ledger state: what a miner may
+    /// never propose. `None` when the kind of change is allowed (the store then refuses no-ops
+    /// and stale changes against the current entry). Validators refuse these, and the owner's
+    /// simulator runs its spammer's proposals through the same rule.
+    pub fn miner_refusal(&self) -> Option<String> {
+        match self.update_type {
+            UpdateType::EndpointChange => Some(
+                "endpoint changes are not accepted from proposals: transports, URLs and credentials come from \
+                 operators and subnet owners"
+                    .into(),
+            ),
+            UpdateType::MetricsUpdate => {
+                Some("metrics come from the validator's own measurements, not from proposals".into())
+            }
+            UpdateType::NewSubnet => {
+                let transports = self.new_value.get("transports").and_then(Value::as_array);
+                let addressed = transports.is_none_or(|ts| {
+                    ts.iter().any(|t| {
+                        serde_json::from_value::<crate::ledger::TransportSpec>(t.clone())
+                            .map(|t| t.is_addressed())
+                            .unwrap_or(true)
+                    })
+                });
+                addressed.then(|| {
+                    "a new_subnet proposal may not name URLs, endpoints or credentials: only metagraph-routed \
+                     axon transports; operators and subnet owners set addresses"
+                        .into()
+                })
+            }
+            UpdateType::SchemaChange | UpdateType::CapabilityAdded | UpdateType::Deprecation => None,
+        }
+    }
+}
+
 /// The bodies of one receipted call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallEvidence {

@@ -59,7 +59,27 @@ pub fn router(node: Arc<ValidatorNode>, ledger: Router) -> Router {
     own.merge(ledger)
 }
 
-async fn metrics(State(n): State<Arc<ValidatorNode>>) -> Response {
+/// `/metrics` and `/v1/status` show every miner's scores and the validator's errors: only to
+/// loopback peers unless the operator publishes them (`--api.public_status`).
+fn private_view_refused(n: &ValidatorNode, req: &axum::extract::Request) -> Option<Response> {
+    if n.cfg.public_status {
+        return None;
+    }
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    if peer.is_some_and(|ip| ip.is_loopback() || ip.to_canonical().is_loopback()) {
+        return None;
+    }
+    Some(err(
+        StatusCode::FORBIDDEN,
+        "loopback_only",
+        "status and metrics are served to loopback only; the operator can pass --api.public_status",
+    ))
+}
+
+async fn metrics(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Request) -> Response {
+    if let Some(r) = private_view_refused(&n, &req) {
+        return r;
+    }
     let mut reg = Registry::default();
     reg.register("orchestra_validator_tasks", "Tasks sent to miners", n.metrics.tasks.clone());
     reg.register(
@@ -80,9 +100,13 @@ async fn metrics(State(n): State<Arc<ValidatorNode>>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], out).into_response()
 }
 
-async fn status(State(n): State<Arc<ValidatorNode>>) -> Json<Value> {
+async fn status(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Request) -> Response {
+    if let Some(r) = private_view_refused(&n, &req) {
+        return r;
+    }
     let s = n.status.lock().clone();
     Json(json!({"hotkey": n.hotkey(), "netuid": n.cfg.neuron.netuid, "status": s, "ledger_root": n.store.root().ok()}))
+        .into_response()
 }
 
 fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<Tier, Box<Response>> {
@@ -198,7 +222,14 @@ async fn run_objective(
         return Err(err(StatusCode::SERVICE_UNAVAILABLE, "no_miners", "no miner is serving on this subnet"));
     }
     let timeout = Duration::from_millis(task.contract.deadline_ms + 2_000);
-    let ledger = n.store.entries().map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+    // Only entries that may verify anyone are used to check work (see LedgerEntry::verifies).
+    let ledger: Vec<_> = n
+        .store
+        .entries()
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?
+        .into_iter()
+        .filter(orchestra_proto::ledger::LedgerEntry::verifies)
+        .collect();
     let policy = n.policy().await;
     let vcfg = VerifyConfig { reprobe_rate: policy.reprobe_rate, seed: 1, reprobe_timeout: Duration::from_secs(5) };
     let mut best: Option<(f64, String, Orchestrate, Value)> = None;
@@ -230,17 +261,19 @@ async fn run_objective(
     let mut reasons = Vec::new();
     for (hk, r, elapsed) in answers {
         if !r.is_success() {
-            reasons.push(format!("{hk}: the call failed ({})", r.status_code));
-            contestants.push(json!({"miner": hk, "error": format!("{} {}", r.status_code, r.status_message)}));
+            reasons.push(format!("{hk}: the call failed (status {})", r.status_code));
+            // The status only: the axon's message is its own text.
+            contestants.push(json!({"miner": hk, "error": format!("status {}", r.status_code)}));
             continue;
         }
         let v = verify(&task, &r.synapse, &hk, elapsed, &ledger, &n.adapters, &vcfg, reference.as_ref()).await;
         let s = task_score(&v.sub, &policy);
-        let card = json!({"miner": hk, "score": s, "sub": v.sub, "notes": v.notes, "error": r.synapse.error});
+        let error = r.synapse.error.as_deref().map(|e| orchestra_net::guard::sanitize(e, 200));
+        let card = json!({"miner": hk, "score": s, "sub": v.sub, "notes": v.notes, "error": error});
         contestants.push(card.clone());
         if r.synapse.result.is_none() {
-            let why = r.synapse.error.clone().unwrap_or_else(|| "no result".into());
-            reasons.push(format!("{hk}: {}", why.chars().take(200).collect::<String>()));
+            let why = error.clone().unwrap_or_else(|| "no result".into());
+            reasons.push(format!("{hk}: {why}"));
             continue;
         }
         // A zero score is never delivered: it failed a check that makes the answer untrustworthy.

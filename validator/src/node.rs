@@ -19,7 +19,7 @@ use orchestra_incentive::weights::{MinerScores, combine};
 use orchestra_keys::Keypair;
 use orchestra_ledger_store::governance::{self, Received};
 use orchestra_ledger_store::{CreditKind, LedgerStore, StoreConfig};
-use orchestra_net::{AxonTarget, Dendrite, DendriteConfig};
+use orchestra_net::{AxonTarget, Dendrite};
 use orchestra_node::NeuronArgs;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::synapses::{LedgerProposals, Orchestrate};
@@ -65,6 +65,10 @@ pub struct ValidatorConfig {
     /// Acknowledge that --policy.file overrides the owner's published policy.
     #[arg(long = "policy.override")]
     pub policy_override: bool,
+    /// Serve `/metrics` and `/v1/status` (every miner's scores, the last error) to any peer;
+    /// by default only loopback peers see them.
+    #[arg(long = "api.public_status")]
+    pub public_status: bool,
     /// Allow webhook targets on private or loopback addresses (local runs).
     #[arg(long = "api.allow_private_webhooks")]
     pub allow_private_webhooks: bool,
@@ -75,7 +79,24 @@ pub struct ValidatorConfig {
     /// Publish the Ledger root as this validator's chain commitment each round.
     #[arg(long = "ledger.publish_root", default_value_t = true, action = clap::ArgAction::Set)]
     pub publish_root: bool,
+    /// A candidate entry (a new subnet) becomes Verified after this many successful probes in a
+    /// row by this validator...
+    #[arg(long = "ledger.verify_probes", default_value_t = 3)]
+    pub verify_probes: u32,
+    /// ...the first and the latest at least this many seconds apart...
+    #[arg(long = "ledger.verify_secs", default_value_t = 3600)]
+    pub verify_secs: u64,
+    /// ...with at least this many seconds between counted probes.
+    #[arg(long = "ledger.probe_gap_secs", default_value_t = 600)]
+    pub probe_gap_secs: u64,
 }
+
+/// Receipt leaves this validator has seen a miner sign (its own tasks), so a Ledger proposal's
+/// cited evidence can be checked; the most recent ones are kept.
+const KNOWN_LEAVES: usize = 2048;
+
+/// Candidates probed towards promotion per round.
+const PROMOTIONS_PER_ROUND: usize = 8;
 
 /// What the status endpoint shows; also kept in the store.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -169,7 +190,13 @@ impl ValidatorNode {
             anyhow::bail!("--policy.file needs --policy.override: the owner's published policy is the default");
         }
         let chain = orchestra_node::connect_chain(&cfg.neuron, key.clone()).await?;
-        let dendrite = Dendrite::new(key.clone(), DendriteConfig::default())?;
+        // Axon addresses come from the metagraph, which anyone who registers writes: internal
+        // addresses only with --net.allow_private (local networks).
+        let dendrite = Dendrite::new(key.clone(), cfg.neuron.dendrite())?;
+        let mut adapters = Adapters::with_guard(cfg.neuron.guard())?;
+        if let Some(p) = &cfg.neuron.subnet_credentials {
+            adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
+        }
         let host: IpAddr = cfg.api_host.parse().map_err(|e| anyhow::anyhow!("--api.host: {e}"))?;
         let addr = SocketAddr::new(host, cfg.api_port);
         let api_listener =
@@ -181,7 +208,7 @@ impl ValidatorNode {
             store,
             chain,
             dendrite,
-            adapters: Adapters::new()?.with_keypair(key),
+            adapters: adapters.with_keypair(key),
             status: Arc::new(Mutex::new(status)),
             metagraph: Arc::new(tokio::sync::RwLock::new(None)),
             api_addr: api_listener.local_addr().ok(),
@@ -306,7 +333,9 @@ impl ValidatorNode {
         let miners: Vec<_> =
             mg.neurons.iter().filter(|n| n.hotkey != self.key.ss58() && n.axon.is_serving()).cloned().collect();
         tracing::info!(epoch, block, miners = miners.len(), "validation round");
-        let ledger = self.store.entries()?;
+        // Only entries that may verify anyone (Verified, or seeded by the operator) are used to
+        // check miners' work: a candidate that came from a proposal verifies no one.
+        let ledger: Vec<LedgerEntry> = self.store.entries()?.into_iter().filter(LedgerEntry::verifies).collect();
         let salt = self.key.sign(b"orchestra task salt");
         let mut calls = Vec::new();
         for n in &miners {
@@ -362,17 +391,28 @@ impl ValidatorNode {
             reprobe_timeout: Duration::from_secs(5),
         };
         let mut states: BTreeMap<String, MinerState> = BTreeMap::new();
+        // Proposals carried in answers whose signature and root checked out: their evidence is
+        // this validator's own task, so every validator can decide the drift it saw itself.
+        let mut embedded: BTreeMap<String, Vec<orchestra_proto::synapses::LedgerProposal>> = BTreeMap::new();
         for ((n, req, _), (resp, elapsed)) in calls.iter().zip(answers) {
             let mut st: MinerState = self.store.kv_get(&format!("validator/miner/{}", n.hotkey))?.unwrap_or_default();
             let v = match resp {
                 Some(r) if r.is_success() => {
                     let reference = reference_for(req);
-                    verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg, reference.as_ref())
-                        .await
+                    let v =
+                        verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg, reference.as_ref())
+                            .await;
+                    if v.sub.signature && v.sub.receipt_root {
+                        self.remember_leaves(&n.hotkey, &r.synapse.receipts)?;
+                        embedded.insert(n.hotkey.clone(), r.synapse.ledger_proposals.clone());
+                    }
+                    v
                 }
+                // The axon's message is its text, not ours: only the status is recorded (and
+                // shown through /v1/feedback).
                 Some(r) => Verification {
                     sub: zero_subscores(),
-                    notes: vec![format!("call failed: {} {}", r.status_code, r.status_message)],
+                    notes: vec![format!("call failed: status {}", r.status_code)],
                     reprobed: vec![],
                 },
                 None => Verification {
@@ -408,14 +448,25 @@ impl ValidatorNode {
             let Some(st) = states.get_mut(&n.hotkey) else { continue };
             let pull = LedgerProposals { since: st.proposals_cursor, max: 50, ..Default::default() };
             let r = self.dendrite.call(target, pull, Duration::from_secs(5)).await;
-            if !r.is_success() {
-                continue;
+            let mut proposals = embedded.remove(&n.hotkey).unwrap_or_default();
+            if r.is_success() {
+                st.proposals_cursor = r.synapse.next.max(st.proposals_cursor);
+                proposals.extend(r.synapse.proposals);
             }
-            st.proposals_cursor = r.synapse.next.max(st.proposals_cursor);
-            for p in r.synapse.proposals.into_iter().take(policy.ledger.per_epoch_cap as usize * 3) {
+            let known: std::collections::BTreeSet<_> = self.known_leaves(&n.hotkey)?.into_iter().collect();
+            for p in proposals.into_iter().take(policy.ledger.per_epoch_cap as usize * 3) {
+                // Cited evidence must be receipt leaves this validator saw the miner sign. A
+                // proposal from another validator's task cannot be checked here: it is skipped
+                // (no credit, no penalty) and left to that validator.
+                if p.evidence.is_empty() || !p.evidence.iter().all(|d| known.contains(d)) {
+                    tracing::info!(miner = %n.hotkey, task = %p.task_id, "proposal cites evidence this validator has not seen; skipped");
+                    continue;
+                }
                 match governance::receive(&self.store, p, &n.hotkey) {
                     Ok(Received::New(id)) => pending.push(id),
-                    Ok(Received::Confirmation(_)) | Ok(Received::Duplicate(_)) => {}
+                    // A confirmation of a pending proposal is credited with its decision (the
+                    // decision lists every confirmer); one of a decided proposal earns nothing.
+                    Ok(Received::Confirmation(_)) | Ok(Received::AlreadyDecided(_)) | Ok(Received::Duplicate(_)) => {}
                     Err(e) => {
                         tracing::info!(miner = %n.hotkey, error = %e, "malformed proposal refused");
                         self.credit(&n.hotkey, CreditKind::FalseProposal)?;
@@ -424,6 +475,11 @@ impl ValidatorNode {
             }
         }
         self.spawn_governance(pending);
+        // Candidate promotion probes a few entries; bounded so it cannot hold up weights.
+        let prober = LiveProber { adapters: self.adapters.clone(), timeout: Duration::from_secs(5) };
+        if tokio::time::timeout(Duration::from_secs(10), self.promote_candidates(&prober)).await.is_err() {
+            tracing::warn!("candidate promotion probes ran out of time this round");
+        }
         let activity = self.take_activity()?;
         let mut scores = Vec::new();
         let mut shown = BTreeMap::new();
@@ -645,6 +701,57 @@ impl ValidatorNode {
         }
         if let Err(e) = self.store.kv_put("validator/weights_journal", &journal) {
             fail(self, format!("journal: {e}"));
+        }
+    }
+}
+
+impl ValidatorNode {
+    /// Remember the receipt leaves of a response whose signature and root checked out.
+    fn remember_leaves(&self, hotkey: &str, receipts: &[orchestra_proto::receipt::Receipt]) -> anyhow::Result<()> {
+        let mut known = self.known_leaves(hotkey)?;
+        for r in receipts {
+            if let Ok(leaf) = r.leaf()
+                && !known.contains(&leaf)
+            {
+                known.push(leaf);
+            }
+        }
+        if known.len() > KNOWN_LEAVES {
+            known.drain(..known.len() - KNOWN_LEAVES);
+        }
+        self.store.kv_put(&format!("validator/leaves/{hotkey}"), &known)?;
+        Ok(())
+    }
+
+    fn known_leaves(&self, hotkey: &str) -> anyhow::Result<Vec<orchestra_proto::canonical::Digest>> {
+        Ok(self.store.kv_get(&format!("validator/leaves/{hotkey}"))?.unwrap_or_default())
+    }
+
+    /// Probe a few candidate entries towards Verified (see `governance::promote`).
+    async fn promote_candidates(&self, prober: &LiveProber) {
+        let rule = governance::PromotionRule {
+            min_probes: self.cfg.verify_probes.max(1),
+            min_span: Duration::from_secs(self.cfg.verify_secs),
+            min_gap: Duration::from_secs(self.cfg.probe_gap_secs),
+        };
+        let candidates: Vec<u16> = match self.store.entries() {
+            Ok(es) => es
+                .into_iter()
+                .filter(|e| e.status == orchestra_proto::ledger::EntryStatus::Candidate)
+                .map(|e| e.netuid)
+                .take(PROMOTIONS_PER_ROUND)
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "reading candidates failed");
+                return;
+            }
+        };
+        for netuid in candidates {
+            match governance::promote(&self.store, prober, netuid, self.key.ss58(), &rule).await {
+                Ok(governance::Promotion::NotDue) => {}
+                Ok(p) => tracing::info!(netuid, promotion = ?p, "candidate probed"),
+                Err(e) => tracing::warn!(netuid, error = %e, "promotion probe failed"),
+            }
         }
     }
 }

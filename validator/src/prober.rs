@@ -31,13 +31,16 @@ impl Prober for LiveProber {
         });
         let v = match out.output {
             Ok(v) => v,
-            Err(e) => return refuted(format!("the subnet did not answer the fixture: {e}"), obs),
+            // A fixed summary (status, timeout, refusal): never the subnet's own text, which
+            // would be published with the decision.
+            Err(e) => return refuted(format!("the subnet did not answer the fixture: {}", e.summary()), obs),
         };
+        // Our own measurement; the cost is the Ledger's, never a proposed value.
         let metrics = Some(Metrics {
             latency_p50_ms: Some(latency),
             latency_p95_ms: Some(latency),
             reliability: current.and_then(|c| c.metrics.reliability).or(Some(1.0)),
-            cost_micros: proposed.metrics.cost_micros,
+            cost_micros: current.map(|c| c.metrics.cost_micros).unwrap_or(0),
         });
         match p.update_type {
             UpdateType::SchemaChange => {

@@ -103,7 +103,8 @@ pub fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
     let syn = DynSynapse { name: a.synapse.clone(), required, hash_fields: a.hash_fields.clone() };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let resp = rt.block_on(async {
-        let d = Dendrite::new(key, DendriteConfig { auth, ..DendriteConfig::default() })?;
+        // The operator names the target on the command line: internal addresses are allowed.
+        let d = Dendrite::new(key, DendriteConfig { auth, ..DendriteConfig::local() })?;
         let target = AxonTarget::new(a.host.clone(), a.port, a.axon_hotkey.clone());
         anyhow::Ok(d.call_dynamic(&target, &syn, fields, Duration::from_secs_f64(a.timeout)).await)
     })?;

@@ -425,6 +425,8 @@ async fn demo(
             dir.join("state").display().to_string(),
             s("--metagraph.sync_secs"),
             s("2"),
+            // Everything here is on loopback: simulated subnets, axons, the devnet.
+            s("--net.allow_private"),
         ]
     };
     let mut miner_ports = Vec::new();

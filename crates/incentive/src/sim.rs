@@ -11,8 +11,11 @@
 
 use std::collections::BTreeMap;
 
+use orchestra_proto::canonical::Digest;
+use orchestra_proto::synapses::{LedgerProposal, UpdateType};
 use orchestra_yuma::{EpochInput, Fidelity, Hyperparams, Variant};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use crate::IncentiveError;
 use crate::ema::Ema;
@@ -33,7 +36,10 @@ pub enum Population {
     /// Re-signs another miner's answer. Succeeds only when validators send the same task to
     /// several miners; with per-miner randomized tasks the copy answers the wrong request.
     Copycat,
-    /// Lazy orchestration plus a flood of Ledger proposals, nearly all false.
+    /// Lazy orchestration plus a flood of the Ledger proposals that used to be credited: no-op
+    /// and unknown-field metrics updates, self-set costs, endpoint changes to its own server,
+    /// new subnets carrying URLs and credentials. Each is run through the validators' own rule
+    /// ([`LedgerProposal::miner_refusal`]); refused ones earn nothing and count as false.
     LedgerSpammer,
     /// Many identities each doing lazy work.
     SybilSwarm,
@@ -181,9 +187,59 @@ fn ledger(p: Population, n: f64) -> LedgerActivity {
         Population::Honest => {
             LedgerActivity { discoveries: u32::from(n < 0.3), confirmations: u32::from(n < 0.6), false_proposals: 0 }
         }
-        Population::LedgerSpammer => LedgerActivity { discoveries: 1, confirmations: 0, false_proposals: 29 },
+        Population::LedgerSpammer => {
+            let mut a = LedgerActivity::default();
+            for p in spam_proposals(n) {
+                match p.miner_refusal() {
+                    Some(_) => a.false_proposals += 1,
+                    // Not refused by kind: it would still have to pass the live probe.
+                    None => a.discoveries += 1,
+                }
+            }
+            a
+        }
         _ => LedgerActivity::default(),
     }
+}
+
+/// One epoch of the Ledger spammer's proposals (the strategies the issue measured at 4.5-9.1%
+/// of emission before validators refused them).
+fn spam_proposals(n: f64) -> Vec<LedgerProposal> {
+    let p = |update_type, field: &str, new_value: Value| LedgerProposal {
+        netuid: 22,
+        subnet: "desearch".into(),
+        update_type,
+        field: field.into(),
+        old_value: Value::Null,
+        new_value,
+        evidence: vec![Digest([7; 32])],
+        task_id: "made-up".into(),
+        proposed_by: "spammer".into(),
+    };
+    let k = (n * 1000.0) as u64;
+    let mut out = Vec::new();
+    for i in 0..10u64 {
+        out.push(p(UpdateType::MetricsUpdate, &format!("metrics.unknown_{}", k + i), json!(k + i)));
+        out.push(p(UpdateType::MetricsUpdate, "metrics.cost_micros", json!(i)));
+    }
+    for i in 0..5u64 {
+        out.push(p(
+            UpdateType::EndpointChange,
+            "transports.0.url",
+            json!(format!("http://203.0.113.9:{}/x", 8000 + i)),
+        ));
+        let mut ns = p(
+            UpdateType::NewSubnet,
+            "",
+            json!({"netuid": 900 + i, "name": "free", "capabilities": ["web_search"],
+                   "transports": [{"kind": "http_json", "url": "http://127.0.0.1:9/steal", "method": "POST",
+                                   "auth": {"kind": "bearer", "env": "HOME"}}],
+                   "input_schema": {"type": "object"}, "output_schema": {"type": "object"}, "status": "verified"}),
+        );
+        ns.netuid = 900 + i as u16;
+        out.push(ns);
+    }
+    out
 }
 
 /// Gini coefficient of non-negative values (0 = equal, → 1 = one takes all).
@@ -368,6 +424,39 @@ mod tests {
             simulate(&SimSpec { randomized_tasks: false, ..spec }, &OwnerPolicy::default(), "same tasks").expect("sim");
         assert!(open.copy_payoff > 0.3, "{}", table(std::slice::from_ref(&open)));
         assert!(svg(&[r, open]).starts_with("<svg"));
+    }
+
+    /// The Ledger spammer's proposals are all refused under the validators' rules, so its Ledger
+    /// score is 0 and it earns no more than a lazy miner (its orchestration is lazy): spam adds
+    /// nothing. Before the rules, 1 of its 30 proposals a epoch was approved and it earned
+    /// 4.5-9.1% of emission.
+    #[test]
+    fn ledger_spam_earns_nothing() {
+        let policy = OwnerPolicy::default();
+        for n in [0.0, 0.5, 0.99] {
+            let a = ledger(Population::LedgerSpammer, n);
+            assert_eq!(a.discoveries + a.confirmations, 0, "{a:?}");
+            assert_eq!(a.false_proposals, 30);
+            assert_eq!(ledger_score(&a, &policy), 0.0);
+        }
+        for split in [0.6, 0.3, 0.0] {
+            let pol = OwnerPolicy { split, ..OwnerPolicy::default() };
+            let spec = SimSpec { epochs: 8, ..SimSpec::default() };
+            let r = simulate(&spec, &pol, "spam").expect("sim");
+            let per = |p: Population| {
+                let k = spec.populations.iter().find(|(q, _)| *q == p).map(|(_, k)| *k).unwrap_or(1);
+                r.shares[&p] / f64::from(k)
+            };
+            assert!(
+                per(Population::LedgerSpammer) <= per(Population::Lazy) * 1.05 + 1e-9,
+                "split {split}: spam must not pay beyond lazy work\n{}",
+                table(std::slice::from_ref(&r))
+            );
+            if split == 0.0 {
+                // All emission is Ledger credit: the spammer gets none of it.
+                assert!(r.shares[&Population::LedgerSpammer] < 1e-6, "{}", table(std::slice::from_ref(&r)));
+            }
+        }
     }
 
     #[test]

@@ -2,8 +2,12 @@
 
 use std::pin::Pin;
 
+use std::time::Duration;
+
 use futures::{Stream, StreamExt};
 use orchestra_ledger_store::ChangeEvent;
+use orchestra_net::guard::sanitize;
+use orchestra_net::{GuardConfig, GuardedClient, GuardedResponse};
 use reqwest::{Method, RequestBuilder, Url};
 use serde::de::DeserializeOwned;
 
@@ -16,28 +20,49 @@ use crate::views::{
 /// A live stream of change events from `watch`.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<ChangeEvent, ApiError>> + Send>>;
 
+/// Largest SSE event the watch stream buffers.
+const MAX_SSE_EVENT: usize = 1024 * 1024;
+
 /// Ledger API client. Cheap to clone.
+///
+/// Calls go through the guarded client of `orchestra_net::guard`: no redirects, a total time
+/// cap (30 s by default), a response size cap (16 MiB by default) and TLS. The base URL is the
+/// caller's own choice (a flag or a config file), so internal addresses are allowed by default;
+/// [`LedgerClient::with_guard`] sets another policy. Error text from the server is bounded and
+/// sanitized; a non-JSON error body is reported by status and length only.
 #[derive(Debug, Clone)]
 pub struct LedgerClient {
     base: Url,
     key: Option<String>,
-    http: reqwest::Client,
+    http: GuardedClient,
+    /// For the SSE stream: no total time cap (it is long-lived), the same other policies.
+    stream: GuardedClient,
 }
 
 impl LedgerClient {
     /// `base_url` like `http://127.0.0.1:8090`; `key` is sent as `Authorization: Bearer`.
     pub fn new(base_url: &str, key: Option<String>) -> Result<Self, ApiError> {
-        let mut base =
-            Url::parse(base_url).map_err(|e| ApiError::bad("bad_url", format!("Ledger API url `{base_url}`: {e}")))?;
+        let guard = GuardConfig {
+            allow_private: true,
+            max_response_bytes: 16 * 1024 * 1024,
+            user_agent: concat!("orchestra-ledger-client/", env!("CARGO_PKG_VERSION")).to_string(),
+            ..GuardConfig::default()
+        };
+        Self::with_guard(base_url, key, guard)
+    }
+
+    /// Like [`LedgerClient::new`] under an explicit network policy.
+    pub fn with_guard(base_url: &str, key: Option<String>, guard: GuardConfig) -> Result<Self, ApiError> {
+        let mut base = orchestra_net::guard::check_url(base_url, guard.allow_private)
+            .map_err(|e| ApiError::bad("bad_url", format!("Ledger API url `{base_url}`: {e}")))?;
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
             base.set_path(&p);
         }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("orchestra-ledger-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::Config(format!("HTTP client: {e}")))?;
-        Ok(LedgerClient { base, key, http })
+        let stream_guard = GuardConfig { timeout: Duration::from_secs(365 * 24 * 3600), ..guard.clone() };
+        let http = GuardedClient::new(guard).map_err(|e| ApiError::Config(format!("HTTP client: {e}")))?;
+        let stream = GuardedClient::new(stream_guard).map_err(|e| ApiError::Config(format!("HTTP client: {e}")))?;
+        Ok(LedgerClient { base, key, http, stream })
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, ApiError> {
@@ -54,30 +79,29 @@ impl LedgerClient {
         Ok(u)
     }
 
-    fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        let rb = self.http.request(method, url);
-        match &self.key {
+    fn request_on(&self, client: &GuardedClient, method: Method, url: Url) -> Result<RequestBuilder, ApiError> {
+        let rb = client.request(method, url.as_str())?;
+        Ok(match &self.key {
             Some(k) => rb.bearer_auth(k),
             None => rb,
-        }
-    }
-
-    async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ApiError> {
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
-        }
-        let text = resp.text().await.unwrap_or_default();
-        Err(match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(b) => ApiError::Remote { status: status.as_u16(), code: b.code, message: b.error },
-            Err(_) => ApiError::Remote { status: status.as_u16(), code: "http".into(), message: text },
         })
     }
 
+    fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, ApiError> {
+        self.request_on(&self.http, method, url)
+    }
+
+    async fn send(&self, rb: RequestBuilder) -> Result<GuardedResponse, ApiError> {
+        let resp = self.http.send(rb).await?;
+        if resp.is_success() {
+            return Ok(resp);
+        }
+        Err(remote_error(resp.status, &resp.body))
+    }
+
     async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ApiError> {
-        let resp = Self::check(self.request(Method::GET, self.url(path, query)?).send().await?).await?;
-        let bytes = resp.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(format!("{path}: {e}")))
+        let resp = self.send(self.request(Method::GET, self.url(path, query)?)?).await?;
+        serde_json::from_slice(&resp.body).map_err(|e| ApiError::Decode(format!("{path}: {e}")))
     }
 
     /// Every entry.
@@ -123,10 +147,8 @@ impl LedgerClient {
     }
 
     pub async fn create_webhook(&self, req: &WebhookRequest) -> Result<WebhookCreated, ApiError> {
-        let resp =
-            Self::check(self.request(Method::POST, self.url("v1/webhooks", &[])?).json(req).send().await?).await?;
-        let bytes = resp.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(format!("webhook: {e}")))
+        let resp = self.send(self.request(Method::POST, self.url("v1/webhooks", &[])?)?.json(req)).await?;
+        serde_json::from_slice(&resp.body).map_err(|e| ApiError::Decode(format!("webhook: {e}")))
     }
 
     pub async fn webhook(&self, id: &str) -> Result<WebhookView, ApiError> {
@@ -134,7 +156,7 @@ impl LedgerClient {
     }
 
     pub async fn delete_webhook(&self, id: &str) -> Result<(), ApiError> {
-        Self::check(self.request(Method::DELETE, self.url(&format!("v1/webhooks/{id}"), &[])?).send().await?).await?;
+        self.send(self.request(Method::DELETE, self.url(&format!("v1/webhooks/{id}"), &[])?)?).await?;
         Ok(())
     }
 
@@ -142,28 +164,49 @@ impl LedgerClient {
     /// stream ends when the server closes it; resume with the last `seq` seen.
     pub async fn watch(&self, since: Option<u64>) -> Result<EventStream, ApiError> {
         let q: Vec<(&str, String)> = since.map(|s| vec![("since", s.to_string())]).unwrap_or_default();
-        let resp = Self::check(
-            self.request(Method::GET, self.url("v1/changes", &q)?)
-                .header(reqwest::header::ACCEPT, "text/event-stream")
-                .send()
-                .await?,
-        )
-        .await?;
+        let rb = self
+            .request_on(&self.stream, Method::GET, self.url("v1/changes", &q)?)?
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let resp = self.stream.send_streaming(rb).await?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let body = orchestra_net::guard::read_capped(resp, 64 * 1024, Duration::from_secs(10)).await?;
+            return Err(remote_error(status, &body));
+        }
         let bytes = resp.bytes_stream();
         let parser = SseParser::default();
-        let s = futures::stream::unfold((bytes, parser), |(mut bytes, mut parser)| async move {
+        let s = futures::stream::unfold((bytes, parser, false), |(mut bytes, mut parser, done)| async move {
+            if done {
+                return None;
+            }
             loop {
                 if let Some(ev) = parser.next_event() {
-                    return Some((ev, (bytes, parser)));
+                    return Some((ev, (bytes, parser, false)));
+                }
+                // An event that never ends must not grow the buffer without bound.
+                if parser.buffered() > MAX_SSE_EVENT {
+                    let e = ApiError::from(orchestra_net::GuardError::TooLarge { limit: MAX_SSE_EVENT });
+                    return Some((Err(e), (bytes, parser, true)));
                 }
                 match bytes.next().await {
                     Some(Ok(chunk)) => parser.push(&chunk),
-                    Some(Err(e)) => return Some((Err(ApiError::Transport(e)), (bytes, parser))),
+                    Some(Err(e)) => return Some((Err(ApiError::Transport(e)), (bytes, parser, true))),
                     None => return None,
                 }
             }
         });
         Ok(Box::pin(s))
+    }
+}
+
+/// A server's error answer as an error: its JSON `{error, code}` bounded and sanitized, or (for
+/// anything else) the status and length only, never the raw body.
+fn remote_error(status: u16, body: &[u8]) -> ApiError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => ApiError::Remote { status, code: sanitize(&b.code, 64), message: sanitize(&b.error, 300) },
+        Err(_) => {
+            ApiError::Remote { status, code: "http".into(), message: format!("HTTP {status}, {} bytes", body.len()) }
+        }
     }
 }
 
@@ -177,6 +220,11 @@ pub(crate) struct SseParser {
 impl SseParser {
     pub fn push(&mut self, chunk: &[u8]) {
         self.buf.extend_from_slice(chunk);
+    }
+
+    /// Bytes waiting for the end of an event.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 
     fn take_block(&mut self) -> Option<Vec<u8>> {
@@ -224,6 +272,17 @@ impl SseParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server's error text is bounded and sanitized; a non-JSON error body is never copied.
+    #[test]
+    fn remote_errors_never_copy_raw_bodies() {
+        let e = remote_error(502, b"<html>SECRET upstream page</html>");
+        assert_eq!(e.to_string(), "server answered 502: HTTP 502, 33 bytes (http)");
+        let long = format!("{{\"error\": \"{}\\u001b[31m\", \"code\": \"bad\"}}", "x".repeat(1000));
+        let ApiError::Remote { message, code, .. } = remote_error(400, long.as_bytes()) else { panic!("remote") };
+        assert_eq!(code, "bad");
+        assert!(message.chars().count() <= 301 && !message.contains('\u{1b}'), "{message}");
+    }
 
     #[test]
     fn sse_parser_handles_split_chunks_and_comments() {

@@ -49,9 +49,18 @@ pub enum ApiError {
     /// Client side: the request could not be made or its answer not read.
     #[error("HTTP: {0}")]
     Transport(#[from] reqwest::Error),
+    /// Client side: the guarded client refused or failed the request (size, time, policy).
+    #[error("HTTP: {0}")]
+    Guard(Box<orchestra_net::GuardError>),
     /// Client side: an answer that is not what the API documents.
     #[error("unexpected answer: {0}")]
     Decode(String),
+}
+
+impl From<orchestra_net::GuardError> for ApiError {
+    fn from(e: orchestra_net::GuardError) -> Self {
+        ApiError::Guard(Box::new(e))
+    }
 }
 
 pub(crate) fn tier_name(t: Tier) -> &'static str {

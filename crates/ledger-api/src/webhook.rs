@@ -22,7 +22,7 @@
 //! rebinding) cannot slip through; redirects are not followed and proxies are not used.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,66 +138,10 @@ pub fn verify_signature(
     Err(ApiError::bad("bad_signature", "no v1 signature matches"))
 }
 
-fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
-    let o = ip.octets();
-    if ip.is_unspecified() || o[0] == 0 {
-        Some("unspecified")
-    } else if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_private() {
-        Some("private")
-    } else if ip.is_link_local() {
-        Some("link-local")
-    } else if ip.is_multicast() {
-        Some("multicast")
-    } else if ip.is_broadcast() || o[0] >= 240 {
-        Some("reserved")
-    } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
-        Some("shared address space (CGNAT)")
-    } else if (o[0] == 192 && o[1] == 0 && (o[2] == 0 || o[2] == 2))
-        || (o[0] == 198 && (o[1] & 0xfe) == 18)
-        || (o[0] == 198 && o[1] == 51 && o[2] == 100)
-        || (o[0] == 203 && o[1] == 0 && o[2] == 113)
-    {
-        Some("reserved")
-    } else {
-        None
-    }
-}
-
-/// Why the SSRF guard refuses an address, or `None` when it may be called.
+/// Why the SSRF guard refuses an address, or `None` when it may be called (the one policy of
+/// `orchestra_net::guard`, IPv6 transition ranges included).
 pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => v4_reason(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return v4_reason(v4);
-            }
-            let s = v6.segments();
-            // NAT64 (64:ff9b::/96) and IPv4-compatible (::a.b.c.d) embed an IPv4 address.
-            if (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0])
-                || (s[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified())
-            {
-                let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-                return v4_reason(v4);
-            }
-            if v6.is_loopback() {
-                Some("loopback")
-            } else if v6.is_unspecified() {
-                Some("unspecified")
-            } else if v6.is_multicast() {
-                Some("multicast")
-            } else if (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfec0 {
-                Some("private")
-            } else if (s[0] & 0xffc0) == 0xfe80 {
-                Some("link-local")
-            } else if s[0] == 0x2001 && s[1] == 0x0db8 {
-                Some("reserved")
-            } else {
-                None
-            }
-        }
-    }
+    orchestra_net::guard::forbidden_reason(ip)
 }
 
 fn refuse_ip(ip: IpAddr, host: &str) -> ApiError {
@@ -216,13 +160,7 @@ pub(crate) async fn check_target(url: &str, allow_private: bool) -> Result<Url, 
     let parsed = Url::parse(url).map_err(|e| ApiError::bad("bad_webhook_url", format!("url `{url}`: {e}")))?;
     match parsed.scheme() {
         "http" => {}
-        "https" if cfg!(feature = "tls") => {}
-        "https" => {
-            return Err(ApiError::bad(
-                "bad_webhook_url",
-                "this server was built without TLS (the `tls` feature of orchestra-ledger-api), so it cannot call https targets",
-            ));
-        }
+        "https" => {}
         other => return Err(ApiError::bad("bad_webhook_url", format!("scheme `{other}` is not http or https"))),
     }
     let host = parsed

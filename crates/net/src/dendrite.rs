@@ -24,6 +24,10 @@ use orchestra_proto::wire::{
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::NetError;
+use crate::guard::{GuardConfig, GuardError, GuardedClient, GuardedResponse, sanitize};
+
+/// Longest status message kept from an axon (header or body): visible ASCII, bounded.
+const MAX_STATUS_MESSAGE: usize = 160;
 
 /// Where an axon is: its address and the hotkey every request to it is signed for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +72,13 @@ pub struct DendriteConfig {
     pub pool_idle_timeout: Duration,
     /// Idle connections kept per axon.
     pub pool_max_idle_per_host: usize,
+    /// Call axons on loopback, private and other internal addresses. Axon addresses come from
+    /// the metagraph, which anyone who registers writes: off by default so a registered "axon"
+    /// at 127.0.0.1 or 169.254.169.254 cannot make a validator call its own host's services.
+    /// Local networks and tests turn it on (`--net.allow_private`).
+    pub allow_private: bool,
+    /// Largest answer read, in bytes (an Orchestrate answer carries its evidence bodies).
+    pub max_response_bytes: usize,
 }
 
 impl Default for DendriteConfig {
@@ -77,7 +88,16 @@ impl Default for DendriteConfig {
             external_ip: None,
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 64,
+            allow_private: false,
+            max_response_bytes: 16 * 1024 * 1024,
         }
+    }
+}
+
+impl DendriteConfig {
+    /// The default with internal addresses allowed: local networks and tests.
+    pub fn local() -> Self {
+        DendriteConfig { allow_private: true, ..DendriteConfig::default() }
     }
 }
 
@@ -113,7 +133,7 @@ impl<S> Response<S> {
 struct Inner {
     keypair: Keypair,
     uuid: String,
-    client: reqwest::Client,
+    client: GuardedClient,
     cfg: DendriteConfig,
 }
 
@@ -139,14 +159,17 @@ struct Failure(u16, String);
 impl Dendrite {
     /// A dendrite signing with `keypair`.
     pub fn new(keypair: Keypair, cfg: DendriteConfig) -> Result<Dendrite, NetError> {
-        let client = reqwest::Client::builder()
-            // Axons are reached directly; a proxy from the environment would break loopback.
-            .no_proxy()
-            .tcp_nodelay(true)
-            .pool_idle_timeout(cfg.pool_idle_timeout)
-            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
-            .build()
-            .map_err(NetError::Client)?;
+        // The guarded client: no proxy, no redirects, internal addresses refused unless allowed,
+        // answers capped in size.
+        let client = GuardedClient::new(GuardConfig {
+            allow_private: cfg.allow_private,
+            max_response_bytes: cfg.max_response_bytes,
+            timeout: Duration::from_secs(3600),
+            pool_idle_timeout: cfg.pool_idle_timeout,
+            pool_max_idle_per_host: cfg.pool_max_idle_per_host,
+            ..GuardConfig::default()
+        })
+        .map_err(|e| NetError::Config(e.to_string()))?;
         Ok(Dendrite { inner: Arc::new(Inner { keypair, uuid: new_uuid_v1(), client, cfg }) })
     }
 
@@ -253,16 +276,14 @@ impl Dendrite {
 
         let url = target.url(S::NAME);
         let timeout_s = env.timeout;
-        let fail = |e: reqwest::Error| map_transport_error(&e, target, S::NAME, timeout_s);
-        let resp = me.client.post(&url).headers(headers).body(body).timeout(timeout).send().await.map_err(fail)?;
-        let http_status = resp.status().as_u16();
-        let rh = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(fail)?;
+        let resp = self.post(&url, headers, body, timeout, target, S::NAME, timeout_s).await?;
+        let GuardedResponse { status: http_status, headers: rh, body: bytes } = resp;
 
         // Response headers win over the body, as in the SDK's merge.
         let header_str = |name: &str| rh.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let header_code = header_str(h::AXON_STATUS_CODE).and_then(|v| v.trim().parse::<u16>().ok());
-        let header_message = header_str(h::AXON_STATUS_MESSAGE);
+        // The axon's own words are kept (the SDK's protocol), bounded and sanitized.
+        let header_message = header_str(h::AXON_STATUS_MESSAGE).map(|m| sanitize(&m, MAX_STATUS_MESSAGE));
         let header_time = header_str(h::AXON_PROCESS_TIME).and_then(|v| v.trim().parse::<f64>().ok());
 
         if http_status == 200 {
@@ -274,6 +295,8 @@ impl Dendrite {
             }
             if header_message.is_some() {
                 axon.status_message = header_message;
+            } else {
+                axon.status_message = axon.status_message.map(|m| sanitize(&m, MAX_STATUS_MESSAGE));
             }
             if header_time.is_some() {
                 axon.process_time = header_time;
@@ -286,13 +309,11 @@ impl Dendrite {
 
         let body_message = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string));
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(|m| sanitize(m, MAX_STATUS_MESSAGE)));
         let status_code = header_code.unwrap_or(http_status);
-        let status_message = header_message.or(body_message).unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(&bytes);
-            let text: String = text.chars().take(200).collect();
-            format!("HTTP {http_status}: {text}")
-        });
+        // Never a raw body: the axon's message field (bounded), or the status and a length.
+        let status_message =
+            header_message.or(body_message).unwrap_or_else(|| format!("HTTP {http_status}, {} bytes", bytes.len()));
         let mut axon = std::mem::take(&mut env.axon);
         axon.status_code = Some(i64::from(status_code));
         axon.status_message = Some(status_message.clone());
@@ -319,27 +340,38 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), Failur
     Ok(())
 }
 
-/// The SDK's `DENDRITE_ERROR_MAPPING` for what reqwest can tell apart.
-fn map_transport_error(e: &reqwest::Error, target: &AxonTarget, name: &str, timeout_s: f64) -> Failure {
-    if e.is_timeout() {
-        Failure(408, format!("Request timeout after {} seconds", py_float_repr(timeout_s)))
-    } else if e.is_connect() {
-        Failure(503, format!("Service unavailable at {}:{}/{name}", target.ip, target.port))
-    } else {
-        Failure(422, format!("Failed to parse response: {}", error_chain(e)))
+/// The SDK's `DENDRITE_ERROR_MAPPING` for what the guarded client can tell apart.
+fn map_transport_error(e: &GuardError, target: &AxonTarget, name: &str, timeout_s: f64) -> Failure {
+    match e {
+        GuardError::Timeout(_) => Failure(408, format!("Request timeout after {} seconds", py_float_repr(timeout_s))),
+        GuardError::Connect(_) => Failure(503, format!("Service unavailable at {}:{}/{name}", target.ip, target.port)),
+        GuardError::Refused { .. } | GuardError::BadUrl(_) => Failure(503, format!("Service unavailable: {e}")),
+        GuardError::TooLarge { .. } | GuardError::Body(_) => Failure(422, format!("Failed to parse response: {e}")),
+        GuardError::Build(_) => Failure(400, format!("Could not build the request: {e}")),
     }
 }
 
-/// An error with its causes, for messages (reqwest's own Display omits them).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
+impl Dendrite {
+    /// One POST through the guarded client, bounded by `timeout` in total.
+    #[allow(clippy::too_many_arguments)]
+    async fn post(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        timeout: Duration,
+        target: &AxonTarget,
+        name: &str,
+        timeout_s: f64,
+    ) -> Result<GuardedResponse, Failure> {
+        let fail = |e: GuardError| map_transport_error(&e, target, name, timeout_s);
+        let req = self.inner.client.request(reqwest::Method::POST, url).map_err(fail)?;
+        let req = req.headers(headers).body(body).timeout(timeout);
+        match tokio::time::timeout(timeout, self.inner.client.send(req)).await {
+            Ok(r) => r.map_err(fail),
+            Err(_) => Err(fail(GuardError::Timeout(timeout))),
+        }
     }
-    out
 }
 
 /// `uuid.uuid1()` with a random node id (multicast bit set, as RFC 4122 §4.5 asks for a node
@@ -480,12 +512,8 @@ impl Dendrite {
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let url = target.url(&syn.name);
-        let fail = |e: reqwest::Error| map_transport_error(&e, target, &syn.name, timeout_s);
-        let resp =
-            me.client.post(&url).headers(headers).body(body_bytes).timeout(timeout).send().await.map_err(fail)?;
-        let http_status = resp.status().as_u16();
-        let rh = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(fail)?;
+        let resp = self.post(&url, headers, body_bytes, timeout, target, &syn.name, timeout_s).await?;
+        let GuardedResponse { status: http_status, headers: rh, body: bytes } = resp;
         let header_str = |name: &str| rh.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let code = header_str(h::AXON_STATUS_CODE).and_then(|v| v.trim().parse::<u16>().ok()).unwrap_or(http_status);
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -493,6 +521,7 @@ impl Dendrite {
         })?;
         let message = header_str(h::AXON_STATUS_MESSAGE)
             .or_else(|| value.get("message").and_then(|m| m.as_str()).map(str::to_string))
+            .map(|m| sanitize(&m, MAX_STATUS_MESSAGE))
             .unwrap_or_else(|| if code == 200 { "Success".into() } else { format!("HTTP {http_status}") });
         let mut axon_info = axon;
         axon_info.status_code = Some(i64::from(code));

@@ -7,6 +7,8 @@
 //!   blacklist and a stake-priority gate under load. See [`axon`] for the exact order.
 //! - [`Dendrite`]: signs and sends synapses to one axon or many, mapping transport failures to
 //!   the SDK's status codes (503, 408, 422).
+//! - [`guard`]: the one guarded outbound HTTP client (no redirects, private destinations refused
+//!   unless allowed, size and time caps, TLS with system roots or an operator CA).
 //! - [`echo`]: the echo synapse the reference Python peer serves, for interop tests and benchmarks.
 //!
 //! Wire facts live in `orchestra_proto::wire` and `orchestra_proto::btauth`; this crate adds the
@@ -17,6 +19,7 @@ pub mod dendrite;
 pub mod echo;
 mod error;
 mod gate;
+pub mod guard;
 mod keycache;
 pub mod metagraph;
 pub mod metrics;
@@ -25,6 +28,7 @@ mod replay;
 pub use axon::{AuthScheme, Axon, AxonConfig, RateLimit, RequestContext, SynapseError};
 pub use dendrite::{AxonTarget, Dendrite, DendriteAuth, DendriteConfig, DynSynapse, Response};
 pub use error::NetError;
+pub use guard::{GuardConfig, GuardError, GuardedClient, GuardedResponse};
 pub use metagraph::{BlacklistPolicy, MetagraphHandle, MetagraphSnapshot, Peer};
 pub use metrics::AxonMetrics;
 

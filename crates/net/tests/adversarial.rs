@@ -375,7 +375,7 @@ async fn reordered_nonces_from_one_dendrite_are_accepted() {
     assert_eq!(calls.get(), 20);
 
     // And truly concurrent calls from one dendrite (one uuid) all pass.
-    let d = Dendrite::new(bob, DendriteConfig::default()).unwrap();
+    let d = Dendrite::new(bob, DendriteConfig::local()).unwrap();
     let target = orchestra_net::AxonTarget::new("127.0.0.1", axon.addr.port(), ALICE);
     let calls_in: Vec<_> = (0..200).map(|i| (target.clone(), EchoSynapse::new(format!("c{i}")))).collect();
     let answers = d.call_each(calls_in, Duration::from_secs(10)).await;
@@ -546,5 +546,42 @@ async fn a_body_completed_after_the_window_is_refused() {
     let text = String::from_utf8_lossy(&buf);
     assert!(text.starts_with("HTTP/1.1 401"), "{text}");
     assert!(text.contains("window closed"), "{text}");
+    assert_eq!(calls.get(), 0);
+}
+
+/// v10 signs headers only, so a forged signature is refused before the body is read: a sender
+/// that never sends its (declared) body gets its 401 at once instead of holding the
+/// connection until the timeout.
+#[tokio::test]
+async fn a_forged_v10_signature_is_refused_before_the_body_is_read() {
+    let (axon, calls) = counting_axon(config()).await;
+    let mut req = RawRequest::fresh(&key("//Bob"), ALICE, EchoSynapse::new("x"));
+    let forged = format!("0x{}", "00".repeat(64));
+    req.set("bt_header_dendrite_signature", &forged);
+    let mut s = tokio::net::TcpStream::connect(axon.addr).await.unwrap();
+    let mut head =
+        "POST /EchoSynapse HTTP/1.1\r\nhost: x\r\ncontent-length: 50000\r\nbt_header_timeout: 30\r\n".to_string();
+    for (n, v) in &req.headers {
+        if n != "bt_header_timeout" {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&buf).contains('}') {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+    assert!(t0.elapsed() < Duration::from_secs(3), "answered without waiting for the body");
     assert_eq!(calls.get(), 0);
 }

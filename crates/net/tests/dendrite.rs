@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 fn dendrite(auth: DendriteAuth) -> Dendrite {
-    Dendrite::new(key("//Bob"), DendriteConfig { auth, ..DendriteConfig::default() }).expect("dendrite")
+    Dendrite::new(key("//Bob"), DendriteConfig { auth, ..DendriteConfig::local() }).expect("dendrite")
 }
 
 async fn echo_axon(uri: &str) -> Running {
@@ -207,4 +207,28 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     axon.stop().await;
     let r = call.await.unwrap();
     assert_eq!(r.status_code, 200, "{}", r.status_message);
+}
+
+/// A hostile axon cannot make the dendrite buffer a huge answer, nor get its raw error body
+/// republished as the status message.
+#[tokio::test]
+async fn oversized_answers_are_cut_and_error_bodies_are_not_copied() {
+    let d = Dendrite::new(key("//Bob"), DendriteConfig { max_response_bytes: 1024, ..DendriteConfig::local() })
+        .expect("dendrite");
+    let t = Duration::from_secs(2);
+    let port = canned(b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\ncontent-type: application/json\r\n\r\n").await;
+    let r = d.call(&AxonTarget::new("127.0.0.1", port, ALICE), EchoSynapse::new("x"), t).await;
+    assert_eq!(r.status_code, 422);
+    assert!(r.status_message.contains("exceeds the 1024-byte limit"), "{}", r.status_message);
+    let port = canned(b"HTTP/1.1 500 Oops\r\ncontent-length: 27\r\n\r\nSECRET internal stack trace").await;
+    let r = d.call(&AxonTarget::new("127.0.0.1", port, ALICE), EchoSynapse::new("x"), t).await;
+    assert_eq!(r.status_code, 500);
+    assert!(!r.status_message.contains("SECRET"), "{}", r.status_message);
+    assert_eq!(r.status_message, "HTTP 500, 27 bytes");
+    // Without --net.allow_private an axon on loopback (a metagraph entry anyone can write) is
+    // not called at all.
+    let strict = Dendrite::new(key("//Bob"), DendriteConfig::default()).expect("dendrite");
+    let r = strict.call(&AxonTarget::new("127.0.0.1", port, ALICE), EchoSynapse::new("x"), t).await;
+    assert_eq!(r.status_code, 503);
+    assert!(r.status_message.contains("loopback"), "{}", r.status_message);
 }

@@ -24,7 +24,7 @@ async fn rust_dendrite_to_python_axon<const H: bool, const O: bool>(flags: &[&st
     let peer = Peer::python_axon(flags).await;
     assert_eq!(peer.ready["bittensor"], "10.5.0");
     let target = AxonTarget::new("127.0.0.1", peer.port, peer.hotkey.clone());
-    let d = Dendrite::new(key("//Bob"), DendriteConfig::default()).unwrap();
+    let d = Dendrite::new(key("//Bob"), DendriteConfig::local()).unwrap();
     let t = Duration::from_secs(12);
     for i in 0..12 {
         let q = format!("{} #{i}", QUERIES[i % QUERIES.len()]);
@@ -40,7 +40,7 @@ async fn rust_dendrite_to_python_axon<const H: bool, const O: bool>(flags: &[&st
     let calls = (0..8).map(|i| {
         let target = target.clone();
         async move {
-            let d = Dendrite::new(key("//Bob"), DendriteConfig::default()).unwrap();
+            let d = Dendrite::new(key("//Bob"), DendriteConfig::local()).unwrap();
             d.call(&target, Echo::<H, O>::new(format!("parallel {i}")), t).await
         }
     });
@@ -195,8 +195,8 @@ async fn our_btauth_headers_verify_in_python() {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let d = Dendrite::new(key("//Bob"), DendriteConfig { auth: DendriteAuth::BtAuth, ..DendriteConfig::default() })
-        .unwrap();
+    let d =
+        Dendrite::new(key("//Bob"), DendriteConfig { auth: DendriteAuth::BtAuth, ..DendriteConfig::local() }).unwrap();
     let r =
         d.call(&AxonTarget::new("127.0.0.1", port, ALICE), EchoSynapse::new("from rust"), Duration::from_secs(5)).await;
     assert_eq!(r.status_code, 418);

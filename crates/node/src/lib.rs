@@ -63,6 +63,21 @@ pub struct NeuronArgs {
     /// Print the resolved configuration (flags > environment > --config file > defaults) and exit.
     #[arg(long = "print-config")]
     pub print_config: bool,
+    /// Let outbound calls (subnets, probes, axons) reach loopback, private and other internal
+    /// addresses. Off on real networks: Ledger entries and metagraph addresses are written by
+    /// others. Local networks and tests turn it on.
+    #[arg(long = "net.allow_private", env = "ORCHESTRA_NET_ALLOW_PRIVATE")]
+    pub net_allow_private: bool,
+    /// Largest answer read from a subnet, in bytes.
+    #[arg(long = "net.max_response_bytes", default_value_t = orchestra_net::guard::DEFAULT_MAX_RESPONSE_BYTES)]
+    pub net_max_response_bytes: usize,
+    /// Extra CA certificates (PEM) trusted for https besides the system roots (private CAs).
+    #[arg(long = "tls.ca-file")]
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// The operator's subnet credentials (TOML: netuid -> kind, env or value, optional host).
+    /// The only source of secrets for subnet calls; a Ledger entry cannot name one.
+    #[arg(long = "subnet.credentials")]
+    pub subnet_credentials: Option<std::path::PathBuf>,
 }
 
 impl NeuronArgs {
@@ -71,6 +86,24 @@ impl NeuronArgs {
         match &self.uri {
             Some(u) => Ok(Keypair::from_uri(u)?),
             None => Ok(Wallet::from_args(&self.wallet).hotkey()?),
+        }
+    }
+
+    /// The outbound network policy these flags ask for.
+    pub fn guard(&self) -> orchestra_net::GuardConfig {
+        orchestra_net::GuardConfig {
+            allow_private: self.net_allow_private,
+            max_response_bytes: self.net_max_response_bytes,
+            ca_file: self.tls_ca_file.clone(),
+            ..orchestra_net::GuardConfig::default()
+        }
+    }
+
+    /// The dendrite settings these flags ask for (axon addresses come from the metagraph).
+    pub fn dendrite(&self) -> orchestra_net::DendriteConfig {
+        orchestra_net::DendriteConfig {
+            allow_private: self.net_allow_private,
+            ..orchestra_net::DendriteConfig::default()
         }
     }
 

@@ -8,18 +8,21 @@
 //! through [`proposals_from_drift`].
 
 mod bittensor;
+pub mod credentials;
 pub mod schema;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orchestra_keys::Keypair;
-use orchestra_net::{Dendrite, DendriteConfig};
+use orchestra_net::{Dendrite, DendriteConfig, GuardError, GuardedClient};
 use orchestra_proto::canonical::{Digest, request_digest, response_digest};
 use orchestra_proto::ledger::{AuthKind, LedgerEntry, TransportSpec};
 use orchestra_proto::receipt::{CallStatus, Receipt, Transport};
 use orchestra_proto::synapses::{CallEvidence, LedgerProposal, UpdateType};
 use serde_json::{Value, json};
 
+pub use credentials::{Credential, CredentialKind, Credentials};
+pub use orchestra_net::GuardConfig;
 pub use schema::Drift;
 
 /// Errors of a subnet call.
@@ -39,10 +42,27 @@ pub enum SubnetError {
     Connect(String),
     #[error("response is not valid JSON: {0}")]
     Malformed(String),
-    #[error("missing credential: set {0}")]
+    #[error("missing credential: {0}")]
     MissingSecret(String),
+    /// The network policy refused the destination (private address, bad scheme, …).
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("response body exceeds the {0}-byte limit")]
+    TooLarge(usize),
     #[error("{0}")]
     Other(String),
+}
+
+impl From<GuardError> for SubnetError {
+    fn from(e: GuardError) -> Self {
+        match e {
+            GuardError::Timeout(d) => SubnetError::Timeout(d),
+            GuardError::Connect(m) | GuardError::Body(m) => SubnetError::Connect(m),
+            GuardError::TooLarge { limit } => SubnetError::TooLarge(limit),
+            e @ (GuardError::Refused { .. } | GuardError::BadUrl(_)) => SubnetError::Refused(e.to_string()),
+            GuardError::Build(m) => SubnetError::Other(m),
+        }
+    }
 }
 
 impl SubnetError {
@@ -50,6 +70,24 @@ impl SubnetError {
     pub fn retryable(&self) -> bool {
         matches!(self, SubnetError::Timeout(_) | SubnetError::Connect(_) | SubnetError::Malformed(_))
             || matches!(self, SubnetError::Status { code, .. } if *code >= 500 || *code == 429)
+    }
+
+    /// A short, fixed description with no remote text and no local detail: what a decision
+    /// reason or a published record may say about a failed call.
+    pub fn summary(&self) -> String {
+        match self {
+            SubnetError::Schema(_) => "the request does not match the entry's input schema".into(),
+            SubnetError::NoTransport(_) => "the entry has no usable transport".into(),
+            SubnetError::Unsupported(_) => "the transport is not supported here".into(),
+            SubnetError::Status { code, .. } => format!("HTTP {code}"),
+            SubnetError::Timeout(d) => format!("timed out after {} ms", d.as_millis()),
+            SubnetError::Connect(_) => "connection failed".into(),
+            SubnetError::Malformed(_) => "the response is not valid JSON".into(),
+            SubnetError::MissingSecret(_) => "no operator credential for this subnet".into(),
+            SubnetError::Refused(_) => "destination refused by the network policy".into(),
+            SubnetError::TooLarge(limit) => format!("response larger than {limit} bytes"),
+            SubnetError::Other(_) => "the call failed".into(),
+        }
     }
 }
 
@@ -71,10 +109,16 @@ impl CallOutcome {
     }
 }
 
-/// The adapters, sharing one pooled HTTP client (and, with a key, one dendrite).
+/// The adapters, sharing one pooled guarded HTTP client (and, with a key, one dendrite).
+///
+/// Every call goes through [`orchestra_net::guard`]: no redirects, internal destinations refused
+/// unless the [`GuardConfig`] allows them, size and time caps, TLS. Credentials come from the
+/// operator's [`Credentials`] map by netuid, never from the entry.
 #[derive(Clone)]
 pub struct Adapters {
-    http: reqwest::Client,
+    http: GuardedClient,
+    guard: GuardConfig,
+    credentials: std::sync::Arc<Credentials>,
     /// The hotkey the Bittensor transports (v10, btauth/1) sign with; `None` = not configured.
     signer: Option<Signer>,
 }
@@ -99,20 +143,38 @@ fn now_ms() -> u64 {
 }
 
 impl Adapters {
+    /// Adapters under the default network policy: public destinations only, 4 MiB answers.
     pub fn new() -> Result<Self, SubnetError> {
-        let http = reqwest::Client::builder()
-            // Redirects are drift evidence (a moved endpoint), not something to follow silently.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(16)
-            .build()
-            .map_err(|e| SubnetError::Other(format!("HTTP client: {e}")))?;
-        Ok(Adapters { http, signer: None })
+        Self::with_guard(GuardConfig::default())
+    }
+
+    /// Adapters under `guard` (local networks and tests pass [`GuardConfig::local`]).
+    /// Redirects are never followed: a 3xx is drift evidence (a moved endpoint).
+    pub fn with_guard(guard: GuardConfig) -> Result<Self, SubnetError> {
+        let http = GuardedClient::new(guard.clone()).map_err(|e| SubnetError::Other(format!("HTTP client: {e}")))?;
+        Ok(Adapters { http, guard, credentials: Default::default(), signer: None })
+    }
+
+    /// The operator's credentials, by netuid.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = std::sync::Arc::new(credentials);
+        self
+    }
+
+    /// The network policy these adapters call under.
+    pub fn guard(&self) -> &GuardConfig {
+        &self.guard
     }
 
     /// Sign axon (v10) and btauth/1 calls with `keypair`. Without it those calls fail with
     /// [`SubnetError::Unsupported`] before anything is sent.
     pub fn with_keypair(mut self, keypair: Keypair) -> Self {
-        let dendrite = Dendrite::new(keypair.clone(), DendriteConfig::default()).map_err(|e| e.to_string());
+        let cfg = DendriteConfig {
+            allow_private: self.guard.allow_private,
+            max_response_bytes: self.guard.max_response_bytes,
+            ..DendriteConfig::default()
+        };
+        let dendrite = Dendrite::new(keypair.clone(), cfg).map_err(|e| e.to_string());
         self.signer = Some(Signer { keypair, dendrite });
         self
     }
@@ -166,7 +228,7 @@ impl Adapters {
             }
         };
         let (method, auth) = target;
-        let result = self.http_call(&endpoint, &method, &auth, btauth_key, &body, timeout).await;
+        let result = self.http_call(entry.netuid, &endpoint, &method, &auth, btauth_key, &body, timeout).await;
         let latency_ms = t0.elapsed().as_millis() as u64;
         let req_digest = request_digest(&body).unwrap_or(Digest([0; 32]));
         let mut response_body = Value::Null;
@@ -176,15 +238,15 @@ impl Adapters {
                 let digest = response_digest(&Value::String(text.clone())).unwrap_or(Digest([0; 32]));
                 let attestation = json!({"http_status": code});
                 if (300..400).contains(&code) {
-                    let to = location.unwrap_or_default();
-                    let drift = vec![Drift::Moved { from: endpoint.clone(), to: to.clone() }];
-                    let err = SubnetError::Status { code, message: format!("endpoint moved to {to}") };
+                    // Not followed. The target is drift for the miner's own routing only (never
+                    // a proposal: endpoints come from operators); the status carries no remote text.
+                    let to = orchestra_net::guard::sanitize(&location.unwrap_or_default(), 512);
+                    let drift = vec![Drift::Moved { from: endpoint.clone(), to }];
+                    let err = SubnetError::Status { code, message: "redirect not followed".into() };
                     (CallStatus::Error { code, message: err.to_string() }, Err(err), digest, attestation, drift)
                 } else if code != 200 {
-                    let msg = serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .and_then(|v| v.get("error").or(v.get("message")).and_then(Value::as_str).map(str::to_string))
-                        .unwrap_or_else(|| text.chars().take(200).collect());
+                    // Never the body: a status and a length only.
+                    let msg = format!("HTTP {code}, {} bytes", text.len());
                     let err = SubnetError::Status { code, message: msg.clone() };
                     (CallStatus::Error { code, message: msg }, Err(err), digest, attestation, Vec::new())
                 } else {
@@ -210,7 +272,8 @@ impl Adapters {
             Err(e) => {
                 let status = match &e {
                     SubnetError::Timeout(_) => CallStatus::Timeout,
-                    other => CallStatus::Error { code: 503, message: other.to_string() },
+                    SubnetError::TooLarge(_) => CallStatus::Error { code: 413, message: e.to_string() },
+                    other => CallStatus::Error { code: 503, message: other.summary() },
                 };
                 let digest = response_digest(&Value::Null).unwrap_or(Digest([0; 32]));
                 (status, Err(e), digest, Value::Null, Vec::new())
@@ -243,8 +306,10 @@ impl Adapters {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn http_call(
         &self,
+        netuid: u16,
         url: &str,
         method: &str,
         auth: &AuthKind,
@@ -254,7 +319,8 @@ impl Adapters {
     ) -> Result<(u16, String, Option<String>), SubnetError> {
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| SubnetError::Other(format!("bad method {method}")))?;
-        let mut req = self.http.request(m, url).timeout(timeout);
+        let checked = self.http.check_url(url)?;
+        let mut req = self.http.request(m, url)?.timeout(timeout);
         req = match btauth_key {
             // The signature covers the sha256 of the exact body bytes, so serialize them here
             // rather than letting the client do it.
@@ -269,26 +335,32 @@ impl Adapters {
             }
             None => req.json(body),
         };
+        // The entry only says *that* a credential is needed; which one, and where it may go,
+        // is the operator's (the entry's `env`/`name` are ignored).
         match auth {
             AuthKind::None | AuthKind::Hotkey => {}
-            AuthKind::Bearer { env } => {
-                let secret = std::env::var(env).map_err(|_| SubnetError::MissingSecret(env.clone()))?;
-                req = req.bearer_auth(secret);
-            }
-            AuthKind::Header { name, env } => {
-                let secret = std::env::var(env).map_err(|_| SubnetError::MissingSecret(env.clone()))?;
-                req = req.header(name.as_str(), secret);
+            AuthKind::Bearer { .. } | AuthKind::Header { .. } => {
+                let cred = self.credentials.get(netuid).ok_or_else(|| {
+                    SubnetError::MissingSecret(format!(
+                        "netuid {netuid} needs a credential; add it to the operator's credential file (--subnet.credentials)"
+                    ))
+                })?;
+                let host = checked.host_str().unwrap_or_default();
+                if !cred.allows_host(host) {
+                    return Err(SubnetError::Refused(format!(
+                        "the credential for netuid {netuid} is bound to another host than `{host}`"
+                    )));
+                }
+                req = cred.apply(req);
             }
         }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() { SubnetError::Timeout(timeout) } else { SubnetError::Connect(e.to_string()) }
-        })?;
-        let code = resp.status().as_u16();
-        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let text = resp.text().await.map_err(|e| {
-            if e.is_timeout() { SubnetError::Timeout(timeout) } else { SubnetError::Connect(e.to_string()) }
-        })?;
-        Ok((code, text, location))
+        let resp = match tokio::time::timeout(timeout, self.http.send(req)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(SubnetError::Timeout(timeout)),
+        };
+        let location = resp.header("location").map(str::to_string);
+        let text = String::from_utf8_lossy(&resp.body).into_owned();
+        Ok((resp.status, text, location))
     }
 }
 
@@ -339,35 +411,10 @@ pub fn proposals_from_drift(
             // A field that went missing: proposing to drop it from the schema would be a
             // breaking change on one observation; leave it to validators' probes.
             Drift::Missing { .. } => None,
-            Drift::Moved { from, to } => {
-                let idx = entry.transports.iter().position(|t| match t {
-                    TransportSpec::HttpJson { url, .. } | TransportSpec::Btauth { url, .. } => url == from,
-                    TransportSpec::OpenaiChat { base_url, .. } => from.starts_with(base_url.as_str()),
-                    TransportSpec::AxonV10 { .. } => false,
-                })?;
-                let key = match &entry.transports[idx] {
-                    TransportSpec::OpenaiChat { .. } => "base_url",
-                    _ => "url",
-                };
-                let new_url = absolute(from, to);
-                Some(base(
-                    UpdateType::EndpointChange,
-                    format!("transports.{idx}.{key}"),
-                    Value::String(from.clone()),
-                    Value::String(new_url),
-                ))
-            }
+            // A moved endpoint is not proposed: validators refuse endpoint changes from
+            // miners (transports come from operators and subnet owners), and a refused
+            // proposal counts against its proposer.
+            Drift::Moved { .. } => None,
         })
         .collect()
-}
-
-/// Resolve a redirect `Location` (absolute or a path) against the URL that answered it.
-fn absolute(from: &str, to: &str) -> String {
-    if to.starts_with("http://") || to.starts_with("https://") {
-        return to.to_string();
-    }
-    match reqwest::Url::parse(from).and_then(|u| u.join(to)) {
-        Ok(u) => u.to_string(),
-        Err(_) => to.to_string(),
-    }
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 #[tokio::test]
 async fn calls_produce_receipts_and_drift_becomes_proposals() {
     let sim = start(SimConfig::default_trio()).await.expect("sim");
-    let a = Adapters::new().expect("adapters");
+    let a = Adapters::with_guard(orchestra_net::GuardConfig::local()).expect("adapters");
     let search = ledger::entry(sim.by_kind(SubnetKind::Search).expect("search"));
     let out = a.call(&search, &json!({"prompt": "gpu pricing", "count": 3}), "s1", Duration::from_secs(5)).await;
     let r = out.receipt.expect("receipt");
@@ -64,7 +64,8 @@ async fn calls_produce_receipts_and_drift_becomes_proposals() {
     assert_eq!(props[0].field, "output_schema.properties.data.items.properties.metadata");
     assert_eq!(props[0].evidence, vec![leaf]);
 
-    // Endpoint move: a 301 is reported as drift and proposed as an endpoint change.
+    // Endpoint move: a 301 is reported as drift (not followed), and never proposed: endpoints
+    // come from operators, and validators refuse endpoint changes from miners.
     client
         .post(format!("{}/control/faults", data_sim.base_url()))
         .json(&json!({"moved_to": "/v2/ondemand"}))
@@ -73,10 +74,10 @@ async fn calls_produce_receipts_and_drift_becomes_proposals() {
         .expect("control");
     let out = a.call(&data, &json!({"keywords": ["gpu"]}), "s4", Duration::from_secs(5)).await;
     assert!(matches!(out.drift.first(), Some(Drift::Moved { .. })), "{:?}", out.drift);
+    let err = out.output.as_ref().expect_err("moved");
+    assert!(err.to_string().contains("redirect not followed"), "{err}");
     let props = proposals_from_drift(&data, &out.drift, leaf, "task-1", "5Miner");
-    assert_eq!(props[0].update_type, UpdateType::EndpointChange);
-    assert_eq!(props[0].field, "transports.0.url");
-    assert_eq!(props[0].new_value, json!(format!("{}/v2/ondemand", data_sim.base_url())));
+    assert!(props.is_empty(), "{props:?}");
 
     // Failures still produce receipts with the error status.
     client

@@ -111,7 +111,9 @@ fn axon_transport(endpoint: Option<String>, hotkey: Option<String>) -> Transport
 async fn axon_v10_calls_produce_receipts_and_drift() {
     let (endpoint, hotkey, drift) = start_axon().await;
     let e = entry(axon_transport(Some(endpoint.clone()), Some(hotkey.clone())));
-    let a = Adapters::new().expect("adapters").with_keypair(Keypair::from_uri("//Alice").expect("key"));
+    let a = Adapters::with_guard(orchestra_net::GuardConfig::local())
+        .expect("adapters")
+        .with_keypair(Keypair::from_uri("//Alice").expect("key"));
     let input = json!({"query": "gpu pricing"});
     let timeout = Duration::from_secs(5);
 
@@ -164,7 +166,7 @@ async fn axon_v10_needs_a_key_and_a_fixed_axon() {
     let (endpoint, hotkey, _) = start_axon().await;
     let input = json!({"query": "gpu"});
     let timeout = Duration::from_secs(5);
-    let unsigned = Adapters::new().expect("adapters");
+    let unsigned = Adapters::with_guard(orchestra_net::GuardConfig::local()).expect("adapters");
     let out = unsigned.call(&entry(axon_transport(Some(endpoint), Some(hotkey))), &input, "s1", timeout).await;
     assert!(out.receipt.is_none());
     assert!(matches!(out.output, Err(SubnetError::Unsupported(m)) if m.contains("with_keypair")));
@@ -210,7 +212,7 @@ async fn btauth_calls_are_signed() {
     let input = json!({"query": "gpu pricing"});
     let timeout = Duration::from_secs(5);
 
-    let unsigned = Adapters::new().expect("adapters");
+    let unsigned = Adapters::with_guard(orchestra_net::GuardConfig::local()).expect("adapters");
     let out = unsigned.call(&e, &input, "s1", timeout).await;
     assert!(out.receipt.is_none());
     assert!(matches!(out.output, Err(SubnetError::Unsupported(_))));

@@ -13,7 +13,9 @@ use serde_json::json;
 #[tokio::test]
 async fn simulated_subnets_answer_over_v10_axons() {
     let sim = start(SimConfig::default_trio()).await.expect("sim");
-    let adapters = Adapters::new().expect("adapters").with_keypair(Keypair::from_uri("//Caller").expect("key"));
+    let adapters = Adapters::with_guard(orchestra_net::GuardConfig::local())
+        .expect("adapters")
+        .with_keypair(Keypair::from_uri("//Caller").expect("key"));
     for kind in [SubnetKind::Search, SubnetKind::Data] {
         let s = sim.by_kind(kind).expect("subnet");
         let mut entry = ledger::entry(s);

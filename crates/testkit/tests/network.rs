@@ -40,7 +40,7 @@ fn spawn_validator(data: &Path, chain: &str, ledger: &Path, api_port: u16, log: 
         .args(["--uri", "//NetValidator", "--chain.endpoint", chain, "--netuid", "1", "--data-dir"])
         .arg(data)
         .args(["--api.host", "127.0.0.1", "--api.port", &api_port.to_string(), "--epoch.secs", "2"])
-        .args(["--tasks.deadline_ms", "4000", "--metagraph.sync_secs", "1", "--ledger.seed"])
+        .args(["--tasks.deadline_ms", "4000", "--metagraph.sync_secs", "1", "--net.allow_private", "--ledger.seed"])
         .arg(ledger)
         .stdout(Stdio::from(log.try_clone().expect("log")))
         .stderr(Stdio::from(log))
@@ -142,6 +142,7 @@ async fn start_honest_miner(url: &str, dir: &Path, ledger: &Path) {
         &dir.join("m").display().to_string(),
         "--ledger.file",
         &ledger.display().to_string(),
+        "--net.allow_private",
     ])
     .expect("miner config");
     let miner = MinerNode::new(mcfg).await.expect("miner");
@@ -194,7 +195,7 @@ async fn honest_miner_earns_most_and_a_killed_validator_resumes_without_double_s
     start_honest_miner(&url, dir.path(), &ledger).await;
     // Rogues: their own pipelines, tampered answers, announced on chain like any miner.
     for (k, mode) in [(&keys[2], "hallucinate"), (&keys[3], "slow")] {
-        let core = Arc::new(MinerCore::new(k.clone(), entries.clone(), None).expect("core"));
+        let core = Arc::new(MinerCore::new_local(k.clone(), entries.clone(), None).expect("core"));
         let port = rogue_miner(k.clone(), core, mode).await;
         let c = DevnetClient::connect(&url).await.expect("chain").with_hotkey(k.clone());
         c.serve_axon(NETUID, &AxonServe::new("127.0.0.1".parse().expect("ip"), port, 1)).await.expect("serve");

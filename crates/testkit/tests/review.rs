@@ -24,8 +24,8 @@ async fn honest_work_outscores_hallucination_and_forgery() {
     let sim = start(SimConfig::default_trio()).await.expect("sim");
     let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
     let key = Keypair::from_uri("//HonestMiner").expect("key");
-    let miner = MinerCore::new(key.clone(), entries.clone(), None).expect("miner");
-    let adapters = Adapters::new().expect("adapters");
+    let miner = MinerCore::new_local(key.clone(), entries.clone(), None).expect("miner");
+    let adapters = Adapters::with_guard(orchestra_net::GuardConfig::local()).expect("adapters");
     let policy = OwnerPolicy::default();
     let cfg = VerifyConfig { reprobe_rate: 0.5, seed: 7, reprobe_timeout: Duration::from_secs(5) };
 
@@ -113,7 +113,7 @@ async fn drift_is_proposed_probed_and_approved_into_the_ledger() {
     reqwest::Client::new().post(format!("{}/control/faults", data.base_url())).json(&drift).send().await.expect("c");
 
     let key = Keypair::from_uri("//DriftMiner").expect("key");
-    let miner = MinerCore::new(key.clone(), entries.clone(), None).expect("miner");
+    let miner = MinerCore::new_local(key.clone(), entries.clone(), None).expect("miner");
     let out = miner.orchestrate(synapse(&worked_example("g-1", 20_000))).await;
     assert_eq!(out.error, None);
     let proposal = out.ledger_proposals.first().cloned().expect("a proposal");
@@ -123,7 +123,10 @@ async fn drift_is_proposed_probed_and_approved_into_the_ledger() {
     // A second miner seeing the same drift only confirms.
     assert_eq!(governance::receive(&store, proposal, "5Second").expect("confirm"), Received::Confirmation(id));
 
-    let prober = LiveProber { adapters: Adapters::new().expect("adapters"), timeout: Duration::from_secs(5) };
+    let prober = LiveProber {
+        adapters: Adapters::with_guard(orchestra_net::GuardConfig::local()).expect("adapters"),
+        timeout: Duration::from_secs(5),
+    };
     let before = store.entry(13).expect("get").expect("present").version;
     let d = governance::govern(&store, &prober, &id, "5Validator").await.expect("govern");
     assert!(d.approved, "{}", d.reason);

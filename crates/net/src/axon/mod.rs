@@ -12,8 +12,9 @@
 //! | 4 | headers: unparseable values, incomplete btauth set | 400 |
 //! | 5 | blacklist: policy on the metagraph snapshot, then the custom hook (claimed hotkey, as the SDK) | 403 |
 //! | 6 | missing v10 fields, wrong receiving hotkey, nonce outside the window | 401 |
-//! | 7 | body over the limit while reading (chunked bodies) / not received within the timeout | 413 / 408 |
-//! | 8 | signature (always required) | 401 |
+//! | 7 | v10 signature (always required; it covers headers only, so it is checked before the body is read) | 401 |
+//! | 8 | body over the limit while reading (chunked bodies) / not received within the timeout | 413 / 408 |
+//! | 8b | btauth/1 signature (it covers the body's sha256) | 401 |
 //! | 9 | body does not parse as the synapse | 400 |
 //! | 10 | v10 body hash recomputed from the body ≠ `computed_body_hash` header | 401 |
 //! | 11 | replay cache (nonce already used), then the per-hotkey rate limit | 401 / 429 |
@@ -622,6 +623,14 @@ async fn check(
 
     let now = crate::now_ns();
     let fresh = claim.precheck(shared, timeout.as_secs_f64(), now)?;
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    // v10 signs headers only (the body is bound to the signed hash when it is parsed), so its
+    // signature is checked before the body is read: an unsigned sender cannot make us read (or
+    // wait for) a body at all. btauth/1 signs the body's sha256, so it is checked after.
+    let early = match &claim {
+        verify::Claim::V10(_) => Some(claim.verify(shared, &parts.method, path_and_query, &[], fresh)?),
+        verify::Claim::BtAuth(_) => None,
+    };
     // A client trickling its body must not hold a connection past its own timeout.
     let body = match tokio::time::timeout(timeout, read_body(body, cfg.max_body_bytes)).await {
         Ok(body) => body?,
@@ -630,8 +639,10 @@ async fn check(
             return Err(Reject::new(408, format!("Request body not received within the {secs}s timeout")));
         }
     };
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let proof = claim.verify(shared, &parts.method, path_and_query, &body, fresh)?;
+    let proof = match early {
+        Some(p) => p,
+        None => claim.verify(shared, &parts.method, path_and_query, &body, fresh)?,
+    };
     // Only claim.hotkey() == None fails precheck, so this is always set here.
     let hotkey = claim.hotkey().unwrap_or_default();
 

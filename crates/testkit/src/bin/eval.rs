@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
     let sim = start(cfg).await.map_err(|e| anyhow!("simulated subnets: {e}"))?;
     let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
     let key = Keypair::from_uri("//EvalMiner").map_err(|e| anyhow!("{e}"))?;
-    let core = MinerCore::new(key.clone(), entries.clone(), None).map_err(|e| anyhow!("miner: {e}"))?;
+    let core = MinerCore::new_local(key.clone(), entries.clone(), None).map_err(|e| anyhow!("miner: {e}"))?;
     let adapters = Adapters::new().map_err(|e| anyhow!("{e}"))?;
     let policy = OwnerPolicy::default();
     let started = Instant::now();

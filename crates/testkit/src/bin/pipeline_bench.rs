@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = start(SimConfig::default_trio()).await?;
     let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
     let key = Keypair::from_uri("//BenchMiner")?;
-    let core = std::sync::Arc::new(MinerCore::new(key.clone(), entries.clone(), None)?);
+    let core = std::sync::Arc::new(MinerCore::new_local(key.clone(), entries.clone(), None)?);
 
     // End to end.
     let mut e2e = Vec::new();
@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Ten receipts: the response with its receipts padded to ten (re-signed), for the target.
-    let adapters = Adapters::new()?;
+    let adapters = Adapters::with_guard(orchestra_subnets::GuardConfig::local())?;
     let cfg = VerifyConfig { reprobe_rate: 0.0, seed: 1, reprobe_timeout: Duration::from_secs(5) };
     let mut ten = resp.clone();
     while ten.receipts.len() < 10 {

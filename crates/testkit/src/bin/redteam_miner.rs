@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
     let key = Keypair::from_uri(&a.uri).map_err(|e| anyhow!("--uri: {e}"))?;
     let text = std::fs::read_to_string(&a.ledger_file).with_context(|| a.ledger_file.clone())?;
     let entries: Vec<LedgerEntry> = serde_json::from_str(&text).with_context(|| a.ledger_file.clone())?;
-    let core = Arc::new(MinerCore::new(key.clone(), entries, None).map_err(|e| anyhow!("miner: {e}"))?);
+    let core = Arc::new(MinerCore::new_local(key.clone(), entries, None).map_err(|e| anyhow!("miner: {e}"))?);
     let peer = match &a.peer {
         Some(p) => {
             let (addr, hotkey) = p.split_once('/').ok_or_else(|| anyhow!("--peer is ip:port/hotkey"))?;
