@@ -66,6 +66,7 @@
 //! Commit-reveal here is v2 (hash commit, explicit reveal). Subnets on finney that use timelocked
 //! (drand, v4) commit-reveal need `commit_timelocked_weights`, which this crate does not build.
 
+pub mod admin;
 pub mod devnet;
 pub mod devnet_api;
 pub mod encode;
@@ -75,6 +76,7 @@ pub mod types;
 
 use async_trait::async_trait;
 
+pub use admin::{ChainAdmin, Hyperparam};
 pub use encode::{commit_hash, netuid_index};
 pub use error::{ChainError, custom_transaction_error_name};
 pub use types::{

@@ -4,9 +4,11 @@
 //! API and storage entry this crate uses and that [`SubtensorConfig`] can fill in all of the
 //! runtime's transaction extensions. A dropped WebSocket is reopened with exponential backoff.
 
+mod admin;
 pub mod calls;
 pub mod config;
 pub mod decode;
+pub mod storage;
 
 use std::fmt;
 use std::future::Future;
@@ -23,6 +25,7 @@ use subxt::client::OfflineClient;
 use subxt::config::RpcConfigFor;
 use subxt::config::transaction_extensions::CheckMortalityParams;
 use subxt::error::{DispatchError, TransactionEventsError};
+use subxt::extrinsics::ExtrinsicEvents;
 use subxt::metadata::{ArcMetadata, Metadata};
 use subxt::rpcs::client::{JsonrpseeRpcClient, RpcClient, jsonrpsee_client};
 use subxt::rpcs::methods::LegacyRpcMethods;
@@ -208,6 +211,12 @@ pub struct MetadataReport {
     pub spec_version: u32,
     /// Whether the `*_mechanism_weights` calls exist.
     pub mechanism_calls: bool,
+    /// Whether `get_neurons_lite` has a typed output; otherwise the metagraph is read from
+    /// storage ([`storage::neurons`]).
+    pub typed_neurons_api: bool,
+    /// Whether `get_subnet_hyperparams_v2` exists with a typed output; otherwise the
+    /// hyperparameters are read from storage ([`storage::hyperparams`]).
+    pub typed_hyperparams_api: bool,
     /// The transaction extension identifiers of the runtime, in order.
     pub extensions: Vec<String>,
 }
@@ -236,8 +245,15 @@ pub fn check_metadata(
     }
     let mechanism_calls =
         MECHANISM_CALLS.iter().all(|(pallet, call, args)| call_args_match(&md, pallet, call, args).is_ok());
-    decode::api_output_ty(&md, decode::NEURONS_API)?;
-    decode::api_output_ty(&md, decode::HYPERPARAMS_API)?;
+    // Typed runtime APIs where the runtime has them (one call per read), storage otherwise.
+    let typed_neurons_api = decode::typed_api(&md, decode::NEURONS_API);
+    if !typed_neurons_api {
+        storage::check(&md, storage::METAGRAPH_STORAGE)?;
+    }
+    let typed_hyperparams_api = decode::typed_api(&md, decode::HYPERPARAMS_API);
+    if !typed_hyperparams_api {
+        storage::check(&md, storage::HYPERPARAMS_STORAGE)?;
+    }
     for (pallet, entry) in REQUIRED_STORAGE {
         decode::storage_value_ty(&md, pallet, entry)?;
     }
@@ -273,7 +289,7 @@ pub fn check_metadata(
                 extensions.join(", ")
             ))
         })?;
-    Ok(MetadataReport { spec_version, mechanism_calls, extensions })
+    Ok(MetadataReport { spec_version, mechanism_calls, typed_neurons_api, typed_hyperparams_api, extensions })
 }
 
 /// One open connection.
@@ -302,6 +318,11 @@ pub struct SubtensorChain {
     /// Spec version whose metadata passed [`check_metadata`]; re-checked after a runtime upgrade.
     checked_spec: AtomicU32,
     mechanism_calls: AtomicBool,
+    typed_neurons_api: AtomicBool,
+    typed_hyperparams_api: AtomicBool,
+    /// `mechid` for [`crate::ChainAdmin::create_subnet`] on runtimes whose `register_network`
+    /// takes one (spec 218: 0 stable, 1 dynamic).
+    subnet_mechanism: u16,
 }
 
 impl fmt::Debug for SubtensorChain {
@@ -334,12 +355,16 @@ impl SubtensorChain {
             reconnecting: Mutex::new(()),
             checked_spec: AtomicU32::new(0),
             mechanism_calls: AtomicBool::new(false),
+            typed_neurons_api: AtomicBool::new(false),
+            typed_hyperparams_api: AtomicBool::new(false),
+            subnet_mechanism: 1,
         };
         let at = conn.api.at_current_block().await.map_err(rpc_err)?;
         let report = chain.ensure_checked(at.metadata(), at.spec_version(), at.transaction_version())?;
         tracing::info!(
             network = %chain.network,
-            spec_version = report.map(|r| r.spec_version),
+            spec_version = report.as_ref().map(|r| r.spec_version),
+            typed_runtime_apis = report.as_ref().map(|r| r.typed_neurons_api && r.typed_hyperparams_api),
             block = at.block_number(),
             "connected to subtensor"
         );
@@ -349,6 +374,13 @@ impl SubtensorChain {
     /// Signs neuron calls (weights, axon, commitments) with this hotkey.
     pub fn with_hotkey(mut self, hotkey: Keypair) -> Self {
         self.hotkey = Some(KeypairSigner::new(hotkey));
+        self
+    }
+
+    /// The `mechid` of subnets created through [`crate::ChainAdmin::create_subnet`] where the
+    /// runtime's `register_network` takes one: 1 (dynamic, the default) or 0 (stable).
+    pub fn with_subnet_mechanism(mut self, mechid: u16) -> Self {
+        self.subnet_mechanism = mechid;
         self
     }
 
@@ -375,6 +407,8 @@ impl SubtensorChain {
         }
         let report = check_metadata(md, spec, tx_version)?;
         self.mechanism_calls.store(report.mechanism_calls, Ordering::Release);
+        self.typed_neurons_api.store(report.typed_neurons_api, Ordering::Release);
+        self.typed_hyperparams_api.store(report.typed_hyperparams_api, Ordering::Release);
         self.checked_spec.store(spec, Ordering::Release);
         tracing::debug!(spec, extensions = ?report.extensions, "subtensor metadata checked");
         Ok(Some(report))
@@ -432,6 +466,15 @@ impl SubtensorChain {
     /// Signs `call` with `signer`, dry-runs it, submits it and waits for inclusion (or
     /// finalization), mapping every failure to a named [`ChainError`] where the chain named it.
     async fn submit(&self, signer: &KeypairSigner, call: calls::Call) -> Result<TxOutcome, ChainError> {
+        self.submit_with_events(signer, call).await.map(|(outcome, _)| outcome)
+    }
+
+    /// [`SubtensorChain::submit`], also returning the extrinsic's events.
+    async fn submit_with_events(
+        &self,
+        signer: &KeypairSigner,
+        call: calls::Call,
+    ) -> Result<(TxOutcome, ExtrinsicEvents<SubtensorConfig>), ChainError> {
         let conn = self.conn().await?;
         let fut = self.submit_on(conn, signer, call);
         tokio::time::timeout(self.opts.tx_timeout, fut)
@@ -439,7 +482,12 @@ impl SubtensorChain {
             .map_err(|_| ChainError::Timeout { what: "transaction", after: self.opts.tx_timeout })?
     }
 
-    async fn submit_on(&self, conn: Conn, signer: &KeypairSigner, call: calls::Call) -> Result<TxOutcome, ChainError> {
+    async fn submit_on(
+        &self,
+        conn: Conn,
+        signer: &KeypairSigner,
+        call: calls::Call,
+    ) -> Result<(TxOutcome, ExtrinsicEvents<SubtensorConfig>), ChainError> {
         let at = conn.api.at_current_block().await.map_err(rpc_err)?;
         self.ensure_checked(at.metadata(), at.spec_version(), at.transaction_version())?;
         // The pool-aware nonce (`system_accountNextIndex`), as the Python SDK uses: the runtime API
@@ -478,13 +526,11 @@ impl SubtensorChain {
                 }
                 _ => continue,
             };
-            in_block.wait_for_success().await.map_err(|e| events_error(&e))?;
+            let events = in_block.wait_for_success().await.map_err(|e| events_error(&e))?;
             let block_number = in_block.at().await.ok().map(|c| c.block_number());
-            return Ok(TxOutcome {
-                block_hash: Some(format!("{:?}", in_block.block_hash())),
-                block_number,
-                extrinsic_hash,
-            });
+            let outcome =
+                TxOutcome { block_hash: Some(format!("{:?}", in_block.block_hash())), block_number, extrinsic_hash };
+            return Ok((outcome, events));
         }
         Err(ChainError::NotIncluded("the node closed the transaction status stream".into()))
     }
@@ -618,8 +664,12 @@ impl Chain for SubtensorChain {
     }
 
     async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError> {
+        let typed = self.typed_hyperparams_api.load(Ordering::Acquire);
         self.read("hyperparameters", |c| async move {
             let at = c.api.at_current_block().await.map_err(rpc_err)?;
+            if !typed {
+                return storage::hyperparams(&at, netuid).await;
+            }
             let name = format!("{}_{}", decode::HYPERPARAMS_API.0, decode::HYPERPARAMS_API.1);
             let args = parity_scale_codec::Encode::encode(&netuid);
             let bytes = at.runtime_apis().call_raw(&name, Some(&args)).await.map_err(rpc_err)?;
@@ -636,8 +686,13 @@ impl Chain for SubtensorChain {
     }
 
     async fn metagraph(&self, netuid: NetUid) -> Result<Metagraph, ChainError> {
+        let typed = self.typed_neurons_api.load(Ordering::Acquire);
         self.read("metagraph", |c| async move {
             let at = c.api.at_current_block().await.map_err(rpc_err)?;
+            if !typed {
+                let neurons = storage::neurons(&at, netuid).await?;
+                return Ok(Metagraph { netuid, block: at.block_number(), neurons });
+            }
             let name = format!("{}_{}", decode::NEURONS_API.0, decode::NEURONS_API.1);
             let args = parity_scale_codec::Encode::encode(&netuid);
             let bytes = at.runtime_apis().call_raw(&name, Some(&args)).await.map_err(rpc_err)?;
