@@ -81,7 +81,10 @@ return {
     const registry = await head.registry;
     const account = registry.createType('AccountId', address);
     const result = await head.call('AccountNonceApi_account_nonce', [account.toHex()]);
-    const nonce = registry.createType('Index', result.result).toNumber();
+    // The result is the SCALE (little-endian) u32 nonce as hex.
+    const hex = result.result.slice(2);
+    let nonce = 0;
+    for (let i = hex.length - 2; i >= 0; i -= 2) nonce = nonce * 256 + parseInt(hex.slice(i, i + 2), 16);
     return nonce + context.chain.txPool.pendingExtrinsicsBy(address).length;
   },
 };

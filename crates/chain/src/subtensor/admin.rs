@@ -98,6 +98,30 @@ impl SubtensorChain {
     }
 }
 
+/// TAO and alpha put in a new subnet's pool by [`SubtensorChain::seed_subnet_pool`] (1000 TAO).
+pub const DEV_POOL_RESERVE: u64 = 1_000_000_000_000;
+
+impl SubtensorChain {
+    /// On chopsticks, sets the new subnet's pool reserves (`SubnetTAO`, `SubnetAlphaIn`) to
+    /// [`DEV_POOL_RESERVE`] each with `dev_setStorage`. Spec 218 starts a dynamic subnet's pool
+    /// at 1 rao of each, so any `add_stake` buys about 0 alpha (the TAO goes into the pool and
+    /// the staker's stake stays 0). Best effort: a node without `dev_setStorage` keeps its pool.
+    async fn seed_subnet_pool(&self, netuid: NetUid) {
+        let seeded = async {
+            let conn = self.conn().await?;
+            let mut params = RpcParams::new();
+            let reserve = [[serde_json::json!([netuid]), serde_json::json!(DEV_POOL_RESERVE)]];
+            params
+                .push(serde_json::json!({ "SubtensorModule": { "SubnetTAO": reserve, "SubnetAlphaIn": reserve } }))
+                .map_err(|e| ChainError::InvalidInput(e.to_string()))?;
+            conn.rpc.request::<serde_json::Value>("dev_setStorage", params).await.map_err(rpc_err)
+        };
+        if let Err(e) = seeded.await {
+            tracing::warn!(netuid, error = %e, "cannot seed the subnet pool (not chopsticks?)");
+        }
+    }
+}
+
 #[async_trait]
 impl ChainAdmin for SubtensorChain {
     async fn create_subnet(&self, owner_hotkey: &str) -> Result<NetUid, ChainError> {
@@ -133,12 +157,14 @@ impl ChainAdmin for SubtensorChain {
         };
         let (_, events) = self.submit_with_events(signer, call).await?;
         let added = events_named(&events, calls::SUBTENSOR_PALLET, "NetworkAdded")?;
-        added
+        let netuid = added
             .first()
             .and_then(|f| f.values().next())
             .and_then(|v| v.as_u128().or_else(|| v.at(0).and_then(|x| x.as_u128())))
             .and_then(|n| NetUid::try_from(n).ok())
-            .ok_or_else(|| ChainError::Rpc("register_network: no NetworkAdded event".into()))
+            .ok_or_else(|| ChainError::Rpc("register_network: no NetworkAdded event".into()))?;
+        self.seed_subnet_pool(netuid).await;
+        Ok(netuid)
     }
 
     async fn set_hyperparam(&self, netuid: NetUid, param: Hyperparam) -> Result<(), ChainError> {

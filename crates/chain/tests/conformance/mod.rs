@@ -167,9 +167,7 @@ pub async fn run(env: &Env) -> Report {
         );
     }
     let v = m.neurons.iter().find(|n| n.uid == uids[0]).expect("validator");
-    if v.stake == 0 {
-        println!("[{name}] NOTE: the validator's stake reads 0 after add_stake");
-    }
+    assert!(v.stake > 0, "[{name}] validator stake after add_stake");
     clock.step("metagraph");
 
     // 4. Validator permits are handed out at an epoch: run one, then set weights.
