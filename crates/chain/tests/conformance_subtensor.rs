@@ -125,4 +125,41 @@ async fn conformance_on_the_subtensor_runtime() {
     let report = conformance::run(&env).await;
     let total: f64 = report.steps.iter().map(|(_, d)| d.as_secs_f64()).sum();
     println!("[subtensor] scenario done in {total:.1} s on netuid {}", report.netuid);
+    python_sdk_registers(&rt.url, report.netuid, env.owner.as_ref()).await;
+}
+
+/// The Python SDK as a second client: a hotkey it registers shows up in our metagraph. Skipped
+/// with a printed reason when the SDK's venv (scripts/setup.sh) is missing.
+async fn python_sdk_registers(url: &str, netuid: u16, chain: &dyn Chain) {
+    let python = std::env::var_os("ORCHESTRA_BT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("btref/venv10/bin/python"));
+    if !python.exists() {
+        println!("SKIPPED: Python SDK client: no venv at {} (scripts/setup.sh makes it)", python.display());
+        return;
+    }
+    let t = Instant::now();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/sdk_burned_register.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .args([url, &netuid.to_string(), "//Ferdie", "//Eve"])
+        .output()
+        .expect("run the Python SDK");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "Python SDK burned_register failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eve = Keypair::from_uri("//Eve").unwrap().ss58().to_string();
+    let uid = chain.uid_of(netuid, &eve).await.expect("uid_of").expect("the SDK's hotkey has a uid");
+    let m = chain.metagraph(netuid).await.expect("metagraph");
+    let n = m.neurons.iter().find(|n| n.uid == uid).expect("the SDK's neuron in our metagraph");
+    assert_eq!(n.hotkey, eve);
+    assert_eq!(n.coldkey, Keypair::from_uri("//Ferdie").unwrap().ss58());
+    assert!(stdout.contains(&format!("uid {uid}")), "the SDK read uid {uid} too: {stdout}");
+    println!(
+        "[subtensor] Python SDK registered //Eve as uid {uid}, seen in our metagraph ({:.1} s)",
+        t.elapsed().as_secs_f64()
+    );
 }
