@@ -8,11 +8,13 @@ mod admin;
 pub mod calls;
 pub mod config;
 pub mod decode;
+mod metadata;
+mod network;
 pub mod storage;
+mod tx_errors;
 
 use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -21,20 +23,17 @@ use async_trait::async_trait;
 use orchestra_keys::{Keypair, PublicKey};
 use subxt::OnlineClient;
 use subxt::backend::LegacyBackend;
-use subxt::client::OfflineClient;
 use subxt::config::RpcConfigFor;
 use subxt::config::transaction_extensions::CheckMortalityParams;
-use subxt::error::{DispatchError, TransactionEventsError};
 use subxt::extrinsics::ExtrinsicEvents;
-use subxt::metadata::{ArcMetadata, Metadata};
+use subxt::metadata::ArcMetadata;
 use subxt::rpcs::client::{JsonrpseeRpcClient, RpcClient, jsonrpsee_client};
 use subxt::rpcs::methods::LegacyRpcMethods;
-use subxt::tx::{Signer, TransactionInvalid, TransactionStatus, TransactionUnknown, ValidationResult};
+use subxt::tx::{Signer, TransactionStatus, ValidationResult};
 use subxt::utils::{AccountId32, MultiSignature};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::devnet_api::SignerRole;
-use crate::error::custom_transaction_error_name;
 use crate::types::{
     AxonServe, Commitment, CommitmentData, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome, WeightsReveal,
     WeightsSubmission,
@@ -43,66 +42,10 @@ use crate::{Chain, ChainError};
 pub use config::{
     ChargeTransactionPaymentWrapper, SUPPORTED_EXTENSIONS, SubtensorConfig, SubtensorExtensions, TxParams,
 };
-
-/// The finney (mainnet) entrypoint, as in the Python SDK's settings.
-pub const FINNEY_ENDPOINT: &str = "wss://entrypoint-finney.opentensor.ai:443";
-/// The public testnet entrypoint.
-pub const TEST_ENDPOINT: &str = "wss://test.finney.opentensor.ai:443";
-/// A local subtensor node.
-pub const LOCAL_ENDPOINT: &str = "ws://127.0.0.1:9944";
-
-/// A subtensor network: a named one or a custom endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Network {
-    /// Mainnet ([`FINNEY_ENDPOINT`]).
-    Finney,
-    /// Testnet ([`TEST_ENDPOINT`]).
-    Test,
-    /// A local node ([`LOCAL_ENDPOINT`]).
-    Local,
-    /// Any `ws://` or `wss://` URL.
-    Custom(String),
-}
-
-impl Network {
-    /// The WebSocket URL.
-    pub fn endpoint(&self) -> &str {
-        match self {
-            Network::Finney => FINNEY_ENDPOINT,
-            Network::Test => TEST_ENDPOINT,
-            Network::Local => LOCAL_ENDPOINT,
-            Network::Custom(url) => url,
-        }
-    }
-}
-
-impl FromStr for Network {
-    type Err = ChainError;
-
-    /// `finney`, `test`, `local` (the SDK's names), or a `ws://` / `wss://` URL.
-    fn from_str(s: &str) -> Result<Self, ChainError> {
-        match s {
-            "finney" => Ok(Network::Finney),
-            "test" => Ok(Network::Test),
-            "local" => Ok(Network::Local),
-            url if url.starts_with("ws://") || url.starts_with("wss://") => Ok(Network::Custom(url.to_string())),
-            other => Err(ChainError::InvalidInput(format!(
-                "unknown network {other:?}: expected finney, test, local or a ws:// or wss:// URL"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Network {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Network::Finney => f.write_str("finney"),
-            Network::Test => f.write_str("test"),
-            Network::Local => f.write_str("local"),
-            Network::Custom(url) => f.write_str(url),
-        }
-    }
-}
+pub use metadata::{MECHANISM_CALLS, MetadataReport, REQUIRED_CALLS, REQUIRED_STORAGE, check_metadata};
+pub use network::{FINNEY_ENDPOINT, LOCAL_ENDPOINT, Network, TEST_ENDPOINT};
+pub use tx_errors::{dispatch_error, invalid_transaction, parse_custom_code};
+use tx_errors::{events_error, invalid_from_message, submit_error, unknown_transaction};
 
 /// Tuning of [`SubtensorChain`].
 #[derive(Clone, Debug)]
@@ -177,119 +120,6 @@ impl Signer<SubtensorConfig> for KeypairSigner {
     fn sign(&self, signer_payload: &[u8]) -> MultiSignature {
         MultiSignature::Sr25519(self.key.sign(signer_payload))
     }
-}
-
-/// The calls and their arguments, in order, that this crate submits: checked at connect.
-pub const REQUIRED_CALLS: &[(&str, &str, &[&str])] = &[
-    ("SubtensorModule", "set_weights", &["netuid", "dests", "weights", "version_key"]),
-    ("SubtensorModule", "commit_weights", &["netuid", "commit_hash"]),
-    ("SubtensorModule", "reveal_weights", &["netuid", "uids", "values", "salt", "version_key"]),
-    (
-        "SubtensorModule",
-        "serve_axon",
-        &["netuid", "version", "ip", "port", "ip_type", "protocol", "placeholder1", "placeholder2"],
-    ),
-    ("SubtensorModule", "burned_register", &["netuid", "hotkey"]),
-    ("Commitments", "set_commitment", &["netuid", "info"]),
-];
-
-/// Calls only needed for mechanisms other than 0; older runtimes lack them.
-pub const MECHANISM_CALLS: &[(&str, &str, &[&str])] = &[
-    ("SubtensorModule", "set_mechanism_weights", &["netuid", "mecid", "dests", "weights", "version_key"]),
-    ("SubtensorModule", "commit_mechanism_weights", &["netuid", "mecid", "commit_hash"]),
-    ("SubtensorModule", "reveal_mechanism_weights", &["netuid", "mecid", "uids", "values", "salt", "version_key"]),
-];
-
-/// Storage entries read: checked at connect.
-pub const REQUIRED_STORAGE: &[(&str, &str)] =
-    &[("SubtensorModule", "Uids"), ("SubtensorModule", "Burn"), ("Commitments", "CommitmentOf")];
-
-/// What [`check_metadata`] found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetadataReport {
-    /// Spec version the metadata was checked for.
-    pub spec_version: u32,
-    /// Whether the `*_mechanism_weights` calls exist.
-    pub mechanism_calls: bool,
-    /// Whether `get_neurons_lite` has a typed output; otherwise the metagraph is read from
-    /// storage ([`storage::neurons`]).
-    pub typed_neurons_api: bool,
-    /// Whether `get_subnet_hyperparams_v2` exists with a typed output; otherwise the
-    /// hyperparameters are read from storage ([`storage::hyperparams`]).
-    pub typed_hyperparams_api: bool,
-    /// The transaction extension identifiers of the runtime, in order.
-    pub extensions: Vec<String>,
-}
-
-fn call_args_match(md: &Metadata, pallet: &str, call: &str, args: &[&str]) -> Result<(), String> {
-    let p = md.pallet_by_name(pallet).ok_or_else(|| format!("pallet {pallet} is missing"))?;
-    let v = p.call_variant_by_name(call).ok_or_else(|| format!("call {pallet}.{call} is missing"))?;
-    let names: Vec<&str> = v.fields.iter().map(|f| f.name.as_deref().unwrap_or("")).collect();
-    if names != args {
-        return Err(format!("call {pallet}.{call} takes ({}), expected ({})", names.join(", "), args.join(", ")));
-    }
-    Ok(())
-}
-
-/// Checks runtime metadata against what this crate needs: the calls and their argument names
-/// ([`REQUIRED_CALLS`]), the runtime APIs, the storage entries, extrinsic format v4, and that a
-/// transaction can be built and signed with [`SubtensorConfig`]'s extensions (done by encoding a
-/// `set_weights` with a dummy signature, the same code path as a real submission).
-pub fn check_metadata(
-    md: ArcMetadata,
-    spec_version: u32,
-    transaction_version: u32,
-) -> Result<MetadataReport, ChainError> {
-    for (pallet, call, args) in REQUIRED_CALLS {
-        call_args_match(&md, pallet, call, args).map_err(ChainError::Metadata)?;
-    }
-    let mechanism_calls =
-        MECHANISM_CALLS.iter().all(|(pallet, call, args)| call_args_match(&md, pallet, call, args).is_ok());
-    // Typed runtime APIs where the runtime has them (one call per read), storage otherwise.
-    let typed_neurons_api = decode::typed_api(&md, decode::NEURONS_API);
-    if !typed_neurons_api {
-        storage::check(&md, storage::METAGRAPH_STORAGE)?;
-    }
-    let typed_hyperparams_api = decode::typed_api(&md, decode::HYPERPARAMS_API);
-    if !typed_hyperparams_api {
-        storage::check(&md, storage::HYPERPARAMS_STORAGE)?;
-    }
-    for (pallet, entry) in REQUIRED_STORAGE {
-        decode::storage_value_ty(&md, pallet, entry)?;
-    }
-    if !md.extrinsic().supported_versions().contains(&4) {
-        return Err(ChainError::Metadata(format!(
-            "the runtime accepts extrinsic versions {:?}; this client signs v4",
-            md.extrinsic().supported_versions()
-        )));
-    }
-    let extensions: Vec<String> =
-        md.extrinsic().transaction_extensions_to_use_for_encoding().map(|e| e.identifier().to_string()).collect();
-    let client = OfflineClient::new_with_config(SubtensorConfig::offline(
-        md.clone(),
-        [0; 32],
-        spec_version,
-        transaction_version,
-    ));
-    let probe =
-        calls::set_weights(0, &WeightsSubmission { mechanism: 0, uids: vec![], weights: vec![], version_key: 0 });
-    let params = TxParams { tip: 0, mortality: CheckMortalityParams::immortal(), nonce: Some(0) };
-    client
-        .at_block(0u64)
-        .map_err(|e| ChainError::Metadata(e.to_string()))?
-        .tx()
-        .create_v4_signable_offline(&probe, params.into_params())
-        .and_then(|mut s| {
-            s.signer_payload()?;
-            s.sign_with_account_and_signature(&AccountId32([0; 32]), &MultiSignature::Sr25519([0; 64]))
-        })
-        .map_err(|e| {
-            ChainError::Metadata(format!(
-                "cannot build a signed transaction for this runtime (extensions {}): {e}",
-                extensions.join(", ")
-            ))
-        })?;
-    Ok(MetadataReport { spec_version, mechanism_calls, typed_neurons_api, typed_hyperparams_api, extensions })
 }
 
 /// One open connection.
@@ -571,75 +401,6 @@ async fn open_with_backoff(
     }
 }
 
-/// `InvalidTransaction::Custom(n)` and the other pool rejections, with subtensor's names.
-pub fn invalid_transaction(i: &TransactionInvalid) -> ChainError {
-    match i {
-        TransactionInvalid::Custom(code) => ChainError::InvalidTransaction {
-            error: custom_transaction_error_name(*code).map(String::from),
-            custom_code: Some(*code),
-            reason: format!("Custom error: {code}"),
-        },
-        other => ChainError::InvalidTransaction {
-            error: Some(format!("{other:?}")),
-            custom_code: None,
-            reason: String::new(),
-        },
-    }
-}
-
-fn unknown_transaction(u: &TransactionUnknown) -> ChainError {
-    ChainError::InvalidTransaction { error: None, custom_code: None, reason: format!("validity unknown: {u:?}") }
-}
-
-/// Finds `Custom error: N` in a node's rejection message (`author_submitAndWatchExtrinsic`
-/// returns code 1010 with it in the error data).
-pub fn parse_custom_code(message: &str) -> Option<u8> {
-    let rest = &message[message.find("Custom error: ")? + "Custom error: ".len()..];
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
-}
-
-fn invalid_from_message(message: &str) -> ChainError {
-    let custom_code = parse_custom_code(message);
-    ChainError::InvalidTransaction {
-        error: custom_code.and_then(custom_transaction_error_name).map(String::from),
-        custom_code,
-        reason: message.to_string(),
-    }
-}
-
-fn submit_error(e: &subxt::error::ExtrinsicError) -> ChainError {
-    // The RPC error's Display drops its data field, where the node puts "Custom error: N".
-    let debug = format!("{e:?}");
-    if debug.contains("1010") || debug.contains("Invalid Transaction") {
-        invalid_from_message(&debug)
-    } else {
-        rpc_err(e)
-    }
-}
-
-/// A failed extrinsic's dispatch error, with pallet and error names from the metadata.
-pub fn dispatch_error(e: &DispatchError) -> ChainError {
-    match e {
-        DispatchError::Module(m) => match m.details() {
-            Ok(d) => ChainError::Dispatch {
-                pallet: d.pallet.name().to_string(),
-                error: d.variant.name.clone(),
-                detail: d.variant.docs.join(" ").trim().to_string(),
-            },
-            Err(_) => ChainError::DispatchOther(m.to_string()),
-        },
-        other => ChainError::DispatchOther(other.to_string()),
-    }
-}
-
-fn events_error(e: &TransactionEventsError) -> ChainError {
-    match e {
-        TransactionEventsError::ExtrinsicFailed(d) => dispatch_error(d),
-        other => rpc_err(other),
-    }
-}
-
 fn account(ss58: &str) -> Result<[u8; 32], ChainError> {
     PublicKey::from_ss58(ss58).map(|p| p.0).map_err(|e| ChainError::InvalidInput(format!("{ss58:?}: {e}")))
 }
@@ -781,6 +542,8 @@ impl SubtensorChain {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use subxt::tx::TransactionInvalid;
+
     use super::*;
 
     #[test]
