@@ -38,6 +38,9 @@
 //!   and metadata-hash mode; the same against a copy of the metadata whose fee extension is
 //!   renamed `ChargeTransactionPaymentWrapper`, and a refusal when an unknown non-empty extension
 //!   is added; [`subtensor::check_metadata`] on the snapshot;
+//! - the read path chosen from the metadata: typed APIs on the finney snapshot, storage on the
+//!   spec-218 metadata (`tests/data/subtensor-spec218-metadata.scale`, V15, fetched from the
+//!   runtime under chopsticks), whose extensions and calls pass the same check;
 //! - decoding of `get_neurons_lite`, `get_subnet_hyperparams_v2` and `CommitmentOf` bytes (built in
 //!   the tests following subtensor's struct layouts) against the snapshot's types;
 //! - [`subtensor::SubtensorChain`] against a mock node (a WebSocket JSON-RPC server in the tests

@@ -1,8 +1,11 @@
 //! The subtensor backend: [`SubtensorChain`] talks to a subtensor node (finney, testnet, a local
 //! node or any endpoint) over subxt's dynamic API, so call indices and argument layouts always
-//! come from the node's own metadata. At connect it checks that metadata has every call, runtime
-//! API and storage entry this crate uses and that [`SubtensorConfig`] can fill in all of the
-//! runtime's transaction extensions. A dropped WebSocket is reopened with exponential backoff.
+//! come from the node's own metadata. At connect it checks that metadata has every call and
+//! storage entry this crate uses and that [`SubtensorConfig`] can fill in all of the runtime's
+//! transaction extensions, and picks the read path the runtime allows: typed runtime APIs where
+//! the metadata describes their output (finney), storage maps by name otherwise ([`storage`];
+//! spec 218). [`ChainAdmin`](crate::ChainAdmin) is implemented for dev chains whose Sudo key is
+//! the client's coldkey. A dropped WebSocket is reopened with exponential backoff.
 
 mod admin;
 pub mod calls;
