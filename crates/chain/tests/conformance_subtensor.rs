@@ -131,7 +131,7 @@ async fn conformance_on_the_subtensor_runtime() {
 /// The Python SDK as a second client: a hotkey it registers shows up in our metagraph. Skipped
 /// with a printed reason when the SDK's venv (scripts/setup.sh) is missing.
 async fn python_sdk_registers(url: &str, netuid: u16, chain: &dyn Chain) {
-    let python = std::env::var_os("ORCHESTRA_BT_PYTHON")
+    let python = std::env::var_os("BTREF_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("btref/venv10/bin/python"));
     if !python.exists() {
