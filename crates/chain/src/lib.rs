@@ -77,21 +77,21 @@
 //!   owner's dividends to the owner hotkey (uid 0 holds stake); the devnet pays the owner cut
 //!   to the owner's free balance and uid 0 has no stake.
 //! - **Epoch schedule.** Spec 218 drains pending emission and runs its epoch at *every* block,
-//!   for every subnet, whatever the tempo (`LastMechansimStepBlock` = the current block and
-//!   `BlocksSinceLastStep` = 0 on subnets of tempo 10, 30 and 100). The devnet follows the
-//!   legacy schedule `(block + netuid + 1) % (tempo + 1) == 0`, as finney's `should_run_epoch`
-//!   does. Commit-reveal epochs (`reveal_weights` one epoch after the commit) use that formula
-//!   on both and agree.
-//! - **Epoch outputs.** On spec 218 the epoch leaves `Incentive`, `Consensus`, `Trust`, `Rank`
-//!   and `Dividends` at 0 even with a staked, permitted validator whose weights are stored
-//!   (`Weights`), and splits each block's emission among the staked hotkeys in proportion to
-//!   their stake (incentive 0, dividends ∝ stake in the runtime's `Hotkey emission` log). The
-//!   devnet runs Yuma Consensus at each epoch (`orchestra_yuma`): the weighted miners get
-//!   incentive and emission, the validator dividends. Not a devnet bug: the devnet follows
-//!   finney's Yuma; spec 218 is an early dTAO devnet runtime.
-//! - **Validator permits.** Already set in the block after registration on spec 218 (its epoch
-//!   runs every block); the devnet sets them at the subnet's next epoch. The scenario runs one
-//!   epoch before setting weights.
+//!   for every subnet, whatever the tempo (`LastMechansimStepBlock` = the current block on
+//!   subnets of tempo 10, 30 and 100): in the rao devnet source of that spec
+//!   (opentensor/subtensor, early January 2025, e.g. commit c39109d32) the tempo check in
+//!   `run_coinbase` is commented out. The devnet follows the schedule
+//!   `(block + netuid + 1) % (tempo + 1) == 0`, as finney does. Commit-reveal epochs
+//!   (`reveal_weights` one epoch after the commit) use that formula on both and agree.
+//! - **Epoch outputs.** Spec 218's epoch is `epoch_mock`, not Yuma: it writes 0 to `Rank`,
+//!   `Trust`, `Consensus`, `Incentive`, `Dividends` and `ValidatorTrust`, `true` to every
+//!   `ValidatorPermit` and `Active`, and splits the emission among hotkeys in proportion to their
+//!   stake (weights are stored but never read). So incentive is always 0 there, whatever the
+//!   weights. The devnet runs Yuma Consensus (`orchestra_yuma`), like finney: the weighted miners
+//!   get incentive and emission, the validator dividends. The runtime is not the reference here.
+//! - **Validator permits.** On spec 218 every uid has one from the next block on
+//!   (`epoch_mock`); the devnet hands them out by stake at the subnet's next epoch. The scenario
+//!   runs one epoch before setting weights.
 //! - **Default hyperparameters of a new subnet.** Spec 218: immunity_period 5000,
 //!   max_validators 64, bonds_moving_avg 990000, min_burn 1 rao. Devnet (finney's defaults,
 //!   reference 3.5): 4096, 128, 900000, 500000.
