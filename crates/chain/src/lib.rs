@@ -71,7 +71,7 @@
 //! - **Stake units.** Subtensor (dTAO) swaps staked TAO for the subnet's alpha through its pool:
 //!   100 TAO into a 1000/1000 pool gives 90.99 alpha, and the metagraph's stake is alpha
 //!   (`TotalHotkeyAlpha`). The devnet stakes 1:1 with no pool. A new subnet's pool on spec 218
-//!   starts at 1 rao of each, so any stake buys ~0 alpha; [`ChainAdmin::create_subnet`] on
+//!   starts at 1 rao of each (its `do_register_network` inserts 1), so any stake buys ~0 alpha; [`ChainAdmin::create_subnet`] on
 //!   chopsticks seeds it to 1000 TAO each (`dev_setStorage`).
 //! - **The owner's stake.** Subtensor stakes the owner's initial alpha, the owner cut and the
 //!   owner's dividends to the owner hotkey (uid 0 holds stake); the devnet pays the owner cut
