@@ -27,6 +27,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# chopsticks (runs the real subtensor runtime WASM for the chain conformance test): Node 22 and
+# chopsticks 1.5.1 into ~/.cache/orchestra/chopsticks; a stamp check when already there.
+# ORCHESTRA_SKIP_CHOPSTICKS=1 skips it (the conformance test then prints why it is skipped).
+if [ "${ORCHESTRA_SKIP_CHOPSTICKS:-0}" != 1 ]; then
+  bash scripts/chopsticks.sh >/dev/null
+fi
+
 # The Python reference peer: bittensor 10.5.0 (axon/dendrite) and 11.3.0 (btauth/1).
 if [ ! -d "$SHARED/refpeer" ]; then
   echo "cannot find the shared reference peer at $SHARED/refpeer (set ORCHESTRA_SHARED)" >&2

@@ -3,7 +3,11 @@
 //! - [`subtensor::SubtensorChain`]: a subtensor node (finney, testnet, local, or any endpoint)
 //!   over subxt's dynamic API with a custom [`subtensor::SubtensorConfig`]. Call indices and
 //!   argument layouts come from the node's metadata, which is checked at connect
-//!   ([`subtensor::check_metadata`]); the WebSocket is reopened with backoff when it drops.
+//!   ([`subtensor::check_metadata`]); the WebSocket is reopened with backoff when it drops. The
+//!   backend adapts to the runtime: typed runtime APIs (`get_neurons_lite`,
+//!   `get_subnet_hyperparams_v2`) where the metadata describes them (finney), storage maps read
+//!   by name otherwise ([`subtensor::storage`]; spec 218, whose runtime APIs return opaque SCALE
+//!   `Vec<u8>`); `set_weights` for mechanism 0 and `set_mechanism_weights` only where it exists.
 //! - [`devnet::DevnetClient`]: the local devnet simulator over HTTP JSON; the wire types are in
 //!   [`devnet_api`], which the devnet server (crates/devnet) is written against.
 //!
@@ -34,6 +38,9 @@
 //!   and metadata-hash mode; the same against a copy of the metadata whose fee extension is
 //!   renamed `ChargeTransactionPaymentWrapper`, and a refusal when an unknown non-empty extension
 //!   is added; [`subtensor::check_metadata`] on the snapshot;
+//! - the read path chosen from the metadata: typed APIs on the finney snapshot, storage on the
+//!   spec-218 metadata (`tests/data/subtensor-spec218-metadata.scale`, V15, fetched from the
+//!   runtime under chopsticks), whose extensions and calls pass the same check;
 //! - decoding of `get_neurons_lite`, `get_subnet_hyperparams_v2` and `CommitmentOf` bytes (built in
 //!   the tests following subtensor's struct layouts) against the snapshot's types;
 //! - [`subtensor::SubtensorChain`] against a mock node (a WebSocket JSON-RPC server in the tests
@@ -48,12 +55,69 @@
 //! - [`devnet::DevnetClient`] end to end against an in-process mock of the devnet HTTP API,
 //!   including request signatures, nonces and error mapping.
 //!
+//! Tested against the real subtensor runtime (`tests/conformance_subtensor.rs`, spec 218 of
+//! `shared/chain/subtensor-raonet-spec218.json` executed by chopsticks; `scripts/chopsticks.sh`
+//! installs it, the test starts it through `scripts/local-runtime.sh` and is skipped with a
+//! printed reason when it is not installed): connect and the metadata check, Sudo'd
+//! hyperparameters ([`ChainAdmin`]), `register_network`, `burned_register`, `add_stake`,
+//! `serve_axon`, `set_weights`, `commit_weights` then `reveal_weights` in the next epoch,
+//! `set_commitment` and its read, metagraph and hyperparameters from storage, epochs with
+//! `dev_newBlock`. The same scenario (`tests/conformance/mod.rs`) runs on the devnet
+//! (crates/devnet/tests/conformance.rs).
+//!
+//! # Where the devnet and the subtensor runtime (spec 218) differ
+//!
+//! Seen by running the conformance scenario on both; the runtime is the reference.
+//! - **Stake units.** Subtensor (dTAO) swaps staked TAO for the subnet's alpha through its pool:
+//!   100 TAO into a 1000/1000 pool gives 90.99 alpha, and the metagraph's stake is alpha
+//!   (`TotalHotkeyAlpha`). The devnet stakes 1:1 with no pool. A new subnet's pool on spec 218
+//!   starts at 1 rao of each (its `do_register_network` inserts 1), so any stake buys ~0 alpha; [`ChainAdmin::create_subnet`] on
+//!   chopsticks seeds it to 1000 TAO each (`dev_setStorage`).
+//! - **The owner's stake.** Subtensor stakes the owner's initial alpha, the owner cut and the
+//!   owner's dividends to the owner hotkey (uid 0 holds stake); the devnet pays the owner cut
+//!   to the owner's free balance and uid 0 has no stake.
+//! - **Epoch schedule.** Spec 218 drains pending emission and runs its epoch at *every* block,
+//!   for every subnet, whatever the tempo (`LastMechansimStepBlock` = the current block on
+//!   subnets of tempo 10, 30 and 100): in the rao devnet source of that spec
+//!   (opentensor/subtensor, early January 2025, e.g. commit c39109d32) the tempo check in
+//!   `run_coinbase` is commented out. The devnet follows the schedule
+//!   `(block + netuid + 1) % (tempo + 1) == 0`, as finney does. Commit-reveal epochs
+//!   (`reveal_weights` one epoch after the commit) use that formula on both and agree.
+//! - **Epoch outputs.** Spec 218's epoch is `epoch_mock`, not Yuma: it writes 0 to `Rank`,
+//!   `Trust`, `Consensus`, `Incentive`, `Dividends` and `ValidatorTrust`, `true` to every
+//!   `ValidatorPermit` and `Active`, and splits the emission among hotkeys in proportion to their
+//!   stake (weights are stored but never read). So incentive is always 0 there, whatever the
+//!   weights. The devnet runs Yuma Consensus (`orchestra_yuma`), like finney: the weighted miners
+//!   get incentive and emission, the validator dividends. The runtime is not the reference here.
+//! - **Validator permits.** On spec 218 every uid has one from the next block on
+//!   (`epoch_mock`); the devnet hands them out by stake at the subnet's next epoch. The scenario
+//!   runs one epoch before setting weights.
+//! - **Default hyperparameters of a new subnet.** Spec 218: immunity_period 5000,
+//!   max_validators 64, bonds_moving_avg 990000, min_burn 1 rao. Devnet (finney's defaults,
+//!   reference 3.5): 4096, 128, 900000, 500000.
+//! - **Registration limits.** Subtensor enforces `MaxRegistrationsPerBlock` and
+//!   `TargetRegistrationsPerInterval` (the scenario raises both); the devnet has none, so
+//!   setting them is a no-op there.
+//! - **Blocks.** Chopsticks (build-block-mode Instant) makes one block per extrinsic; the devnet
+//!   applies extrinsics in the current block and only moves on with its block timer or
+//!   `advance_blocks`. Block numbers of the same step differ (registration at block 18 vs 1).
+//! - **Transaction outcome.** Subtensor returns block hash, block number and extrinsic hash;
+//!   the devnet the block number only.
+//! - **Fees and accounts.** Subtensor charges fees and refuses extrinsics from accounts that do
+//!   not exist, so hotkeys need a balance (local-runtime.sh funds the dev accounts); the devnet
+//!   has no fees.
+//! - **Loopback axons.** Subtensor refuses `serve_axon` to 127.0.0.1 (`InvalidIpAddress`); the
+//!   devnet accepts it unless `DevnetConfig::allow_loopback_axons` is off (the local scripts
+//!   rely on loopback axons; the conformance run turns it off).
+//! - **Subnet creation and hyperparameters.** Subtensor: `register_network(hotkey, mechid)`
+//!   after `sudo_set_network_rate_limit(0)`, Sudo'd `AdminUtils` calls (one extrinsic each,
+//!   `WeightsMinStake` chain-wide). Devnet: its admin API, the owner sets any field in one call.
+//!
 //! Not tested without a live node (no node is reachable from the build machine):
-//! - a real subtensor node: whether the live runtime accepts our signed extrinsics (the checks
-//!   above cover their bytes against the 2026-04 snapshot, and the live metadata may have moved
-//!   on), real pool and dispatch behaviour, the exact text a real node puts in its errors (the
-//!   `Custom error: N` parsing follows substrate's format), and runtime API and storage reads
-//!   against real chain state;
+//! - finney's live runtime: whether it accepts our signed extrinsics (the checks above cover
+//!   their bytes against the 2026-04 snapshot; spec 218 accepts them, but finney's metadata has
+//!   moved on), the typed runtime API reads against real finney state, and the exact text a
+//!   real node (not chopsticks) puts in its errors;
 //! - the TLS handshake to `wss://` endpoints (rustls with ring and the platform verifier, from
 //!   jsonrpsee): the mock node speaks plain `ws://`;
 //! - the runtime-upgrade path (metadata is re-checked when the spec version changes). The client
@@ -66,6 +130,7 @@
 //! Commit-reveal here is v2 (hash commit, explicit reveal). Subnets on finney that use timelocked
 //! (drand, v4) commit-reveal need `commit_timelocked_weights`, which this crate does not build.
 
+pub mod admin;
 pub mod devnet;
 pub mod devnet_api;
 pub mod encode;
@@ -75,6 +140,7 @@ pub mod types;
 
 use async_trait::async_trait;
 
+pub use admin::{ChainAdmin, Hyperparam};
 pub use encode::{commit_hash, netuid_index};
 pub use error::{ChainError, custom_transaction_error_name};
 pub use types::{

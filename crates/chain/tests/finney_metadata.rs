@@ -588,3 +588,39 @@ fn decode_commitment_of() {
     assert_eq!(c.data(), Some(&b"orchestra:v1"[..]));
     assert!(decode::decode_commitment(&md, &bytes[..bytes.len() - 1]).is_err());
 }
+
+// ---- the runtime-adaptive read paths: finney (typed APIs) and spec 218 (storage) ----
+
+/// V15 metadata of the spec-218 runtime (shared/chain/subtensor-raonet-spec218.json under
+/// chopsticks, `state_call Metadata_metadata_at_version(15)`), what the backend sees at connect.
+const SPEC218: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/subtensor-spec218-metadata.scale");
+
+#[test]
+fn read_paths_follow_the_metadata() {
+    use orchestra_chain::subtensor::storage::{HYPERPARAMS_STORAGE, METAGRAPH_STORAGE, check};
+
+    // finney: typed runtime APIs; the storage fallback would work there too.
+    let md = metadata();
+    assert!(decode::typed_api(&md, decode::NEURONS_API));
+    assert!(decode::typed_api(&md, decode::HYPERPARAMS_API));
+    check(&md, METAGRAPH_STORAGE).unwrap();
+    check(&md, HYPERPARAMS_STORAGE).unwrap();
+    let (spec, txv) = versions(&md);
+    let report = check_metadata(md, spec, txv).unwrap();
+    assert!(report.typed_neurons_api && report.typed_hyperparams_api);
+
+    // spec 218: get_neurons_lite returns an opaque Vec<u8>, get_subnet_hyperparams_v2 is
+    // missing, no mechanism calls: storage reads, set_weights only.
+    let md = metadata_from(&std::fs::read(SPEC218).expect("spec 218 metadata"));
+    assert!(md.runtime_api_trait_by_name("NeuronInfoRuntimeApi").is_some());
+    assert!(!decode::typed_api(&md, decode::NEURONS_API));
+    assert!(!decode::typed_api(&md, decode::HYPERPARAMS_API));
+    let (spec, txv) = versions(&md);
+    assert_eq!(spec, 218);
+    let report = check_metadata(md, spec, txv).unwrap();
+    assert!(!report.typed_neurons_api && !report.typed_hyperparams_api);
+    assert!(!report.mechanism_calls);
+    for ext in ["SubtensorSignedExtension", "CommitmentsSignedExtension"] {
+        assert!(report.extensions.iter().any(|e| e == ext), "{ext} in {:?}", report.extensions);
+    }
+}

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use orchestra_chain::devnet_api::ErrorResponse;
-use orchestra_chain::{ChainError, NetUid, TxOutcome};
+use orchestra_chain::{ChainAdmin, ChainError, Hyperparam, NetUid, TxOutcome};
 use orchestra_keys::{Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
 
@@ -226,6 +226,66 @@ impl AdminClient {
         let r: AccountResponse =
             resp.json().await.map_err(|e| ChainError::Decode { what: "account", reason: e.to_string() })?;
         Ok(r.balance)
+    }
+}
+
+/// The devnet side of the chain conformance scenario: the admin key is the subnet's owner
+/// coldkey. Subtensor's per-block and per-interval registration limits do not exist here, so
+/// setting them succeeds without effect; `WeightsMinStake` maps to the subnet's `stake_threshold`.
+#[async_trait::async_trait]
+impl ChainAdmin for AdminClient {
+    async fn create_subnet(&self, owner_hotkey: &str) -> Result<NetUid, ChainError> {
+        // Like subtensor, take the lowest free netuid above the root network (0).
+        let mut netuid: NetUid = 1;
+        loop {
+            let url = format!("{}{}", self.base_url, orchestra_chain::devnet_api::paths::hyperparams(netuid));
+            let status = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| ChainError::Connection { endpoint: self.base_url.clone(), reason: e.to_string() })?
+                .status();
+            if status.as_u16() == 404 {
+                break;
+            }
+            netuid =
+                netuid.checked_add(1).ok_or_else(|| ChainError::InvalidInput("no free netuid on the devnet".into()))?;
+        }
+        self.submit(AdminCall::CreateSubnet {
+            netuid: Some(netuid),
+            owner_hotkey: Some(owner_hotkey.to_string()),
+            hyperparams: serde_json::Map::new(),
+        })
+        .await?;
+        Ok(netuid)
+    }
+
+    async fn set_hyperparam(&self, netuid: NetUid, param: Hyperparam) -> Result<(), ChainError> {
+        let (field, value): (&str, serde_json::Value) = match param {
+            Hyperparam::Tempo(v) => ("tempo", v.into()),
+            Hyperparam::WeightsRateLimit(v) => ("weights_rate_limit", v.into()),
+            Hyperparam::CommitRevealEnabled(v) => ("commit_reveal_weights_enabled", v.into()),
+            Hyperparam::CommitRevealPeriod(v) => ("commit_reveal_period", v.into()),
+            Hyperparam::MinAllowedWeights(v) => ("min_allowed_weights", v.into()),
+            Hyperparam::MaxValidators(v) => ("max_validators", v.into()),
+            Hyperparam::ServingRateLimit(v) => ("serving_rate_limit", v.into()),
+            Hyperparam::ActivityCutoff(v) => ("activity_cutoff", v.into()),
+            Hyperparam::ImmunityPeriod(v) => ("immunity_period", v.into()),
+            Hyperparam::WeightsMinStake(v) => ("stake_threshold", v.into()),
+            Hyperparam::TargetRegistrationsPerInterval(_) | Hyperparam::MaxRegistrationsPerBlock(_) => return Ok(()),
+        };
+        let mut hyperparams = serde_json::Map::new();
+        hyperparams.insert(field.to_string(), value);
+        self.submit(AdminCall::SetHyperparams { netuid, hyperparams }).await.map(|_| ())
+    }
+
+    async fn add_stake(&self, netuid: NetUid, hotkey: &str, amount: u64) -> Result<(), ChainError> {
+        self.submit(AdminCall::AddStake { netuid, hotkey: hotkey.to_string(), amount }).await.map(|_| ())
+    }
+
+    async fn advance_blocks(&self, blocks: u32) -> Result<(), ChainError> {
+        self.submit(AdminCall::AdvanceBlocks { blocks }).await.map(|_| ())
     }
 }
 

@@ -25,6 +25,18 @@ pub fn api_output_ty(md: &Metadata, (api, method): (&str, &str)) -> Result<u32, 
         .ok_or_else(|| ChainError::Metadata(format!("runtime API {api}.{method} is missing")))
 }
 
+/// Whether the runtime API method exists and its output type is described in the metadata.
+/// Older runtimes (spec 218) declare their subtensor runtime APIs as returning a SCALE-encoded
+/// `Vec<u8>` whose layout the metadata does not give: those count as untyped. The test is whether
+/// a two-byte `Vec<u8>` decodes as the output type, which no typed output here accepts (neuron
+/// lists need whole structs, hyperparameters are an `Option` whose tag 8 is invalid).
+pub fn typed_api(md: &Metadata, api: (&str, &str)) -> bool {
+    let Ok(ty) = api_output_ty(md, api) else { return false };
+    let mut probe: &[u8] = &[0x08, 1, 2];
+    let bytes_like = Vec::<u8>::decode_as_type(&mut probe, ty, md.types()).is_ok() && probe.is_empty();
+    !bytes_like
+}
+
 /// The value type id of a storage entry.
 pub fn storage_value_ty(md: &Metadata, pallet: &str, entry: &str) -> Result<u32, ChainError> {
     md.pallet_by_name(pallet)
@@ -43,19 +55,32 @@ fn decode_as<T: DecodeAsType>(what: &'static str, mut bytes: &[u8], ty: u32, md:
     Ok(v)
 }
 
-fn ss58(a: &AccountId32) -> String {
+pub(crate) fn ss58(a: &AccountId32) -> String {
     orchestra_keys::PublicKey(a.0).to_ss58()
 }
 
 #[derive(DecodeAsType)]
 #[decode_as_type(crate_path = "subxt::ext::scale_decode")]
-struct AxonRaw {
+pub(crate) struct AxonRaw {
     block: u64,
     version: u32,
     ip: u128,
     port: u16,
     ip_type: u8,
     protocol: u8,
+}
+
+impl AxonRaw {
+    pub(crate) fn into_info(self) -> AxonInfo {
+        AxonInfo {
+            block: self.block,
+            version: self.version,
+            ip: self.ip,
+            port: self.port,
+            ip_type: self.ip_type,
+            protocol: self.protocol,
+        }
+    }
 }
 
 #[derive(DecodeAsType)]
@@ -95,14 +120,7 @@ pub fn decode_neurons(md: &Metadata, bytes: &[u8]) -> Result<Vec<NeuronInfo>, Ch
             validator_permit: n.validator_permit,
             last_update: n.last_update,
             active: n.active,
-            axon: AxonInfo {
-                block: n.axon_info.block,
-                version: n.axon_info.version,
-                ip: n.axon_info.ip,
-                port: n.axon_info.port,
-                ip_type: n.axon_info.ip_type,
-                protocol: n.axon_info.protocol,
-            },
+            axon: n.axon_info.into_info(),
         })
         .collect();
     neurons.sort_by_key(|n| n.uid);

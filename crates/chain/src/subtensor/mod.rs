@@ -1,16 +1,23 @@
 //! The subtensor backend: [`SubtensorChain`] talks to a subtensor node (finney, testnet, a local
 //! node or any endpoint) over subxt's dynamic API, so call indices and argument layouts always
-//! come from the node's own metadata. At connect it checks that metadata has every call, runtime
-//! API and storage entry this crate uses and that [`SubtensorConfig`] can fill in all of the
-//! runtime's transaction extensions. A dropped WebSocket is reopened with exponential backoff.
+//! come from the node's own metadata. At connect it checks that metadata has every call and
+//! storage entry this crate uses and that [`SubtensorConfig`] can fill in all of the runtime's
+//! transaction extensions, and picks the read path the runtime allows: typed runtime APIs where
+//! the metadata describes their output (finney), storage maps by name otherwise ([`storage`];
+//! spec 218). [`ChainAdmin`](crate::ChainAdmin) is implemented for dev chains whose Sudo key is
+//! the client's coldkey. A dropped WebSocket is reopened with exponential backoff.
 
+mod admin;
 pub mod calls;
 pub mod config;
 pub mod decode;
+mod metadata;
+mod network;
+pub mod storage;
+mod tx_errors;
 
 use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -19,19 +26,17 @@ use async_trait::async_trait;
 use orchestra_keys::{Keypair, PublicKey};
 use subxt::OnlineClient;
 use subxt::backend::LegacyBackend;
-use subxt::client::OfflineClient;
 use subxt::config::RpcConfigFor;
 use subxt::config::transaction_extensions::CheckMortalityParams;
-use subxt::error::{DispatchError, TransactionEventsError};
-use subxt::metadata::{ArcMetadata, Metadata};
+use subxt::extrinsics::ExtrinsicEvents;
+use subxt::metadata::ArcMetadata;
 use subxt::rpcs::client::{JsonrpseeRpcClient, RpcClient, jsonrpsee_client};
 use subxt::rpcs::methods::LegacyRpcMethods;
-use subxt::tx::{Signer, TransactionInvalid, TransactionStatus, TransactionUnknown, ValidationResult};
+use subxt::tx::{Signer, TransactionStatus, ValidationResult};
 use subxt::utils::{AccountId32, MultiSignature};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::devnet_api::SignerRole;
-use crate::error::custom_transaction_error_name;
 use crate::types::{
     AxonServe, Commitment, CommitmentData, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome, WeightsReveal,
     WeightsSubmission,
@@ -40,66 +45,10 @@ use crate::{Chain, ChainError};
 pub use config::{
     ChargeTransactionPaymentWrapper, SUPPORTED_EXTENSIONS, SubtensorConfig, SubtensorExtensions, TxParams,
 };
-
-/// The finney (mainnet) entrypoint, as in the Python SDK's settings.
-pub const FINNEY_ENDPOINT: &str = "wss://entrypoint-finney.opentensor.ai:443";
-/// The public testnet entrypoint.
-pub const TEST_ENDPOINT: &str = "wss://test.finney.opentensor.ai:443";
-/// A local subtensor node.
-pub const LOCAL_ENDPOINT: &str = "ws://127.0.0.1:9944";
-
-/// A subtensor network: a named one or a custom endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Network {
-    /// Mainnet ([`FINNEY_ENDPOINT`]).
-    Finney,
-    /// Testnet ([`TEST_ENDPOINT`]).
-    Test,
-    /// A local node ([`LOCAL_ENDPOINT`]).
-    Local,
-    /// Any `ws://` or `wss://` URL.
-    Custom(String),
-}
-
-impl Network {
-    /// The WebSocket URL.
-    pub fn endpoint(&self) -> &str {
-        match self {
-            Network::Finney => FINNEY_ENDPOINT,
-            Network::Test => TEST_ENDPOINT,
-            Network::Local => LOCAL_ENDPOINT,
-            Network::Custom(url) => url,
-        }
-    }
-}
-
-impl FromStr for Network {
-    type Err = ChainError;
-
-    /// `finney`, `test`, `local` (the SDK's names), or a `ws://` / `wss://` URL.
-    fn from_str(s: &str) -> Result<Self, ChainError> {
-        match s {
-            "finney" => Ok(Network::Finney),
-            "test" => Ok(Network::Test),
-            "local" => Ok(Network::Local),
-            url if url.starts_with("ws://") || url.starts_with("wss://") => Ok(Network::Custom(url.to_string())),
-            other => Err(ChainError::InvalidInput(format!(
-                "unknown network {other:?}: expected finney, test, local or a ws:// or wss:// URL"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Network {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Network::Finney => f.write_str("finney"),
-            Network::Test => f.write_str("test"),
-            Network::Local => f.write_str("local"),
-            Network::Custom(url) => f.write_str(url),
-        }
-    }
-}
+pub use metadata::{MECHANISM_CALLS, MetadataReport, REQUIRED_CALLS, REQUIRED_STORAGE, check_metadata};
+pub use network::{FINNEY_ENDPOINT, LOCAL_ENDPOINT, Network, TEST_ENDPOINT};
+pub use tx_errors::{dispatch_error, invalid_transaction, parse_custom_code};
+use tx_errors::{events_error, invalid_from_message, submit_error, unknown_transaction};
 
 /// Tuning of [`SubtensorChain`].
 #[derive(Clone, Debug)]
@@ -176,106 +125,6 @@ impl Signer<SubtensorConfig> for KeypairSigner {
     }
 }
 
-/// The calls and their arguments, in order, that this crate submits: checked at connect.
-pub const REQUIRED_CALLS: &[(&str, &str, &[&str])] = &[
-    ("SubtensorModule", "set_weights", &["netuid", "dests", "weights", "version_key"]),
-    ("SubtensorModule", "commit_weights", &["netuid", "commit_hash"]),
-    ("SubtensorModule", "reveal_weights", &["netuid", "uids", "values", "salt", "version_key"]),
-    (
-        "SubtensorModule",
-        "serve_axon",
-        &["netuid", "version", "ip", "port", "ip_type", "protocol", "placeholder1", "placeholder2"],
-    ),
-    ("SubtensorModule", "burned_register", &["netuid", "hotkey"]),
-    ("Commitments", "set_commitment", &["netuid", "info"]),
-];
-
-/// Calls only needed for mechanisms other than 0; older runtimes lack them.
-pub const MECHANISM_CALLS: &[(&str, &str, &[&str])] = &[
-    ("SubtensorModule", "set_mechanism_weights", &["netuid", "mecid", "dests", "weights", "version_key"]),
-    ("SubtensorModule", "commit_mechanism_weights", &["netuid", "mecid", "commit_hash"]),
-    ("SubtensorModule", "reveal_mechanism_weights", &["netuid", "mecid", "uids", "values", "salt", "version_key"]),
-];
-
-/// Storage entries read: checked at connect.
-pub const REQUIRED_STORAGE: &[(&str, &str)] =
-    &[("SubtensorModule", "Uids"), ("SubtensorModule", "Burn"), ("Commitments", "CommitmentOf")];
-
-/// What [`check_metadata`] found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetadataReport {
-    /// Spec version the metadata was checked for.
-    pub spec_version: u32,
-    /// Whether the `*_mechanism_weights` calls exist.
-    pub mechanism_calls: bool,
-    /// The transaction extension identifiers of the runtime, in order.
-    pub extensions: Vec<String>,
-}
-
-fn call_args_match(md: &Metadata, pallet: &str, call: &str, args: &[&str]) -> Result<(), String> {
-    let p = md.pallet_by_name(pallet).ok_or_else(|| format!("pallet {pallet} is missing"))?;
-    let v = p.call_variant_by_name(call).ok_or_else(|| format!("call {pallet}.{call} is missing"))?;
-    let names: Vec<&str> = v.fields.iter().map(|f| f.name.as_deref().unwrap_or("")).collect();
-    if names != args {
-        return Err(format!("call {pallet}.{call} takes ({}), expected ({})", names.join(", "), args.join(", ")));
-    }
-    Ok(())
-}
-
-/// Checks runtime metadata against what this crate needs: the calls and their argument names
-/// ([`REQUIRED_CALLS`]), the runtime APIs, the storage entries, extrinsic format v4, and that a
-/// transaction can be built and signed with [`SubtensorConfig`]'s extensions (done by encoding a
-/// `set_weights` with a dummy signature, the same code path as a real submission).
-pub fn check_metadata(
-    md: ArcMetadata,
-    spec_version: u32,
-    transaction_version: u32,
-) -> Result<MetadataReport, ChainError> {
-    for (pallet, call, args) in REQUIRED_CALLS {
-        call_args_match(&md, pallet, call, args).map_err(ChainError::Metadata)?;
-    }
-    let mechanism_calls =
-        MECHANISM_CALLS.iter().all(|(pallet, call, args)| call_args_match(&md, pallet, call, args).is_ok());
-    decode::api_output_ty(&md, decode::NEURONS_API)?;
-    decode::api_output_ty(&md, decode::HYPERPARAMS_API)?;
-    for (pallet, entry) in REQUIRED_STORAGE {
-        decode::storage_value_ty(&md, pallet, entry)?;
-    }
-    if !md.extrinsic().supported_versions().contains(&4) {
-        return Err(ChainError::Metadata(format!(
-            "the runtime accepts extrinsic versions {:?}; this client signs v4",
-            md.extrinsic().supported_versions()
-        )));
-    }
-    let extensions: Vec<String> =
-        md.extrinsic().transaction_extensions_to_use_for_encoding().map(|e| e.identifier().to_string()).collect();
-    let client = OfflineClient::new_with_config(SubtensorConfig::offline(
-        md.clone(),
-        [0; 32],
-        spec_version,
-        transaction_version,
-    ));
-    let probe =
-        calls::set_weights(0, &WeightsSubmission { mechanism: 0, uids: vec![], weights: vec![], version_key: 0 });
-    let params = TxParams { tip: 0, mortality: CheckMortalityParams::immortal(), nonce: Some(0) };
-    client
-        .at_block(0u64)
-        .map_err(|e| ChainError::Metadata(e.to_string()))?
-        .tx()
-        .create_v4_signable_offline(&probe, params.into_params())
-        .and_then(|mut s| {
-            s.signer_payload()?;
-            s.sign_with_account_and_signature(&AccountId32([0; 32]), &MultiSignature::Sr25519([0; 64]))
-        })
-        .map_err(|e| {
-            ChainError::Metadata(format!(
-                "cannot build a signed transaction for this runtime (extensions {}): {e}",
-                extensions.join(", ")
-            ))
-        })?;
-    Ok(MetadataReport { spec_version, mechanism_calls, extensions })
-}
-
 /// One open connection.
 #[derive(Clone)]
 struct Conn {
@@ -302,6 +151,11 @@ pub struct SubtensorChain {
     /// Spec version whose metadata passed [`check_metadata`]; re-checked after a runtime upgrade.
     checked_spec: AtomicU32,
     mechanism_calls: AtomicBool,
+    typed_neurons_api: AtomicBool,
+    typed_hyperparams_api: AtomicBool,
+    /// `mechid` for [`crate::ChainAdmin::create_subnet`] on runtimes whose `register_network`
+    /// takes one (spec 218: 0 stable, 1 dynamic).
+    subnet_mechanism: u16,
 }
 
 impl fmt::Debug for SubtensorChain {
@@ -334,12 +188,16 @@ impl SubtensorChain {
             reconnecting: Mutex::new(()),
             checked_spec: AtomicU32::new(0),
             mechanism_calls: AtomicBool::new(false),
+            typed_neurons_api: AtomicBool::new(false),
+            typed_hyperparams_api: AtomicBool::new(false),
+            subnet_mechanism: 1,
         };
         let at = conn.api.at_current_block().await.map_err(rpc_err)?;
         let report = chain.ensure_checked(at.metadata(), at.spec_version(), at.transaction_version())?;
         tracing::info!(
             network = %chain.network,
-            spec_version = report.map(|r| r.spec_version),
+            spec_version = report.as_ref().map(|r| r.spec_version),
+            typed_runtime_apis = report.as_ref().map(|r| r.typed_neurons_api && r.typed_hyperparams_api),
             block = at.block_number(),
             "connected to subtensor"
         );
@@ -349,6 +207,13 @@ impl SubtensorChain {
     /// Signs neuron calls (weights, axon, commitments) with this hotkey.
     pub fn with_hotkey(mut self, hotkey: Keypair) -> Self {
         self.hotkey = Some(KeypairSigner::new(hotkey));
+        self
+    }
+
+    /// The `mechid` of subnets created through [`crate::ChainAdmin::create_subnet`] where the
+    /// runtime's `register_network` takes one: 1 (dynamic, the default) or 0 (stable).
+    pub fn with_subnet_mechanism(mut self, mechid: u16) -> Self {
+        self.subnet_mechanism = mechid;
         self
     }
 
@@ -375,6 +240,8 @@ impl SubtensorChain {
         }
         let report = check_metadata(md, spec, tx_version)?;
         self.mechanism_calls.store(report.mechanism_calls, Ordering::Release);
+        self.typed_neurons_api.store(report.typed_neurons_api, Ordering::Release);
+        self.typed_hyperparams_api.store(report.typed_hyperparams_api, Ordering::Release);
         self.checked_spec.store(spec, Ordering::Release);
         tracing::debug!(spec, extensions = ?report.extensions, "subtensor metadata checked");
         Ok(Some(report))
@@ -432,6 +299,15 @@ impl SubtensorChain {
     /// Signs `call` with `signer`, dry-runs it, submits it and waits for inclusion (or
     /// finalization), mapping every failure to a named [`ChainError`] where the chain named it.
     async fn submit(&self, signer: &KeypairSigner, call: calls::Call) -> Result<TxOutcome, ChainError> {
+        self.submit_with_events(signer, call).await.map(|(outcome, _)| outcome)
+    }
+
+    /// [`SubtensorChain::submit`], also returning the extrinsic's events.
+    async fn submit_with_events(
+        &self,
+        signer: &KeypairSigner,
+        call: calls::Call,
+    ) -> Result<(TxOutcome, ExtrinsicEvents<SubtensorConfig>), ChainError> {
         let conn = self.conn().await?;
         let fut = self.submit_on(conn, signer, call);
         tokio::time::timeout(self.opts.tx_timeout, fut)
@@ -439,7 +315,12 @@ impl SubtensorChain {
             .map_err(|_| ChainError::Timeout { what: "transaction", after: self.opts.tx_timeout })?
     }
 
-    async fn submit_on(&self, conn: Conn, signer: &KeypairSigner, call: calls::Call) -> Result<TxOutcome, ChainError> {
+    async fn submit_on(
+        &self,
+        conn: Conn,
+        signer: &KeypairSigner,
+        call: calls::Call,
+    ) -> Result<(TxOutcome, ExtrinsicEvents<SubtensorConfig>), ChainError> {
         let at = conn.api.at_current_block().await.map_err(rpc_err)?;
         self.ensure_checked(at.metadata(), at.spec_version(), at.transaction_version())?;
         // The pool-aware nonce (`system_accountNextIndex`), as the Python SDK uses: the runtime API
@@ -478,13 +359,11 @@ impl SubtensorChain {
                 }
                 _ => continue,
             };
-            in_block.wait_for_success().await.map_err(|e| events_error(&e))?;
+            let events = in_block.wait_for_success().await.map_err(|e| events_error(&e))?;
             let block_number = in_block.at().await.ok().map(|c| c.block_number());
-            return Ok(TxOutcome {
-                block_hash: Some(format!("{:?}", in_block.block_hash())),
-                block_number,
-                extrinsic_hash,
-            });
+            let outcome =
+                TxOutcome { block_hash: Some(format!("{:?}", in_block.block_hash())), block_number, extrinsic_hash };
+            return Ok((outcome, events));
         }
         Err(ChainError::NotIncluded("the node closed the transaction status stream".into()))
     }
@@ -525,75 +404,6 @@ async fn open_with_backoff(
     }
 }
 
-/// `InvalidTransaction::Custom(n)` and the other pool rejections, with subtensor's names.
-pub fn invalid_transaction(i: &TransactionInvalid) -> ChainError {
-    match i {
-        TransactionInvalid::Custom(code) => ChainError::InvalidTransaction {
-            error: custom_transaction_error_name(*code).map(String::from),
-            custom_code: Some(*code),
-            reason: format!("Custom error: {code}"),
-        },
-        other => ChainError::InvalidTransaction {
-            error: Some(format!("{other:?}")),
-            custom_code: None,
-            reason: String::new(),
-        },
-    }
-}
-
-fn unknown_transaction(u: &TransactionUnknown) -> ChainError {
-    ChainError::InvalidTransaction { error: None, custom_code: None, reason: format!("validity unknown: {u:?}") }
-}
-
-/// Finds `Custom error: N` in a node's rejection message (`author_submitAndWatchExtrinsic`
-/// returns code 1010 with it in the error data).
-pub fn parse_custom_code(message: &str) -> Option<u8> {
-    let rest = &message[message.find("Custom error: ")? + "Custom error: ".len()..];
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
-}
-
-fn invalid_from_message(message: &str) -> ChainError {
-    let custom_code = parse_custom_code(message);
-    ChainError::InvalidTransaction {
-        error: custom_code.and_then(custom_transaction_error_name).map(String::from),
-        custom_code,
-        reason: message.to_string(),
-    }
-}
-
-fn submit_error(e: &subxt::error::ExtrinsicError) -> ChainError {
-    // The RPC error's Display drops its data field, where the node puts "Custom error: N".
-    let debug = format!("{e:?}");
-    if debug.contains("1010") || debug.contains("Invalid Transaction") {
-        invalid_from_message(&debug)
-    } else {
-        rpc_err(e)
-    }
-}
-
-/// A failed extrinsic's dispatch error, with pallet and error names from the metadata.
-pub fn dispatch_error(e: &DispatchError) -> ChainError {
-    match e {
-        DispatchError::Module(m) => match m.details() {
-            Ok(d) => ChainError::Dispatch {
-                pallet: d.pallet.name().to_string(),
-                error: d.variant.name.clone(),
-                detail: d.variant.docs.join(" ").trim().to_string(),
-            },
-            Err(_) => ChainError::DispatchOther(m.to_string()),
-        },
-        other => ChainError::DispatchOther(other.to_string()),
-    }
-}
-
-fn events_error(e: &TransactionEventsError) -> ChainError {
-    match e {
-        TransactionEventsError::ExtrinsicFailed(d) => dispatch_error(d),
-        other => rpc_err(other),
-    }
-}
-
 fn account(ss58: &str) -> Result<[u8; 32], ChainError> {
     PublicKey::from_ss58(ss58).map(|p| p.0).map_err(|e| ChainError::InvalidInput(format!("{ss58:?}: {e}")))
 }
@@ -618,8 +428,12 @@ impl Chain for SubtensorChain {
     }
 
     async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError> {
+        let typed = self.typed_hyperparams_api.load(Ordering::Acquire);
         self.read("hyperparameters", |c| async move {
             let at = c.api.at_current_block().await.map_err(rpc_err)?;
+            if !typed {
+                return storage::hyperparams(&at, netuid).await;
+            }
             let name = format!("{}_{}", decode::HYPERPARAMS_API.0, decode::HYPERPARAMS_API.1);
             let args = parity_scale_codec::Encode::encode(&netuid);
             let bytes = at.runtime_apis().call_raw(&name, Some(&args)).await.map_err(rpc_err)?;
@@ -636,8 +450,13 @@ impl Chain for SubtensorChain {
     }
 
     async fn metagraph(&self, netuid: NetUid) -> Result<Metagraph, ChainError> {
+        let typed = self.typed_neurons_api.load(Ordering::Acquire);
         self.read("metagraph", |c| async move {
             let at = c.api.at_current_block().await.map_err(rpc_err)?;
+            if !typed {
+                let neurons = storage::neurons(&at, netuid).await?;
+                return Ok(Metagraph { netuid, block: at.block_number(), neurons });
+            }
             let name = format!("{}_{}", decode::NEURONS_API.0, decode::NEURONS_API.1);
             let args = parity_scale_codec::Encode::encode(&netuid);
             let bytes = at.runtime_apis().call_raw(&name, Some(&args)).await.map_err(rpc_err)?;
@@ -726,6 +545,8 @@ impl SubtensorChain {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use subxt::tx::TransactionInvalid;
+
     use super::*;
 
     #[test]
