@@ -109,7 +109,8 @@ async fn status(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Request
         .into_response()
 }
 
-fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<Tier, Box<Response>> {
+/// The caller's key: its tier and id (objectives belong to the key that created them).
+fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<(Tier, String), Box<Response>> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -137,7 +138,7 @@ fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<Tier, Box<Resp
             "objectives need the developer tier or above",
         )));
     }
-    Ok(rec.tier)
+    Ok((rec.tier, rec.id))
 }
 
 /// `POST /v1/objectives` body.
@@ -176,6 +177,9 @@ pub struct ObjectiveRecord {
     /// zeroed its answer).
     #[serde(default)]
     pub reason: Option<String>,
+    /// The id of the API key that created it: only that key may read, revise or accept it.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 async fn run_objective(
@@ -190,7 +194,9 @@ async fn run_objective(
     }
     let contract = req.contract.clone().unwrap_or(Contract { deadline_ms: 20_000, ..Contract::default() });
     let task = OrchestrateRequest {
-        task_id: format!("{id}-r{}", feedback.len()),
+        // Miners see an id unrelated to the objective's: derived with the validator's key, so
+        // nobody else can link the two (and a miner cannot name the objective to anyone).
+        task_id: format!("gw-{}", hex::encode(&n.key.sign(format!("{id}/{}", feedback.len()).as_bytes())[..16])),
         objective,
         target_schema: req.target_schema.clone(),
         contract,
@@ -312,13 +318,15 @@ async fn run_objective(
         revisions: feedback.to_vec(),
         contestants,
         reason,
+        owner: None,
     })
 }
 
 async fn submit(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = api_key_tier(&n, &headers) {
-        return *r;
-    }
+    let key_id = match api_key_tier(&n, &headers) {
+        Ok((_, id)) => id,
+        Err(r) => return *r,
+    };
     let req: ObjectiveRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return err(StatusCode::BAD_REQUEST, "bad_json", format!("body: {e}")),
@@ -326,27 +334,39 @@ async fn submit(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, body: B
     let id =
         format!("obj-{}", &blake3::hash(&[&body[..], &orchestra_net::now_ns().to_le_bytes()].concat()).to_hex()[..20]);
     match run_objective(&n, &id, &req, &[]).await {
-        Ok(rec) => match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
-            Ok(()) => (StatusCode::CREATED, Json(rec)).into_response(),
-            Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
-        },
+        Ok(mut rec) => {
+            rec.owner = Some(key_id);
+            match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
+                Ok(()) => (StatusCode::CREATED, Json(rec)).into_response(),
+                Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+            }
+        }
         Err(r) => r,
     }
 }
 
-async fn load(n: &ValidatorNode, id: &str) -> Result<ObjectiveRecord, Response> {
+/// Records from before objectives had owners stay readable by any key with the tier.
+fn owned_by(r: &ObjectiveRecord, key_id: &str) -> bool {
+    r.owner.as_deref().is_none_or(|o| o == key_id)
+}
+
+/// The objective `id` if the caller's key owns it; another key gets the same 404 as a missing
+/// one, so ids cannot be probed.
+async fn load(n: &ValidatorNode, id: &str, key_id: &str) -> Result<ObjectiveRecord, Response> {
     match n.store.kv_get::<ObjectiveRecord>(&format!("validator/objective/{id}")) {
-        Ok(Some(r)) => Ok(r),
+        Ok(Some(r)) if owned_by(&r, key_id) => Ok(r),
+        Ok(Some(_)) => Err(err(StatusCode::NOT_FOUND, "not_found", format!("no objective {id}"))),
         Ok(None) => Err(err(StatusCode::NOT_FOUND, "not_found", format!("no objective {id}"))),
         Err(e) => Err(err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())),
     }
 }
 
 async fn get_objective(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = api_key_tier(&n, &headers) {
-        return *r;
-    }
-    match load(&n, &id).await {
+    let key_id = match api_key_tier(&n, &headers) {
+        Ok((_, id)) => id,
+        Err(r) => return *r,
+    };
+    match load(&n, &id, &key_id).await {
         Ok(r) => Json(r).into_response(),
         Err(r) => r,
     }
@@ -363,9 +383,10 @@ async fn revise(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = api_key_tier(&n, &headers) {
-        return *r;
-    }
+    let key_id = match api_key_tier(&n, &headers) {
+        Ok((_, id)) => id,
+        Err(r) => return *r,
+    };
     let rv: Revise = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -375,7 +396,7 @@ async fn revise(
     if rv.feedback.trim().is_empty() || rv.feedback.len() > 2000 {
         return err(StatusCode::BAD_REQUEST, "bad_feedback", "feedback must be 1..=2000 bytes");
     }
-    let rec = match load(&n, &id).await {
+    let rec = match load(&n, &id, &key_id).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -385,19 +406,23 @@ async fn revise(
     let mut fb = rec.revisions.clone();
     fb.push(rv.feedback);
     match run_objective(&n, &id, &rec.request, &fb).await {
-        Ok(new) => match n.store.kv_put(&format!("validator/objective/{id}"), &new) {
-            Ok(()) => Json(new).into_response(),
-            Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
-        },
+        Ok(mut new) => {
+            new.owner = rec.owner.clone();
+            match n.store.kv_put(&format!("validator/objective/{id}"), &new) {
+                Ok(()) => Json(new).into_response(),
+                Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+            }
+        }
         Err(r) => r,
     }
 }
 
 async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = api_key_tier(&n, &headers) {
-        return *r;
-    }
-    let mut rec = match load(&n, &id).await {
+    let key_id = match api_key_tier(&n, &headers) {
+        Ok((_, id)) => id,
+        Err(r) => return *r,
+    };
+    let mut rec = match load(&n, &id, &key_id).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -471,4 +496,22 @@ async fn feedback(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(
         bytes,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objectives_belong_to_their_key() {
+        let mut r: ObjectiveRecord = serde_json::from_value(json!({
+            "id": "obj-1", "request": {"objective": "x", "target_schema": {"a": "str"}}, "state": "completed",
+            "result": null, "miner": null, "scores": null, "receipts": [], "receipt_root": null,
+            "revisions": [], "contestants": []}))
+        .expect("record");
+        assert!(owned_by(&r, "k1"), "legacy records without an owner");
+        r.owner = Some("k1".into());
+        assert!(owned_by(&r, "k1"));
+        assert!(!owned_by(&r, "k2"), "another key cannot read, revise or accept it");
+    }
 }
