@@ -2,7 +2,9 @@
 # Dev-set evaluation: run eval/devset.json (objectives with reference answers over the built-in
 # SIMULATED world) through the real miner pipeline and the real verifier, and write the figures
 # (completion, field accuracy, Spearman(score, accuracy), red-team scores) into
-# docs/benchmarks.md between the eval markers; raw rows go to docs/bench-raw/eval.json.
+# docs/benchmarks.md between the eval markers; raw rows go to docs/bench-raw/eval.json, and the
+# verifier's sub-scores per strategy to crates/incentive/data/measured-populations.json (the owner
+# simulator's populations: rebuild the CLI after running this).
 #
 #   scripts/eval.sh [--world FILE] [--devset FILE]
 set -euo pipefail
@@ -12,7 +14,8 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --quiet -p orchestra-testkit --bin eval
 mkdir -p docs/bench-raw
 md=$(mktemp)
-"$TARGET/debug/eval" --json docs/bench-raw/eval.json --markdown "$md" "$@"
+"$TARGET/debug/eval" --json docs/bench-raw/eval.json --markdown "$md" \
+  --populations crates/incentive/data/measured-populations.json "$@"
 python3 - "$md" <<'PY'
 import sys, re
 section = open(sys.argv[1]).read().strip()

@@ -43,6 +43,9 @@ struct Args {
     json: Option<String>,
     #[arg(long)]
     markdown: Option<String>,
+    /// Write the verifier's sub-scores per strategy here (the owner simulator's populations).
+    #[arg(long)]
+    populations: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +73,7 @@ struct Row {
     notes: Vec<String>,
     answer: Value,
     reference: Option<Value>,
+    sub: orchestra_incentive::score::SubScores,
 }
 
 /// Delivered leaves the truth judges, and how many are right.
@@ -149,7 +153,8 @@ async fn main() -> anyhow::Result<()> {
     let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
     let key = Keypair::from_uri("//EvalMiner").map_err(|e| anyhow!("{e}"))?;
     let core = MinerCore::new_local(key.clone(), entries.clone(), None).map_err(|e| anyhow!("miner: {e}"))?;
-    let adapters = Adapters::new().map_err(|e| anyhow!("{e}"))?;
+    // The SIMULATED subnets listen on loopback: a local guard.
+    let adapters = Adapters::with_guard(orchestra_subnets::GuardConfig::local()).map_err(|e| anyhow!("{e}"))?;
     let policy = OwnerPolicy::default();
     let started = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
@@ -197,7 +202,18 @@ async fn main() -> anyhow::Result<()> {
                 if let Some(e) = &o.error {
                     notes.insert(0, format!("miner error: {e}"));
                 }
-                Row { kind, id: item.id.clone(), score, recall, precision, completed, notes, answer: result, reference }
+                Row {
+                    kind,
+                    id: item.id.clone(),
+                    score,
+                    recall,
+                    precision,
+                    completed,
+                    notes,
+                    answer: result,
+                    reference,
+                    sub: v.sub.clone(),
+                }
             }
         };
         rows.push(judge("honest", &honest).await);
@@ -288,6 +304,26 @@ async fn main() -> anyhow::Result<()> {
             "rows": rows.iter().map(|r| json!({"kind": r.kind, "id": r.id, "score": r.score, "recall": r.recall,
                 "precision": r.precision, "completed": r.completed, "notes": r.notes,
                 "answer": r.answer, "reference": r.reference})).collect::<Vec<_>>(),
+        });
+        std::fs::write(p, serde_json::to_vec_pretty(&out)?).with_context(|| p.clone())?;
+    }
+    if let Some(p) = &a.populations {
+        let mut samples: std::collections::BTreeMap<String, Vec<orchestra_incentive::score::SubScores>> =
+            std::collections::BTreeMap::new();
+        for r in &rows {
+            samples.entry(r.kind.to_string()).or_default().push(r.sub.clone());
+            if r.kind == "honest" {
+                // A lazy cache re-serves answers it made honestly (same evidence, same checks);
+                // a slow miner is honest but answers late in its deadline.
+                samples.entry("lazy-cache".into()).or_default().push(r.sub.clone());
+                let slow = orchestra_incentive::score::SubScores { latency_ratio: 0.85, ..r.sub.clone() };
+                samples.entry("slow".into()).or_default().push(slow);
+            }
+        }
+        let out = json!({
+            "source": format!("scripts/eval.sh: {} objectives of {}, world {}, through the real miner pipeline, the SIMULATED subnets and the real verifier",
+                set.items.len(), a.devset, a.world.as_deref().unwrap_or("built-in")),
+            "samples": samples,
         });
         std::fs::write(p, serde_json::to_vec_pretty(&out)?).with_context(|| p.clone())?;
     }
