@@ -141,6 +141,28 @@ fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<(Tier, String)
     Ok((rec.tier, rec.id))
 }
 
+/// Where an objective stands. On the wire: `"completed"`, `"failed"`, `"accepted"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveState {
+    /// A verified answer that scored above zero was delivered.
+    Completed,
+    /// No miner's answer could be delivered; `reason` says why.
+    Failed,
+    /// The client accepted the answer; it can no longer be revised.
+    Accepted,
+}
+
+impl std::fmt::Display for ObjectiveState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ObjectiveState::Completed => "completed",
+            ObjectiveState::Failed => "failed",
+            ObjectiveState::Accepted => "accepted",
+        })
+    }
+}
+
 /// `POST /v1/objectives` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectiveRequest {
@@ -165,7 +187,7 @@ fn one() -> usize {
 pub struct ObjectiveRecord {
     pub id: String,
     pub request: ObjectiveRequest,
-    pub state: String,
+    pub state: ObjectiveState,
     pub result: Option<Value>,
     pub miner: Option<String>,
     pub scores: Option<Value>,
@@ -295,16 +317,16 @@ async fn run_objective(
     n.metrics.objectives.inc();
     let (state, result, miner, scores, receipts, root) = match best {
         Some((_, hk, syn, card)) => (
-            "completed".to_string(),
+            ObjectiveState::Completed,
             syn.result.clone(),
             Some(hk),
             Some(card),
             serde_json::to_value(&syn.receipts).unwrap_or(Value::Null),
             syn.receipt_root.map(|r| r.to_hex()),
         ),
-        None => ("failed".to_string(), None, None, None, Value::Array(vec![]), None),
+        None => (ObjectiveState::Failed, None, None, None, Value::Array(vec![]), None),
     };
-    let reason = (state == "failed")
+    let reason = (state == ObjectiveState::Failed)
         .then(|| if reasons.is_empty() { "no miner answered".to_string() } else { reasons.join("; ") });
     Ok(ObjectiveRecord {
         id: id.to_string(),
@@ -400,7 +422,7 @@ async fn revise(
         Ok(r) => r,
         Err(r) => return r,
     };
-    if rec.state == "accepted" {
+    if rec.state == ObjectiveState::Accepted {
         return err(StatusCode::CONFLICT, "settled", "this objective was accepted; submit a new one");
     }
     let mut fb = rec.revisions.clone();
@@ -426,14 +448,14 @@ async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id
         Ok(r) => r,
         Err(r) => return r,
     };
-    if rec.state != "completed" && rec.state != "accepted" {
+    if rec.state == ObjectiveState::Failed {
         return err(
             StatusCode::CONFLICT,
             "not_completed",
             format!("objective is {}; only a completed one can be accepted", rec.state),
         );
     }
-    rec.state = "accepted".into();
+    rec.state = ObjectiveState::Accepted;
     match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
         Ok(()) => Json(rec).into_response(),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),

@@ -604,13 +604,8 @@ impl ValidatorNode {
         let block = mg.block;
         // A submission whose outcome we never saw (crash in between): the chain's last_update
         // for our uid tells whether it landed.
-        if let Some(intent) = journal.intent_block {
-            let me = mg.neurons.iter().find(|n| n.hotkey == self.key.ss58());
-            if me.is_some_and(|n| n.last_update >= intent) {
-                journal.last_submitted_block = Some(intent);
-            }
-            journal.intent_block = None;
-        }
+        let me = mg.neurons.iter().find(|n| n.hotkey == self.key.ss58()).map(|n| n.last_update);
+        reconcile_intent(&mut journal, me);
         if let Some((reveal, _)) = journal.pending_reveal.clone() {
             match self.chain.reveal_weights(netuid, &reveal).await {
                 Ok(_) => {
@@ -630,9 +625,8 @@ impl ValidatorNode {
                 }
             }
         }
-        if let Some(last) = journal.last_submitted_block
-            && block.saturating_sub(last) < hp.weights_rate_limit
-        {
+        if rate_limited(&journal, block, hp.weights_rate_limit) {
+            let last = journal.last_submitted_block.unwrap_or_default();
             tracing::info!(block, last, limit = hp.weights_rate_limit, "weights rate limit: not submitting this round");
             let _ = self.store.kv_put("validator/weights_journal", &journal);
             return;
@@ -756,6 +750,21 @@ impl ValidatorNode {
     }
 }
 
+/// A submission whose outcome was never seen (a crash in between): the chain's `last_update`
+/// of our uid tells whether it landed. Pure, so the rule is tested on its own.
+pub fn reconcile_intent(journal: &mut WeightJournal, my_last_update: Option<u64>) {
+    if let Some(intent) = journal.intent_block.take()
+        && my_last_update.is_some_and(|u| u >= intent)
+    {
+        journal.last_submitted_block = Some(intent);
+    }
+}
+
+/// Inside the chain's weights rate limit since our last landed submission.
+pub fn rate_limited(journal: &WeightJournal, block: u64, rate_limit: u64) -> bool {
+    journal.last_submitted_block.is_some_and(|last| block.saturating_sub(last) < rate_limit)
+}
+
 fn write_secret(path: &str, secret: &str) -> anyhow::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
@@ -788,4 +797,30 @@ fn zero_subscores() -> orchestra_incentive::score::SubScores {
 /// Run futures concurrently and collect their outputs in order.
 async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
     futures::future::join_all(futs).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unseen_submission_counts_only_if_the_chain_saw_it() {
+        let mut j = WeightJournal { intent_block: Some(100), ..WeightJournal::default() };
+        reconcile_intent(&mut j, Some(99));
+        assert_eq!((j.intent_block, j.last_submitted_block), (None, None), "did not land");
+        let mut j = WeightJournal { intent_block: Some(100), ..WeightJournal::default() };
+        reconcile_intent(&mut j, Some(101));
+        assert_eq!(j.last_submitted_block, Some(100), "landed: the rate limit counts from it");
+        let mut j = WeightJournal { intent_block: Some(100), ..WeightJournal::default() };
+        reconcile_intent(&mut j, None);
+        assert_eq!(j.last_submitted_block, None, "deregistered: nothing landed");
+    }
+
+    #[test]
+    fn the_rate_limit_counts_from_the_last_landed_submission() {
+        let j = WeightJournal { last_submitted_block: Some(100), ..WeightJournal::default() };
+        assert!(rate_limited(&j, 110, 15));
+        assert!(!rate_limited(&j, 115, 15));
+        assert!(!rate_limited(&WeightJournal::default(), 5, 15), "never submitted");
+    }
 }
