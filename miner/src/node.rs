@@ -27,8 +27,21 @@ pub struct MinerConfig {
     pub neuron: NeuronArgs,
     /// Ledger entries to route with (JSON array), e.g. from a validator's Ledger API or the
     /// local network's simulated subnets.
+    /// Accepts a bare array (what `orchestra ledger export` writes) or the API's
+    /// `{"subnets": [...]}` answer. With `--ledger.url`, the starting point until the first sync.
     #[arg(long = "ledger.file", env = "ORCHESTRA_LEDGER_FILE")]
     pub ledger_file: Option<String>,
+    /// Follow these Ledger APIs (validators' base URLs; repeat the flag or separate with commas):
+    /// pull `/v1/subnets` every `--ledger.sync_secs`, check it against `/v1/root`, and route by
+    /// it. The first URL that answers with a valid Ledger wins; on errors the last good Ledger stays.
+    #[arg(long = "ledger.url", env = "ORCHESTRA_LEDGER_URLS", value_delimiter = ',')]
+    pub ledger_urls: Vec<String>,
+    /// Ledger API key (developer tier or better: the free tier sees summaries, not entries).
+    #[arg(long = "ledger.key", env = "ORCHESTRA_LEDGER_KEY", hide_env_values = true)]
+    pub ledger_key: Option<String>,
+    /// Seconds between Ledger syncs with `--ledger.url`.
+    #[arg(long = "ledger.sync_secs", default_value_t = 60)]
+    pub ledger_sync_secs: u64,
     /// Accept requests from any signed hotkey, registered or not (local testing only).
     #[arg(long = "blacklist.allow_any")]
     pub allow_any: bool,
@@ -66,6 +79,8 @@ pub struct MinerNode {
     chain: Arc<dyn Chain>,
     axon: Axon,
     listener: tokio::net::TcpListener,
+    ledger_clients: Vec<(String, orchestra_ledger_api::LedgerClient)>,
+    ledger_metrics: Arc<crate::ledger_sync::SyncMetrics>,
 }
 
 impl std::fmt::Debug for MinerNode {
@@ -76,12 +91,7 @@ impl std::fmt::Debug for MinerNode {
 
 fn load_ledger(path: &str) -> Result<Vec<LedgerEntry>, MinerError> {
     let text = std::fs::read_to_string(path).map_err(|e| MinerError::BadRequest(format!("ledger file {path}: {e}")))?;
-    let entries: Vec<LedgerEntry> =
-        serde_json::from_str(&text).map_err(|e| MinerError::BadRequest(format!("ledger file {path}: {e}")))?;
-    for e in &entries {
-        e.validate().map_err(|err| MinerError::BadRequest(format!("ledger file {path}: {err}")))?;
-    }
-    Ok(entries)
+    crate::ledger_sync::parse_ledger(&text).map_err(|e| MinerError::BadRequest(format!("ledger file {path}: {e}")))
 }
 
 impl MinerNode {
@@ -95,8 +105,16 @@ impl MinerNode {
             Some(p) => load_ledger(p)?,
             None => Vec::new(),
         };
-        if ledger.is_empty() {
-            tracing::warn!("no Ledger entries: every task will be refused until --ledger.file names some");
+        if ledger.is_empty() && cfg.ledger_urls.is_empty() {
+            tracing::warn!(
+                "no Ledger entries: every task will be refused until --ledger.file or --ledger.url names some"
+            );
+        }
+        let mut ledger_clients = Vec::new();
+        for url in cfg.ledger_urls.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
+            let c = orchestra_ledger_api::LedgerClient::with_guard(url, cfg.ledger_key.clone(), cfg.neuron.guard())
+                .map_err(|e| anyhow::anyhow!("--ledger.url {url}: {e}"))?;
+            ledger_clients.push((url.to_string(), c));
         }
         let extraction = crate::extraction::ExtractionConfig {
             context_chars: cfg.llm_context_chars.max(1_000),
@@ -146,7 +164,7 @@ impl MinerNode {
         let host: IpAddr = cfg.neuron.axon_host.parse().map_err(|e| anyhow::anyhow!("--axon.host: {e}"))?;
         let addr = SocketAddr::new(host, cfg.neuron.axon_port);
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
-        Ok(MinerNode { cfg, core, chain, axon, listener })
+        Ok(MinerNode { cfg, core, chain, axon, listener, ledger_clients, ledger_metrics: Default::default() })
     }
 
     /// The bound axon address.
@@ -156,6 +174,16 @@ impl MinerNode {
 
     pub fn hotkey(&self) -> String {
         self.core.hotkey().to_string()
+    }
+
+    /// The pipeline the axon serves (its Ledger is the one the `ledger-sync` task keeps current).
+    pub fn core(&self) -> Arc<MinerCore> {
+        self.core.clone()
+    }
+
+    /// Counters of the `ledger-sync` task.
+    pub fn ledger_sync_metrics(&self) -> Arc<crate::ledger_sync::SyncMetrics> {
+        self.ledger_metrics.clone()
     }
 
     /// Serve until `shutdown` turns true.
@@ -180,6 +208,20 @@ impl MinerNode {
             Duration::from_secs(self.cfg.neuron.sync_secs.max(1)),
             shutdown.clone(),
         ));
+        let ledger_sync = if self.ledger_clients.is_empty() {
+            None
+        } else {
+            let every = Duration::from_secs(self.cfg.ledger_sync_secs.max(1));
+            tracing::info!(urls = self.ledger_clients.len(), every_secs = every.as_secs(), "following the Ledger");
+            let task = crate::ledger_sync::run(
+                self.core.clone(),
+                self.ledger_clients.clone(),
+                every,
+                self.ledger_metrics.clone(),
+                shutdown.clone(),
+            );
+            Some(tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-sync"))))
+        };
         let mut rx = shutdown.clone();
         let stop = async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -187,6 +229,9 @@ impl MinerNode {
         tracing::info!(hotkey = %self.core.hotkey(), port, "miner running");
         self.axon.serve(self.listener, stop).await?;
         let _ = sync.await;
+        if let Some(t) = ledger_sync {
+            let _ = t.await;
+        }
         tracing::info!("miner stopped");
         Ok(())
     }
