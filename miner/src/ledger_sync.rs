@@ -6,7 +6,9 @@
 //! checks them against the API's Merkle root (`GET /v1/root`: every entry's leaf must match its
 //! inclusion proof under the root, and the root must cover exactly these entries), and replaces
 //! the [`MinerCore`]'s Ledger when it changed. Any failure keeps the last good Ledger; syncs,
-//! changes and failures are logged and counted in [`SyncMetrics`].
+//! changes and failures are logged and counted in [`SyncMetrics`]. With `--ledger.onchain_root`
+//! the root must also be one a validator with a permit on the miner's subnet committed on chain
+//! ([`OnchainRoots`]); validators publish it every round, so a change is followed once published.
 //!
 //! [`parse_ledger`] reads what `--ledger.file` holds: a bare array of entries (what
 //! `orchestra ledger export` writes), the API's `{"subnets": [...]}` answer, or a seed file's
@@ -130,7 +132,7 @@ impl Default for SyncMetrics {
 }
 
 impl SyncMetrics {
-    /// Failed rounds for `reason` (`unreachable`, `invalid`, `root_mismatch`).
+    /// Failed rounds for `reason` (`unreachable`, `invalid`, `root_mismatch`, `root_not_onchain`).
     pub fn failures(&self, reason: &'static str) -> u64 {
         self.failures.get_or_create(&ReasonLabels { reason }).get()
     }
@@ -152,12 +154,42 @@ impl SyncMetrics {
     }
 }
 
+/// Where published Ledger roots are read: the validators with a permit on `netuid` and their
+/// chain commitments (what a validator's `--ledger.publish_root` writes every round).
+#[derive(Clone)]
+pub struct OnchainRoots {
+    pub chain: Arc<dyn orchestra_chain::Chain>,
+    pub netuid: u16,
+}
+
+impl std::fmt::Debug for OnchainRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnchainRoots").field("netuid", &self.netuid).finish_non_exhaustive()
+    }
+}
+
+impl OnchainRoots {
+    /// Whether a validator with a permit on the subnet committed `root`; the committing hotkey.
+    async fn committed_by(&self, root: &Digest) -> Result<Option<String>, String> {
+        let mg = self.chain.metagraph(self.netuid).await.map_err(|e| format!("metagraph: {e}"))?;
+        for n in mg.neurons.iter().filter(|n| n.validator_permit) {
+            match self.chain.commitment(self.netuid, &n.hotkey).await {
+                Ok(Some(c)) if c.data() == Some(&root.0[..]) => return Ok(Some(n.hotkey.clone())),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(hotkey = %n.hotkey, error = %e, "reading a commitment failed"),
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Why one Ledger API's answer was not used.
 #[derive(Debug)]
 enum PullError {
     Unreachable(ApiError),
     Invalid(String),
     RootMismatch(String),
+    NotOnchain(String),
 }
 
 impl PullError {
@@ -166,6 +198,7 @@ impl PullError {
             PullError::Unreachable(_) => "unreachable",
             PullError::Invalid(_) => "invalid",
             PullError::RootMismatch(_) => "root_mismatch",
+            PullError::NotOnchain(_) => "root_not_onchain",
         }
     }
 }
@@ -176,6 +209,7 @@ impl std::fmt::Display for PullError {
             PullError::Unreachable(e) => write!(f, "{e}"),
             PullError::Invalid(e) => write!(f, "invalid Ledger: {e}"),
             PullError::RootMismatch(e) => write!(f, "entries do not match the Merkle root: {e}"),
+            PullError::NotOnchain(e) => write!(f, "root not published on chain: {e}"),
         }
     }
 }
@@ -221,10 +255,30 @@ fn same_ledger(a: &[LedgerEntry], b: &[LedgerEntry]) -> bool {
 }
 
 /// One sync round over `clients` (first usable answer wins). Returns whether the Ledger changed.
-pub async fn sync_once(core: &MinerCore, clients: &[(String, LedgerClient)], metrics: &SyncMetrics) -> bool {
+pub async fn sync_once(
+    core: &MinerCore,
+    clients: &[(String, LedgerClient)],
+    onchain: Option<&OnchainRoots>,
+    metrics: &SyncMetrics,
+) -> bool {
     let mut reason = "unreachable";
     for (url, client) in clients {
-        match pull(client).await {
+        let pulled = match (pull(client).await, onchain) {
+            (Ok((entries, Some(root))), Some(roots)) => match roots.committed_by(&root).await {
+                Ok(Some(by)) => {
+                    tracing::debug!(%url, %root, validator = %by, "Ledger root found on chain");
+                    Ok((entries, Some(root)))
+                }
+                Ok(None) => Err(PullError::NotOnchain(format!(
+                    "no validator with a permit on netuid {} committed {root}",
+                    roots.netuid
+                ))),
+                Err(e) => Err(PullError::NotOnchain(e)),
+            },
+            (Ok((_, None)), Some(_)) => Err(PullError::NotOnchain("the Ledger API serves no root".into())),
+            (other, _) => other,
+        };
+        match pulled {
             Ok((entries, root)) => {
                 metrics.ok.inc();
                 let current = core.ledger();
@@ -253,16 +307,18 @@ pub async fn sync_once(core: &MinerCore, clients: &[(String, LedgerClient)], met
 }
 
 /// The `ledger-sync` task: a round now, then one every `interval`, until `shutdown` is true.
+/// With `onchain`, a Ledger is used only if its root was committed on chain by a validator.
 pub async fn run(
     core: Arc<MinerCore>,
     clients: Vec<(String, LedgerClient)>,
+    onchain: Option<OnchainRoots>,
     interval: Duration,
     metrics: Arc<SyncMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     metrics.entries.set(core.ledger().len() as i64);
     loop {
-        sync_once(&core, &clients, &metrics).await;
+        sync_once(&core, &clients, onchain.as_ref(), &metrics).await;
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => break,
             _ = tokio::time::sleep(interval) => {}

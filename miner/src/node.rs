@@ -39,6 +39,10 @@ pub struct MinerConfig {
     /// Ledger API key (developer tier or better: the free tier sees summaries, not entries).
     #[arg(long = "ledger.key", env = "ORCHESTRA_LEDGER_KEY", hide_env_values = true)]
     pub ledger_key: Option<String>,
+    /// With `--ledger.url`: use a Ledger only if its Merkle root was committed on chain by a
+    /// validator with a permit on `--netuid` (validators publish it every round).
+    #[arg(long = "ledger.onchain_root")]
+    pub ledger_onchain_root: bool,
     /// Seconds between Ledger syncs with `--ledger.url`.
     #[arg(long = "ledger.sync_secs", default_value_t = 60)]
     pub ledger_sync_secs: u64,
@@ -213,9 +217,14 @@ impl MinerNode {
         } else {
             let every = Duration::from_secs(self.cfg.ledger_sync_secs.max(1));
             tracing::info!(urls = self.ledger_clients.len(), every_secs = every.as_secs(), "following the Ledger");
+            let onchain = self
+                .cfg
+                .ledger_onchain_root
+                .then(|| crate::ledger_sync::OnchainRoots { chain: self.chain.clone(), netuid });
             let task = crate::ledger_sync::run(
                 self.core.clone(),
                 self.ledger_clients.clone(),
+                onchain,
                 every,
                 self.ledger_metrics.clone(),
                 shutdown.clone(),

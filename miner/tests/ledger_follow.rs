@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use orchestra_devnet::{DevnetConfig, DevnetServer};
+use orchestra_chain::Chain;
+use orchestra_chain::devnet::DevnetClient;
+use orchestra_devnet::{AdminCall, AdminClient, DevnetConfig, DevnetServer};
+use orchestra_keys::Keypair;
 use orchestra_ledger_api::{ApiConfig, LedgerApi, create_key};
 use orchestra_ledger_store::{ChangeKind, LedgerStore, StoreConfig, Tier};
 use orchestra_miner::node::{MinerConfig, MinerNode};
@@ -145,5 +148,118 @@ async fn a_running_miner_routes_by_an_entry_added_after_it_started() {
     let _ = tx.send(true);
     let _ = run.await;
     sim.shutdown().await;
+    let _ = devnet.stop().await;
+}
+
+/// With `--ledger.onchain_root` a Ledger whose root no permitted validator committed is not used;
+/// once a validator commits that root (what its `--ledger.publish_root` does every round), it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_onchain_root_only_a_published_root_is_followed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut dcfg = DevnetConfig::new(dir.path().join("devnet"));
+    dcfg.listen = "127.0.0.1:0".parse().expect("addr");
+    dcfg.block_time_ms = 100;
+    dcfg.tempo = 20;
+    let devnet = DevnetServer::new(dcfg).expect("devnet").spawn();
+    let url = devnet.url.clone();
+
+    // A validator with a permit on netuid 1.
+    let alice = Keypair::from_uri("//Alice").expect("key");
+    let admin = AdminClient::new(&url, alice.clone()).expect("admin");
+    let vkey = Keypair::from_uri("//LedgerValidator").expect("key");
+    let reg = DevnetClient::connect(&url).await.expect("chain").with_coldkey(alice);
+    reg.burned_register(1, vkey.ss58()).await.expect("register");
+    admin
+        .submit(AdminCall::AddStake { netuid: 1, hotkey: vkey.ss58().into(), amount: 1_000_000_000_000 })
+        .await
+        .expect("stake");
+    admin.submit(AdminCall::AdvanceBlocks { blocks: 22 }).await.expect("epoch: permits");
+    let validator = DevnetClient::connect(&url).await.expect("chain").with_hotkey(vkey.clone());
+    let mg = validator.metagraph(1).await.expect("metagraph");
+    assert!(mg.neuron_by_hotkey(vkey.ss58()).map(|n| n.validator_permit).unwrap_or(false), "permit");
+
+    let store = Arc::new(LedgerStore::open(StoreConfig::new(dir.path().join("ledger"))).expect("store"));
+    store.seed(orchestra_ledger_store::real_subnet_seed().expect("seed")).expect("seed");
+    let (key, _) = create_key(&store, Tier::Developer, "miner").expect("key");
+    let api = LedgerApi::new(ApiConfig::default(), store.clone()).expect("api");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let api_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop_api, mut stop_api_rx) = tokio::sync::watch::channel(false);
+    let served = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let _ = api
+                .serve(listener, async move {
+                    let _ = stop_api_rx.wait_for(|s| *s).await;
+                })
+                .await;
+        })
+    };
+
+    let cfg = MinerConfig::try_parse_from([
+        "miner",
+        "--uri",
+        "//Bob",
+        "--chain.endpoint",
+        &url,
+        "--netuid",
+        "1",
+        "--axon.host",
+        "127.0.0.1",
+        "--axon.port",
+        "0",
+        "--axon.no_serve",
+        "--blacklist.allow_any",
+        "--net.allow_private",
+        "--data-dir",
+        &dir.path().join("state").display().to_string(),
+        "--ledger.url",
+        &api_url,
+        "--ledger.key",
+        &key,
+        "--ledger.sync_secs",
+        &SYNC_SECS.to_string(),
+        "--ledger.onchain_root",
+    ])
+    .expect("config");
+    let node = MinerNode::new(cfg).await.expect("miner");
+    let core = node.core();
+    let metrics = node.ledger_sync_metrics();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(node.run(rx));
+
+    // Not published yet: refused, the (empty) Ledger stays.
+    let t0 = Instant::now();
+    while metrics.failures("root_not_onchain") == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(15), "no sync happened: {metrics:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(core.ledger().is_empty(), "an unpublished root is not followed");
+
+    // The validator publishes the root: followed at the next sync.
+    let root = store.root().expect("root");
+    validator.set_commitment(1, &root.0).await.expect("commit");
+    let t1 = Instant::now();
+    while core.ledger().len() != 3 {
+        assert!(t1.elapsed() < Duration::from_secs(SYNC_SECS) + Duration::from_millis(1500), "{metrics:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A later change whose root is not on chain yet is not followed; the last good Ledger stays.
+    let mut changed = store.entry(22).expect("read").expect("entry 22");
+    changed.description.push_str(" (edited)");
+    store.upsert_entry(changed, ChangeKind::EntryCreated, "governance").expect("upsert");
+    let refused = metrics.failures("root_not_onchain");
+    let t2 = Instant::now();
+    while metrics.failures("root_not_onchain") == refused {
+        assert!(t2.elapsed() < Duration::from_secs(5), "{metrics:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(core.ledger().iter().all(|e| !e.description.ends_with("(edited)")), "unpublished change not followed");
+
+    let _ = stop_api.send(true);
+    let _ = served.await;
+    let _ = tx.send(true);
+    let _ = run.await;
     let _ = devnet.stop().await;
 }
