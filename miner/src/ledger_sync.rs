@@ -287,7 +287,17 @@ pub async fn sync_once(
                     return false;
                 }
                 let root_text = root.map(|r| r.to_string()).unwrap_or_else(|| "none".into());
-                tracing::info!(%url, before = current.len(), after = entries.len(), root = %root_text, "Ledger updated");
+                let versions = |v: &[LedgerEntry]| {
+                    let mut k: Vec<(u16, u64)> = v.iter().map(|e| (e.netuid, e.version)).collect();
+                    k.sort();
+                    k
+                };
+                if versions(&current) != versions(&entries) {
+                    tracing::info!(%url, before = current.len(), after = entries.len(), root = %root_text, "Ledger updated");
+                } else {
+                    // Same entries and versions: probe metrics and verification times moved.
+                    tracing::debug!(%url, entries = entries.len(), root = %root_text, "Ledger metrics refreshed");
+                }
                 metrics.entries.set(entries.len() as i64);
                 metrics.changed.inc();
                 core.set_ledger(entries);
