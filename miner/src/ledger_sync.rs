@@ -132,7 +132,8 @@ impl Default for SyncMetrics {
 }
 
 impl SyncMetrics {
-    /// Failed rounds for `reason` (`unreachable`, `invalid`, `root_mismatch`, `root_not_onchain`).
+    /// Failed rounds for `reason` (`unreachable`, `refused`, `invalid`, `root_mismatch`,
+    /// `root_not_onchain`).
     pub fn failures(&self, reason: &'static str) -> u64 {
         self.failures.get_or_create(&ReasonLabels { reason }).get()
     }
@@ -187,6 +188,8 @@ impl OnchainRoots {
 #[derive(Debug)]
 enum PullError {
     Unreachable(ApiError),
+    /// The API refused us (bad or revoked key, tier too low, rate limit): 4xx.
+    Refused(ApiError),
     Invalid(String),
     RootMismatch(String),
     NotOnchain(String),
@@ -196,6 +199,7 @@ impl PullError {
     fn reason(&self) -> &'static str {
         match self {
             PullError::Unreachable(_) => "unreachable",
+            PullError::Refused(_) => "refused",
             PullError::Invalid(_) => "invalid",
             PullError::RootMismatch(_) => "root_mismatch",
             PullError::NotOnchain(_) => "root_not_onchain",
@@ -207,6 +211,7 @@ impl std::fmt::Display for PullError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PullError::Unreachable(e) => write!(f, "{e}"),
+            PullError::Refused(e) => write!(f, "refused (check --ledger.key): {e}"),
             PullError::Invalid(e) => write!(f, "invalid Ledger: {e}"),
             PullError::RootMismatch(e) => write!(f, "entries do not match the Merkle root: {e}"),
             PullError::NotOnchain(e) => write!(f, "root not published on chain: {e}"),
@@ -223,6 +228,7 @@ async fn pull(client: &LedgerClient) -> Result<(Vec<LedgerEntry>, Option<Digest>
     for _ in 0..2 {
         let (seq, entries) = client.entries().await.map_err(|e| match e {
             ApiError::Decode(m) => PullError::Invalid(m),
+            e @ ApiError::Remote { status: 400..=499, .. } => PullError::Refused(e),
             other => PullError::Unreachable(other),
         })?;
         check_entries(&entries).map_err(PullError::Invalid)?;

@@ -138,6 +138,18 @@ async fn a_running_miner_routes_by_an_entry_added_after_it_started() {
     assert_eq!(after.error, None);
     assert!(after.receipts.iter().any(|r| r.netuid == 22), "routed by the new entry: {:?}", after.receipts);
 
+    // A refused key (or a free-tier caller: summaries) never replaces the Ledger.
+    let m = orchestra_miner::ledger_sync::SyncMetrics::default();
+    let bad = orchestra_ledger_api::LedgerClient::new(&api_url, Some("ok_not_a_key".into())).expect("client");
+    let free = orchestra_ledger_api::LedgerClient::new(&api_url, None).expect("client");
+    let clients = [(api_url.clone(), bad)];
+    assert!(!orchestra_miner::ledger_sync::sync_once(&core, &clients, None, &m).await);
+    assert_eq!(m.failures("refused"), 1, "{m:?}");
+    let clients = [(api_url.clone(), free)];
+    assert!(!orchestra_miner::ledger_sync::sync_once(&core, &clients, None, &m).await);
+    assert_eq!(m.failures("invalid"), 1, "{m:?}");
+    assert_eq!(netuids(&core.ledger()), vec![13, 22, 64]);
+
     // A Ledger API that goes away leaves the last good Ledger in place.
     let _ = stop_api.send(true);
     let _ = served.await;
