@@ -133,7 +133,7 @@ impl Default for SyncMetrics {
 
 impl SyncMetrics {
     /// Failed rounds for `reason` (`unreachable`, `refused`, `invalid`, `root_mismatch`,
-    /// `root_not_onchain`).
+    /// `root_not_onchain`, `no_key`).
     pub fn failures(&self, reason: &'static str) -> u64 {
         self.failures.get_or_create(&ReasonLabels { reason }).get()
     }
@@ -299,7 +299,14 @@ pub async fn sync_once(
                     k
                 };
                 if versions(&current) != versions(&entries) {
-                    tracing::info!(%url, before = current.len(), after = entries.len(), root = %root_text, "Ledger updated");
+                    let had = versions(&current);
+                    let changed: Vec<String> = versions(&entries)
+                        .into_iter()
+                        .filter(|k| !had.contains(k))
+                        .map(|(n, v)| format!("{n}@v{v}"))
+                        .collect();
+                    let changed = changed.join(",");
+                    tracing::info!(%url, before = current.len(), after = entries.len(), %changed, root = %root_text, "Ledger updated");
                 } else {
                     // Same entries and versions: probe metrics and verification times moved.
                     tracing::debug!(%url, entries = entries.len(), root = %root_text, "Ledger metrics refreshed");
@@ -322,19 +329,74 @@ pub async fn sync_once(
     false
 }
 
+/// One client per followed URL.
+pub type Clients = Vec<(String, LedgerClient)>;
+
+/// The Ledger APIs to follow and the key to present: fixed (`--ledger.key`) or read from a file
+/// at each round (`--ledger.key_file`, so a rotated key is picked up without a restart).
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub urls: Vec<String>,
+    pub key: Option<String>,
+    pub key_file: Option<std::path::PathBuf>,
+    pub guard: orchestra_net::GuardConfig,
+}
+
+impl Sources {
+    /// The key to present now.
+    fn current_key(&self) -> Result<Option<String>, String> {
+        match &self.key_file {
+            None => Ok(self.key.clone()),
+            Some(p) => match std::fs::read_to_string(p) {
+                Ok(k) if !k.trim().is_empty() => Ok(Some(k.trim().to_string())),
+                Ok(_) => Err(format!("key file {} is empty", p.display())),
+                Err(e) => Err(format!("key file {}: {e}", p.display())),
+            },
+        }
+    }
+
+    /// One client per URL with `key` (fails on a URL the guard refuses).
+    pub fn clients(&self, key: Option<String>) -> Result<Clients, String> {
+        self.urls
+            .iter()
+            .map(|u| {
+                LedgerClient::with_guard(u, key.clone(), self.guard.clone())
+                    .map(|c| (u.clone(), c))
+                    .map_err(|e| format!("--ledger.url {u}: {e}"))
+            })
+            .collect()
+    }
+}
+
 /// The `ledger-sync` task: a round now, then one every `interval`, until `shutdown` is true.
 /// With `onchain`, a Ledger is used only if its root was committed on chain by a validator.
 pub async fn run(
     core: Arc<MinerCore>,
-    clients: Vec<(String, LedgerClient)>,
+    sources: Sources,
     onchain: Option<OnchainRoots>,
     interval: Duration,
     metrics: Arc<SyncMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     metrics.entries.set(core.ledger().len() as i64);
+    let mut cached: Option<(Option<String>, Clients)> = None;
     loop {
-        sync_once(&core, &clients, onchain.as_ref(), &metrics).await;
+        let clients = match sources.current_key() {
+            Ok(key) => match &cached {
+                Some((k, c)) if *k == key => Ok(c.clone()),
+                _ => sources.clients(key.clone()).inspect(|c| cached = Some((key, c.clone()))),
+            },
+            Err(e) => Err(e),
+        };
+        match clients {
+            Ok(clients) => {
+                sync_once(&core, &clients, onchain.as_ref(), &metrics).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Ledger sync skipped; keeping the last good Ledger");
+                metrics.fail("no_key");
+            }
+        }
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => break,
             _ = tokio::time::sleep(interval) => {}

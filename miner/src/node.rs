@@ -43,6 +43,10 @@ pub struct MinerConfig {
     /// validator with a permit on `--netuid` (validators publish it every round).
     #[arg(long = "ledger.onchain_root")]
     pub ledger_onchain_root: bool,
+    /// Read the Ledger API key from this file at each sync instead (rotation without a restart;
+    /// a missing file is a failed sync, not a fatal error).
+    #[arg(long = "ledger.key_file", conflicts_with = "ledger_key")]
+    pub ledger_key_file: Option<String>,
     /// Seconds between Ledger syncs with `--ledger.url`.
     #[arg(long = "ledger.sync_secs", default_value_t = 60)]
     pub ledger_sync_secs: u64,
@@ -83,7 +87,7 @@ pub struct MinerNode {
     chain: Arc<dyn Chain>,
     axon: Axon,
     listener: tokio::net::TcpListener,
-    ledger_clients: Vec<(String, orchestra_ledger_api::LedgerClient)>,
+    ledger_sources: crate::ledger_sync::Sources,
     ledger_metrics: Arc<crate::ledger_sync::SyncMetrics>,
 }
 
@@ -114,12 +118,14 @@ impl MinerNode {
                 "no Ledger entries: every task will be refused until --ledger.file or --ledger.url names some"
             );
         }
-        let mut ledger_clients = Vec::new();
-        for url in cfg.ledger_urls.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
-            let c = orchestra_ledger_api::LedgerClient::with_guard(url, cfg.ledger_key.clone(), cfg.neuron.guard())
-                .map_err(|e| anyhow::anyhow!("--ledger.url {url}: {e}"))?;
-            ledger_clients.push((url.to_string(), c));
-        }
+        let ledger_sources = crate::ledger_sync::Sources {
+            urls: cfg.ledger_urls.iter().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect(),
+            key: cfg.ledger_key.clone(),
+            key_file: cfg.ledger_key_file.as_ref().map(std::path::PathBuf::from),
+            guard: cfg.neuron.guard(),
+        };
+        // Refuse a malformed or guarded-out URL now rather than at every sync.
+        ledger_sources.clients(None).map_err(|e| anyhow::anyhow!(e))?;
         let extraction = crate::extraction::ExtractionConfig {
             context_chars: cfg.llm_context_chars.max(1_000),
             max_tokens: cfg.llm_max_tokens.max(64),
@@ -168,7 +174,7 @@ impl MinerNode {
         let host: IpAddr = cfg.neuron.axon_host.parse().map_err(|e| anyhow::anyhow!("--axon.host: {e}"))?;
         let addr = SocketAddr::new(host, cfg.neuron.axon_port);
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
-        Ok(MinerNode { cfg, core, chain, axon, listener, ledger_clients, ledger_metrics: Default::default() })
+        Ok(MinerNode { cfg, core, chain, axon, listener, ledger_sources, ledger_metrics: Default::default() })
     }
 
     /// The bound axon address.
@@ -212,18 +218,18 @@ impl MinerNode {
             Duration::from_secs(self.cfg.neuron.sync_secs.max(1)),
             shutdown.clone(),
         ));
-        let ledger_sync = if self.ledger_clients.is_empty() {
+        let ledger_sync = if self.ledger_sources.urls.is_empty() {
             None
         } else {
             let every = Duration::from_secs(self.cfg.ledger_sync_secs.max(1));
-            tracing::info!(urls = self.ledger_clients.len(), every_secs = every.as_secs(), "following the Ledger");
+            tracing::info!(urls = self.ledger_sources.urls.len(), every_secs = every.as_secs(), "following the Ledger");
             let onchain = self
                 .cfg
                 .ledger_onchain_root
                 .then(|| crate::ledger_sync::OnchainRoots { chain: self.chain.clone(), netuid });
             let task = crate::ledger_sync::run(
                 self.core.clone(),
-                self.ledger_clients.clone(),
+                self.ledger_sources.clone(),
                 onchain,
                 every,
                 self.ledger_metrics.clone(),

@@ -165,6 +165,7 @@ async fn a_running_miner_routes_by_an_entry_added_after_it_started() {
 
 /// With `--ledger.onchain_root` a Ledger whose root no permitted validator committed is not used;
 /// once a validator commits that root (what its `--ledger.publish_root` does every round), it is.
+/// The API key is read from `--ledger.key_file`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_onchain_root_only_a_published_root_is_followed() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -193,6 +194,9 @@ async fn with_onchain_root_only_a_published_root_is_followed() {
     let store = Arc::new(LedgerStore::open(StoreConfig::new(dir.path().join("ledger"))).expect("store"));
     store.seed(orchestra_ledger_store::real_subnet_seed().expect("seed")).expect("seed");
     let (key, _) = create_key(&store, Tier::Developer, "miner").expect("key");
+    // The key comes from a file read at each sync (--ledger.key_file).
+    let key_file = dir.path().join("ledger.key");
+    std::fs::write(&key_file, format!("{key}\n")).expect("key file");
     let api = LedgerApi::new(ApiConfig::default(), store.clone()).expect("api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api_url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -227,8 +231,8 @@ async fn with_onchain_root_only_a_published_root_is_followed() {
         &dir.path().join("state").display().to_string(),
         "--ledger.url",
         &api_url,
-        "--ledger.key",
-        &key,
+        "--ledger.key_file",
+        &key_file.display().to_string(),
         "--ledger.sync_secs",
         &SYNC_SECS.to_string(),
         "--ledger.onchain_root",
