@@ -11,10 +11,13 @@
 //!   repair rounds with feedback, token costs from `usage`.
 //! - [`synth`]: the deterministic fallback: fills only what the evidence states, cites it, and
 //!   fails a task whose required fields it cannot fill.
+//! - [`ledger_sync`]: follows the validators' Ledger API (checked against its Merkle root) so
+//!   approved Ledger changes reach routing without a restart.
 //! - [`pipeline`]: runs a whole task and locks the response (receipt root, signature).
 
 pub mod executor;
 pub mod extraction;
+pub mod ledger_sync;
 pub mod node;
 pub mod pipeline;
 pub mod planner;

@@ -27,8 +27,29 @@ pub struct MinerConfig {
     pub neuron: NeuronArgs,
     /// Ledger entries to route with (JSON array), e.g. from a validator's Ledger API or the
     /// local network's simulated subnets.
+    /// Accepts a bare array (what `orchestra ledger export` writes) or the API's
+    /// `{"subnets": [...]}` answer. With `--ledger.url`, the starting point until the first sync.
     #[arg(long = "ledger.file", env = "ORCHESTRA_LEDGER_FILE")]
     pub ledger_file: Option<String>,
+    /// Follow these Ledger APIs (validators' base URLs; repeat the flag or separate with commas):
+    /// pull `/v1/subnets` every `--ledger.sync_secs`, check it against `/v1/root`, and route by
+    /// it. The first URL that answers with a valid Ledger wins; on errors the last good Ledger stays.
+    #[arg(long = "ledger.url", env = "ORCHESTRA_LEDGER_URLS", value_delimiter = ',')]
+    pub ledger_urls: Vec<String>,
+    /// Ledger API key (developer tier or better: the free tier sees summaries, not entries).
+    #[arg(long = "ledger.key", env = "ORCHESTRA_LEDGER_KEY", hide_env_values = true)]
+    pub ledger_key: Option<String>,
+    /// With `--ledger.url`: use a Ledger only if its Merkle root was committed on chain by a
+    /// validator with a permit on `--netuid` (validators publish it every round).
+    #[arg(long = "ledger.onchain_root")]
+    pub ledger_onchain_root: bool,
+    /// Read the Ledger API key from this file at each sync instead (rotation without a restart;
+    /// a missing file is a failed sync, not a fatal error).
+    #[arg(long = "ledger.key_file", conflicts_with = "ledger_key")]
+    pub ledger_key_file: Option<String>,
+    /// Seconds between Ledger syncs with `--ledger.url`.
+    #[arg(long = "ledger.sync_secs", default_value_t = 60)]
+    pub ledger_sync_secs: u64,
     /// Accept requests from any signed hotkey, registered or not (local testing only).
     #[arg(long = "blacklist.allow_any")]
     pub allow_any: bool,
@@ -66,6 +87,8 @@ pub struct MinerNode {
     chain: Arc<dyn Chain>,
     axon: Axon,
     listener: tokio::net::TcpListener,
+    ledger_sources: crate::ledger_sync::Sources,
+    ledger_metrics: Arc<crate::ledger_sync::SyncMetrics>,
 }
 
 impl std::fmt::Debug for MinerNode {
@@ -76,12 +99,7 @@ impl std::fmt::Debug for MinerNode {
 
 fn load_ledger(path: &str) -> Result<Vec<LedgerEntry>, MinerError> {
     let text = std::fs::read_to_string(path).map_err(|e| MinerError::BadRequest(format!("ledger file {path}: {e}")))?;
-    let entries: Vec<LedgerEntry> =
-        serde_json::from_str(&text).map_err(|e| MinerError::BadRequest(format!("ledger file {path}: {e}")))?;
-    for e in &entries {
-        e.validate().map_err(|err| MinerError::BadRequest(format!("ledger file {path}: {err}")))?;
-    }
-    Ok(entries)
+    crate::ledger_sync::parse_ledger(&text).map_err(|e| MinerError::BadRequest(format!("ledger file {path}: {e}")))
 }
 
 impl MinerNode {
@@ -95,9 +113,19 @@ impl MinerNode {
             Some(p) => load_ledger(p)?,
             None => Vec::new(),
         };
-        if ledger.is_empty() {
-            tracing::warn!("no Ledger entries: every task will be refused until --ledger.file names some");
+        if ledger.is_empty() && cfg.ledger_urls.is_empty() {
+            tracing::warn!(
+                "no Ledger entries: every task will be refused until --ledger.file or --ledger.url names some"
+            );
         }
+        let ledger_sources = crate::ledger_sync::Sources {
+            urls: cfg.ledger_urls.iter().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect(),
+            key: cfg.ledger_key.clone(),
+            key_file: cfg.ledger_key_file.as_ref().map(std::path::PathBuf::from),
+            guard: cfg.neuron.guard(),
+        };
+        // Refuse a malformed or guarded-out URL now rather than at every sync.
+        ledger_sources.clients(None).map_err(|e| anyhow::anyhow!(e))?;
         let extraction = crate::extraction::ExtractionConfig {
             context_chars: cfg.llm_context_chars.max(1_000),
             max_tokens: cfg.llm_max_tokens.max(64),
@@ -146,7 +174,7 @@ impl MinerNode {
         let host: IpAddr = cfg.neuron.axon_host.parse().map_err(|e| anyhow::anyhow!("--axon.host: {e}"))?;
         let addr = SocketAddr::new(host, cfg.neuron.axon_port);
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
-        Ok(MinerNode { cfg, core, chain, axon, listener })
+        Ok(MinerNode { cfg, core, chain, axon, listener, ledger_sources, ledger_metrics: Default::default() })
     }
 
     /// The bound axon address.
@@ -156,6 +184,16 @@ impl MinerNode {
 
     pub fn hotkey(&self) -> String {
         self.core.hotkey().to_string()
+    }
+
+    /// The pipeline the axon serves (its Ledger is the one the `ledger-sync` task keeps current).
+    pub fn core(&self) -> Arc<MinerCore> {
+        self.core.clone()
+    }
+
+    /// Counters of the `ledger-sync` task.
+    pub fn ledger_sync_metrics(&self) -> Arc<crate::ledger_sync::SyncMetrics> {
+        self.ledger_metrics.clone()
     }
 
     /// Serve until `shutdown` turns true.
@@ -180,6 +218,25 @@ impl MinerNode {
             Duration::from_secs(self.cfg.neuron.sync_secs.max(1)),
             shutdown.clone(),
         ));
+        let ledger_sync = if self.ledger_sources.urls.is_empty() {
+            None
+        } else {
+            let every = Duration::from_secs(self.cfg.ledger_sync_secs.max(1));
+            tracing::info!(urls = self.ledger_sources.urls.len(), every_secs = every.as_secs(), "following the Ledger");
+            let onchain = self
+                .cfg
+                .ledger_onchain_root
+                .then(|| crate::ledger_sync::OnchainRoots { chain: self.chain.clone(), netuid });
+            let task = crate::ledger_sync::run(
+                self.core.clone(),
+                self.ledger_sources.clone(),
+                onchain,
+                every,
+                self.ledger_metrics.clone(),
+                shutdown.clone(),
+            );
+            Some(tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-sync"))))
+        };
         let mut rx = shutdown.clone();
         let stop = async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -187,6 +244,9 @@ impl MinerNode {
         tracing::info!(hotkey = %self.core.hotkey(), port, "miner running");
         self.axon.serve(self.listener, stop).await?;
         let _ = sync.await;
+        if let Some(t) = ledger_sync {
+            let _ = t.await;
+        }
         tracing::info!("miner stopped");
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! `orchestra ledger serve|keys|find|get|watch`: run the Ledger API on its own, manage its API
+//! `orchestra ledger serve|keys|find|get|verify|export|watch`: run the Ledger API on its own, manage its API
 //! keys, and query it.
 
 use std::net::SocketAddr;
@@ -52,6 +52,18 @@ pub enum LedgerCommand {
         remote: RemoteArgs,
         #[command(flatten)]
         chain: Box<crate::chain_cmd::ChainArgs>,
+    },
+    /// Write every entry as the JSON array a miner's `--ledger.file` reads: from a Ledger API
+    /// (`--url`, full entries need a developer key or better) or a local store (`--data-dir`).
+    Export {
+        /// Read this local Ledger store instead of the API (stop `serve` on it first).
+        #[arg(long, conflicts_with = "url")]
+        data_dir: Option<PathBuf>,
+        /// Write to this file (replaced atomically) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Follow the change feed (SSE; production key or better) and print one JSON line per event.
     Watch {
@@ -295,6 +307,40 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
     }
 }
 
+/// The entries to export, validated, in netuid order.
+fn export_entries(data_dir: Option<&Path>, remote: &RemoteArgs) -> anyhow::Result<Vec<LedgerEntry>> {
+    let mut entries = match data_dir {
+        Some(dir) => open_store(dir)?.entries().context("read the Ledger")?,
+        None => {
+            let c = client(remote)?;
+            let (_, entries) = runtime()?
+                .block_on(c.entries())
+                .with_context(|| format!("list the entries of {} (a developer key or better: --key)", remote.url))?;
+            entries
+        }
+    };
+    entries.sort_by_key(|e| e.netuid);
+    for e in &entries {
+        e.validate().with_context(|| format!("netuid {} is not a valid entry", e.netuid))?;
+    }
+    Ok(entries)
+}
+
+fn export(data_dir: Option<&Path>, out: Option<&Path>, remote: &RemoteArgs) -> anyhow::Result<ExitCode> {
+    let entries = export_entries(data_dir, remote)?;
+    let text = serde_json::to_string_pretty(&entries)?;
+    match out {
+        None => println!("{text}"),
+        Some(path) => {
+            let tmp = path.with_extension("json.tmp");
+            std::fs::write(&tmp, text.as_bytes()).with_context(|| format!("write {}", tmp.display()))?;
+            std::fs::rename(&tmp, path).with_context(|| format!("move {} to {}", tmp.display(), path.display()))?;
+            eprintln!("wrote {} entries to {}", entries.len(), path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(cmd: LedgerCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         LedgerCommand::Serve(a) => serve(a),
@@ -352,6 +398,7 @@ pub fn run(cmd: LedgerCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
+        LedgerCommand::Export { data_dir, out, remote } => export(data_dir.as_deref(), out.as_deref(), &remote),
         LedgerCommand::Watch { since, remote } => {
             let c = client(&remote)?;
             runtime()?.block_on(watch(c, since))?;

@@ -429,6 +429,14 @@ async fn demo(
             s("--net.allow_private"),
         ]
     };
+    // The validators' API ports first: miners follow their Ledger APIs (the flywheel: approved
+    // changes reach routing), starting from the same Ledger file.
+    let mut api_ports = Vec::new();
+    for _ in &validators {
+        api_ports.push(free_port()?);
+    }
+    let api_urls: Vec<String> = api_ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let key_file = dir.join("validator0.key");
     let mut miner_ports = Vec::new();
     for (name, _) in &miners {
         let port = free_port()?;
@@ -440,13 +448,17 @@ async fn demo(
             port.to_string(),
             s("--ledger.file"),
             ledger_file.display().to_string(),
+            s("--ledger.url"),
+            api_urls.join(","),
+            s("--ledger.key_file"),
+            key_file.display().to_string(),
+            s("--ledger.sync_secs"),
+            s("3"),
         ]);
         net.procs.push(spawn_daemon(name, miner_bin, &args, logs)?);
         miner_ports.push(port);
     }
-    let mut api_urls = Vec::new();
-    for (name, _) in &validators {
-        let port = free_port()?;
+    for ((name, _), port) in validators.iter().zip(api_ports.iter().copied()) {
         let mut args = common(name);
         args.extend([
             s("--api.host"),
@@ -466,11 +478,9 @@ async fn demo(
             owner_hk.ss58().to_string(),
         ]);
         net.procs.push(spawn_daemon(name, validator_bin, &args, logs)?);
-        api_urls.push(format!("http://127.0.0.1:{port}"));
     }
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let api = api_urls[0].clone();
-    let key_file = dir.join("validator0.key");
     let key = {
         let kf = key_file.clone();
         wait_for("the validator's API key", Duration::from_secs(60), || {
@@ -602,6 +612,20 @@ async fn demo(
     })
     .await?;
     println!("{}", serde_json::to_string_pretty(&json!({"ledger_change": change}))?);
+    // The approved change reaches the miners' routing (their ledger-sync task logs each update).
+    if let (Some(version), Some((miner0, _))) = (change["version"].as_u64(), miners.first()) {
+        let want = format!("13@v{version}");
+        let log = logs.join(format!("{miner0}.log"));
+        wait_for("the approved change to reach miner routing", Duration::from_secs(60), || {
+            let (log, want) = (log.clone(), want.clone());
+            async move {
+                let text = std::fs::read_to_string(&log).ok()?;
+                text.lines().any(|l| l.contains("Ledger updated") && l.contains(&want)).then_some(Value::Null)
+            }
+        })
+        .await?;
+        eprintln!("    {miner0} follows the Ledger: routes by netuid {want}");
+    }
     let sse_event = tokio::time::timeout(Duration::from_secs(30), sse_task)
         .await
         .context("the SSE client got no schema_changed event")?

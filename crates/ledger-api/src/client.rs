@@ -109,6 +109,26 @@ impl LedgerClient {
         self.get_json("v1/subnets", &[]).await
     }
 
+    /// Every entry in full, as a miner routes with them (`--ledger.file` holds this array).
+    /// Needs a developer key or better: the free tier sees summaries only, which is refused
+    /// here rather than returned as entries.
+    pub async fn entries(&self) -> Result<(u64, Vec<orchestra_proto::ledger::LedgerEntry>), ApiError> {
+        let list = self.list().await?;
+        let mut out = Vec::with_capacity(list.subnets.len());
+        for v in list.subnets {
+            match v {
+                SubnetView::Full(e) => out.push(*e),
+                SubnetView::Summary(s) => {
+                    return Err(ApiError::Decode(format!(
+                        "netuid {} came back as a summary: full entries need a developer key or better",
+                        s.netuid
+                    )));
+                }
+            }
+        }
+        Ok((list.seq, out))
+    }
+
     /// Entries offering `capability`, best first.
     pub async fn find(&self, capability: &str) -> Result<FindResult, ApiError> {
         self.get_json("v1/find", &[("capability", capability.to_string())]).await
