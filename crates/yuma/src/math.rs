@@ -459,17 +459,39 @@ pub fn weighted_median(
     score: &[I32F32],
     partition_idx: &[usize],
     minority: I32F32,
+    partition_lo: I32F32,
+    partition_hi: I32F32,
+) -> I32F32 {
+    let mut buffers = MedianBuffers::default();
+    buffers.current.extend_from_slice(partition_idx);
+    weighted_median_in(stake, score, minority, partition_lo, partition_hi, &mut buffers)
+}
+
+/// Scratch space of [`weighted_median`], reused across the columns of [`weighted_median_col`].
+#[derive(Default)]
+struct MedianBuffers {
+    current: Vec<usize>,
+    lower: Vec<usize>,
+    upper: Vec<usize>,
+}
+
+/// [`weighted_median`] over the partition in `buffers.current` (consumed).
+fn weighted_median_in(
+    stake: &[I32F32],
+    score: &[I32F32],
+    minority: I32F32,
     mut partition_lo: I32F32,
     mut partition_hi: I32F32,
+    buffers: &mut MedianBuffers,
 ) -> I32F32 {
     if stake.len() != score.len() {
         return zero();
     }
-    let mut current: Vec<usize> = partition_idx.to_vec();
+    let MedianBuffers { current, lower, upper } = buffers;
+    lower.clear();
+    upper.clear();
     let mut iteration_counter: usize = 0;
-    let iteration_limit = partition_idx.len();
-    let mut lower: Vec<usize> = Vec::new();
-    let mut upper: Vec<usize> = Vec::new();
+    let iteration_limit = current.len();
     loop {
         let n = current.len();
         if n == 0 {
@@ -482,7 +504,7 @@ pub fn weighted_median(
         let pivot = get_safe(score, current.get(mid_idx).copied().unwrap_or(0));
         let mut lo_stake = zero();
         let mut hi_stake = zero();
-        for &idx in &current {
+        for &idx in current.iter() {
             let s = get_safe(score, idx);
             if s == pivot {
                 continue;
@@ -496,10 +518,10 @@ pub fn weighted_median(
             }
         }
         if minority < partition_lo.saturating_add(lo_stake) && !lower.is_empty() {
-            current = std::mem::take(&mut lower);
+            std::mem::swap(current, lower);
             partition_hi = partition_lo.saturating_add(lo_stake);
         } else if partition_hi.saturating_sub(hi_stake) <= minority && !upper.is_empty() {
-            current = std::mem::take(&mut upper);
+            std::mem::swap(current, upper);
             partition_lo = partition_hi.saturating_sub(hi_stake);
         } else {
             return pivot;
@@ -515,33 +537,44 @@ pub fn weighted_median(
 
 /// Chain `weighted_median_col`: per column, the stake-weighted median over the rows with
 /// positive stake (their stake renormalized), with `majority` = kappa.
+///
+/// The voting rows and their renormalized stake are the same for every column, so they are
+/// computed once (the chain recomputes them per column, with the same result), and the
+/// median's scratch buffers are reused across columns.
 pub fn weighted_median_col(stake: &[I32F32], score: &[Vec<I32F32>], majority: I32F32) -> Vec<I32F32> {
     let columns = score.first().map_or(0, |r| r.len());
     let mut median = vec![zero(); columns];
-    for (c, med_cell) in median.iter_mut().enumerate() {
-        let mut use_stake: Vec<I32F32> = Vec::new();
-        let mut use_score: Vec<I32F32> = Vec::new();
-        for (r, &st) in stake.iter().enumerate() {
-            if st > zero() {
-                match score.get(r) {
-                    Some(row) if row.len() == columns => {
-                        use_stake.push(st);
-                        use_score.push(get_safe(row, c));
-                    }
-                    _ => {
-                        use_stake.push(zero());
-                        use_score.push(zero());
-                    }
+    let mut use_stake: Vec<I32F32> = Vec::new();
+    let mut use_rows: Vec<Option<&[I32F32]>> = Vec::new();
+    for (r, &st) in stake.iter().enumerate() {
+        if st > zero() {
+            match score.get(r) {
+                Some(row) if row.len() == columns => {
+                    use_stake.push(st);
+                    use_rows.push(Some(row));
+                }
+                _ => {
+                    use_stake.push(zero());
+                    use_rows.push(None);
                 }
             }
         }
-        if !use_stake.is_empty() {
-            inplace_normalize(&mut use_stake);
-            let stake_sum = sum(&use_stake);
-            let minority = stake_sum.saturating_sub(majority);
-            let idxs: Vec<usize> = (0..use_stake.len()).collect();
-            *med_cell = weighted_median(&use_stake, &use_score, &idxs, minority, zero(), stake_sum);
+    }
+    if use_stake.is_empty() {
+        return median;
+    }
+    inplace_normalize(&mut use_stake);
+    let stake_sum = sum(&use_stake);
+    let minority = stake_sum.saturating_sub(majority);
+    let mut use_score = vec![zero(); use_rows.len()];
+    let mut buffers = MedianBuffers::default();
+    for (c, med_cell) in median.iter_mut().enumerate() {
+        for (s, row) in use_score.iter_mut().zip(&use_rows) {
+            *s = row.map_or(zero(), |row| get_safe(row, c));
         }
+        buffers.current.clear();
+        buffers.current.extend(0..use_stake.len());
+        *med_cell = weighted_median_in(&use_stake, &use_score, minority, zero(), stake_sum, &mut buffers);
     }
     median
 }
