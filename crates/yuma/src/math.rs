@@ -41,43 +41,6 @@ impl SafeDiv for I64F64 {
     }
 }
 
-/// A divisor prepared for many [`SafeDiv::safe_div`] calls (a row or column sum or maximum):
-/// for dividends in [0, 1) the quotient `(a << 32) / d` comes from one 64×64-bit multiply by
-/// the precomputed reciprocal `m = ⌊2^64 / d⌋` plus at most one correction, which is exact
-/// (`⌊x·m / 2^64⌋` undershoots `⌊x / d⌋` by less than `x / 2^64 < 1`). Other dividends take
-/// [`SafeDiv::safe_div`].
-#[derive(Clone, Copy)]
-pub struct Divisor {
-    value: I32F32,
-    d: u64,
-    reciprocal: u64,
-}
-
-impl Divisor {
-    /// Prepare `value` as a divisor.
-    pub fn new(value: I32F32) -> Self {
-        let bits = value.to_bits();
-        let d = if bits > 1 { bits.unsigned_abs() } else { 0 };
-        let reciprocal = if d > 1 { u64::try_from((1u128 << 64) / u128::from(d)).unwrap_or(0) } else { 0 };
-        Self { value, d, reciprocal }
-    }
-
-    /// `a.safe_div(value)`, bit for bit.
-    #[inline]
-    pub fn div(&self, a: I32F32) -> I32F32 {
-        let bits = a.to_bits();
-        if self.reciprocal != 0 && (0..1i64 << 32).contains(&bits) {
-            let x = bits.unsigned_abs() << 32;
-            let mut q = ((u128::from(x) * u128::from(self.reciprocal)) >> 64) as u64;
-            if x - q * self.d >= self.d {
-                q += 1;
-            }
-            return i64::try_from(q).map_or_else(|_| zero(), I32F32::from_bits);
-        }
-        a.safe_div(self.value)
-    }
-}
-
 fn zero() -> I32F32 {
     I32F32::from_bits(0)
 }
@@ -276,8 +239,7 @@ pub fn inplace_normalize(x: &mut [I32F32]) {
     if x_sum == zero() {
         return;
     }
-    let x_sum = Divisor::new(x_sum);
-    x.iter_mut().for_each(|value| *value = x_sum.div(*value));
+    x.iter_mut().for_each(|value| *value = value.safe_div(x_sum));
 }
 
 /// Chain `inplace_normalize_using_sum`.
@@ -285,8 +247,7 @@ pub fn inplace_normalize_using_sum(x: &mut [I32F32], x_sum: I32F32) {
     if x_sum == zero() {
         return;
     }
-    let x_sum = Divisor::new(x_sum);
-    x.iter_mut().for_each(|value| *value = x_sum.div(*value));
+    x.iter_mut().for_each(|value| *value = value.safe_div(x_sum));
 }
 
 /// Chain `inplace_normalize_64` (I64F64, used for stake).
@@ -303,8 +264,7 @@ pub fn inplace_row_normalize(x: &mut [Vec<I32F32>]) {
     for row in x {
         let row_sum = sum(row);
         if row_sum > zero() {
-            let row_sum = Divisor::new(row_sum);
-            row.iter_mut().for_each(|x_ij| *x_ij = row_sum.div(*x_ij));
+            row.iter_mut().for_each(|x_ij| *x_ij = x_ij.safe_div(row_sum));
         }
     }
 }
@@ -331,12 +291,10 @@ pub fn inplace_col_normalize(x: &mut [Vec<I32F32>]) {
     if col_sums.is_empty() {
         return;
     }
-    let col_sums: Vec<Option<Divisor>> =
-        col_sums.into_iter().map(|sum| (sum != zero()).then(|| Divisor::new(sum))).collect();
     for row in x.iter_mut() {
         for (m, sum) in row.iter_mut().zip(col_sums.iter()) {
-            if let Some(sum) = sum {
-                *m = sum.div(*m);
+            if *sum != zero() {
+                *m = m.safe_div(*sum);
             }
         }
     }
@@ -356,12 +314,10 @@ pub fn inplace_col_max_upscale(x: &mut [Vec<I32F32>]) {
             }
         }
     }
-    let col_maxes: Vec<Option<Divisor>> =
-        col_maxes.into_iter().map(|max| (max != zero()).then(|| Divisor::new(max))).collect();
     for row in x.iter_mut() {
         for (val, m) in row.iter_mut().zip(col_maxes.iter()) {
-            if let Some(m) = m {
-                *val = m.div(*val);
+            if *m != zero() {
+                *val = val.safe_div(*m);
             }
         }
     }
@@ -937,13 +893,6 @@ mod tests {
         fn safe_div_equals_checked_div(a in bits(), b in bits()) {
             let (a, b) = (I32F32::from_bits(a), I32F32::from_bits(b));
             prop_assert_eq!(a.safe_div(b), safe_div_reference(a, b));
-            prop_assert_eq!(Divisor::new(b).div(a), safe_div_reference(a, b));
-        }
-
-        #[test]
-        fn divisor_equals_checked_div_on_proportions(a in 0i64..1 << 32, b in prop_oneof![1i64..=1 << 34, 1i64..64, any::<i64>()]) {
-            let (a, b) = (I32F32::from_bits(a), I32F32::from_bits(b));
-            prop_assert_eq!(Divisor::new(b).div(a), safe_div_reference(a, b));
         }
     }
 
