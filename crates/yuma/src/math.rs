@@ -24,12 +24,16 @@ impl SafeDiv for I32F32 {
     fn safe_div(self, rhs: Self) -> Self {
         let (a, b) = (self.to_bits(), rhs.to_bits());
         // Fast path, bit-identical to `checked_div` (which divides `a << 32` by `b` in i128,
-        // truncating, and fails when the quotient does not fit an i64): for 0 <= a < 2^32 (a
-        // value in [0, 1), every proportion but 1 itself) and b > 0 both operands fit a u64, so
-        // one hardware u64 division gives the same truncated quotient.
-        if (0..1i64 << 32).contains(&a) && b > 0 {
-            let quotient = (a.unsigned_abs() << 32) / b.unsigned_abs();
-            return i64::try_from(quotient).map_or_else(|_| zero(), I32F32::from_bits);
+        // truncating, and fails when the quotient does not fit an i64): for a >= 0 and b > 0,
+        // drop the power of two both share (it cancels in the quotient; whole numbers such as
+        // raw u16 bonds and their column sums share 2^32); then if a < 2^32, both operands of
+        // `(a << 32) / b` fit a u64 and one hardware u64 division gives the same quotient.
+        if a >= 0 && b > 0 {
+            let shared = (a | b).trailing_zeros();
+            let (a, b) = (a.unsigned_abs() >> shared, b.unsigned_abs() >> shared);
+            if a < 1 << 32 {
+                return i64::try_from((a << 32) / b).map_or_else(|_| zero(), I32F32::from_bits);
+            }
         }
         self.checked_div(rhs).unwrap_or_default()
     }
@@ -877,6 +881,8 @@ mod tests {
             Just((1 << 32) - 1),
             Just(1 << 31),
             0i64..=1 << 33,
+            (0i64..=1 << 31).prop_map(|x| x << 32),
+            (0i64..1 << 20, 0u32..44).prop_map(|(x, s)| x << s),
             any::<i64>(),
         ]
     }
