@@ -233,7 +233,8 @@ pub fn epoch(input: &EpochInput, hp: &Hyperparams, variant: Variant) -> Result<E
             } else if validator_permits[i] {
                 // Losing the permit clears the bonds row.
                 vec![0; n]
-            } else if input.bonds.is_empty() {
+            } else if input.bonds.is_empty() || position[i].is_none() {
+                // A row that is not live has no stored bonds: zeros without copying them.
                 vec![0; n]
             } else {
                 input.bonds[i].clone()
