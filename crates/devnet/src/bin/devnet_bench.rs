@@ -127,7 +127,7 @@ fn scaling_svg(scaling: &serde_json::Value) -> String {
         .as_array()
         .map(|a| a.iter().filter_map(|p| Some((p["uids"].as_f64()?, p["p50_ms"].as_f64()?))).collect())
         .unwrap_or_default();
-    let (w, h, left, right, top, bottom) = (560.0, 360.0, 70.0, 20.0, 40.0, 50.0);
+    let (w, h, left, right, top, bottom) = (560.0, 360.0, 70.0, 30.0, 40.0, 50.0);
     let (x0, x1) = (64f64.log10(), 4096f64.log10());
     let ymin = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).max(1e-3);
     let ymax = pts.iter().map(|p| p.1).fold(0.0, f64::max).max(ymin * 10.0);
@@ -172,16 +172,39 @@ fn scaling_svg(scaling: &serde_json::Value) -> String {
         (top + h - bottom) / 2.0,
         (top + h - bottom) / 2.0
     );
+    // Guides through the first point: slope 1 (linear) and slope 2 (quadratic).
+    if let Some(&(xa, ya)) = pts.first() {
+        for (power, label) in [(1.0, "∝ n"), (2.0, "∝ n²")] {
+            let yb = ya * (4096.0 / xa).powf(power);
+            let (x2, y2) = if yb <= 10f64.powf(y1) {
+                (4096.0, yb)
+            } else {
+                (xa * (10f64.powf(y1) / ya).powf(1.0 / power), 10f64.powf(y1))
+            };
+            s += &format!(
+                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#999\" \
+                 stroke-dasharray=\"4 4\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#777\" \
+                 text-anchor=\"end\">{label}</text>\n",
+                px(xa),
+                py(ya),
+                px(x2),
+                py(y2),
+                px(x2) - 4.0,
+                py(y2) + 14.0
+            );
+        }
+    }
     let line: Vec<String> = pts.iter().map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
     s += &format!("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>\n", line.join(" "));
     for &(x, y) in &pts {
+        // Labels left of the point (the last point sits on the right edge).
         s += &format!(
             "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#1f77b4\"/>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\">{y:.3} ms</text>\n",
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{y:.3} ms</text>\n",
             px(x),
             py(y),
-            px(x) + 6.0,
-            py(y) - 6.0
+            px(x) - 8.0,
+            py(y) - 8.0
         );
     }
     s += "</svg>\n";
