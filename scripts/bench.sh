@@ -17,7 +17,7 @@ cargo build --release --quiet -p orchestra-ledger-api --bin ledger-load -p orche
 echo "== ledger API" >&2
 "$TARGET/release/ledger-load" --duration-secs 10 --subscribers 1000 --changes 10 | tee docs/benchmarks-ledger.jsonl
 echo "== devnet and Yuma" >&2
-"$TARGET/release/devnet_bench" | tee docs/benchmarks-devnet.json
+"$TARGET/release/devnet_bench" --yuma-svg docs/yuma-scaling.svg | tee docs/benchmarks-devnet.json
 echo "== miner and validator" >&2
 "$TARGET/release/pipeline-bench" 300 | tee docs/benchmarks-pipeline.jsonl
 python3 scripts/bench_report.py docs/benchmarks-axon.jsonl docs/benchmarks.md \

@@ -37,6 +37,8 @@
 
 pub mod case;
 mod epoch;
+#[cfg(test)]
+mod epoch_dense;
 pub mod math;
 
 pub use case::{CASE_FORMAT_HELP, Case, run_case, run_case_json};

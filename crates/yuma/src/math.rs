@@ -20,7 +20,21 @@ pub trait SafeDiv: Sized {
 }
 
 impl SafeDiv for I32F32 {
+    #[inline]
     fn safe_div(self, rhs: Self) -> Self {
+        let (a, b) = (self.to_bits(), rhs.to_bits());
+        // Fast path, bit-identical to `checked_div` (which divides `a << 32` by `b` in i128,
+        // truncating, and fails when the quotient does not fit an i64): for a >= 0 and b > 0,
+        // drop the power of two both share (it cancels in the quotient; whole numbers such as
+        // raw u16 bonds and their column sums share 2^32); then if a < 2^32, both operands of
+        // `(a << 32) / b` fit a u64 and one hardware u64 division gives the same quotient.
+        if a >= 0 && b > 0 {
+            let shared = (a | b).trailing_zeros();
+            let (a, b) = (a.unsigned_abs() >> shared, b.unsigned_abs() >> shared);
+            if a < 1 << 32 {
+                return i64::try_from((a << 32) / b).map_or_else(|_| zero(), I32F32::from_bits);
+            }
+        }
         self.checked_div(rhs).unwrap_or_default()
     }
 }
@@ -459,47 +473,67 @@ pub fn weighted_median(
     score: &[I32F32],
     partition_idx: &[usize],
     minority: I32F32,
-    mut partition_lo: I32F32,
-    mut partition_hi: I32F32,
+    partition_lo: I32F32,
+    partition_hi: I32F32,
 ) -> I32F32 {
     if stake.len() != score.len() {
         return zero();
     }
-    let mut current: Vec<usize> = partition_idx.to_vec();
+    let mut buffers = MedianBuffers::default();
+    buffers.current.extend(partition_idx.iter().map(|&idx| (get_safe(score, idx), get_safe(stake, idx))));
+    weighted_median_in(minority, partition_lo, partition_hi, &mut buffers)
+}
+
+/// Scratch space of [`weighted_median`], reused across the columns of [`weighted_median_col`]:
+/// (score, stake) pairs of the current partition and its lower and upper parts, in the order
+/// the chain visits their indices.
+#[derive(Default)]
+struct MedianBuffers {
+    current: Vec<(I32F32, I32F32)>,
+    lower: Vec<(I32F32, I32F32)>,
+    upper: Vec<(I32F32, I32F32)>,
+}
+
+/// [`weighted_median`] over the (score, stake) pairs in `buffers.current` (consumed).
+fn weighted_median_in(
+    minority: I32F32,
+    mut partition_lo: I32F32,
+    mut partition_hi: I32F32,
+    buffers: &mut MedianBuffers,
+) -> I32F32 {
+    let MedianBuffers { current, lower, upper } = buffers;
+    lower.clear();
+    upper.clear();
     let mut iteration_counter: usize = 0;
-    let iteration_limit = partition_idx.len();
-    let mut lower: Vec<usize> = Vec::new();
-    let mut upper: Vec<usize> = Vec::new();
+    let iteration_limit = current.len();
     loop {
         let n = current.len();
         if n == 0 {
             return zero();
         }
         if n == 1 {
-            return current.first().map_or(zero(), |&only| get_safe(score, only));
+            return current.first().map_or(zero(), |&(score, _)| score);
         }
-        let mid_idx = n / 2;
-        let pivot = get_safe(score, current.get(mid_idx).copied().unwrap_or(0));
+        let pivot = current.get(n / 2).map_or(zero(), |&(score, _)| score);
         let mut lo_stake = zero();
         let mut hi_stake = zero();
-        for &idx in &current {
-            let s = get_safe(score, idx);
+        for &(s, st) in current.iter() {
             if s == pivot {
                 continue;
             }
             if s < pivot {
-                lo_stake = lo_stake.saturating_add(get_safe(stake, idx));
-                lower.push(idx);
+                lo_stake = lo_stake.saturating_add(st);
+                lower.push((s, st));
             } else {
-                hi_stake = hi_stake.saturating_add(get_safe(stake, idx));
-                upper.push(idx);
+                hi_stake = hi_stake.saturating_add(st);
+                upper.push((s, st));
             }
         }
         if minority < partition_lo.saturating_add(lo_stake) && !lower.is_empty() {
-            current = std::mem::take(&mut lower);
+            std::mem::swap(current, lower);
             partition_hi = partition_lo.saturating_add(lo_stake);
         } else if partition_hi.saturating_sub(hi_stake) <= minority && !upper.is_empty() {
-            current = std::mem::take(&mut upper);
+            std::mem::swap(current, upper);
             partition_lo = partition_hi.saturating_sub(hi_stake);
         } else {
             return pivot;
@@ -515,33 +549,42 @@ pub fn weighted_median(
 
 /// Chain `weighted_median_col`: per column, the stake-weighted median over the rows with
 /// positive stake (their stake renormalized), with `majority` = kappa.
+///
+/// The voting rows and their renormalized stake are the same for every column, so they are
+/// computed once (the chain recomputes them per column, with the same result), and the
+/// median's scratch buffers are reused across columns.
 pub fn weighted_median_col(stake: &[I32F32], score: &[Vec<I32F32>], majority: I32F32) -> Vec<I32F32> {
     let columns = score.first().map_or(0, |r| r.len());
     let mut median = vec![zero(); columns];
-    for (c, med_cell) in median.iter_mut().enumerate() {
-        let mut use_stake: Vec<I32F32> = Vec::new();
-        let mut use_score: Vec<I32F32> = Vec::new();
-        for (r, &st) in stake.iter().enumerate() {
-            if st > zero() {
-                match score.get(r) {
-                    Some(row) if row.len() == columns => {
-                        use_stake.push(st);
-                        use_score.push(get_safe(row, c));
-                    }
-                    _ => {
-                        use_stake.push(zero());
-                        use_score.push(zero());
-                    }
+    let mut use_stake: Vec<I32F32> = Vec::new();
+    let mut use_rows: Vec<Option<&[I32F32]>> = Vec::new();
+    for (r, &st) in stake.iter().enumerate() {
+        if st > zero() {
+            match score.get(r) {
+                Some(row) if row.len() == columns => {
+                    use_stake.push(st);
+                    use_rows.push(Some(row));
+                }
+                _ => {
+                    use_stake.push(zero());
+                    use_rows.push(None);
                 }
             }
         }
-        if !use_stake.is_empty() {
-            inplace_normalize(&mut use_stake);
-            let stake_sum = sum(&use_stake);
-            let minority = stake_sum.saturating_sub(majority);
-            let idxs: Vec<usize> = (0..use_stake.len()).collect();
-            *med_cell = weighted_median(&use_stake, &use_score, &idxs, minority, zero(), stake_sum);
-        }
+    }
+    if use_stake.is_empty() {
+        return median;
+    }
+    inplace_normalize(&mut use_stake);
+    let stake_sum = sum(&use_stake);
+    let minority = stake_sum.saturating_sub(majority);
+    let mut buffers = MedianBuffers::default();
+    for (c, med_cell) in median.iter_mut().enumerate() {
+        buffers.current.clear();
+        buffers
+            .current
+            .extend(use_rows.iter().zip(&use_stake).map(|(row, &st)| (row.map_or(zero(), |row| get_safe(row, c)), st)));
+        *med_cell = weighted_median_in(minority, zero(), stake_sum, &mut buffers);
     }
     median
 }
@@ -715,4 +758,185 @@ pub fn compute_liquid_alpha_values(
                 .collect()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The optimized helpers against the verbatim previous (chain-shaped) code, bit for bit.
+    use proptest::prelude::*;
+    use substrate_fixed::types::I32F32;
+
+    use super::*;
+
+    /// The previous `safe_div`: `checked_div`, 0 on failure.
+    fn safe_div_reference(a: I32F32, b: I32F32) -> I32F32 {
+        a.checked_div(b).unwrap_or_default()
+    }
+
+    /// Chain `weighted_median`: stake-weighted median by a deterministic mid-pivot partition.
+    ///
+    /// `minority = Σ stake - majority`; returns (about) the largest score `s` such that the stake
+    /// scoring at least `s` exceeds the majority. `partition_lo`/`partition_hi` bound the stake
+    /// integral of the current partition.
+    pub fn weighted_median_reference(
+        stake: &[I32F32],
+        score: &[I32F32],
+        partition_idx: &[usize],
+        minority: I32F32,
+        mut partition_lo: I32F32,
+        mut partition_hi: I32F32,
+    ) -> I32F32 {
+        if stake.len() != score.len() {
+            return zero();
+        }
+        let mut current: Vec<usize> = partition_idx.to_vec();
+        let mut iteration_counter: usize = 0;
+        let iteration_limit = partition_idx.len();
+        let mut lower: Vec<usize> = Vec::new();
+        let mut upper: Vec<usize> = Vec::new();
+        loop {
+            let n = current.len();
+            if n == 0 {
+                return zero();
+            }
+            if n == 1 {
+                return current.first().map_or(zero(), |&only| get_safe(score, only));
+            }
+            let mid_idx = n / 2;
+            let pivot = get_safe(score, current.get(mid_idx).copied().unwrap_or(0));
+            let mut lo_stake = zero();
+            let mut hi_stake = zero();
+            for &idx in &current {
+                let s = get_safe(score, idx);
+                if s == pivot {
+                    continue;
+                }
+                if s < pivot {
+                    lo_stake = lo_stake.saturating_add(get_safe(stake, idx));
+                    lower.push(idx);
+                } else {
+                    hi_stake = hi_stake.saturating_add(get_safe(stake, idx));
+                    upper.push(idx);
+                }
+            }
+            if minority < partition_lo.saturating_add(lo_stake) && !lower.is_empty() {
+                current = std::mem::take(&mut lower);
+                partition_hi = partition_lo.saturating_add(lo_stake);
+            } else if partition_hi.saturating_sub(hi_stake) <= minority && !upper.is_empty() {
+                current = std::mem::take(&mut upper);
+                partition_lo = partition_hi.saturating_sub(hi_stake);
+            } else {
+                return pivot;
+            }
+            lower.clear();
+            upper.clear();
+            iteration_counter = iteration_counter.saturating_add(1);
+            if iteration_counter > iteration_limit {
+                return zero();
+            }
+        }
+    }
+
+    /// Chain `weighted_median_col`: per column, the stake-weighted median over the rows with
+    /// positive stake (their stake renormalized), with `majority` = kappa.
+    pub fn weighted_median_col_reference(stake: &[I32F32], score: &[Vec<I32F32>], majority: I32F32) -> Vec<I32F32> {
+        let columns = score.first().map_or(0, |r| r.len());
+        let mut median = vec![zero(); columns];
+        for (c, med_cell) in median.iter_mut().enumerate() {
+            let mut use_stake: Vec<I32F32> = Vec::new();
+            let mut use_score: Vec<I32F32> = Vec::new();
+            for (r, &st) in stake.iter().enumerate() {
+                if st > zero() {
+                    match score.get(r) {
+                        Some(row) if row.len() == columns => {
+                            use_stake.push(st);
+                            use_score.push(get_safe(row, c));
+                        }
+                        _ => {
+                            use_stake.push(zero());
+                            use_score.push(zero());
+                        }
+                    }
+                }
+            }
+            if !use_stake.is_empty() {
+                inplace_normalize(&mut use_stake);
+                let stake_sum = sum(&use_stake);
+                let minority = stake_sum.saturating_sub(majority);
+                let idxs: Vec<usize> = (0..use_stake.len()).collect();
+                *med_cell = weighted_median_reference(&use_stake, &use_score, &idxs, minority, zero(), stake_sum);
+            }
+        }
+        median
+    }
+
+    fn bits() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            Just(0i64),
+            Just(1),
+            Just(-1),
+            Just(i64::MAX),
+            Just(i64::MIN),
+            Just(1 << 32),
+            Just((1 << 32) - 1),
+            Just(1 << 31),
+            0i64..=1 << 33,
+            (0i64..=1 << 31).prop_map(|x| x << 32),
+            (0i64..1 << 20, 0u32..44).prop_map(|(x, s)| x << s),
+            any::<i64>(),
+        ]
+    }
+
+    fn proportion() -> impl Strategy<Value = I32F32> {
+        prop_oneof![Just(0i64), Just(1 << 32), 0i64..=1 << 32, 0i64..=1 << 20, (0i64..4).prop_map(|x| x << 30)]
+            .prop_map(I32F32::from_bits)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn safe_div_equals_checked_div(a in bits(), b in bits()) {
+            let (a, b) = (I32F32::from_bits(a), I32F32::from_bits(b));
+            prop_assert_eq!(a.safe_div(b), safe_div_reference(a, b));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn weighted_median_col_equals_reference(
+            rows in 0usize..12,
+            cols in 0usize..10,
+            seed in prop::collection::vec((proportion(), prop_oneof![Just(0i64), 0i64..=1 << 32]), 0..120),
+            ragged in any::<bool>(),
+            majority in proportion(),
+        ) {
+            let mut it = seed.iter().cycle();
+            let mut stake = Vec::new();
+            let mut score = Vec::new();
+            for r in 0..rows {
+                let (_, s) = it.next().copied().unwrap_or((I32F32::from_bits(0), 0));
+                stake.push(I32F32::from_bits(s));
+                let len = if ragged && r % 3 == 2 { cols / 2 } else { cols };
+                score.push((0..len).map(|_| it.next().map_or(I32F32::from_bits(0), |p| p.0)).collect::<Vec<_>>());
+            }
+            prop_assert_eq!(
+                weighted_median_col(&stake, &score, majority),
+                weighted_median_col_reference(&stake, &score, majority)
+            );
+            if let Some(row) = score.first() {
+                let idx: Vec<usize> = (0..stake.len()).rev().collect();
+                let sum_all = sum(&stake);
+                let minority = sum_all.saturating_sub(majority);
+                let score_col: Vec<I32F32> = score.iter().map(|r| r.first().copied().unwrap_or_default()).collect();
+                prop_assert_eq!(
+                    weighted_median(&stake, &score_col, &idx, minority, I32F32::from_bits(0), sum_all),
+                    weighted_median_reference(&stake, &score_col, &idx, minority, I32F32::from_bits(0), sum_all)
+                );
+                let _ = row;
+            }
+        }
+    }
 }
