@@ -94,7 +94,7 @@ Command: `scripts/bench.sh` (`devnet_bench`), run {stamp}.
 
 | measure | result | target |
 |---|---|---|
-| Yuma epoch, {y.get('uids')} uids / {y.get('validators')} validators | p50 {y.get('p50_ms', 0):.2f} ms, min {y.get('min_ms', 0):.2f} ms | ≤ 5 ms |
+| Yuma epoch, {y.get('uids')} uids / {y.get('validators')} validators | p50 {y.get('p50_ms', 0):.2f} ms, min {y.get('min_ms', 0):.2f} ms | ≤ 2 ms |
 | devnet set_weights, {sw.get('concurrent_validators')} validators × {sw.get('weights_per_call')} weights, synced writes | {sw.get('per_second', 0):.0f}/s | |
 | metagraph fetch, {mg.get('uids')} uids | p50 {mg.get('p50_ms', 0):.2f} ms, p99 {mg.get('p99_ms', 0):.2f} ms | |
 """)
