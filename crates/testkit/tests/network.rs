@@ -67,7 +67,7 @@ async fn rogue_miner(key: Keypair, core: Arc<MinerCore>, mode: &'static str) -> 
                     }
                 } else {
                     // Slow: answers correctly, late in its deadline.
-                    tokio::time::sleep(Duration::from_millis(3000)).await;
+                    tokio::time::sleep(Duration::from_millis(3600)).await;
                 }
                 Ok(out)
             }
@@ -214,7 +214,7 @@ async fn honest_miner_earns_most_and_a_killed_validator_resumes_without_double_s
         let inc = |k: &Keypair| mg.neuron_by_hotkey(k.ss58()).map(|n| n.incentive).unwrap_or(0);
         let (h, x, s) = (inc(&keys[1]), inc(&keys[2]), inc(&keys[3]));
         let rounds = status(api).await.and_then(|v| v["status"]["weight_submissions"].as_u64()).unwrap_or(0);
-        if h > 0 && rounds >= 2 {
+        if h > 0 && rounds >= 3 {
             break (h, x, s);
         }
         let log = std::fs::read_to_string(dir.path().join("validator.log")).unwrap_or_default();
