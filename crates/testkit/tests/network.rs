@@ -1,6 +1,6 @@
 //! A whole network with the real validator binary: devnet, simulated subnets, an honest miner
 //! (the real miner node), a hallucinating one (made-up prices, correctly re-signed) and a slow
-//! one (honest but near its deadline). After a few rounds and devnet epochs the honest miner has
+//! one (honest but past its deadline). After a few rounds and devnet epochs the honest miner has
 //! the largest incentive. Then the validator is killed with SIGKILL and restarted on the same
 //! data directory: its scores continue and it does not resubmit weights inside the rate-limit
 //! window (no `SettingWeightsTooFast`).
@@ -66,8 +66,8 @@ async fn rogue_miner(key: Keypair, core: Arc<MinerCore>, mode: &'static str) -> 
                         }
                     }
                 } else {
-                    // Slow: answers correctly, late in its deadline.
-                    tokio::time::sleep(Duration::from_millis(3600)).await;
+                    // Slow: answers correctly, but after its deadline (the validator still hears it).
+                    tokio::time::sleep(Duration::from_millis(4200)).await;
                 }
                 Ok(out)
             }
