@@ -307,18 +307,7 @@ pub fn platforms(objective: &str) -> Vec<&'static str> {
     out
 }
 
-/// Civil date (y, m, d) of a day count since the Unix epoch (Howard Hinnant's algorithm).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+pub use orchestra_proto::date::civil_from_days;
 
 /// The date window an objective asks for ("today", "this week", "this month", "this year",
 /// "past/last week|month|year"), as ISO start and end datetimes, relative to `today` (days since

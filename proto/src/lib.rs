@@ -21,6 +21,7 @@ pub mod body_hash;
 pub mod btauth;
 pub mod canonical;
 pub mod contract;
+pub mod date;
 pub mod extract;
 pub mod ledger;
 pub mod pyrepr;

@@ -199,33 +199,15 @@ pub fn retrieval(objective: &str, today: &str) -> Retrieval {
     Retrieval { query, social, scrape: if social_asked { 3 } else { 5 } }
 }
 
-/// `YYYY-MM-DD` minus `n` days (civil calendar), `None` if `d` is not a date.
+/// `YYYY-MM-DD` minus `n` days, `None` if `d` is not a date.
 fn days_before(d: &str, n: i64) -> Option<String> {
-    let y: i64 = d.get(0..4)?.parse().ok()?;
-    let m: i64 = d.get(5..7)?.parse().ok()?;
-    let day: i64 = d.get(8..10)?.parse().ok()?;
-    // Days from civil (Howard Hinnant's algorithm), shifted, and back.
-    let yy = if m <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let z = era * 146_097 + doe - n;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let dd = doy - (153 * mp + 2) / 5 + 1;
-    let mm = if mp < 10 { mp + 3 } else { mp - 9 };
-    let yy = yoe + era * 400 + i64::from(mm <= 2);
-    Some(format!("{yy:04}-{mm:02}-{dd:02}"))
+    orchestra_proto::date::parse_day(d).map(|z| orchestra_proto::date::format_day(z - n))
 }
 
 /// Today as `YYYY-MM-DD` (UTC).
 pub fn today() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    days_before("1970-01-01", -((secs / 86_400) as i64)).unwrap_or_else(|| "1970-01-01".into())
+    orchestra_proto::date::format_day((secs / 86_400) as i64)
 }
 
 /// The validator's reference answer and what it rests on.

@@ -105,40 +105,16 @@ pub fn revoke_key(store: &LedgerStore, id: &str) -> Result<bool, ApiError> {
 
 /// `YYYY-MM` (UTC) of a Unix-millisecond time: the usage period.
 pub fn month_of(ms: u64) -> String {
-    let (y, m, _) = civil_from_days((ms / 86_400_000) as i64);
+    let (y, m, _) = orchestra_proto::date::civil_from_days((ms / 86_400_000) as i64);
     format!("{y:04}-{m:02}")
 }
 
 /// Milliseconds from `ms` until the next month starts (UTC).
 fn ms_until_next_month(ms: u64) -> u64 {
-    let (y, m, _) = civil_from_days((ms / 86_400_000) as i64);
+    let (y, m, _) = orchestra_proto::date::civil_from_days((ms / 86_400_000) as i64);
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    let start = days_from_civil(ny, nm, 1) as u64 * 86_400_000;
+    let start = orchestra_proto::date::days_from_civil(ny, nm, 1) as u64 * 86_400_000;
     start.saturating_sub(ms)
-}
-
-// Howard Hinnant's civil-calendar algorithms: no date crate needed for month boundaries.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Monthly usage of one key: what the store had plus what this process counted since.
@@ -571,6 +547,7 @@ mod tests {
         assert_eq!(month_of(1_769_904_000_000), "2026-02");
         assert_eq!(ms_until_next_month(1_769_903_999_000), 1000);
         assert_eq!(month_of(0), "1970-01");
+        use orchestra_proto::date::{civil_from_days, days_from_civil};
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(civil_from_days(11_017), (2000, 3, 1));
         assert_eq!(month_of(1_798_761_600_000), "2027-01", "December rolls into January");

@@ -516,44 +516,7 @@ fn ptr_push(path: &str, key: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Dates
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn fmt_day(z: i64) -> String {
-    let (y, m, d) = civil_from_days(z);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-fn parse_day(s: &str) -> Option<(i64, i64, i64)> {
-    let y = s.get(0..4)?.parse().ok()?;
-    let m = s.get(5..7)?.parse().ok()?;
-    let d = s.get(8..10)?.parse().ok()?;
-    Some((y, m, d))
-}
-
-fn month_end(y: i64, m: i64) -> i64 {
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    days_from_civil(ny, nm, 1) - 1
-}
+use orchestra_proto::date::{days_from_civil, format_day as fmt_day, month_end, parse_day};
 
 const MONTHS: &[&str] = &[
     "january",
@@ -572,8 +535,8 @@ const MONTHS: &[&str] = &[
 
 /// The date range (inclusive `YYYY-MM-DD`) an objective's time words ask for, if any.
 fn time_range(objective: &str, today: &str) -> Option<(String, String)> {
-    let (y, m, d) = parse_day(today)?;
-    let t = days_from_civil(y, m, d);
+    let t = parse_day(today)?;
+    let (y, m, _) = orchestra_proto::date::civil_from_days(t);
     let w = raw_words(objective);
     let text = w.join(" ");
     let has = |p: &str| text.contains(p);
@@ -615,7 +578,7 @@ fn time_range(objective: &str, today: &str) -> Option<(String, String)> {
     }
     for (i, x) in w.iter().enumerate() {
         if let Some(mi) = MONTHS.iter().position(|mn| mn == x) {
-            let mm = mi as i64 + 1;
+            let mm = mi as u32 + 1;
             let yy = w.get(i + 1).and_then(|n| n.parse::<i64>().ok()).filter(|n| (1900..3000).contains(n));
             if x == "may" && yy.is_none() {
                 continue;
@@ -841,7 +804,7 @@ impl<'w> Ctx<'w, '_> {
         let key = |f: &Found<'w>| -> f64 {
             match &f.fact.value {
                 FactValue::Number(n) => *n,
-                FactValue::Text(s) => parse_day(s).map(|(y, m, d)| days_from_civil(y, m, d) as f64).unwrap_or(0.0),
+                FactValue::Text(s) => parse_day(s).map(|z| z as f64).unwrap_or(0.0),
             }
         };
         let mut best: Option<Found<'w>> = None;
@@ -1285,7 +1248,7 @@ impl<'w> Ctx<'w, '_> {
                 let pt = toks(&k.replace('_', " "));
                 let f = self.best_fact(domain, e, &pt, false)?;
                 f.fact.value.as_f64().or_else(|| match &f.fact.value {
-                    FactValue::Text(x) => parse_day(x).map(|(y, m, d)| days_from_civil(y, m, d) as f64),
+                    FactValue::Text(x) => parse_day(x).map(|z| z as f64),
                     FactValue::Number(_) => None,
                 })
             };
