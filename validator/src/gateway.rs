@@ -1,7 +1,10 @@
 //! The validator's HTTP surface: the objective gateway (`/v1/objectives`), the miner feedback
 //! API (`/v1/feedback/{hotkey}`), status, metrics, with the Ledger API mounted beside them.
 //!
-//! Gateway calls need an API key of the developer tier or above (the Ledger API's keys).
+//! Gateway calls go through the Ledger API's own admission ([`LedgerApi::metered`]): an API key
+//! of the developer tier or above, its per-key rate limit, its monthly quota and the API's
+//! usage metrics. Submitting or revising an objective costs `--api.objective_cost` requests
+//! (it makes the validator call miners and subnets); reading or accepting one costs 1.
 //! Feedback is for miners: the request is signed by the miner's hotkey (btauth/1 headers) and
 //! the answer is signed by the validator's hotkey (`X-Orchestra-Validator-Signature` over the
 //! sha256 of the body).
@@ -10,12 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use orchestra_incentive::score::task_score;
+use orchestra_ledger_api::{ApiCaller, LedgerApi, Metering};
 use orchestra_ledger_store::Tier;
 use orchestra_net::AxonTarget;
 use orchestra_proto::btauth;
@@ -44,19 +48,32 @@ fn err(code: StatusCode, what: &str, msg: impl Into<String>) -> Response {
     (code, Json(json!({"error": msg.into(), "code": what}))).into_response()
 }
 
-/// The router: gateway, feedback, status and metrics, merged with the Ledger API's routes.
-pub fn router(node: Arc<ValidatorNode>, ledger: Router) -> Router {
+/// The objective routes, as metric labels.
+const SUBMIT_ROUTES: &[&str] = &["/v1/objectives", "/v1/objectives/{id}/revise"];
+const READ_ROUTES: &[&str] = &["/v1/objectives/{id}", "/v1/objectives/{id}/accept"];
+
+/// The router: gateway, feedback, status and metrics, merged with the Ledger API's routes. The
+/// objective routes are metered by the Ledger API (`api`): keys, tiers, rate limits, quotas,
+/// usage metrics.
+pub fn router(node: Arc<ValidatorNode>, api: &LedgerApi) -> Router {
+    let cost = node.cfg.objective_cost.max(1);
+    let submit = Router::new()
+        .route("/v1/objectives", post(submit))
+        .route("/v1/objectives/{id}/revise", post(revise))
+        .with_state(node.clone());
+    let submit = api.metered(submit, Metering { tier: Tier::Developer, cost, routes: SUBMIT_ROUTES });
+    let read = Router::new()
+        .route("/v1/objectives/{id}", get(get_objective))
+        .route("/v1/objectives/{id}/accept", post(accept))
+        .with_state(node.clone());
+    let read = api.metered(read, Metering { tier: Tier::Developer, cost: 1, routes: READ_ROUTES });
     let own = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
-        .route("/v1/objectives", post(submit))
-        .route("/v1/objectives/{id}", get(get_objective))
-        .route("/v1/objectives/{id}/revise", post(revise))
-        .route("/v1/objectives/{id}/accept", post(accept))
         .route("/v1/feedback/{hotkey}", get(feedback))
         .with_state(node);
-    own.merge(ledger)
+    own.merge(submit).merge(read).merge(api.api_router())
 }
 
 /// `/metrics` and `/v1/status` show every miner's scores and the validator's errors: only to
@@ -93,6 +110,10 @@ async fn metrics(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Reques
         n.metrics.weight_failures.clone(),
     );
     reg.register("orchestra_validator_objectives", "Gateway objectives served", n.metrics.objectives.clone());
+    // The Ledger API's (and so the gateway's) requests, refusals and quota units.
+    if let Some(api) = n.api.get() {
+        api.register_metrics(&mut reg);
+    }
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {
         return err(StatusCode::INTERNAL_SERVER_ERROR, "metrics", "encoding failed");
@@ -109,36 +130,16 @@ async fn status(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Request
         .into_response()
 }
 
-/// The caller's key: its tier and id (objectives belong to the key that created them).
-fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<(Tier, String), Box<Response>> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .ok_or_else(|| {
-            Box::new(err(
-                StatusCode::UNAUTHORIZED,
-                "key_required",
-                "an API key (developer tier or above) is required: Authorization: Bearer <key>",
-            ))
-        })?;
-    let rec = n
-        .store
-        .api_key_by_hash(&orchestra_ledger_api::hash_key(key))
-        .map_err(|e| Box::new(err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())))?
-        .ok_or_else(|| Box::new(err(StatusCode::UNAUTHORIZED, "unknown_key", "unknown API key")))?;
-    if rec.revoked {
-        return Err(Box::new(err(StatusCode::UNAUTHORIZED, "revoked_key", "this API key was revoked")));
-    }
-    if rec.tier < Tier::Developer {
-        return Err(Box::new(err(
-            StatusCode::FORBIDDEN,
-            "tier_too_low",
-            "objectives need the developer tier or above",
-        )));
-    }
-    Ok((rec.tier, rec.id))
+/// The key id admission found (objectives belong to the key that created them). Admission
+/// already refused callers without a key of the developer tier.
+fn key_of(caller: &ApiCaller) -> Result<String, Response> {
+    caller.key_id.clone().ok_or_else(|| {
+        err(
+            StatusCode::UNAUTHORIZED,
+            "key_required",
+            "an API key (developer tier or above) is required: Authorization: Bearer <key>",
+        )
+    })
 }
 
 /// Where an objective stands. On the wire: `"completed"`, `"failed"`, `"accepted"`.
@@ -202,6 +203,9 @@ pub struct ObjectiveRecord {
     /// The id of the API key that created it: only that key may read, revise or accept it.
     #[serde(default)]
     pub owner: Option<String>,
+    /// When it last changed (created, revised, accepted), Unix ms: retention counts from it.
+    #[serde(default)]
+    pub updated_ms: u64,
 }
 
 async fn run_objective(
@@ -341,13 +345,14 @@ async fn run_objective(
         contestants,
         reason,
         owner: None,
+        updated_ms: orchestra_ledger_store::now_ms(),
     })
 }
 
-async fn submit(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, body: Bytes) -> Response {
-    let key_id = match api_key_tier(&n, &headers) {
-        Ok((_, id)) => id,
-        Err(r) => return *r,
+async fn submit(State(n): State<Arc<ValidatorNode>>, Extension(c): Extension<ApiCaller>, body: Bytes) -> Response {
+    let key_id = match key_of(&c) {
+        Ok(id) => id,
+        Err(r) => return r,
     };
     let req: ObjectiveRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -383,10 +388,14 @@ async fn load(n: &ValidatorNode, id: &str, key_id: &str) -> Result<ObjectiveReco
     }
 }
 
-async fn get_objective(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let key_id = match api_key_tier(&n, &headers) {
-        Ok((_, id)) => id,
-        Err(r) => return *r,
+async fn get_objective(
+    State(n): State<Arc<ValidatorNode>>,
+    Extension(c): Extension<ApiCaller>,
+    Path(id): Path<String>,
+) -> Response {
+    let key_id = match key_of(&c) {
+        Ok(id) => id,
+        Err(r) => return r,
     };
     match load(&n, &id, &key_id).await {
         Ok(r) => Json(r).into_response(),
@@ -401,13 +410,13 @@ struct Revise {
 
 async fn revise(
     State(n): State<Arc<ValidatorNode>>,
-    headers: HeaderMap,
+    Extension(c): Extension<ApiCaller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let key_id = match api_key_tier(&n, &headers) {
-        Ok((_, id)) => id,
-        Err(r) => return *r,
+    let key_id = match key_of(&c) {
+        Ok(id) => id,
+        Err(r) => return r,
     };
     let rv: Revise = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -439,10 +448,14 @@ async fn revise(
     }
 }
 
-async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let key_id = match api_key_tier(&n, &headers) {
-        Ok((_, id)) => id,
-        Err(r) => return *r,
+async fn accept(
+    State(n): State<Arc<ValidatorNode>>,
+    Extension(c): Extension<ApiCaller>,
+    Path(id): Path<String>,
+) -> Response {
+    let key_id = match key_of(&c) {
+        Ok(id) => id,
+        Err(r) => return r,
     };
     let mut rec = match load(&n, &id, &key_id).await {
         Ok(r) => r,
@@ -456,6 +469,7 @@ async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id
         );
     }
     rec.state = ObjectiveState::Accepted;
+    rec.updated_ms = orchestra_ledger_store::now_ms();
     match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
         Ok(()) => Json(rec).into_response(),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
