@@ -428,3 +428,19 @@ async fn background(weak: Weak<Inner>, mut commits: watch::Receiver<u64>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::oldest_usage_period_kept;
+
+    #[test]
+    fn usage_periods_kept() {
+        // 2026-02-15 (Unix days 20_499).
+        let feb = 20_499 * 86_400_000;
+        assert_eq!(oldest_usage_period_kept(feb, 0), "2026-02");
+        assert_eq!(oldest_usage_period_kept(feb, 1), "2026-01");
+        assert_eq!(oldest_usage_period_kept(feb, 2), "2025-12");
+        assert_eq!(oldest_usage_period_kept(feb, 12), "2025-02");
+        assert_eq!(oldest_usage_period_kept(feb, 25), "2024-01");
+    }
+}
