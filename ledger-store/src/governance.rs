@@ -7,7 +7,7 @@
 //! and the change events are written in one atomic batch.
 //!
 //! Trust rules (miners are untrusted; see `docs/threat-model.md`):
-//! - Miners may propose schema drift, capabilities and deprecations, never transports, URLs or
+//! - Miners may propose schema drift and deprecations, never capabilities, transports, URLs or
 //!   credentials: `endpoint_change` is refused, and a `new_subnet` entry may only name
 //!   metagraph-routed axon transports (no URL, fixed endpoint, hotkey or credential).
 //! - Metrics come only from the validator's own measurements: `metrics_update` is refused.

@@ -208,29 +208,81 @@ pub struct ObjectiveRecord {
     pub updated_ms: u64,
 }
 
+/// Why a gateway request body was refused: a stable code (`bad_json`, `bad_objective`,
+/// `bad_schema`, `bad_feedback`) and a message. Answered as 400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl BodyError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        BodyError { code, message: message.into() }
+    }
+
+    fn into_response(self) -> Response {
+        err(StatusCode::BAD_REQUEST, self.code, self.message)
+    }
+}
+
+/// The default contract of a gateway objective.
+fn default_contract() -> Contract {
+    Contract { deadline_ms: 20_000, ..Contract::default() }
+}
+
+/// Parse and check a `POST /v1/objectives` body: everything checked before any miner is asked
+/// (the task's own rules, the schema shorthand, that the target schema compiles). Network
+/// input: it never panics (property-tested in `tests/gateway_bodies.rs`).
+pub fn parse_objective(body: &[u8]) -> Result<ObjectiveRequest, BodyError> {
+    let req: ObjectiveRequest =
+        serde_json::from_slice(body).map_err(|e| BodyError::new("bad_json", format!("body: {e}")))?;
+    check_objective(&req, &[])?;
+    Ok(req)
+}
+
+/// The checks of [`parse_objective`] on a parsed request with its revision requests.
+pub fn check_objective(req: &ObjectiveRequest, feedback: &[String]) -> Result<OrchestrateRequest, BodyError> {
+    let mut objective = req.objective.clone();
+    for f in feedback {
+        objective.push_str(&format!("\nRevision request: {f}"));
+    }
+    let task = OrchestrateRequest {
+        task_id: "gw-check".into(),
+        objective,
+        target_schema: req.target_schema.clone(),
+        contract: req.contract.clone().unwrap_or_else(default_contract),
+        inputs: req.inputs.clone(),
+    };
+    task.validate().map_err(|e| BodyError::new("bad_objective", e.to_string()))?;
+    let schema = orchestra_proto::shorthand::to_json_schema(&task.target_schema)
+        .map_err(|e| BodyError::new("bad_schema", e.to_string()))?;
+    jsonschema::validator_for(&schema)
+        .map_err(|e| BodyError::new("bad_schema", format!("the target schema does not compile: {e}")))?;
+    Orchestrate::from_request(task.clone()).map_err(|e| BodyError::new("bad_objective", e.to_string()))?;
+    Ok(task)
+}
+
+/// Parse a `POST /v1/objectives/{id}/revise` body: `{"feedback": "..."}`, 1..=2000 bytes.
+pub fn parse_revise(body: &[u8]) -> Result<String, BodyError> {
+    let rv: Revise = serde_json::from_slice(body)
+        .map_err(|e| BodyError::new("bad_json", format!("body needs {{\"feedback\": \"...\"}}: {e}")))?;
+    if rv.feedback.trim().is_empty() || rv.feedback.len() > 2000 {
+        return Err(BodyError::new("bad_feedback", "feedback must be 1..=2000 bytes"));
+    }
+    Ok(rv.feedback)
+}
+
 async fn run_objective(
     n: &Arc<ValidatorNode>,
     id: &str,
     req: &ObjectiveRequest,
     feedback: &[String],
 ) -> Result<ObjectiveRecord, Response> {
-    let mut objective = req.objective.clone();
-    for f in feedback {
-        objective.push_str(&format!("\nRevision request: {f}"));
-    }
-    let contract = req.contract.clone().unwrap_or(Contract { deadline_ms: 20_000, ..Contract::default() });
-    let task = OrchestrateRequest {
-        // Miners see an id unrelated to the objective's: derived with the validator's key, so
-        // nobody else can link the two (and a miner cannot name the objective to anyone).
-        task_id: format!("gw-{}", hex::encode(&n.key.sign(format!("{id}/{}", feedback.len()).as_bytes())[..16])),
-        objective,
-        target_schema: req.target_schema.clone(),
-        contract,
-        inputs: req.inputs.clone(),
-    };
-    task.validate().map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
-    orchestra_proto::shorthand::to_json_schema(&task.target_schema)
-        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_schema", e.to_string()))?;
+    let mut task = check_objective(req, feedback).map_err(BodyError::into_response)?;
+    // Miners see an id unrelated to the objective's: derived with the validator's key, so
+    // nobody else can link the two (and a miner cannot name the objective to anyone).
+    task.task_id = format!("gw-{}", hex::encode(&n.key.sign(format!("{id}/{}", feedback.len()).as_bytes())[..16]));
     let syn = Orchestrate::from_request(task.clone())
         .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
     // Pick miners: serving neurons by this validator's orchestration score, best first.
@@ -354,9 +406,9 @@ async fn submit(State(n): State<Arc<ValidatorNode>>, Extension(c): Extension<Api
         Ok(id) => id,
         Err(r) => return r,
     };
-    let req: ObjectiveRequest = match serde_json::from_slice(&body) {
+    let req = match parse_objective(&body) {
         Ok(r) => r,
-        Err(e) => return err(StatusCode::BAD_REQUEST, "bad_json", format!("body: {e}")),
+        Err(e) => return e.into_response(),
     };
     let id =
         format!("obj-{}", &blake3::hash(&[&body[..], &orchestra_net::now_ns().to_le_bytes()].concat()).to_hex()[..20]);
@@ -418,15 +470,10 @@ async fn revise(
         Ok(id) => id,
         Err(r) => return r,
     };
-    let rv: Revise = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return err(StatusCode::BAD_REQUEST, "bad_json", format!("body needs {{\"feedback\": \"...\"}}: {e}"));
-        }
+    let feedback = match parse_revise(&body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
     };
-    if rv.feedback.trim().is_empty() || rv.feedback.len() > 2000 {
-        return err(StatusCode::BAD_REQUEST, "bad_feedback", "feedback must be 1..=2000 bytes");
-    }
     let rec = match load(&n, &id, &key_id).await {
         Ok(r) => r,
         Err(r) => return r,
@@ -435,7 +482,7 @@ async fn revise(
         return err(StatusCode::CONFLICT, "settled", "this objective was accepted; submit a new one");
     }
     let mut fb = rec.revisions.clone();
-    fb.push(rv.feedback);
+    fb.push(feedback);
     match run_objective(&n, &id, &rec.request, &fb).await {
         Ok(mut new) => {
             new.owner = rec.owner.clone();
