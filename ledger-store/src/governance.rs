@@ -102,7 +102,7 @@ pub fn validate_shape(store: &LedgerStore, p: &LedgerProposal) -> Result<(), Sto
             if e.netuid != p.netuid {
                 return bad(format!("new_value.netuid {} differs from netuid {}", e.netuid, p.netuid));
             }
-            e.validate()?;
+            e.validate().map_err(|e| StoreError::Invalid(format!("new_value: {e}")))?;
             // Checked again on the parsed entry (miner_refusal read the raw JSON).
             if e.transports.iter().any(TransportSpec::is_addressed) {
                 return bad("a new_subnet proposal may not name URLs, endpoints or credentials".into());
