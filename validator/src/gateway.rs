@@ -132,13 +132,13 @@ async fn status(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Request
 
 /// The key id admission found (objectives belong to the key that created them). Admission
 /// already refused callers without a key of the developer tier.
-fn key_of(caller: &ApiCaller) -> Result<String, Response> {
+fn key_of(caller: &ApiCaller) -> Result<String, Box<Response>> {
     caller.key_id.clone().ok_or_else(|| {
-        err(
+        Box::new(err(
             StatusCode::UNAUTHORIZED,
             "key_required",
             "an API key (developer tier or above) is required: Authorization: Bearer <key>",
-        )
+        ))
     })
 }
 
@@ -404,7 +404,7 @@ async fn run_objective(
 async fn submit(State(n): State<Arc<ValidatorNode>>, Extension(c): Extension<ApiCaller>, body: Bytes) -> Response {
     let key_id = match key_of(&c) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let req = match parse_objective(&body) {
         Ok(r) => r,
@@ -447,7 +447,7 @@ async fn get_objective(
 ) -> Response {
     let key_id = match key_of(&c) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match load(&n, &id, &key_id).await {
         Ok(r) => Json(r).into_response(),
@@ -468,7 +468,7 @@ async fn revise(
 ) -> Response {
     let key_id = match key_of(&c) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let feedback = match parse_revise(&body) {
         Ok(f) => f,
@@ -502,7 +502,7 @@ async fn accept(
 ) -> Response {
     let key_id = match key_of(&c) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut rec = match load(&n, &id, &key_id).await {
         Ok(r) => r,

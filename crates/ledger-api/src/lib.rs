@@ -383,7 +383,7 @@ impl LedgerApi {
 /// are kept.
 pub fn oldest_usage_period_kept(now_ms: u64, months: u32) -> String {
     let (y, m, _) = orchestra_proto::date::civil_from_days((now_ms / 86_400_000) as i64);
-    let index = i64::from(y) * 12 + i64::from(m) - 1 - i64::from(months);
+    let index = y * 12 + i64::from(m) - 1 - i64::from(months);
     format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1)
 }
 
