@@ -73,6 +73,20 @@ fn checkpoint_key(task_id: &str, step: &str) -> String {
     format!("miner/job/{task_id}/step/{step}")
 }
 
+/// Write a checkpoint of `task_id` under `key` together with the job's time stamp
+/// (`miner/job/{task_id}/at`), which retention counts from ([`crate::retention`]).
+pub(crate) fn put_checkpoint<T: Serialize>(
+    store: &LedgerStore,
+    task_id: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), MinerError> {
+    let v = serde_json::to_value(value).map_err(|e| MinerError::BadRequest(format!("checkpoint: {e}")))?;
+    let at = crate::retention::job_stamp_key(task_id);
+    store.kv_put_many(&[(key, v), (&at, json!(orchestra_ledger_store::now_ms()))])?;
+    Ok(())
+}
+
 impl Executor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -272,7 +286,7 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
         }
     }
     if let Some(store) = &s.store {
-        store.kv_put(&checkpoint_key(&s.task_id, &step.id), &res)?;
+        put_checkpoint(store, &s.task_id, &checkpoint_key(&s.task_id, &step.id), &res)?;
     }
     Ok(res)
 }

@@ -78,6 +78,15 @@ pub struct MinerConfig {
     /// Do not announce the axon on chain (it is already served).
     #[arg(long = "axon.no_serve")]
     pub no_serve: bool,
+    /// Job checkpoints are removed this many hours after their last step (retention)...
+    #[arg(long = "retention.job_hours", default_value_t = 24)]
+    pub retention_job_hours: u64,
+    /// ...and the oldest beyond this many jobs.
+    #[arg(long = "retention.max_jobs", default_value_t = 10_000)]
+    pub retention_max_jobs: usize,
+    /// Seconds between retention passes.
+    #[arg(long = "retention.interval_secs", default_value_t = 3600)]
+    pub retention_interval_secs: u64,
 }
 
 /// A built miner, ready to run.
@@ -237,6 +246,16 @@ impl MinerNode {
             );
             Some(tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-sync"))))
         };
+        let retention = self.core.store().map(|store| {
+            let task = crate::retention::run(
+                store,
+                Duration::from_secs(self.cfg.retention_job_hours.saturating_mul(3600)),
+                self.cfg.retention_max_jobs,
+                Duration::from_secs(self.cfg.retention_interval_secs.max(1)),
+                shutdown.clone(),
+            );
+            tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("retention")))
+        });
         let mut rx = shutdown.clone();
         let stop = async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -245,6 +264,9 @@ impl MinerNode {
         self.axon.serve(self.listener, stop).await?;
         let _ = sync.await;
         if let Some(t) = ledger_sync {
+            let _ = t.await;
+        }
+        if let Some(t) = retention {
             let _ = t.await;
         }
         tracing::info!("miner stopped");

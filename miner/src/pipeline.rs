@@ -105,6 +105,11 @@ impl MinerCore {
         self.keypair.ss58()
     }
 
+    /// The miner's store (checkpoints, the proposal queue), if it has one.
+    pub fn store(&self) -> Option<Arc<LedgerStore>> {
+        self.store.clone()
+    }
+
     /// Replace the miner's view of the Ledger (after a sync with a validator's Ledger API).
     pub fn set_ledger(&self, entries: Vec<LedgerEntry>) {
         *self.ledger.write() = entries;
@@ -247,7 +252,7 @@ impl MinerCore {
                     if let (Ok(x), Some(s)) = (&r, &self.store)
                         && x.answer.is_some()
                     {
-                        s.kv_put(&key, &(&data_root, x))?;
+                        crate::executor::put_checkpoint(s, &req.task_id, &key, &(&data_root, x))?;
                     }
                     r
                 }

@@ -197,6 +197,8 @@ impl LimitHeaders {
 pub(crate) struct Admission {
     pub caller: Caller,
     pub headers: LimitHeaders,
+    /// Requests this one counts as against the quota when it succeeds.
+    pub cost: u32,
 }
 
 /// A refused request, with the headers it still carries.
@@ -374,8 +376,17 @@ impl Auth {
         Ok(state)
     }
 
-    /// Decide whether a request may proceed, and with which headers.
-    pub fn admit(&self, presented: Result<Option<&str>, ApiError>, ip: IpAddr) -> Result<Admission, Refusal> {
+    /// Decide whether a request may proceed, and with which headers. It counts as `cost`
+    /// requests (an objective costs more than a lookup) against the key's rate window and
+    /// monthly quota. Callers below `required` are charged one request (the tier check that
+    /// follows refuses them), so a refused call never costs more than a lookup.
+    pub fn admit_cost(
+        &self,
+        presented: Result<Option<&str>, ApiError>,
+        ip: IpAddr,
+        required: Tier,
+        cost: u32,
+    ) -> Result<Admission, Refusal> {
         let secret = match presented {
             Ok(s) => s,
             Err(error) => {
@@ -386,7 +397,7 @@ impl Auth {
         };
         let Some(secret) = secret else {
             let headers = self.check_ip(ip)?;
-            return Ok(Admission { caller: Caller { tier: Tier::Free, key: None }, headers });
+            return Ok(Admission { caller: Caller { tier: Tier::Free, key: None }, headers, cost: 1 });
         };
         let state = match self.lookup(secret) {
             Ok(s) => s,
@@ -415,12 +426,15 @@ impl Auth {
                 headers: Some(headers),
             });
         }
+        // What this request costs: more than a burst can never pass, so it is capped there.
+        let cost = if state.key.tier >= required { cost.clamp(1, state.per_sec.max(1)) } else { 1 };
         let mut headers = if state.key.tier == Tier::Free {
             self.check_ip(ip)?
         } else {
-            match state.limiter.check() {
-                Ok(snap) => window_headers(&snap),
-                Err(not_until) => {
+            let n = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
+            match state.limiter.check_n(n) {
+                Ok(Ok(snap)) => window_headers(&snap),
+                Ok(Err(not_until)) => {
                     let secs = retry_secs(not_until.wait_time_from(state.limiter.clock().now()));
                     return Err(Refusal {
                         error: ApiError::RateLimited { limit: state.per_sec, window: "second", retry_after_secs: secs },
@@ -432,6 +446,13 @@ impl Auth {
                         }),
                     });
                 }
+                Err(_insufficient) => {
+                    // Unreachable with the cap above; refused like an exhausted window.
+                    return Err(Refusal {
+                        error: ApiError::RateLimited { limit: state.per_sec, window: "second", retry_after_secs: 1 },
+                        headers: None,
+                    });
+                }
             }
         };
         if let (Some(quota), Some(usage)) = (state.quota, &state.usage) {
@@ -439,23 +460,23 @@ impl Auth {
             self.roll_period(usage, now);
             let used = usage.stored.load(Ordering::Relaxed) + usage.pending.load(Ordering::Relaxed);
             let reset = ms_until_next_month(now).div_ceil(1000);
-            if used >= quota {
-                headers.quota = Some((quota, 0, reset));
+            if used.saturating_add(u64::from(cost)) > quota {
+                headers.quota = Some((quota, quota.saturating_sub(used), reset));
                 return Err(Refusal {
                     error: ApiError::QuotaExceeded { quota, retry_after_secs: reset },
                     headers: Some(headers),
                 });
             }
             // Remaining after this request, if it succeeds.
-            headers.quota = Some((quota, quota - used - 1, reset));
+            headers.quota = Some((quota, quota - used - u64::from(cost), reset));
         }
-        Ok(Admission { caller: Caller { tier: state.key.tier, key: Some(state) }, headers })
+        Ok(Admission { caller: Caller { tier: state.key.tier, key: Some(state) }, headers, cost })
     }
 
-    /// Count one successful request against the caller's quota.
-    pub fn count(&self, caller: &Caller) {
+    /// Count a successful request of `cost` requests against the caller's quota.
+    pub fn count(&self, caller: &Caller, cost: u32) {
         if let Some(u) = caller.key.as_ref().and_then(|k| k.usage.as_ref()) {
-            u.pending.fetch_add(1, Ordering::Relaxed);
+            u.pending.fetch_add(u64::from(cost), Ordering::Relaxed);
         }
     }
 

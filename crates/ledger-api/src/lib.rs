@@ -82,6 +82,9 @@ pub struct ApiConfig {
     /// Allow webhook targets on loopback and private networks (local runs only).
     pub allow_private_webhooks: bool,
     pub webhook: WebhookConfig,
+    /// Months of usage counters kept before the current one; older ones are deleted by the
+    /// background task (hourly).
+    pub usage_months_kept: u32,
 }
 
 impl Default for ApiConfig {
@@ -99,8 +102,30 @@ impl Default for ApiConfig {
             changes_page_max: 1000,
             allow_private_webhooks: false,
             webhook: WebhookConfig::default(),
+            usage_months_kept: 12,
         }
     }
+}
+
+/// How another service's routes are metered by [`LedgerApi::metered`].
+#[derive(Debug, Clone, Copy)]
+pub struct Metering {
+    /// The lowest tier allowed (401 without a key, 403 below it).
+    pub tier: orchestra_ledger_store::Tier,
+    /// Requests one call counts as, against the key's rate window and monthly quota (a lookup is
+    /// 1). Capped at the key's burst so a call can always pass eventually.
+    pub cost: u32,
+    /// The route templates, used as metric labels (`ledger_api_requests{route=...}`).
+    pub routes: &'static [&'static str],
+}
+
+/// Who called, as admission found it: a request extension for handlers behind
+/// [`LedgerApi::metered`] (and the API's own routes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCaller {
+    pub tier: orchestra_ledger_store::Tier,
+    /// The id of the API key (never its secret); `None` for anonymous callers.
+    pub key_id: Option<String>,
 }
 
 /// State shared by the handlers and the background tasks.
@@ -238,6 +263,15 @@ impl LedgerApi {
         routes::router(self.clone(), false)
     }
 
+    /// Put another service's routes behind this API's admission: the same keys, tiers, per-key
+    /// rate limits, monthly quotas and usage metrics as the Ledger's own routes, with a tier
+    /// check and a cost per call (`m`). Handlers find the caller in an [`ApiCaller`] extension.
+    /// Refusals are the API's own: 401 `key_required`/`unknown_key`/`revoked_key`, 403
+    /// `tier_too_low`, 429 `rate_limited`/`quota_exceeded` with `Retry-After`.
+    pub fn metered<S: Clone + Send + Sync + 'static>(&self, routes: axum::Router<S>, m: Metering) -> axum::Router<S> {
+        routes.layer(axum::middleware::from_fn_with_state((self.clone(), m), routes::metered))
+    }
+
     /// Register the API's metrics in another registry (values are shared).
     pub fn register_metrics(&self, registry: &mut Registry) {
         self.inner.metrics.register(registry);
@@ -298,14 +332,15 @@ impl LedgerApi {
         tokio::pin!(shutdown);
         let mut last_prune: Option<Instant> = None;
         loop {
-            if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            if last_prune.is_none_or(|t| t.elapsed() >= cfg.prune_interval) {
                 last_prune = Some(Instant::now());
                 let store = inner.store.clone();
-                let before =
-                    orchestra_ledger_store::now_ms().saturating_sub(cfg.delivered_retention.as_millis() as u64);
-                match tokio::task::spawn_blocking(move || store.prune_delivered(before)).await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(n)) => tracing::info!(removed = n, "pruned delivered webhook rows"),
+                let now = orchestra_ledger_store::now_ms();
+                let delivered = now.saturating_sub(cfg.delivered_retention.as_millis() as u64);
+                let dead = now.saturating_sub(cfg.dead_retention.as_millis() as u64);
+                match tokio::task::spawn_blocking(move || store.prune_outbox(delivered, dead)).await {
+                    Ok(Ok((0, 0))) => {}
+                    Ok(Ok((d, x))) => tracing::info!(delivered = d, dead = x, "pruned webhook outbox rows"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "pruning the webhook outbox failed"),
                     Err(e) => tracing::warn!(error = %e, "outbox prune task failed"),
                 }
@@ -344,10 +379,19 @@ impl LedgerApi {
     }
 }
 
+/// The oldest usage period (`YYYY-MM`) kept at `now_ms` when `months` before the current one
+/// are kept.
+pub fn oldest_usage_period_kept(now_ms: u64, months: u32) -> String {
+    let (y, m, _) = orchestra_proto::date::civil_from_days((now_ms / 86_400_000) as i64);
+    let index = y * 12 + i64::from(m) - 1 - i64::from(months);
+    format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1)
+}
+
 /// Keeps the snapshot current and does housekeeping, until the API is dropped.
 async fn background(weak: Weak<Inner>, mut commits: watch::Receiver<u64>) {
     let tick = Duration::from_millis(500);
     let mut last_housekeeping = Instant::now();
+    let mut last_usage_prune: Option<Instant> = None;
     loop {
         tokio::select! {
             r = commits.changed() => {
@@ -371,5 +415,32 @@ async fn background(weak: Weak<Inner>, mut commits: watch::Receiver<u64>) {
                 Err(e) => tracing::warn!(error = %e, "usage flush task failed"),
             }
         }
+        if last_usage_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_usage_prune = Some(Instant::now());
+            let store = inner.store.clone();
+            let before = oldest_usage_period_kept(orchestra_ledger_store::now_ms(), inner.config.usage_months_kept);
+            match tokio::task::spawn_blocking(move || store.prune_usage(&before)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(removed = n, "pruned old usage counters"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "pruning usage counters failed"),
+                Err(e) => tracing::warn!(error = %e, "usage prune task failed"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::oldest_usage_period_kept;
+
+    #[test]
+    fn usage_periods_kept() {
+        // 2026-02-15 (Unix days 20_499).
+        let feb = 20_499 * 86_400_000;
+        assert_eq!(oldest_usage_period_kept(feb, 0), "2026-02");
+        assert_eq!(oldest_usage_period_kept(feb, 1), "2026-01");
+        assert_eq!(oldest_usage_period_kept(feb, 2), "2025-12");
+        assert_eq!(oldest_usage_period_kept(feb, 12), "2025-02");
+        assert_eq!(oldest_usage_period_kept(feb, 25), "2024-01");
     }
 }
