@@ -341,6 +341,14 @@ async fn call_until(
                 MAX_CALL_TIMEOUT
             };
             let outcome = s.adapters.call(entry, input, step_id, remaining.min(cap)).await;
+            // Every call that went out is receipted: failed attempts (an axon that did not
+            // answer, a transport before the one that did) first, then the reported call.
+            for a in &outcome.attempts {
+                *s.spent.lock() += a.receipt.cost_micros;
+                res.cost_micros += a.receipt.cost_micros;
+                res.receipts.push(a.receipt.clone());
+                res.evidence.push(a.evidence.clone());
+            }
             if let Some(r) = outcome.receipt {
                 *s.spent.lock() += r.cost_micros;
                 res.cost_micros += r.cost_micros;

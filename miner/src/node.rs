@@ -142,7 +142,10 @@ impl MinerNode {
             micros_per_1k_tokens: cfg.llm_micros_per_1k_tokens.max(0.0),
             ..Default::default()
         };
-        let mut adapters = orchestra_subnets::Adapters::with_guard(cfg.neuron.guard())?;
+        let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
+        // Metagraph-routed axon transports find the target subnet's axons through the chain.
+        let axons = orchestra_node::ChainAxons::new(chain.clone(), Duration::from_secs(cfg.neuron.sync_secs.max(1)));
+        let mut adapters = orchestra_subnets::Adapters::with_guard(cfg.neuron.guard())?.with_axons(Arc::new(axons));
         if let Some(p) = &cfg.neuron.subnet_credentials {
             adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
         }
@@ -152,7 +155,6 @@ impl MinerNode {
                 .with_llm_planner(cfg.planner == "llm")
                 .with_extraction(extraction),
         );
-        let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
         let policy =
             if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };
         let axon_cfg =

@@ -158,12 +158,12 @@ impl MinerCore {
         let deadline_ms = req.contract.deadline_ms;
         let deadline = Instant::now() + Duration::from_millis(deadline_ms);
         let ledger = self.ledger();
-        let mut plan_call = None;
+        let mut plan_calls = Vec::new();
         let plan = if self.llm_planner {
             let budget = Duration::from_millis(deadline_ms / 4);
             let (p, call) =
                 planner::llm_plan(&self.adapters, &req.objective, &schema, &ledger, &req.contract, budget).await;
-            plan_call = call;
+            plan_calls = call;
             match p {
                 Ok(p) => p,
                 Err(e) => {
@@ -195,7 +195,7 @@ impl MinerCore {
         let mut proposals = Vec::new();
         let mut cost = 0;
         // The planning call, when an LLM planned, is paid work like any other: receipted first.
-        if let Some((r, e)) = plan_call {
+        for (r, e) in plan_calls {
             cost += r.cost_micros;
             receipts.push(r);
             evidence.push(e);

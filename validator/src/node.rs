@@ -313,7 +313,10 @@ impl ValidatorNode {
         // Axon addresses come from the metagraph, which anyone who registers writes: internal
         // addresses only with --net.allow_private (local networks).
         let dendrite = Dendrite::new(key.clone(), cfg.neuron.dendrite())?;
-        let mut adapters = Adapters::with_guard(cfg.neuron.guard())?;
+        // Metagraph-routed axon transports (miners' calls being re-probed, proposals being
+        // probed) find the target subnet's axons through the chain.
+        let axons = orchestra_node::ChainAxons::new(chain.clone(), Duration::from_secs(cfg.neuron.sync_secs.max(1)));
+        let mut adapters = Adapters::with_guard(cfg.neuron.guard())?.with_axons(Arc::new(axons));
         if let Some(p) = &cfg.neuron.subnet_credentials {
             adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
         }
