@@ -51,7 +51,7 @@ async fn a_crash_between_commit_and_reveal_still_reveals() {
         let v = v.clone();
         async move { v.submit_weights(&mg, &[(1, 1.0)]).await }
     });
-    for _ in 0..200 {
+    for _ in 0..1000 {
         if !st.lock().commits.is_empty() {
             break;
         }
