@@ -78,6 +78,10 @@ pub struct MinerConfig {
     /// Do not announce the axon on chain (it is already served).
     #[arg(long = "axon.no_serve")]
     pub no_serve: bool,
+    /// Serve the axon's `/metrics` (every caller's request counts) to any peer; by default only
+    /// loopback peers see them.
+    #[arg(long = "axon.public_metrics")]
+    pub public_metrics: bool,
 }
 
 /// A built miner, ready to run.
@@ -146,8 +150,14 @@ impl MinerNode {
         let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
         let policy =
             if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };
-        let axon_cfg =
-            AxonConfig { policy, serve_metrics: true, max_in_flight: cfg.max_in_flight, ..AxonConfig::default() };
+        let axon_cfg = AxonConfig {
+            policy,
+            serve_metrics: true,
+            public_metrics: cfg.public_metrics,
+            max_in_flight: cfg.max_in_flight,
+            server: cfg.neuron.server.limits(),
+            ..AxonConfig::default()
+        };
         let c1 = core.clone();
         let c2 = core.clone();
         let c3 = core.clone();

@@ -93,6 +93,7 @@ async fn metrics(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Reques
         n.metrics.weight_failures.clone(),
     );
     reg.register("orchestra_validator_objectives", "Gateway objectives served", n.metrics.objectives.clone());
+    n.server_stats.register(reg.sub_registry_with_prefix("orchestra_validator_server"));
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {
         return err(StatusCode::INTERNAL_SERVER_ERROR, "metrics", "encoding failed");

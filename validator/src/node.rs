@@ -146,6 +146,8 @@ pub struct ValidatorNode {
     pub(crate) metrics: Arc<gateway::Metrics>,
     /// Proposals probed at once in the background.
     governance_slots: Arc<tokio::sync::Semaphore>,
+    /// The API server's connection limits at work (shown on `/metrics`).
+    pub(crate) server_stats: orchestra_net::ServeStats,
     /// Serializes read-modify-write of the pending Ledger credits.
     activity_lock: Arc<Mutex<()>>,
 }
@@ -215,6 +217,7 @@ impl ValidatorNode {
             api_listener: Mutex::new(Some(api_listener)),
             metrics: Arc::new(gateway::Metrics::default()),
             governance_slots: Arc::new(tokio::sync::Semaphore::new(GOVERN_CONCURRENCY)),
+            server_stats: orchestra_net::ServeStats::default(),
             activity_lock: Arc::new(Mutex::new(())),
         })
     }
@@ -278,9 +281,12 @@ impl ValidatorNode {
         let listener =
             node.api_listener.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
         tracing::info!(addr = ?listener.local_addr().ok(), "gateway and Ledger API listening");
+        let server = orchestra_net::Server::new(node.cfg.neuron.server.limits())
+            .map_err(|e| anyhow::anyhow!("--server.*: {e}"))?
+            .with_stats(node.server_stats.clone());
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
+            let _ = server
+                .serve(listener, app, async move {
                     let _ = rx.wait_for(|s| *s).await;
                 })
                 .await;
