@@ -280,3 +280,21 @@ fn capabilities(core: &MinerCore) -> Capabilities {
         max_concurrency: Some(32),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag (the shared neuron and server flags included) has its own id and name, and
+    /// the axon's `/metrics` is loopback-only unless `--axon.public_metrics`.
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        MinerConfig::command().debug_assert();
+        let cfg = MinerConfig::parse_from(["miner", "--axon.max_in_flight", "7", "--server.max_in_flight", "99"]);
+        assert_eq!(cfg.max_in_flight, 7);
+        assert_eq!(cfg.neuron.server.limits().max_in_flight, 99);
+        assert!(!cfg.public_metrics);
+        assert!(MinerConfig::parse_from(["miner", "--axon.public_metrics"]).public_metrics);
+    }
+}

@@ -809,6 +809,16 @@ async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> 
 mod tests {
     use super::*;
 
+    /// Every flag (the shared neuron and server flags included) has its own id and name.
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        ValidatorConfig::command().debug_assert();
+        let cfg = ValidatorConfig::parse_from(["validator", "--server.max_connections", "10", "--api.public_status"]);
+        assert_eq!(cfg.neuron.server.limits().max_connections, 10);
+        assert!(cfg.public_status);
+    }
+
     #[test]
     fn an_unseen_submission_counts_only_if_the_chain_saw_it() {
         let mut j = WeightJournal { intent_block: Some(100), ..WeightJournal::default() };

@@ -125,31 +125,32 @@ const MAX_REFUSALS: usize = 64;
 /// Descriptors kept for everything but connections (store, logs, outbound calls).
 const FD_RESERVE: u64 = 256;
 
-/// The `--server.*` flags of a daemon, for [`ServeLimits`].
+/// The `--server.*` flags of a daemon, for [`ServeLimits`]. Field names carry `server_` so they
+/// never clash with a daemon's own argument ids when flattened.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
     /// Seconds to receive a request head (slow clients are cut).
     #[arg(long = "server.header_timeout_secs", default_value_t = 10.0)]
-    pub header_timeout_secs: f64,
+    pub server_header_timeout_secs: f64,
     /// Seconds a kept-alive connection may wait for its next request.
     #[arg(long = "server.idle_timeout_secs", default_value_t = 60.0)]
-    pub idle_timeout_secs: f64,
+    pub server_idle_timeout_secs: f64,
     /// Seconds to receive a request body after its head.
     #[arg(long = "server.body_timeout_secs", default_value_t = 30.0)]
-    pub body_timeout_secs: f64,
+    pub server_body_timeout_secs: f64,
     /// Seconds a response write may make no progress.
     #[arg(long = "server.write_timeout_secs", default_value_t = 30.0)]
-    pub write_timeout_secs: f64,
+    pub server_write_timeout_secs: f64,
     /// Connections open at once; past it idle connections are closed to make room, or new ones
     /// get a 503.
     #[arg(long = "server.max_connections", default_value_t = 4096)]
-    pub max_connections: usize,
+    pub server_max_connections: usize,
     /// Requests handled at once; more get a 503.
     #[arg(long = "server.max_in_flight", default_value_t = 2048)]
-    pub max_in_flight: usize,
+    pub server_max_in_flight: usize,
     /// Request body bytes held at once over all requests; past it a 503.
     #[arg(long = "server.max_body_bytes_in_flight", default_value_t = 64 * 1024 * 1024)]
-    pub max_body_bytes_in_flight: usize,
+    pub server_max_body_bytes_in_flight: usize,
 }
 
 impl ServerArgs {
@@ -157,13 +158,13 @@ impl ServerArgs {
     pub fn limits(&self) -> ServeLimits {
         let secs = |s: f64| Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::from_secs(3600));
         ServeLimits {
-            header_read_timeout: secs(self.header_timeout_secs),
-            idle_timeout: secs(self.idle_timeout_secs),
-            body_read_timeout: secs(self.body_timeout_secs),
-            write_timeout: secs(self.write_timeout_secs),
-            max_connections: self.max_connections.max(1),
-            max_in_flight: self.max_in_flight.max(1),
-            max_body_bytes_in_flight: self.max_body_bytes_in_flight,
+            header_read_timeout: secs(self.server_header_timeout_secs),
+            idle_timeout: secs(self.server_idle_timeout_secs),
+            body_read_timeout: secs(self.server_body_timeout_secs),
+            write_timeout: secs(self.server_write_timeout_secs),
+            max_connections: self.server_max_connections.max(1),
+            max_in_flight: self.server_max_in_flight.max(1),
+            max_body_bytes_in_flight: self.server_max_body_bytes_in_flight,
             ..ServeLimits::default()
         }
     }
