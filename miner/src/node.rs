@@ -87,6 +87,10 @@ pub struct MinerConfig {
     /// Seconds between retention passes.
     #[arg(long = "retention.interval_secs", default_value_t = 3600)]
     pub retention_interval_secs: u64,
+    /// Serve the axon's `/metrics` (every caller's request counts) to any peer; by default only
+    /// loopback peers see them.
+    #[arg(long = "axon.public_metrics")]
+    pub public_metrics: bool,
 }
 
 /// A built miner, ready to run.
@@ -157,8 +161,14 @@ impl MinerNode {
         );
         let policy =
             if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };
-        let axon_cfg =
-            AxonConfig { policy, serve_metrics: true, max_in_flight: cfg.max_in_flight, ..AxonConfig::default() };
+        let axon_cfg = AxonConfig {
+            policy,
+            serve_metrics: true,
+            public_metrics: cfg.public_metrics,
+            max_in_flight: cfg.max_in_flight,
+            server: cfg.neuron.server.limits(),
+            ..AxonConfig::default()
+        };
         let c1 = core.clone();
         let c2 = core.clone();
         let c3 = core.clone();
@@ -292,5 +302,23 @@ fn capabilities(core: &MinerCore) -> Capabilities {
         subnets: ledger.iter().map(|e| e.netuid).collect(),
         capabilities: caps,
         max_concurrency: Some(32),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag (the shared neuron and server flags included) has its own id and name, and
+    /// the axon's `/metrics` is loopback-only unless `--axon.public_metrics`.
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        MinerConfig::command().debug_assert();
+        let cfg = MinerConfig::parse_from(["miner", "--axon.max_in_flight", "7", "--server.max_in_flight", "99"]);
+        assert_eq!(cfg.max_in_flight, 7);
+        assert_eq!(cfg.neuron.server.limits().max_in_flight, 99);
+        assert!(!cfg.public_metrics);
+        assert!(MinerConfig::parse_from(["miner", "--axon.public_metrics"]).public_metrics);
     }
 }

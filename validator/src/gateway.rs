@@ -114,6 +114,7 @@ async fn metrics(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Reques
     if let Some(api) = n.api.get() {
         api.register_metrics(&mut reg);
     }
+    n.server_stats.register(reg.sub_registry_with_prefix("orchestra_validator_server"));
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {
         return err(StatusCode::INTERNAL_SERVER_ERROR, "metrics", "encoding failed");

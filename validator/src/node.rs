@@ -258,6 +258,8 @@ pub struct ValidatorNode {
     pub(crate) api: std::sync::OnceLock<orchestra_ledger_api::LedgerApi>,
     /// Proposals probed at once in the background.
     governance_slots: Arc<tokio::sync::Semaphore>,
+    /// The API server's connection limits at work (shown on `/metrics`).
+    pub(crate) server_stats: orchestra_net::ServeStats,
     /// Serializes read-modify-write of the pending Ledger credits.
     activity_lock: Arc<Mutex<()>>,
 }
@@ -339,6 +341,7 @@ impl ValidatorNode {
             metrics: Arc::new(gateway::Metrics::default()),
             api: std::sync::OnceLock::new(),
             governance_slots: Arc::new(tokio::sync::Semaphore::new(GOVERN_CONCURRENCY)),
+            server_stats: orchestra_net::ServeStats::default(),
             activity_lock: Arc::new(Mutex::new(())),
         })
     }
@@ -414,9 +417,12 @@ impl ValidatorNode {
         let listener =
             node.api_listener.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
         tracing::info!(addr = ?listener.local_addr().ok(), "gateway and Ledger API listening");
+        let server = orchestra_net::Server::new(node.cfg.neuron.server.limits())
+            .map_err(|e| anyhow::anyhow!("--server.*: {e}"))?
+            .with_stats(node.server_stats.clone());
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
+            let _ = server
+                .serve(listener, app, async move {
                     let _ = rx.wait_for(|s| *s).await;
                 })
                 .await;
@@ -991,6 +997,16 @@ async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every flag (the shared neuron and server flags included) has its own id and name.
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        ValidatorConfig::command().debug_assert();
+        let cfg = ValidatorConfig::parse_from(["validator", "--server.max_connections", "10", "--api.public_status"]);
+        assert_eq!(cfg.neuron.server.limits().max_connections, 10);
+        assert!(cfg.public_status);
+    }
 
     #[test]
     fn an_unseen_submission_counts_only_if_the_chain_saw_it() {

@@ -97,6 +97,8 @@ pub struct ServeArgs {
     /// Take the client IP from the last X-Forwarded-For hop (only behind a trusted proxy).
     #[arg(long)]
     pub trust_forwarded_for: bool,
+    #[command(flatten)]
+    pub server: orchestra_net::ServerArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,6 +189,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ApiConfig {
         allow_private_webhooks: a.allow_private_webhooks,
         trust_forwarded_for: a.trust_forwarded_for,
+        server: a.server.limits(),
         ..ApiConfig::default()
     };
     if a.allow_private_webhooks {

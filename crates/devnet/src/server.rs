@@ -61,6 +61,8 @@ pub struct DevnetConfig {
     pub dev_accounts: bool,
     /// fsync every write (off only for benchmarks).
     pub sync_writes: bool,
+    /// Connection-level limits of the HTTP server (see `orchestra_net::serve`).
+    pub server: orchestra_net::ServeLimits,
 }
 
 impl DevnetConfig {
@@ -76,6 +78,7 @@ impl DevnetConfig {
             allow_loopback_axons: true,
             dev_accounts: true,
             sync_writes: true,
+            server: orchestra_net::ServeLimits::default(),
         }
     }
 }
@@ -203,6 +206,7 @@ pub struct DevnetServer {
     shared: Arc<Shared>,
     listener: std::net::TcpListener,
     addr: SocketAddr,
+    server: orchestra_net::Server,
 }
 
 impl std::fmt::Debug for DevnetServer {
@@ -249,7 +253,8 @@ impl DevnetServer {
             metrics,
             block_time_ms: config.block_time_ms,
         });
-        Ok(DevnetServer { shared, listener, addr })
+        let server = orchestra_net::Server::new(config.server).map_err(DevnetError::Config)?;
+        Ok(DevnetServer { shared, listener, addr, server })
     }
 
     /// The bound address.
@@ -274,7 +279,7 @@ impl DevnetServer {
         let shared = self.shared;
         let producer = (shared.block_time_ms > 0).then(|| tokio::spawn(block_loop(shared.clone())));
         tracing::info!(addr = %self.addr, block_time_ms = shared.block_time_ms, "devnet serving");
-        let served = axum::serve(listener, router(shared)).with_graceful_shutdown(shutdown).await;
+        let served = self.server.serve(listener, router(shared), shutdown).await;
         if let Some(p) = producer {
             p.abort();
             let _ = p.await;

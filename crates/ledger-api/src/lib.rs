@@ -34,7 +34,6 @@ pub mod views;
 pub mod webhook;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -85,6 +84,9 @@ pub struct ApiConfig {
     /// Months of usage counters kept before the current one; older ones are deleted by the
     /// background task (hourly).
     pub usage_months_kept: u32,
+    /// Connection-level limits of [`LedgerApi::serve`] (timeouts, connection, in-flight and
+    /// body caps; see `orchestra_net::serve`). A server that mounts the API sets its own.
+    pub server: orchestra_net::ServeLimits,
 }
 
 impl Default for ApiConfig {
@@ -103,6 +105,7 @@ impl Default for ApiConfig {
             allow_private_webhooks: false,
             webhook: WebhookConfig::default(),
             usage_months_kept: 12,
+            server: orchestra_net::ServeLimits::default(),
         }
     }
 }
@@ -136,6 +139,8 @@ pub(crate) struct Inner {
     pub auth: auth::Auth,
     pub metrics: Metrics,
     pub registry: Registry,
+    /// [`LedgerApi::serve`]'s connection limits at work (`ledger_api_server_*`).
+    pub server_stats: orchestra_net::ServeStats,
     /// Change frames for SSE subscribers.
     pub events: broadcast::Sender<Arc<Frame>>,
     /// Last sequence number sent on `events`.
@@ -221,6 +226,8 @@ impl LedgerApi {
         metrics.snapshot_seq.set(seq as i64);
         let mut registry = Registry::default();
         metrics.register(&mut registry);
+        let server_stats = orchestra_net::ServeStats::default();
+        server_stats.register(registry.sub_registry_with_prefix("ledger_api_server"));
         let (events, _) = broadcast::channel(config.sse_buffer);
         let (commits, commits_rx) = watch::channel(seq);
         let commits = Arc::new(commits);
@@ -237,6 +244,7 @@ impl LedgerApi {
             snapshot: snapshot::shared(snap),
             metrics,
             registry,
+            server_stats,
             events,
             broadcast_seq: AtomicU64::new(seq),
             closing: watch::channel(false).0,
@@ -307,13 +315,15 @@ impl LedgerApi {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "ledger api listening");
         let closing = self.inner.closing.clone();
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let server = orchestra_net::Server::new(self.inner.config.server.clone())
+            .map_err(ApiError::Internal)?
+            .with_stats(self.inner.server_stats.clone());
         let signal = async move {
             shutdown.await;
             // SSE streams never end by themselves; graceful shutdown would wait for them forever.
             closing.send_replace(true);
         };
-        axum::serve(listener, app).with_graceful_shutdown(signal).await?;
+        server.serve(listener, self.router(), signal).await?;
         let api = self.clone();
         tokio::task::spawn_blocking(move || api.flush_usage())
             .await

@@ -81,6 +81,9 @@ pub struct NeuronArgs {
     /// The only source of secrets for subnet calls; a Ledger entry cannot name one.
     #[arg(long = "subnet.credentials")]
     pub subnet_credentials: Option<std::path::PathBuf>,
+    /// Limits of the node's HTTP server (the miner's axon, the validator's API).
+    #[command(flatten)]
+    pub server: orchestra_net::ServerArgs,
 }
 
 impl NeuronArgs {

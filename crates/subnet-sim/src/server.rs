@@ -256,11 +256,10 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         let mut rx = rx.clone();
         tracing::info!(subnet = %running.name, kind = ?running.kind, addr = %local, "simulated subnet listening");
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await;
+            let _ = orchestra_net::serve::serve(listener, app, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
         }));
         subnets.push(running);
     }
