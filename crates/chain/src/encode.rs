@@ -10,6 +10,11 @@ use crate::types::{CommitmentData, NetUid};
 /// (`GLOBAL_MAX_SUBNET_COUNT`, subtensor `subnets/mechanism.rs`).
 pub const GLOBAL_MAX_SUBNET_COUNT: u16 = 4096;
 
+/// BLAKE2-256 of a remark: what `System.remark_with_event` puts in its `Remarked` event.
+pub fn remark_hash(remark: &[u8]) -> [u8; 32] {
+    <sp_core::Blake2Hasher as sp_core::Hasher>::hash(remark).0
+}
+
 /// Most raw bytes a `Raw` field holds (`Raw128`).
 pub const MAX_RAW_LEN: usize = 128;
 /// Most bytes a `BigRaw` field holds (`MAX_BIGRAW_COMMITMENT_SIZE_BYTES`).

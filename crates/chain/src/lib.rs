@@ -141,11 +141,12 @@ pub mod types;
 use async_trait::async_trait;
 
 pub use admin::{ChainAdmin, Hyperparam};
-pub use encode::{commit_hash, netuid_index};
+pub use encode::{commit_hash, netuid_index, remark_hash};
 pub use error::{ChainError, custom_transaction_error_name};
 pub use types::{
-    AxonInfo, AxonServe, Commitment, CommitmentData, Hyperparams, MAIN_MECHANISM, Metagraph, NetUid, NeuronInfo,
-    ServeAxonArgs, TxOutcome, WeightsReveal, WeightsSubmission, int_to_ip, ip_to_int,
+    AxonInfo, AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, MAIN_MECHANISM, Metagraph, NetUid,
+    NeuronInfo, RemarkEvent, ServeAxonArgs, TransferEvent, TxOutcome, TxRef, WeightsReveal, WeightsSubmission,
+    int_to_ip, ip_to_int,
 };
 
 /// What the neurons need from a chain. Object safe: hold it as `Arc<dyn Chain>`.
@@ -211,4 +212,19 @@ pub trait Chain: Send + Sync {
     /// Registers `hotkey` (SS58) on the subnet by burning the current registration cost from the
     /// coldkey this client signs with.
     async fn burned_register(&self, netuid: NetUid, hotkey: &str) -> Result<TxOutcome, ChainError>;
+
+    /// The free balance of `account` (SS58), in rao.
+    async fn free_balance(&self, account: &str) -> Result<u64, ChainError>;
+
+    /// Transfers `amount` rao from the coldkey to `dest` (SS58). With a `remark`, the transfer
+    /// and the remark are one extrinsic, `Utility.batch_all([Balances.transfer_keep_alive(dest,
+    /// amount), System.remark_with_event(remark)])`, so they land or fail together and the
+    /// remark (a payment reference) is bound to the transfer; without, a plain
+    /// `Balances.transfer_keep_alive`. The outcome's [`TxOutcome::tx_ref`] finds it again.
+    async fn transfer(&self, dest: &str, amount: u64, remark: Option<&[u8]>) -> Result<TxOutcome, ChainError>;
+
+    /// Reads back the extrinsic `at` names from its block: finalized or not, success, its
+    /// `Balances.Transfer` and `System.Remarked` events. `Ok(None)` when the block has no such
+    /// extrinsic (or the block is unknown).
+    async fn extrinsic_receipt(&self, at: &TxRef) -> Result<Option<ExtrinsicReceipt>, ChainError>;
 }

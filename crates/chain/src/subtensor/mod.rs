@@ -8,6 +8,7 @@
 //! the client's coldkey. A dropped WebSocket is reopened with exponential backoff.
 
 mod admin;
+pub mod balances;
 pub mod calls;
 pub mod config;
 pub mod decode;
@@ -38,8 +39,8 @@ use tokio::sync::{Mutex, RwLock};
 
 use crate::devnet_api::SignerRole;
 use crate::types::{
-    AxonServe, Commitment, CommitmentData, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome, WeightsReveal,
-    WeightsSubmission,
+    AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome,
+    TxRef, WeightsReveal, WeightsSubmission,
 };
 use crate::{Chain, ChainError};
 pub use config::{
@@ -528,6 +529,22 @@ impl Chain for SubtensorChain {
     async fn burned_register(&self, netuid: NetUid, hotkey: &str) -> Result<TxOutcome, ChainError> {
         let key = account(hotkey)?;
         self.submit(self.signer(SignerRole::Coldkey)?, calls::burned_register(netuid, key)).await
+    }
+
+    async fn free_balance(&self, account_ss58: &str) -> Result<u64, ChainError> {
+        let key = account(account_ss58)?;
+        self.read("balance", |c| async move { balances::free_balance(&c, key).await }).await
+    }
+
+    async fn transfer(&self, dest: &str, amount: u64, remark: Option<&[u8]>) -> Result<TxOutcome, ChainError> {
+        let dest = account(dest)?;
+        let signer = self.signer(SignerRole::Coldkey)?;
+        let md = self.conn().await?.api.at_current_block().await.map_err(rpc_err)?.metadata();
+        self.submit(signer, balances::transfer_call(&md, dest, amount, remark)?).await
+    }
+
+    async fn extrinsic_receipt(&self, at: &TxRef) -> Result<Option<ExtrinsicReceipt>, ChainError> {
+        self.read("extrinsic receipt", |c| async move { balances::receipt(&c, at).await }).await
     }
 }
 
