@@ -22,7 +22,7 @@
 //! # Extrinsics
 //!
 //! A state change is a [`DevnetCall`] signed by the account subtensor would take as origin: the
-//! hotkey for weights, axons and commitments, the coldkey for `burned_register`
+//! hotkey for weights, axons and commitments, the coldkey for `burned_register` and transfers
 //! ([`DevnetCall::signer_role`]). The signature is sr25519 (the wallet's key, sp-core/schnorrkel
 //! context `substrate`) over [`signing_payload`]. The server checks, in order: the signature
 //! ([`ExtrinsicRequest::verify`]), that `nonce` is greater than the last nonce it accepted from

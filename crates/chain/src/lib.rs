@@ -62,8 +62,12 @@
 //! hyperparameters ([`ChainAdmin`]), `register_network`, `burned_register`, `add_stake`,
 //! `serve_axon`, `set_weights`, `commit_weights` then `reveal_weights` in the next epoch,
 //! `set_commitment` and its read, metagraph and hyperparameters from storage, epochs with
-//! `dev_newBlock`. The same scenario (`tests/conformance/mod.rs`) runs on the devnet
-//! (crates/devnet/tests/conformance.rs).
+//! `dev_newBlock`, and a payment: [`Chain::transfer`] with a remark
+//! (`Utility.batch_all([Balances.transfer_keep_alive, System.remark_with_event])`) read back with
+//! [`Chain::extrinsic_receipt`] (signer, success, `Balances.Transfer` and `System.Remarked`
+//! events, finality) and [`Chain::free_balance`]. The same scenario (`tests/conformance/mod.rs`)
+//! runs on the devnet (crates/devnet/tests/conformance.rs). The payment call's bytes are checked
+//! offline against both the finney snapshot and the spec-218 metadata.
 //!
 //! # Where the devnet and the subtensor runtime (spec 218) differ
 //!
@@ -106,6 +110,13 @@
 //! - **Fees and accounts.** Subtensor charges fees and refuses extrinsics from accounts that do
 //!   not exist, so hotkeys need a balance (local-runtime.sh funds the dev accounts); the devnet
 //!   has no fees.
+//! - **Finality.** Chopsticks finalizes every block at once; the devnet finalizes a block once the
+//!   next one is being built (so a transfer in the current block is not final yet).
+//! - **Reading blocks.** Subtensor blocks have hashes and hold every extrinsic with its events; the
+//!   devnet has no block hashes (an extrinsic is found by block number and hash) and records only
+//!   transfers (`GET /v1/blocks/{n}`), with synthetic extrinsic hashes, no fees and no
+//!   existential deposit. An overdraft fails in the block on subtensor (`batch_all`: arithmetic
+//!   underflow), before it on the devnet (`Balances::InsufficientBalance`).
 //! - **Loopback axons.** Subtensor refuses `serve_axon` to 127.0.0.1 (`InvalidIpAddress`); the
 //!   devnet accepts it unless `DevnetConfig::allow_loopback_axons` is off (the local scripts
 //!   rely on loopback axons; the conformance run turns it off).
