@@ -11,11 +11,11 @@ use serde::de::DeserializeOwned;
 
 use crate::devnet_api::{
     API_VERSION, AccountResponse, BlockExtrinsics, BlockResponse, CommitmentResponse, DevnetCall, ErrorResponse,
-    ExtrinsicRequest, InfoResponse, SignerRole, UidResponse, paths,
+    ExtrinsicRequest, InfoResponse, UidResponse, paths,
 };
 use crate::types::{
-    AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome,
-    TxRef, WeightsReveal, WeightsSubmission,
+    AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, Metagraph, NetUid, ServeAxonArgs, SignerRole,
+    TxOutcome, TxRef, WeightsReveal, WeightsSubmission,
 };
 use crate::{Chain, ChainError};
 

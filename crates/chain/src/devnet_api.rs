@@ -44,6 +44,8 @@ use orchestra_keys::{Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
+/// Which key signs a call: shared by both backends, re-exported here for the devnet's wire API.
+pub use crate::types::SignerRole;
 use crate::types::{CommitmentData, NetUid, ServeAxonArgs, hex_array};
 
 /// Version of this API; `GET /v1/info` reports the server's.
@@ -162,16 +164,6 @@ pub struct BlockExtrinsics {
     pub extrinsics: Vec<crate::ExtrinsicReceipt>,
 }
 
-/// Which key must sign a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignerRole {
-    /// The neuron's hotkey.
-    Hotkey,
-    /// The coldkey that owns (or will own) the hotkey.
-    Coldkey,
-}
-
 /// A state change, named and shaped like the subtensor extrinsic it stands for. JSON:
 /// `{"call": "set_weights", "netuid": 1, ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,16 +235,6 @@ pub enum DevnetCall {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         remark: Option<String>,
     },
-}
-
-impl SignerRole {
-    /// `"hotkey"` or `"coldkey"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignerRole::Hotkey => "hotkey",
-            SignerRole::Coldkey => "coldkey",
-        }
-    }
 }
 
 impl DevnetCall {

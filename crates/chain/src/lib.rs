@@ -156,8 +156,8 @@ pub use encode::{commit_hash, netuid_index, remark_hash};
 pub use error::{ChainError, custom_transaction_error_name};
 pub use types::{
     AxonInfo, AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, MAIN_MECHANISM, Metagraph, NetUid,
-    NeuronInfo, RemarkEvent, ServeAxonArgs, TransferEvent, TxOutcome, TxRef, WeightsReveal, WeightsSubmission,
-    int_to_ip, ip_to_int,
+    NeuronInfo, RemarkEvent, ServeAxonArgs, SignerRole, TransferEvent, TxOutcome, TxRef, WeightsReveal,
+    WeightsSubmission, int_to_ip, ip_to_int,
 };
 
 /// What the neurons need from a chain. Object safe: hold it as `Arc<dyn Chain>`.

@@ -317,19 +317,6 @@ impl WeightsReveal {
             version_key: weights.version_key,
         }
     }
-
-    /// The hash to commit for this reveal by `hotkey` (its 32-byte public key) on `netuid`
-    /// (see [`crate::commit_hash`]).
-    pub fn commit_hash(&self, hotkey: &[u8; 32], netuid: NetUid) -> [u8; 32] {
-        crate::encode::commit_hash(
-            hotkey,
-            crate::encode::netuid_index(netuid, self.mechanism),
-            &self.uids,
-            &self.values,
-            &self.salt,
-            self.version_key,
-        )
-    }
 }
 
 /// A published commitment (`Commitments.CommitmentOf`).
@@ -380,6 +367,27 @@ pub enum CommitmentData {
     ResetBondsFlag,
     /// Up to 512 raw bytes.
     BigRaw(#[serde(with = "hex_bytes")] Vec<u8>),
+}
+
+/// Which key must sign a call: the hotkey for weights, axons and commitments, the coldkey for
+/// registration and transfers (the origin subtensor checks). Both backends sign by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignerRole {
+    /// The neuron's hotkey.
+    Hotkey,
+    /// The coldkey that owns (or will own) the hotkey.
+    Coldkey,
+}
+
+impl SignerRole {
+    /// `"hotkey"` or `"coldkey"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignerRole::Hotkey => "hotkey",
+            SignerRole::Coldkey => "coldkey",
+        }
+    }
 }
 
 /// Where an extrinsic ended up.

@@ -11,7 +11,7 @@ use subxt::rpcs::client::RpcParams;
 
 use super::{SubtensorChain, SubtensorConfig, account, calls, rpc_err};
 use crate::admin::{ChainAdmin, Hyperparam};
-use crate::devnet_api::SignerRole;
+use crate::types::SignerRole;
 use crate::{ChainError, NetUid};
 
 fn u(v: impl Into<u128>) -> Value {
