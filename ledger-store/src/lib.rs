@@ -45,6 +45,8 @@ const CF_USAGE: &str = "usage";
 const CF_WEBHOOKS: &str = "webhooks";
 const CF_OUTBOX: &str = "outbox";
 const CF_KV: &str = "kv";
+/// Key quotes (`quote/{id}`) and accepted payments (`paid/{payment id}`).
+const CF_PAYMENTS: &str = "payments";
 const ALL_CFS: &[&str] = &[
     CF_META,
     CF_ENTRIES,
@@ -57,6 +59,7 @@ const ALL_CFS: &[&str] = &[
     CF_WEBHOOKS,
     CF_OUTBOX,
     CF_KV,
+    CF_PAYMENTS,
 ];
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_SEQ: &[u8] = b"last_seq";
@@ -417,6 +420,63 @@ impl LedgerStore {
     pub fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         self.write(|tx| tx.put_json(CF_API_KEYS, key.key_hash.as_bytes(), key))?;
         Ok(())
+    }
+
+    /// The key with this id (a scan: key management is rare).
+    pub fn api_key_by_id(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.api_keys()?.into_iter().find(|k| k.id == id))
+    }
+
+    // ---------------------------------------------------------------- keys paid in TAO
+
+    pub fn put_quote(&self, q: &KeyQuote) -> Result<(), StoreError> {
+        self.write(|tx| tx.put_json(CF_PAYMENTS, format!("quote/{}", q.id).as_bytes(), q))?;
+        Ok(())
+    }
+
+    pub fn quote(&self, id: &str) -> Result<Option<KeyQuote>, StoreError> {
+        self.get_json(CF_PAYMENTS, format!("quote/{id}").as_bytes())
+    }
+
+    /// The accepted payment with this id, if any.
+    pub fn payment(&self, id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        self.get_json(CF_PAYMENTS, format!("paid/{id}").as_bytes())
+    }
+
+    /// Every accepted payment, in id order.
+    pub fn payments(&self) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.scan(CF_PAYMENTS, b"paid/", usize::MAX)
+    }
+
+    /// Redeems a quote with a payment in one atomic batch: the quote is marked redeemed, the
+    /// payment recorded (so it is never accepted again) and `key` stored (issued or extended).
+    /// Fails with [`StoreError::Conflict`] when the quote was redeemed already or the payment was
+    /// used before, checked under the writer lock so two concurrent redemptions cannot both win.
+    pub fn redeem_quote(&self, payment: &PaymentRecord, key: &ApiKey) -> Result<KeyQuote, StoreError> {
+        let (q, _) = self.write(|tx| {
+            let mut q = tx
+                .store
+                .quote(&payment.quote_id)?
+                .ok_or_else(|| StoreError::NotFound(format!("quote {}", payment.quote_id)))?;
+            if let Some(done) = &q.redeemed {
+                return Err(StoreError::Conflict(format!(
+                    "quote {} was redeemed already with payment {}",
+                    q.id, done.id
+                )));
+            }
+            if let Some(used) = tx.store.payment(&payment.id)? {
+                return Err(StoreError::Conflict(format!(
+                    "payment {} was used already (quote {}, key {})",
+                    used.id, used.quote_id, used.key_id
+                )));
+            }
+            q.redeemed = Some(payment.clone());
+            tx.put_json(CF_PAYMENTS, format!("quote/{}", q.id).as_bytes(), &q)?;
+            tx.put_json(CF_PAYMENTS, format!("paid/{}", payment.id).as_bytes(), payment)?;
+            tx.put_json(CF_API_KEYS, key.key_hash.as_bytes(), key)?;
+            Ok(q)
+        })?;
+        Ok(q)
     }
 
     /// Add `n` to a usage counter and return the new value.

@@ -95,6 +95,34 @@ pub struct ValidatorConfig {
     pub objective_cost: u32,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Address of the Ledger admin endpoint (key management while the validator runs; see
+    /// `orchestra ledger keys`). Loopback by default; every request needs the token in
+    /// `<ledger dir>/admin.token` or a signature of an authorized key.
+    #[arg(long = "admin.host", default_value = "127.0.0.1")]
+    pub admin_host: String,
+    /// Port of the admin endpoint (0: any free port; the URL is in `<ledger dir>/admin.json`).
+    #[arg(long = "admin.port", default_value_t = 0)]
+    pub admin_port: u16,
+    /// SS58 keys, besides this validator's hotkey and coldkey, whose btauth/1 signatures the
+    /// admin endpoint accepts (comma separated).
+    #[arg(long = "admin.authorized_keys", value_delimiter = ',')]
+    pub admin_authorized_keys: Vec<String>,
+    /// Do not sell API keys for TAO (`/v1/keys/quote`, `/v1/keys/redeem`).
+    #[arg(long = "payments.disable")]
+    pub payments_disable: bool,
+    /// The coldkey (SS58) key payments must reach (default: this validator's coldkey, from
+    /// `coldkeypub.txt` or --uri).
+    #[arg(long = "payments.coldkey")]
+    pub payments_coldkey: Option<String>,
+    /// Price of a developer key, rao per month (the seed's 0.1 TAO).
+    #[arg(long = "payments.developer_rao", default_value_t = orchestra_ledger_api::payments::SEED_DEVELOPER.rao_per_month)]
+    pub payments_developer_rao: u64,
+    /// Lookups per month of a developer key bought with TAO (the seed's 1,000).
+    #[arg(long = "payments.developer_quota", default_value_t = 1000)]
+    pub payments_developer_quota: u64,
+    /// Price of a production key, rao per month (the seed's 1 TAO).
+    #[arg(long = "payments.production_rao", default_value_t = orchestra_ledger_api::payments::SEED_PRODUCTION.rao_per_month)]
+    pub payments_production_rao: u64,
 }
 
 /// How long the validator keeps what grows (pruned by the `retention` task, never on a
@@ -252,6 +280,11 @@ pub struct ValidatorNode {
     /// Bound in `new` (so a busy port fails early), handed to the server in `run`.
     api_listener: Mutex<Option<tokio::net::TcpListener>>,
     api_addr: Option<SocketAddr>,
+    /// The Ledger admin endpoint, bound (and its files written) in `new`, served in `run`.
+    admin: Mutex<Option<orchestra_ledger_api::admin::AdminEndpoint>>,
+    admin_url: String,
+    /// The coldkey (SS58) that is paid for keys, when keys are sold.
+    pay_to: Option<String>,
     pub(crate) metrics: Arc<gateway::Metrics>,
     /// The Ledger API, once `run` built it (the gateway meters objectives through it and
     /// `/metrics` shows its counters).
@@ -327,6 +360,37 @@ impl ValidatorNode {
         let api_listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
         let status: Status = store.kv_get("validator/status")?.unwrap_or_default();
+        let coldkey = match &cfg.neuron.uri {
+            Some(u) => Some(Keypair::from_uri(u)?.ss58().to_string()),
+            None => orchestra_keys::Wallet::from_args(&cfg.neuron.wallet).coldkeypub().ok().map(|k| k.to_ss58()),
+        };
+        let mut authorized = vec![key.ss58().to_string()];
+        authorized.extend(coldkey.iter().cloned());
+        authorized.extend(cfg.admin_authorized_keys.iter().cloned());
+        authorized.dedup();
+        let admin_host: IpAddr = cfg.admin_host.parse().map_err(|e| anyhow::anyhow!("--admin.host: {e}"))?;
+        let admin = orchestra_ledger_api::admin::AdminEndpoint::bind(
+            SocketAddr::new(admin_host, cfg.admin_port),
+            store.path(),
+            authorized,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("Ledger admin endpoint: {e}"))?;
+        let pay_to = match (&cfg.payments_coldkey, cfg.payments_disable) {
+            (_, true) => None,
+            (Some(k), false) => {
+                orchestra_keys::PublicKey::from_ss58(k).map_err(|e| anyhow::anyhow!("--payments.coldkey {k}: {e}"))?;
+                Some(k.clone())
+            }
+            (None, false) => {
+                if coldkey.is_none() {
+                    tracing::warn!(
+                        "no coldkeypub.txt in the wallet: API keys are not sold for TAO (--payments.coldkey)"
+                    );
+                }
+                coldkey.clone()
+            }
+        };
         Ok(ValidatorNode {
             cfg,
             key: key.clone(),
@@ -338,6 +402,9 @@ impl ValidatorNode {
             metagraph: Arc::new(tokio::sync::RwLock::new(None)),
             api_addr: api_listener.local_addr().ok(),
             api_listener: Mutex::new(Some(api_listener)),
+            admin_url: admin.url().to_string(),
+            admin: Mutex::new(Some(admin)),
+            pay_to,
             metrics: Arc::new(gateway::Metrics::default()),
             api: std::sync::OnceLock::new(),
             governance_slots: Arc::new(tokio::sync::Semaphore::new(GOVERN_CONCURRENCY)),
@@ -353,6 +420,11 @@ impl ValidatorNode {
     /// The validator's store (the Ledger, API keys, its own state); for tools and tests.
     pub fn store(&self) -> Arc<LedgerStore> {
         self.store.clone()
+    }
+
+    /// The Ledger admin endpoint's URL (also in `<ledger dir>/admin.json`).
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
     }
 
     pub fn hotkey(&self) -> &str {
@@ -398,11 +470,20 @@ impl ValidatorNode {
     /// Run until shutdown: the validation loop and the API server.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let node = Arc::new(self);
+        let payments = node.pay_to.as_ref().map(|pay_to| {
+            let mut p = orchestra_ledger_api::payments::PaymentsConfig::new(node.chain.clone(), pay_to);
+            p.developer.rao_per_month = node.cfg.payments_developer_rao;
+            p.developer.monthly_quota = Some(node.cfg.payments_developer_quota);
+            p.production.rao_per_month = node.cfg.payments_production_rao;
+            tracing::info!(pay_to = %pay_to, developer = ?p.developer, production = ?p.production, "selling API keys for TAO");
+            p
+        });
         let defaults = orchestra_ledger_api::ApiConfig::default();
         let api = orchestra_ledger_api::LedgerApi::new(
             orchestra_ledger_api::ApiConfig {
                 allow_private_webhooks: node.cfg.allow_private_webhooks,
                 usage_months_kept: node.cfg.retention.usage_months,
+                payments,
                 webhook: orchestra_ledger_api::WebhookConfig {
                     dead_retention: Duration::from_secs(node.cfg.retention.dead_webhook_days.saturating_mul(86_400)),
                     ..defaults.webhook.clone()
@@ -412,6 +493,19 @@ impl ValidatorNode {
             node.store.clone(),
         )?;
         let _ = node.api.set(api.clone());
+        let admin = node.admin.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
+        let mut rx_admin = shutdown.clone();
+        let admin_api = api.clone();
+        let admin_task = tokio::spawn(async move {
+            if let Err(e) = admin_api
+                .serve_admin(admin, async move {
+                    let _ = rx_admin.wait_for(|s| *s).await;
+                })
+                .await
+            {
+                tracing::error!(error = %e, "Ledger admin endpoint failed");
+            }
+        });
         let app = gateway::router(node.clone(), &api);
         let mut rx = shutdown.clone();
         let listener =
@@ -464,6 +558,7 @@ impl ValidatorNode {
         let _ = server.await;
         let _ = webhooks.await;
         let _ = retention.await;
+        let _ = admin_task.await;
         let _ = api.flush_usage();
         tracing::info!("validator stopped");
         Ok(())

@@ -173,7 +173,11 @@ impl Shared {
         }
         self.metrics.apply_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.block.set(node.state.block as i64);
-        result.map(|_| TxOutcome { block_hash: None, block_number: Some(node.state.block), extrinsic_hash: None })
+        result.map(|c| TxOutcome {
+            block_hash: None,
+            block_number: Some(node.state.block),
+            extrinsic_hash: c.extrinsic_hash,
+        })
     }
 
     /// Produces `n` blocks and persists them.
@@ -366,6 +370,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::EXTRINSICS, post(extrinsic))
         .route(ADMIN_ROUTE, post(admin))
         .route(ACCOUNT_ROUTE, get(account))
+        .route(paths::BLOCK_EXTRINSICS_ROUTE, get(block_extrinsics))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .fallback(not_found)
@@ -440,6 +445,10 @@ async fn account(State(s): State<Arc<Shared>>, Path(account): Path<String>) -> R
     axum::Json(AccountResponse { account, balance }).into_response()
 }
 
+async fn block_extrinsics(State(s): State<Arc<Shared>>, Path(number): Path<u64>) -> Response {
+    axum::Json(s.node.lock().state.block_extrinsics(number)).into_response()
+}
+
 fn call_name(c: &DevnetCall) -> &'static str {
     match c {
         DevnetCall::SetWeights { .. } => "set_weights",
@@ -448,6 +457,7 @@ fn call_name(c: &DevnetCall) -> &'static str {
         DevnetCall::ServeAxon(_) => "serve_axon",
         DevnetCall::SetCommitment { .. } => "set_commitment",
         DevnetCall::BurnedRegister { .. } => "burned_register",
+        DevnetCall::Transfer { .. } => "transfer",
     }
 }
 

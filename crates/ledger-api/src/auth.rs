@@ -7,12 +7,16 @@
 //!
 //! Limits, per tier:
 //! - free (no key, or a free key): `free_per_minute` requests per minute **per client IP**;
-//! - developer: `developer_per_second` per key, and `developer_monthly_quota` successful requests
+//! - developer: `developer_per_second` per key, and the key record's `monthly_quota` (keys
+//!   bought with TAO carry the seed's 1,000), else `developer_monthly_quota`, successful requests
 //!   per calendar month (UTC);
-//! - production: no quota; `production_per_second` per key, only as a guard against runaway
-//!   clients;
+//! - production: no quota unless the key record has one; `production_per_second` per key, only
+//!   as a guard against runaway clients;
 //! - enterprise: the key record's `rate_per_sec` and `monthly_quota`, falling back to the
 //!   production rate and no quota.
+//!
+//! A key with `expires_ms` in the past is refused (401 `expired_key`): keys bought with TAO
+//! ([`crate::payments`]) run for the months paid for.
 //!
 //! `X-RateLimit-Limit/Remaining/Reset` describe the rate window (burst size, what is left of it,
 //! seconds until it is full again); tiers with a quota also get `X-Quota-Limit/Remaining/Reset`
@@ -88,6 +92,7 @@ pub fn create_key_with_limits(
         revoked: false,
         monthly_quota,
         rate_per_sec,
+        expires_ms: None,
     };
     store.put_api_key(&key)?;
     Ok((secret, key))
@@ -308,8 +313,12 @@ impl Auth {
     fn key_state(&self, key: ApiKey) -> Result<KeyState, ApiError> {
         let (per_sec, quota) = match key.tier {
             Tier::Free => (self.config.free_per_minute, None),
-            Tier::Developer => (self.config.developer_per_second, Some(self.config.developer_monthly_quota)),
-            Tier::Production => (self.config.production_per_second, None),
+            // A key's own quota (keys paid in TAO carry their tier's) wins over the tier default.
+            Tier::Developer => (
+                self.config.developer_per_second,
+                Some(key.monthly_quota.unwrap_or(self.config.developer_monthly_quota)),
+            ),
+            Tier::Production => (self.config.production_per_second, key.monthly_quota),
             Tier::Enterprise => (key.rate_per_sec.unwrap_or(self.config.production_per_second), key.monthly_quota),
         };
         let limiter = RateLimiter::direct(Quota::per_second(nonzero(per_sec, "rate_per_sec")?))
@@ -421,6 +430,20 @@ impl Auth {
                 error: ApiError::Unauthorized {
                     code: "revoked_key",
                     message: format!("API key {} was revoked; ask for a new one", state.key.id),
+                    required: None,
+                },
+                headers: Some(headers),
+            });
+        }
+        if state.key.expired_at(now_ms()) {
+            let headers = self.check_ip(ip)?;
+            return Err(Refusal {
+                error: ApiError::Unauthorized {
+                    code: "expired_key",
+                    message: format!(
+                        "API key {} expired; extend it with `orchestra ledger keys buy --extend {}`",
+                        state.key.id, state.key.id
+                    ),
                     required: None,
                 },
                 headers: Some(headers),

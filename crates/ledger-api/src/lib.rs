@@ -14,19 +14,24 @@
 //! | `GET /v1/changes?since=SEQ` | developer | change feed page; SSE (`Accept: text/event-stream`) needs production |
 //! | `GET /v1/root` | free | Merkle root with every entry's inclusion proof (`?netuid=N` for one, with the entry for developer+) |
 //! | `POST /v1/webhooks`, `GET/DELETE /v1/webhooks/{id}` | production | signed change webhooks |
+//! | `GET /v1/keys/prices`, `POST /v1/keys/quote`, `POST /v1/keys/redeem` | free | API keys paid in TAO ([`payments`]) |
 //! | `GET /openapi.json` | free | this API's OpenAPI document |
 //! | `GET /healthz`, `GET /metrics` | none | operator endpoints, not metered |
 //!
 //! Lookups are answered from an in-memory [`snapshot`] of pre-serialized bodies that a
 //! background task rebuilds whenever the store commits change events (the store's commit hook
 //! wakes it); the same task fans the new events out to SSE subscribers. Keys, tiers and limits
-//! are in [`auth`]; webhook signing, the SSRF guard and the outbox worker in [`webhook`].
+//! are in [`auth`]; webhook signing, the SSRF guard and the outbox worker in [`webhook`]; keys
+//! bought with TAO in [`payments`]; key management on a running node (the loopback admin
+//! endpoint) in [`admin`].
 
+pub mod admin;
 pub mod auth;
 pub mod client;
 pub mod error;
 mod metrics;
 pub mod openapi;
+pub mod payments;
 mod routes;
 mod snapshot;
 mod sse;
@@ -87,6 +92,9 @@ pub struct ApiConfig {
     /// Connection-level limits of [`LedgerApi::serve`] (timeouts, connection, in-flight and
     /// body caps; see `orchestra_net::serve`). A server that mounts the API sets its own.
     pub server: orchestra_net::ServeLimits,
+    /// Sell developer and production keys for TAO ([`payments`]); `None`: keys come from the
+    /// operator only.
+    pub payments: Option<payments::PaymentsConfig>,
 }
 
 impl Default for ApiConfig {
@@ -106,6 +114,7 @@ impl Default for ApiConfig {
             webhook: WebhookConfig::default(),
             usage_months_kept: 12,
             server: orchestra_net::ServeLimits::default(),
+            payments: None,
         }
     }
 }
@@ -278,6 +287,16 @@ impl LedgerApi {
     /// `tier_too_low`, 429 `rate_limited`/`quota_exceeded` with `Retry-After`.
     pub fn metered<S: Clone + Send + Sync + 'static>(&self, routes: axum::Router<S>, m: Metering) -> axum::Router<S> {
         routes.layer(axum::middleware::from_fn_with_state((self.clone(), m), routes::metered))
+    }
+
+    /// Serve the admin routes ([`admin`]) on `endpoint` until `shutdown`; the endpoint's files
+    /// are removed when it stops.
+    pub async fn serve_admin(
+        &self,
+        endpoint: admin::AdminEndpoint,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ApiError> {
+        endpoint.serve(self.clone(), shutdown).await
     }
 
     /// Register the API's metrics in another registry (values are shared).

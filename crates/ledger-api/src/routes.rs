@@ -35,6 +35,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/webhooks"),
     ("GET", "/v1/webhooks/{id}"),
     ("DELETE", "/v1/webhooks/{id}"),
+    ("GET", "/v1/keys/prices"),
+    ("POST", "/v1/keys/quote"),
+    ("POST", "/v1/keys/redeem"),
     ("GET", "/openapi.json"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
@@ -51,7 +54,10 @@ pub(crate) fn router(api: LedgerApi, with_ops: bool) -> Router {
         .route("/v1/subnets/{netuid}", get(get_one))
         .route("/v1/find", get(find))
         .route("/v1/root", get(root))
-        .route("/openapi.json", get(openapi));
+        .route("/openapi.json", get(openapi))
+        .route("/v1/keys/prices", get(crate::payments::prices))
+        .route("/v1/keys/quote", axum::routing::post(crate::payments::quote))
+        .route("/v1/keys/redeem", axum::routing::post(crate::payments::redeem));
     let developer = Router::new()
         .route("/v1/subnets/{netuid}/schema", get(schema))
         .route("/v1/subnets/{netuid}/history", get(history))
@@ -579,13 +585,15 @@ carries `X-RateLimit-Limit/Remaining/Reset` (the rate window); quota tiers also 
 Errors are `{\"error\": ..., \"code\": ...}`. Webhook deliveries are signed: `X-Orchestra-Signature: \
 t=<unix s>,v1=<hex HMAC-SHA256(secret, \"{t}.{event_id}.{body}\")>`, with `X-Orchestra-Event-Id` to dedupe on."
     ),
-    paths(list, get_one, schema, history, find, changes, root, create_webhook, get_webhook, delete_webhook, openapi, healthz, metrics),
+    paths(list, get_one, schema, history, find, changes, root, create_webhook, get_webhook, delete_webhook,
+        crate::payments::prices, crate::payments::quote, crate::payments::redeem, openapi, healthz, metrics),
     components(schemas(crate::views::LedgerEntryDoc, crate::views::ChangeEventDoc, crate::views::SubnetSummary,
         crate::views::EntryProofView, crate::views::WebhookPayload)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "ledger", description = "Entries, schemas, history, search, change feed, root"),
         (name = "webhooks", description = "Signed change webhooks (production tier)"),
+        (name = "keys", description = "API keys paid in TAO: quote, pay on chain, redeem"),
         (name = "ops", description = "Operator endpoints"),
     )
 )]
