@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use orchestra_chain::{
-    AxonInfo, AxonServe, Chain, ChainError, Commitment, Hyperparams, Metagraph, NetUid, NeuronInfo, TxOutcome,
-    WeightsReveal, WeightsSubmission,
+    AxonInfo, AxonServe, Chain, ChainError, Commitment, ExtrinsicReceipt, Hyperparams, Metagraph, NetUid, NeuronInfo,
+    TxOutcome, TxRef, WeightsReveal, WeightsSubmission,
 };
 use parking_lot::Mutex;
 
@@ -91,6 +91,19 @@ fn landed(block: u64) -> TxOutcome {
 impl Chain for MockChain {
     fn describe(&self) -> String {
         "mock chain".into()
+    }
+
+    // Key payments are not part of these tests: the mock holds no balances.
+    async fn free_balance(&self, _account: &str) -> Result<u64, ChainError> {
+        Ok(0)
+    }
+
+    async fn transfer(&self, _dest: &str, _amount: u64, _remark: Option<&[u8]>) -> Result<TxOutcome, ChainError> {
+        Err(ChainError::DispatchOther("the mock chain has no balances".into()))
+    }
+
+    async fn extrinsic_receipt(&self, _at: &TxRef) -> Result<Option<ExtrinsicReceipt>, ChainError> {
+        Ok(None)
     }
 
     fn hotkey(&self) -> Option<&str> {
