@@ -311,20 +311,27 @@ impl AdminArgs {
 }
 
 impl LedgerAccess {
+    /// For reading and changing an existing Ledger.
     fn open(&self) -> anyhow::Result<Access> {
-        open_access(self.data_dir.as_deref(), &self.admin)
+        open_access(self.data_dir.as_deref(), &self.admin, false)
+    }
+
+    /// For `keys create`, which may start a Ledger (a key made before the first `serve`).
+    fn open_or_create(&self) -> anyhow::Result<Access> {
+        open_access(self.data_dir.as_deref(), &self.admin, true)
     }
 }
 
 /// Opens the Ledger for key management: `--admin.url` if given; else the directory's RocksDB, or,
-/// when a running node holds it, the admin endpoint that node announced there.
-fn open_access(dir: Option<&Path>, admin: &AdminArgs) -> anyhow::Result<Access> {
+/// when a running node holds it, the admin endpoint that node announced there. A missing
+/// directory is an error unless `create` (then a new Ledger is made there).
+fn open_access(dir: Option<&Path>, admin: &AdminArgs, create: bool) -> anyhow::Result<Access> {
     if let Some(url) = &admin.admin_url {
         let token = dir.and_then(|d| AdminClient::discover(d).ok().flatten()).map(|d| d.token);
         return Ok(Access::Remote(AdminClient::new(url, admin.credentials(token)?)?));
     }
     let Some(dir) = dir else { bail!("name the Ledger: --data-dir DIR (or --admin.url URL of a running node)") };
-    if !dir.is_dir() {
+    if !create && !dir.is_dir() {
         bail!("no Ledger at {}: the directory does not exist", dir.display());
     }
     let err = match LedgerStore::open(StoreConfig::new(dir)) {
@@ -490,7 +497,7 @@ fn keys(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             if tier != Tier::Enterprise && (monthly_quota.is_some() || rate_per_sec.is_some()) {
                 bail!("--monthly-quota and --rate-per-sec are for enterprise keys only");
             }
-            let created = match ledger.open()? {
+            let created = match ledger.open_or_create()? {
                 Access::Local(store) => create_key_checked(&store, &req)?,
                 Access::Remote(c) => remote_call(&c, c.create_key(&req))?,
             };
@@ -652,7 +659,7 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
 /// The entries to export, validated, in netuid order.
 fn export_entries(data_dir: Option<&Path>, admin: &AdminArgs, remote: &RemoteArgs) -> anyhow::Result<Vec<LedgerEntry>> {
     let mut entries = match data_dir {
-        Some(dir) => match open_access(Some(dir), admin)? {
+        Some(dir) => match open_access(Some(dir), admin, false)? {
             Access::Local(store) => store.entries().context("read the Ledger")?,
             Access::Remote(c) => remote_call(&c, c.entries())?,
         },

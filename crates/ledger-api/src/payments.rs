@@ -254,7 +254,7 @@ fn refused(status: u16, code: &'static str, message: impl Into<String>) -> ApiEr
 
 fn payments(api: &LedgerApi) -> Result<&PaymentsConfig, ApiError> {
     api.inner.config.payments.as_ref().ok_or_else(|| {
-        refused(404, "payments_disabled", "this Ledger API does not sell keys for TAO (ask the operator for a key)")
+        refused(501, "payments_disabled", "this Ledger API does not sell keys for TAO (ask the operator for a key)")
     })
 }
 
@@ -282,7 +282,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
 #[utoipa::path(get, path = "/v1/keys/prices", tag = "keys",
     responses(
         (status = 200, body = PricesView),
-        (status = 404, description = "This API does not sell keys (`payments_disabled`)", body = ErrorBody),
+        (status = 501, description = "This API does not sell keys (`payments_disabled`)", body = ErrorBody),
     ),
     security(()))]
 pub(crate) async fn prices(State(api): State<LedgerApi>) -> Result<Response, ApiError> {
@@ -306,7 +306,8 @@ pub(crate) async fn prices(State(api): State<LedgerApi>) -> Result<Response, Api
     responses(
         (status = 201, body = QuoteView),
         (status = 400, description = "`bad_quote`: tier, months, key hash or key to extend", body = ErrorBody),
-        (status = 404, description = "`payments_disabled`, or no key to extend", body = ErrorBody),
+        (status = 404, description = "No key to extend", body = ErrorBody),
+        (status = 501, description = "`payments_disabled`", body = ErrorBody),
     ),
     security(()))]
 pub(crate) async fn quote(
@@ -386,6 +387,7 @@ pub(crate) async fn quote(
     responses(
         (status = 200, description = "The key was issued or extended (or was, by this same payment)", body = RedeemView),
         (status = 404, description = "`quote_not_found`, `payment_not_found`", body = ErrorBody),
+        (status = 501, description = "`payments_disabled`", body = ErrorBody),
         (status = 409, description = "`payment_not_finalized` (retry), `quote_redeemed`, `payment_reused`", body = ErrorBody),
         (status = 410, description = "`quote_expired`", body = ErrorBody),
         (status = 422, description = "`payment_failed`, `wrong_payer`, `wrong_recipient`, `short_payment`, `reference_mismatch`", body = ErrorBody),
@@ -544,7 +546,17 @@ pub(crate) async fn redeem(
         };
         match store2.redeem_quote(&record, &key) {
             Ok(q) => Ok((q, record)),
-            Err(StoreError::Conflict(m)) => Err(refused(409, "payment_reused", m)),
+            Err(StoreError::Conflict(m)) => {
+                // A concurrent redeem of this same quote with this same payment won the race:
+                // answer what it did, as a repeated redeem would get.
+                match store2.quote(&q2.id)? {
+                    Some(q) if q.redeemed.as_ref().is_some_and(|p| p.id == record.id) => {
+                        let done = q.redeemed.clone().unwrap_or(record);
+                        Ok((q, done))
+                    }
+                    _ => Err(refused(409, "payment_reused", m)),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     })
