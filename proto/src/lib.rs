@@ -15,6 +15,8 @@
 //!   under.
 //! - [`extract`]: the extraction contract (objective + schema + receipted documents → an
 //!   answer with a citation per leaf) shared by miners, LLM subnets and validators.
+//! - [`retry`]: the one retry backoff (exponential, capped, optional jitter) every retry loop
+//!   sleeps by.
 //! - [`weights`]: the SDK's conversion of float weights to the u16 vectors the chain takes.
 
 pub mod body_hash;
@@ -26,6 +28,7 @@ pub mod extract;
 pub mod ledger;
 pub mod pyrepr;
 pub mod receipt;
+pub mod retry;
 pub mod schema_diff;
 pub mod shorthand;
 pub mod synapses;

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use orchestra_keys::{Keypair, PublicKey};
+use orchestra_proto::retry::Backoff;
 use subxt::OnlineClient;
 use subxt::backend::LegacyBackend;
 use subxt::config::RpcConfigFor;
@@ -388,7 +389,7 @@ async fn open_with_backoff(
     config: &SubtensorConfig,
     opts: &SubtensorOptions,
 ) -> Result<Conn, ChainError> {
-    let mut delay = opts.reconnect_backoff;
+    let backoff = Backoff::new(opts.reconnect_backoff, opts.reconnect_backoff_max);
     let mut attempt = 0u32;
     loop {
         match open(endpoint, config).await {
@@ -396,9 +397,9 @@ async fn open_with_backoff(
             Err(e) if attempt >= opts.reconnect_attempts => return Err(e),
             Err(e) => {
                 attempt += 1;
+                let delay = backoff.nominal(attempt);
                 tracing::warn!(endpoint, attempt, error = %e, retry_in = ?delay, "cannot connect to subtensor");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(opts.reconnect_backoff_max);
             }
         }
     }
