@@ -325,11 +325,11 @@ impl LedgerStore {
         self.scan(CF_ENTRIES, &[], usize::MAX)
     }
 
-    /// Entries offering a capability, best first (verified before candidate, then reliability,
-    /// then p50 latency, then cost). Deprecated entries are left out.
+    /// Entries offering a capability, best first by the shared ranking rule
+    /// ([`orchestra_proto::ledger::rank_cmp`]). Deprecated entries are left out.
     pub fn find(&self, capability: &str) -> Result<Vec<LedgerEntry>, StoreError> {
         let entries = self.entries()?;
-        Ok(rank_for_capability(&entries, capability).into_iter().cloned().collect())
+        Ok(orchestra_proto::ledger::rank_for_capability(&entries, capability).into_iter().cloned().collect())
     }
 
     /// One version of an entry.
@@ -817,30 +817,6 @@ fn version_key(netuid: u16, version: u64) -> [u8; 10] {
 
 fn hex_key(k: &[u8]) -> String {
     k.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The ranking of [`LedgerStore::find`] over entries the caller already holds (the Ledger API's
-/// in-memory snapshot): entries offering `capability`, verified before candidate, then
-/// reliability, then p50 latency, then cost; deprecated entries left out; ties keep input order.
-pub fn rank_for_capability<'a>(
-    entries: impl IntoIterator<Item = &'a LedgerEntry>,
-    capability: &str,
-) -> Vec<&'a LedgerEntry> {
-    let mut v: Vec<&LedgerEntry> = entries
-        .into_iter()
-        .filter(|e| e.has_capability(capability) && e.status != orchestra_proto::ledger::EntryStatus::Deprecated)
-        .collect();
-    v.sort_by(|a, b| rank_key(a).partial_cmp(&rank_key(b)).unwrap_or(std::cmp::Ordering::Equal));
-    v
-}
-
-fn rank_key(e: &LedgerEntry) -> (u8, f64, u32, u64) {
-    let status = match e.status {
-        orchestra_proto::ledger::EntryStatus::Verified => 0,
-        orchestra_proto::ledger::EntryStatus::Candidate => 1,
-        orchestra_proto::ledger::EntryStatus::Deprecated => 2,
-    };
-    (status, -e.metrics.reliability.unwrap_or(0.5), e.metrics.latency_p50_ms.unwrap_or(u32::MAX), e.metrics.cost_micros)
 }
 
 /// The seed entries for the real access paths of SN22 (Desearch), SN13 (Data Universe) and SN64

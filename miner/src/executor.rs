@@ -14,6 +14,7 @@ use orchestra_ledger_store::LedgerStore;
 use orchestra_proto::contract::Contract;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::Receipt;
+use orchestra_proto::retry::Backoff;
 use orchestra_proto::synapses::{CallEvidence, LedgerProposal, PlanStep};
 use orchestra_subnets::{Adapters, SubnetError, proposals_from_drift};
 use parking_lot::Mutex;
@@ -27,6 +28,8 @@ use crate::MinerError;
 pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest single LLM call: a real model writing a long cited answer takes a while.
 pub const MAX_LLM_CALL_TIMEOUT: Duration = Duration::from_secs(90);
+/// Retries of one subnet call: 50 ms doubling to 3.2 s, ±50% jitter (seeded per task and step).
+const CALL_RETRY: Backoff = Backoff { base: Duration::from_millis(50), max: Duration::from_millis(3200), jitter: 0.5 };
 
 /// What one step produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -291,11 +294,6 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
     Ok(res)
 }
 
-fn jitter(task: &str, step: &str, attempt: u32) -> f64 {
-    let h = blake3::hash(format!("{task}/{step}/{attempt}").as_bytes());
-    h.as_bytes()[0] as f64 / 255.0
-}
-
 async fn call_with_fallback(
     s: &Shared,
     step_id: &str,
@@ -371,8 +369,9 @@ async fn call_until(
                     if matches!(e, SubnetError::Schema(_)) || !retry {
                         break;
                     }
-                    let backoff = Duration::from_millis(50 * (1 << attempt.min(6)))
-                        .mul_f64(0.5 + jitter(&s.task_id, step_id, attempt));
+                    // Seeded jitter: the same task retries on the same schedule.
+                    let backoff =
+                        CALL_RETRY.delay_seeded(attempt + 1, format!("{}/{step_id}/{attempt}", s.task_id).as_bytes());
                     tokio::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now()))).await;
                 }
             }

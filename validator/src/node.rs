@@ -22,6 +22,7 @@ use orchestra_ledger_store::{CreditKind, LedgerStore, StoreConfig};
 use orchestra_net::{AxonTarget, Dendrite};
 use orchestra_node::NeuronArgs;
 use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::retry::Backoff;
 use orchestra_proto::synapses::{LedgerProposals, Orchestrate};
 use orchestra_subnets::Adapters;
 use parking_lot::Mutex;
@@ -303,6 +304,8 @@ const ACTIVITY_KEY: &str = "validator/ledger_activity";
 const WEIGHTS_JOURNAL: &str = "validator/weights_journal";
 /// Probes of Ledger proposals running at once.
 const GOVERN_CONCURRENCY: usize = 4;
+/// Retries of a transiently failed weights submission: 1 s, then 2 s.
+const WEIGHTS_RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(4));
 
 impl std::fmt::Debug for ValidatorNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -912,7 +915,7 @@ impl ValidatorNode {
                 Ok(tx) => break Ok(tx),
                 Err(e) if e.is_transient() && attempt < 3 => {
                     tracing::warn!(attempt, error = %e, "weights submission failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500 * (1 << attempt))).await;
+                    tokio::time::sleep(WEIGHTS_RETRY.nominal(attempt)).await;
                 }
                 Err(e) => break Err(e),
             }

@@ -2,8 +2,7 @@
 //! ([`crate::devnet_api`]). Reads are plain GETs; each state change is a signed
 //! [`ExtrinsicRequest`] the server checks against subtensor's rules.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use orchestra_keys::Keypair;
@@ -26,7 +25,6 @@ pub struct DevnetClient {
     timeout: Duration,
     hotkey: Option<Keypair>,
     coldkey: Option<Keypair>,
-    last_nonce: AtomicU64,
 }
 
 impl std::fmt::Debug for DevnetClient {
@@ -53,7 +51,6 @@ impl DevnetClient {
             timeout,
             hotkey: None,
             coldkey: None,
-            last_nonce: AtomicU64::new(0),
         })
     }
 
@@ -125,20 +122,6 @@ impl DevnetClient {
         self.parse(resp, netuid).await
     }
 
-    /// A nonce above every earlier one: the Unix time in nanoseconds, bumped if the clock did not
-    /// move (or moved back) since the last request.
-    fn next_nonce(&self) -> u64 {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-        let mut last = self.last_nonce.load(Ordering::Relaxed);
-        loop {
-            let next = now.max(last.saturating_add(1));
-            match self.last_nonce.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return next,
-                Err(seen) => last = seen,
-            }
-        }
-    }
-
     fn key(&self, role: SignerRole) -> Result<&Keypair, ChainError> {
         match role {
             SignerRole::Hotkey => self.hotkey.as_ref(),
@@ -152,7 +135,7 @@ impl DevnetClient {
     }
 
     async fn submit_for(&self, netuid: Option<NetUid>, call: DevnetCall) -> Result<TxOutcome, ChainError> {
-        let req = ExtrinsicRequest::sign(self.key(call.signer_role())?, self.next_nonce(), call)?;
+        let req = ExtrinsicRequest::sign(self.key(call.signer_role())?, orchestra_proto::nonce::next_nonce(), call)?;
         let resp =
             self.http.post(self.url(paths::EXTRINSICS)).json(&req).send().await.map_err(|e| self.transport_error(e))?;
         self.parse(resp, netuid).await

@@ -23,6 +23,7 @@ use orchestra_ledger_api::payments::{BuyError, RedeemRequest, buy_key, redeem_wi
 use orchestra_ledger_api::{ApiConfig, LedgerApi, LedgerClient, revoke_key};
 use orchestra_ledger_store::{LedgerStore, StoreConfig, Tier};
 use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::retry::Backoff;
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
@@ -622,11 +623,12 @@ fn client(r: &RemoteArgs) -> anyhow::Result<LedgerClient> {
 
 /// Follow the feed; reconnect (resuming after the last event seen) when the stream drops.
 async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
-    let mut wait = Duration::from_millis(500);
+    let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let mut failures = 0u32;
     loop {
         match c.watch(since).await {
             Ok(mut stream) => {
-                wait = Duration::from_millis(500);
+                failures = 0;
                 loop {
                     tokio::select! {
                         _ = orchestra_node::shutdown_signal() => return Ok(()),
@@ -648,11 +650,11 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
             Err(e @ orchestra_ledger_api::ApiError::Remote { status: 400..=499, .. }) => return Err(e.into()),
             Err(e) => tracing::warn!(error = %e, "cannot reach the change feed; retrying"),
         }
+        failures += 1;
         tokio::select! {
             _ = orchestra_node::shutdown_signal() => return Ok(()),
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(backoff.nominal(failures)) => {}
         }
-        wait = (wait * 2).min(Duration::from_secs(30));
     }
 }
 

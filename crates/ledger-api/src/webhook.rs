@@ -29,6 +29,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use orchestra_ledger_store::{Delivery, DeliveryState, LedgerStore, Webhook, now_ms};
+use orchestra_proto::retry::Backoff;
 use rand::Rng;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -295,10 +296,7 @@ async fn attempt(client: &reqwest::Client, hook: &Webhook, d: &Delivery, allow_p
 /// Delay before the next attempt after `attempts` failures: base · 2^(attempts−1), capped,
 /// ±20% jitter so many deliveries failing together do not retry in lockstep.
 pub(crate) fn backoff(config: &WebhookConfig, attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(30);
-    let raw = config.backoff_base.saturating_mul(1u32 << exp).min(config.backoff_max);
-    let jitter = rand::thread_rng().gen_range(0.8..1.2);
-    raw.mul_f64(jitter).min(config.backoff_max)
+    Backoff::new(config.backoff_base, config.backoff_max).with_jitter(0.2).delay(attempts, rand::thread_rng().r#gen())
 }
 
 /// Deliver one batch of due rows. Returns how many rows were attempted.

@@ -2,7 +2,7 @@
 //! metagraph) called through the dendrite in the v10 or btauth/1 dialect with a synapse
 //! described by the Ledger entry, and the `btauth/1` headers of signed HTTP calls.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use orchestra_keys::Keypair;
 use orchestra_net::{AxonTarget, DynSynapse};
@@ -94,7 +94,7 @@ pub(crate) fn btauth_headers(
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_string(),
     };
-    let nonce_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let nonce_ns = orchestra_proto::nonce::next_nonce();
     let payload = btauth::payload(method, &target, body, nonce_ns, key.ss58(), None);
     let auth = AuthHeaders {
         hotkey: key.ss58().to_string(),

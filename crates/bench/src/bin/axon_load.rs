@@ -8,7 +8,7 @@
 //! omission). With `--pid` the axon's CPU time is read from procfs and throughput is also given
 //! per core of the axon. Prints one JSON line with the results.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -61,10 +61,6 @@ struct Args {
     measure_verify: bool,
 }
 
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-}
-
 struct Conn {
     stream: TcpStream,
     uuid: String,
@@ -80,7 +76,7 @@ impl Conn {
 
     /// Send one signed request and read the whole response; Ok(true) when it is a correct echo.
     async fn call(&mut self, a: &Args, key: &Keypair, host_header: &str, expect: &str) -> Result<bool> {
-        let nonce = now_ns();
+        let nonce = orchestra_proto::nonce::next_nonce();
         let bh = if a.hash_fields { body_hash_from_strs(&[a.query.as_str()]) } else { EMPTY_BODY_HASH.to_string() };
         let dh = key.ss58();
         let msg = wire::dendrite_message(nonce, dh, &a.axon_hotkey, &self.uuid, &bh);

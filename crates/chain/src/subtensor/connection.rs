@@ -91,7 +91,7 @@ pub(super) async fn open_with_backoff(
     config: &SubtensorConfig,
     opts: &SubtensorOptions,
 ) -> Result<Conn, ChainError> {
-    let mut delay = opts.reconnect_backoff;
+    let backoff = orchestra_proto::retry::Backoff::new(opts.reconnect_backoff, opts.reconnect_backoff_max);
     let mut attempt = 0u32;
     loop {
         match open(endpoint, config).await {
@@ -99,9 +99,9 @@ pub(super) async fn open_with_backoff(
             Err(e) if attempt >= opts.reconnect_attempts => return Err(e),
             Err(e) => {
                 attempt += 1;
+                let delay = backoff.nominal(attempt);
                 tracing::warn!(endpoint, attempt, error = %e, retry_in = ?delay, "cannot connect to subtensor");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(opts.reconnect_backoff_max);
             }
         }
     }
