@@ -19,9 +19,12 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
 
-cargo build --release --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin conn-flood \
+# PROFILE=debug uses debug builds (quicker to build, slower to serve; for trying the script).
+PROFILE="${PROFILE:-release}"
+PFLAG=(--release); [ "$PROFILE" = "release" ] || PFLAG=()
+cargo build "${PFLAG[@]}" --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin conn-flood \
   -p orchestra-validator --bin validator -p orchestra-cli --bin orchestra
-R="$TARGET/release"
+R="$TARGET/$PROFILE"
 # Enough descriptors for the flood, the servers and the client (conn-flood raises its own soft
 # limit to the hard one; the servers do the same).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -57,6 +60,7 @@ done
 curl -sf "http://127.0.0.1:$APORT/healthz" >/dev/null || { echo "validator API not up: $(tail -5 "$WORK/validator.log")" >&2; exit 1; }
 
 OUT="$WORK/conns.jsonl"
+echo "{\"bench\":\"conn_flood_meta\",\"profile\":\"$PROFILE\",\"nproc\":$(nproc)}" >"$OUT"
 echo "== echo axon: $CONNS idle, then $CONNS trickling connections" >&2
 "$R/conn-flood" --addr "127.0.0.1:$EPORT" --kind axon --axon-hotkey "$EHOT" --conns "$CONNS" -n "$N" \
   --pid "$EPID" --label echo-axon | tee -a "$OUT"

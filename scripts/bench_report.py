@@ -118,6 +118,9 @@ Command: `scripts/bench.sh` (`pipeline-bench 300`, in-process against zero-laten
 """)
 if args.conns:
     rows = [r for r in jl(args.conns) if r.get("bench") == "conn_flood"]
+    meta = next((r for r in jl(args.conns) if r.get("bench") == "conn_flood_meta"), {})
+    profile = meta.get("profile", "release")
+    built = "release" if profile == "release" else f"**{profile}** (not release: slower serving, same code paths)"
     names = {"echo-axon": "echo axon (the miner's serving code)", "validator-api": "validator API, `GET /v1/subnets`"}
     table = []
     for r in rows:
@@ -141,9 +144,9 @@ and {n} each on a new connection (*fresh*), first with nothing else open (*unloa
 `conn-flood` holds its flood connections open (*loaded*): *idle* connections send nothing;
 *trickling* ones send `GET / HTTP/1.1` and then one header byte every {trickle / 1000:g} s. The flood
 re-opens every connection the server closes; *cut* counts those closures from the flood's start
-(the server's default 10 s header timeout). Targets: the release `echo_axon` (signed v10
-`EchoSynapse`; the miner's axon is the same serving code) and the release `validator` against a
-local devnet (production key). Server defaults: 4,096 connections, 10 s header, 60 s idle, 30 s
+(the server's default 10 s header timeout). Targets, {built} builds: `echo_axon` (signed v10
+`EchoSynapse`; the miner's axon is the same serving code) and `validator` against a local devnet
+(`GET /v1/subnets` with a production key). Server defaults: 4,096 connections, 10 s header, 60 s idle, 30 s
 body timeouts. Done-when bar: loaded p99 < 2× unloaded p99. The machine is shared: *load* is its
 1-minute load average before → after each run (2 cores), which moves p99 more than the flood does.
 

@@ -74,7 +74,7 @@ struct Args {
     #[arg(long, default_value_t = 2000)]
     trickle_ms: u64,
     /// Seconds to hold each flood from its start (to count the connections the server cuts).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 15)]
     hold_secs: u64,
     /// PID of the server, to report its CPU time.
     #[arg(long)]
