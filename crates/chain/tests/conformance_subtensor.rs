@@ -22,7 +22,13 @@ use orchestra_chain::{Chain, ChainAdmin};
 use orchestra_keys::Keypair;
 
 async fn client(url: &str, hotkey: &str) -> SubtensorChain {
-    let opts = SubtensorOptions { tx_timeout: Duration::from_secs(60), ..SubtensorOptions::default() };
+    // Generous bounds: the first block chopsticks builds compiles the runtime, and the test
+    // suite shares two cores with everything else.
+    let opts = SubtensorOptions {
+        tx_timeout: Duration::from_secs(240),
+        request_timeout: Duration::from_secs(120),
+        ..SubtensorOptions::default()
+    };
     SubtensorChain::connect(Network::Custom(url.to_string()), opts)
         .await
         .expect("connect to chopsticks")

@@ -418,7 +418,11 @@ impl LocalChain {
 }
 
 fn subtensor_options() -> SubtensorOptions {
-    SubtensorOptions { tx_timeout: Duration::from_secs(90), ..SubtensorOptions::default() }
+    SubtensorOptions {
+        tx_timeout: Duration::from_secs(240),
+        request_timeout: Duration::from_secs(120),
+        ..SubtensorOptions::default()
+    }
 }
 
 pub fn run(a: LocalnetArgs) -> anyhow::Result<ExitCode> {

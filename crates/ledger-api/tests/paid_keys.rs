@@ -243,7 +243,11 @@ async fn paid_keys_on_the_devnet() {
 async fn paid_keys_on_the_subtensor_runtime() {
     let Some(rt) = chopsticks::start("paid API keys") else { return };
     use orchestra_chain::subtensor::{Network, SubtensorChain, SubtensorOptions};
-    let opts = || SubtensorOptions { tx_timeout: Duration::from_secs(60), ..SubtensorOptions::default() };
+    let opts = || SubtensorOptions {
+        tx_timeout: Duration::from_secs(240),
+        request_timeout: Duration::from_secs(120),
+        ..SubtensorOptions::default()
+    };
     let connect = || async { SubtensorChain::connect(Network::Custom(rt.url.clone()), opts()).await.expect("connect") };
     let validator: Arc<dyn Chain> = Arc::new(connect().await);
     let alice = Keypair::from_uri("//Alice").unwrap();
