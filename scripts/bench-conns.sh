@@ -20,10 +20,14 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 # PROFILE=debug uses debug builds (quicker to build, slower to serve; for trying the script).
+# DEVNET_PROFILE picks the build of the devnet (`orchestra devnet`), which is the validator's
+# chain and not under test (default: PROFILE).
 PROFILE="${PROFILE:-release}"
-PFLAG=(--release); [ "$PROFILE" = "release" ] || PFLAG=()
-cargo build "${PFLAG[@]}" --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin conn-flood \
-  -p orchestra-validator --bin validator -p orchestra-cli --bin orchestra
+DEVNET_PROFILE="${DEVNET_PROFILE:-$PROFILE}"
+flag() { [ "$1" = "release" ] && echo --release || true; }
+cargo build $(flag "$PROFILE") --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin conn-flood \
+  -p orchestra-validator --bin validator
+cargo build $(flag "$DEVNET_PROFILE") --quiet -p orchestra-cli --bin orchestra
 R="$TARGET/$PROFILE"
 # Enough descriptors for the flood, the servers and the client (conn-flood raises its own soft
 # limit to the hard one; the servers do the same).
@@ -44,7 +48,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 "$R/echo_axon" --host 127.0.0.1 --port 0 --uri //Alice >"$WORK/echo.out" 2>"$WORK/echo.err" &
 EPID=$!; PIDS+=($EPID)
-"$R/orchestra" devnet --port 0 --data-dir "$WORK/devnet" --block-time-ms 1000 >"$WORK/devnet.out" 2>"$WORK/devnet.err" &
+"$TARGET/$DEVNET_PROFILE/orchestra" devnet --port 0 --data-dir "$WORK/devnet" --block-time-ms 1000 >"$WORK/devnet.out" 2>"$WORK/devnet.err" &
 PIDS+=($!)
 EPORT=$(ready_field "$WORK/echo.out" port); EHOT=$(ready_field "$WORK/echo.out" hotkey)
 DEVNET=$(ready_field "$WORK/devnet.out" url)
