@@ -12,10 +12,13 @@
 //! take the lock.
 //!
 //! - [`governance`]: the rules that turn proposals into entry changes.
+//! - [`upkeep`]: the rules that keep entries true from a validator's scheduled re-probes
+//!   (latency, reliability, observed schema, cost; verified → degraded → deprecated).
 //! - [`records`]: the stored record types.
 
 pub mod governance;
 pub mod records;
+pub mod upkeep;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -322,8 +325,8 @@ impl LedgerStore {
         self.scan(CF_ENTRIES, &[], usize::MAX)
     }
 
-    /// Entries offering a capability, best first (verified before candidate, then reliability,
-    /// then p50 latency, then cost). Deprecated entries are left out.
+    /// Entries offering a capability, best first (verified, then candidate, then degraded; then
+    /// reliability, then p50 latency, then cost). Deprecated entries are left out.
     pub fn find(&self, capability: &str) -> Result<Vec<LedgerEntry>, StoreError> {
         let entries = self.entries()?;
         Ok(rank_for_capability(&entries, capability).into_iter().cloned().collect())
@@ -515,6 +518,26 @@ impl LedgerStore {
         Ok(())
     }
 
+    /// Every value under a key starting with `prefix`, with its key, in key order (at most
+    /// `limit`).
+    pub fn kv_scan<T: DeserializeOwned>(&self, prefix: &str, limit: usize) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        let it = self.db.iterator_cf(self.cf(CF_KV)?, IteratorMode::From(prefix.as_bytes(), Direction::Forward));
+        for item in it {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            if !k.starts_with(prefix.as_bytes()) || out.len() >= limit {
+                break;
+            }
+            let value = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                cf: CF_KV,
+                key: hex_key(&k),
+                reason: e.to_string(),
+            })?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), value));
+        }
+        Ok(out)
+    }
+
     /// Remove a key (retention of per-task records).
     pub fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
         self.write(|tx| {
@@ -575,6 +598,17 @@ impl Tx<'_> {
         self.event(kind, Some(entry.netuid), Some(entry.version), actor, detail)
     }
 
+    /// A value in the general-purpose state, written with the rest of the batch.
+    pub fn kv_put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.put_json(CF_KV, key.as_bytes(), value)
+    }
+
+    /// Remove a general-purpose state key in this batch.
+    pub fn kv_delete(&mut self, key: &str) -> Result<(), StoreError> {
+        self.batch.delete_cf(self.store.cf(CF_KV)?, key.as_bytes());
+        Ok(())
+    }
+
     pub fn put_proposal(&mut self, rec: &ProposalRecord) -> Result<(), StoreError> {
         self.put_json(CF_PROPOSALS, &rec.id.0, rec)
     }
@@ -600,8 +634,9 @@ fn hex_key(k: &[u8]) -> String {
 }
 
 /// The ranking of [`LedgerStore::find`] over entries the caller already holds (the Ledger API's
-/// in-memory snapshot): entries offering `capability`, verified before candidate, then
-/// reliability, then p50 latency, then cost; deprecated entries left out; ties keep input order.
+/// in-memory snapshot): entries offering `capability`, verified, then candidate, then degraded;
+/// then reliability, then p50 latency, then cost; deprecated entries left out; ties keep input
+/// order.
 pub fn rank_for_capability<'a>(
     entries: impl IntoIterator<Item = &'a LedgerEntry>,
     capability: &str,
@@ -618,7 +653,8 @@ fn rank_key(e: &LedgerEntry) -> (u8, f64, u32, u64) {
     let status = match e.status {
         orchestra_proto::ledger::EntryStatus::Verified => 0,
         orchestra_proto::ledger::EntryStatus::Candidate => 1,
-        orchestra_proto::ledger::EntryStatus::Deprecated => 2,
+        orchestra_proto::ledger::EntryStatus::Degraded => 2,
+        orchestra_proto::ledger::EntryStatus::Deprecated => 3,
     };
     (status, -e.metrics.reliability.unwrap_or(0.5), e.metrics.latency_p50_ms.unwrap_or(u32::MAX), e.metrics.cost_micros)
 }

@@ -133,10 +133,8 @@ impl MinerNode {
             micros_per_1k_tokens: cfg.llm_micros_per_1k_tokens.max(0.0),
             ..Default::default()
         };
-        let mut adapters = orchestra_subnets::Adapters::with_guard(cfg.neuron.guard())?;
-        if let Some(p) = &cfg.neuron.subnet_credentials {
-            adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
-        }
+        let adapters =
+            orchestra_subnets::Adapters::for_operator(cfg.neuron.guard(), cfg.neuron.subnet_credentials.as_deref())?;
         let core = Arc::new(
             MinerCore::new(hotkey.clone(), ledger, Some(store))?
                 .with_adapters(adapters)

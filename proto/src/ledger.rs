@@ -88,14 +88,21 @@ impl TransportSpec {
     }
 }
 
-/// Lifecycle of an entry.
+/// Lifecycle of an entry. Validators move entries between these by rule (their scheduled
+/// re-probes): candidate → verified (probes spread over time), verified → degraded (unreliable
+/// or down over a window), degraded → verified (recovered), degraded → deprecated (down for a
+/// longer window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryStatus {
     /// Known but not yet confirmed by a validator probe.
     Candidate,
-    /// Confirmed by at least one probe.
+    /// Confirmed by probes and answering.
     Verified,
+    /// Was verified, but the validator's re-probes see it failing (unreliable over the window,
+    /// or down for at least the window). Still trusted (its schema and transports are the
+    /// verified ones); routed to only after healthy entries.
+    Degraded,
     Deprecated,
 }
 
@@ -195,12 +202,13 @@ impl LedgerEntry {
     }
 
     /// Whether this entry may be used to verify anyone's work (the validator's re-probes, a
-    /// miner's routing of calls whose receipts will be verified): a Verified entry, or a
+    /// miner's routing of calls whose receipts will be verified): a Verified or Degraded entry
+    /// (a degraded one was verified: its trust stands, only its health is in doubt), or a
     /// candidate the operator seeded (no proposer). A candidate that came from a proposal (a
     /// new subnet) verifies no one until it is promoted to Verified; deprecated entries never.
     pub fn verifies(&self) -> bool {
         match self.status {
-            EntryStatus::Verified => true,
+            EntryStatus::Verified | EntryStatus::Degraded => true,
             EntryStatus::Candidate => self.provenance.proposer.is_none(),
             EntryStatus::Deprecated => false,
         }

@@ -11,6 +11,8 @@
 //!
 //! - [`tasks`]: the synthetic task bank, randomized per miner and epoch.
 //! - [`node`]: the daemon: rounds of tasks, verification, scoring, governance, guarded weights.
+//! - [`upkeep`]: the `ledger-upkeep` task: scheduled, budgeted re-probes of every Ledger entry
+//!   that move entries between verified, degraded and deprecated by rule.
 //! - [`gateway`]: objectives for API clients, miner feedback, status and metrics.
 
 pub mod compare;
@@ -19,6 +21,7 @@ pub mod node;
 pub mod prober;
 pub mod reference;
 pub mod tasks;
+pub mod upkeep;
 pub mod verify;
 
 /// Errors of the validator library.

@@ -244,18 +244,20 @@ pub fn prune(answer: &Value, keep: &BTreeSet<String>) -> Value {
     walk(answer, "", keep).unwrap_or_else(|| json!({}))
 }
 
-/// May this entry be used to judge a miner (reference answers, re-probes)? Verified entries, and
-/// the operator's own seed entries (no proposer); never an entry a miner created, and never a
-/// deprecated one: a miner that could point the validator at its own endpoint would make its
-/// fabrications "reproduce".
+/// May this entry be used to judge a miner (reference answers, re-probes)? Verified entries
+/// (degraded ones too: verified once, only their health is in doubt), and the operator's own
+/// seed entries (no proposer); never an entry a miner created, and never a deprecated one: a
+/// miner that could point the validator at its own endpoint would make its fabrications
+/// "reproduce". The same rule as [`LedgerEntry::verifies`].
 pub fn usable_for_verification(e: &LedgerEntry) -> bool {
-    e.status != EntryStatus::Deprecated && (e.status == EntryStatus::Verified || e.provenance.proposer.is_none())
+    e.verifies()
 }
 
 fn pick<'a>(ledger: &'a [LedgerEntry], capability: &str) -> Vec<&'a LedgerEntry> {
     let mut v: Vec<&LedgerEntry> =
         ledger.iter().filter(|e| usable_for_verification(e) && e.has_capability(capability)).collect();
-    v.sort_by_key(|e| (e.metrics.latency_p50_ms.unwrap_or(u32::MAX), e.netuid));
+    // Healthy entries before degraded ones, then the fastest.
+    v.sort_by_key(|e| (e.status == EntryStatus::Degraded, e.metrics.latency_p50_ms.unwrap_or(u32::MAX), e.netuid));
     v
 }
 

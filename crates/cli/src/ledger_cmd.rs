@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// Take the client IP from the last X-Forwarded-For hop (only behind a trusted proxy).
     #[arg(long)]
     pub trust_forwarded_for: bool,
+    /// Extra CA certificates (PEM) trusted for https webhook targets besides the system roots
+    /// (receivers behind a private CA).
+    #[arg(long = "tls.ca-file")]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,6 +191,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ApiConfig {
         allow_private_webhooks: a.allow_private_webhooks,
         trust_forwarded_for: a.trust_forwarded_for,
+        webhook: orchestra_ledger_api::WebhookConfig { ca_file: a.tls_ca_file.clone(), ..Default::default() },
         ..ApiConfig::default()
     };
     if a.allow_private_webhooks {

@@ -62,6 +62,9 @@ pub struct WebhookConfig {
     pub max_per_key: usize,
     /// Delivered outbox rows are deleted this long after their event (dead rows are kept).
     pub delivered_retention: Duration,
+    /// An extra CA file (PEM) trusted for https webhook targets besides the system roots
+    /// (`--tls.ca-file`: receivers behind a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for WebhookConfig {
@@ -75,6 +78,7 @@ impl Default for WebhookConfig {
             concurrency: 16,
             max_per_key: 25,
             delivered_retention: Duration::from_secs(7 * 24 * 3600),
+            ca_file: None,
         }
     }
 }
@@ -237,6 +241,10 @@ pub(crate) fn http_client(config: &WebhookConfig, allow_private: bool) -> Result
         .user_agent(concat!("orchestra-ledger-webhooks/", env!("CARGO_PKG_VERSION")));
     if !allow_private {
         b = b.dns_resolver(GuardedResolver);
+    }
+    if let Some(path) = &config.ca_file {
+        let certs = orchestra_net::guard::load_ca_file(path).map_err(|e| ApiError::Config(format!("webhooks: {e}")))?;
+        b = b.tls_certs_merge(certs);
     }
     b.build().map_err(|e| ApiError::Config(format!("webhook HTTP client: {e}")))
 }

@@ -10,6 +10,8 @@
 //! - [`guard`]: the one guarded outbound HTTP client (no redirects, private destinations refused
 //!   unless allowed, size and time caps, TLS with system roots or an operator CA).
 //! - [`echo`]: the echo synapse the reference Python peer serves, for interop tests and benchmarks.
+//! - `testing` (feature `test-tls`, tests only): a private CA and an https proxy in front of any
+//!   local server, for tests of `--tls.ca-file`.
 //!
 //! Wire facts live in `orchestra_proto::wire` and `orchestra_proto::btauth`; this crate adds the
 //! I/O, the policies and the bookkeeping.
@@ -24,6 +26,8 @@ mod keycache;
 pub mod metagraph;
 pub mod metrics;
 mod replay;
+#[cfg(feature = "test-tls")]
+pub mod testing;
 
 pub use axon::{AuthScheme, Axon, AxonConfig, RateLimit, RequestContext, SynapseError};
 pub use dendrite::{AxonTarget, Dendrite, DendriteAuth, DendriteConfig, DynSynapse, Response};
