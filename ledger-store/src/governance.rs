@@ -16,9 +16,16 @@
 //! - A confirmation counts only while the proposal is pending; after a decision it is
 //!   [`Received::AlreadyDecided`] and earns nothing.
 //! - New subnets stay [`EntryStatus::Candidate`] when approved; a candidate becomes
-//!   [`EntryStatus::Verified`] only through [`promote`] (N successful probes spread over at least
-//!   T, no failure in between). [`LedgerEntry::verifies`] says which entries may be used to
-//!   verify anyone's work.
+//!   [`EntryStatus::Verified`] only through [`promote`] / [`promote_observed`] (N successful
+//!   probes spread over at least T, no failure in between). [`LedgerEntry::verifies`] says which
+//!   entries may be used to verify anyone's work.
+//! - A transient outage is not a false proposal: when the decisive probe fails for a network or
+//!   5xx reason ([`Undecided::Transient`]) the proposal stays pending and is probed again later
+//!   ([`govern_with`], [`due_deferred`]); after [`DeferRule::give_up_after`] it is closed without
+//!   credit or penalty. A probe this validator cannot make at all ([`Undecided::Local`]: no
+//!   credential, a refused destination) closes it the same way at once.
+//! - A deprecation is approved only once the validators' own re-probe rule has deprecated the
+//!   entry ([`crate::upkeep`]); a subnet that answers refutes it, one that does not defers it.
 
 use std::future::Future;
 
@@ -251,6 +258,9 @@ pub fn apply(current: Option<&LedgerEntry>, p: &LedgerProposal) -> Result<Ledger
             return Ok(e);
         }
         UpdateType::Deprecation => {
+            if cur.status == EntryStatus::Deprecated {
+                return Err(format!("no change: netuid {} is already deprecated", cur.netuid));
+            }
             let mut e = cur.clone();
             e.status = EntryStatus::Deprecated;
             return Ok(e);
@@ -276,6 +286,18 @@ pub fn apply(current: Option<&LedgerEntry>, p: &LedgerProposal) -> Result<Ledger
     Ok(e)
 }
 
+/// Why a probe could not judge a proposal on its merits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Undecided {
+    /// The subnet did not answer for a reason that may pass (timeout, connection failure, HTTP
+    /// 5xx or 429): the proposal stays pending and is probed again later.
+    Transient,
+    /// This validator cannot probe the subnet (no operator credential, a destination its network
+    /// policy refuses, no signing key): closed at once, without credit or penalty.
+    Local,
+}
+
 /// What a probe of the live subnet concluded about a proposal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeOutcome {
@@ -285,6 +307,26 @@ pub struct ProbeOutcome {
     pub observation: Value,
     /// Fresh metrics from the probe, if it measured any.
     pub metrics: Option<Metrics>,
+    /// Set when the probe could not judge the claim (`confirmed` is then false): nobody is
+    /// credited or penalized for it.
+    pub undecided: Option<Undecided>,
+}
+
+impl ProbeOutcome {
+    /// The probe confirmed the claim.
+    pub fn confirmed(reason: impl Into<String>, observation: Value, metrics: Option<Metrics>) -> Self {
+        ProbeOutcome { confirmed: true, reason: reason.into(), observation, metrics, undecided: None }
+    }
+
+    /// The probe refuted the claim (its proposers are penalized).
+    pub fn refuted(reason: impl Into<String>, observation: Value) -> Self {
+        ProbeOutcome { confirmed: false, reason: reason.into(), observation, metrics: None, undecided: None }
+    }
+
+    /// The probe could not judge the claim.
+    pub fn undecided(kind: Undecided, reason: impl Into<String>, observation: Value) -> Self {
+        ProbeOutcome { confirmed: false, reason: reason.into(), observation, metrics: None, undecided: Some(kind) }
+    }
 }
 
 /// Checks a proposal against the live subnet. The validator implements it with real calls.
@@ -310,23 +352,153 @@ fn change_kind(u: UpdateType) -> ChangeKind {
     }
 }
 
-/// Probe a pending proposal and record the decision. `validator` is the deciding hotkey.
+/// What [`govern`] did with a pending proposal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Governed {
+    Decided(Decision),
+    /// The subnet did not answer for a transient reason: the proposal stays pending, nobody is
+    /// penalized, and it is probed again from `next_ms` (see [`due_deferred`]).
+    Deferred {
+        reason: String,
+        attempts: u32,
+        next_ms: u64,
+    },
+}
+
+impl Governed {
+    pub fn decision(&self) -> Option<&Decision> {
+        match self {
+            Governed::Decided(d) => Some(d),
+            Governed::Deferred { .. } => None,
+        }
+    }
+
+    pub fn into_decision(self) -> Option<Decision> {
+        match self {
+            Governed::Decided(d) => Some(d),
+            Governed::Deferred { .. } => None,
+        }
+    }
+}
+
+/// How proposals whose probe failed transiently are retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeferRule {
+    /// Wait at least this long before probing a deferred proposal again.
+    pub retry_after: std::time::Duration,
+    /// Close a proposal still undecidable this long after its first deferral (no credit, no
+    /// penalty).
+    pub give_up_after: std::time::Duration,
+}
+
+impl Default for DeferRule {
+    fn default() -> Self {
+        DeferRule {
+            retry_after: std::time::Duration::from_secs(300),
+            give_up_after: std::time::Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// A pending proposal whose probe failed transiently (kept beside the Ledger, not in the change
+/// feed).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Deferral {
+    pub id: Digest,
+    pub netuid: u16,
+    pub attempts: u32,
+    pub first_ms: u64,
+    pub next_ms: u64,
+    /// The last probe's failure (a fixed summary, never remote text).
+    pub reason: String,
+}
+
+const DEFERRED_PREFIX: &str = "governance/deferred/";
+
+fn deferred_key(id: &Digest) -> String {
+    format!("{DEFERRED_PREFIX}{id}")
+}
+
+/// Every deferred proposal.
+pub fn deferred(store: &LedgerStore) -> Result<Vec<Deferral>, StoreError> {
+    Ok(store.kv_scan::<Deferral>(DEFERRED_PREFIX)?.into_iter().map(|(_, d)| d).collect())
+}
+
+/// Deferred proposals due for another probe at `now_ms`, longest waiting first.
+pub fn due_deferred(store: &LedgerStore, now_ms: u64) -> Result<Vec<Digest>, StoreError> {
+    let mut due: Vec<Deferral> = deferred(store)?.into_iter().filter(|d| d.next_ms <= now_ms).collect();
+    due.sort_by_key(|d| d.next_ms);
+    Ok(due.into_iter().map(|d| d.id).collect())
+}
+
+/// Probe a pending proposal and record the decision (or defer it) under the default
+/// [`DeferRule`]. `validator` is the deciding hotkey.
 pub async fn govern<P: Prober>(
     store: &LedgerStore,
     prober: &P,
     id: &Digest,
     validator: &str,
-) -> Result<Decision, StoreError> {
+) -> Result<Governed, StoreError> {
+    govern_with(store, prober, id, validator, &DeferRule::default()).await
+}
+
+/// Probe a pending proposal and record the decision. A probe that fails transiently defers the
+/// proposal instead (no decision, no penalty) until `rule.give_up_after` has passed since its
+/// first deferral; then it is closed without credit or penalty.
+pub async fn govern_with<P: Prober>(
+    store: &LedgerStore,
+    prober: &P,
+    id: &Digest,
+    validator: &str,
+    rule: &DeferRule,
+) -> Result<Governed, StoreError> {
     let rec = store.proposal(id)?.ok_or_else(|| StoreError::NotFound(format!("proposal {id}")))?;
     if rec.status != ProposalStatus::Pending {
         return Err(StoreError::Conflict(format!("proposal {id} is already decided")));
     }
     let current = store.entry(rec.proposal.netuid)?;
-    let outcome = match apply(current.as_ref(), &rec.proposal) {
-        Err(reason) => ProbeOutcome { confirmed: false, reason, observation: Value::Null, metrics: None },
-        Ok(proposed) => prober.probe(current.as_ref(), &proposed, &rec.proposal).await,
+    let outcome = if already_deprecated(&rec.proposal, current.as_ref()) {
+        // The validators' re-probe rule deprecated the entry while the proposal waited: the
+        // proposer was right.
+        ProbeOutcome::confirmed("the entry was deprecated by the validators' re-probe rule", Value::Null, None)
+    } else {
+        match apply(current.as_ref(), &rec.proposal) {
+            Err(reason) => ProbeOutcome::refuted(reason, Value::Null),
+            Ok(proposed) => prober.probe(current.as_ref(), &proposed, &rec.proposal).await,
+        }
     };
-    decide(store, id, outcome, validator)
+    if outcome.undecided == Some(Undecided::Transient) {
+        let key = deferred_key(id);
+        let now = now_ms();
+        let mut d: Deferral = store.kv_get(&key)?.unwrap_or(Deferral {
+            id: *id,
+            netuid: rec.proposal.netuid,
+            attempts: 0,
+            first_ms: now,
+            next_ms: now,
+            reason: String::new(),
+        });
+        d.attempts = d.attempts.saturating_add(1);
+        d.reason = outcome.reason.clone();
+        if now.saturating_sub(d.first_ms) < rule.give_up_after.as_millis() as u64 {
+            d.next_ms = now.saturating_add(rule.retry_after.as_millis() as u64);
+            store.kv_put(&key, &d)?;
+            return Ok(Governed::Deferred { reason: d.reason, attempts: d.attempts, next_ms: d.next_ms });
+        }
+        let reason = format!(
+            "undecidable: the subnet did not answer {} probes over {} s (last: {})",
+            d.attempts,
+            now.saturating_sub(d.first_ms) / 1000,
+            outcome.reason
+        );
+        return decide(store, id, ProbeOutcome { reason, ..outcome }, validator).map(Governed::Decided);
+    }
+    decide(store, id, outcome, validator).map(Governed::Decided)
+}
+
+/// A deprecation of an entry that is deprecated already (by the re-probe rule).
+fn already_deprecated(p: &LedgerProposal, current: Option<&LedgerEntry>) -> bool {
+    p.update_type == UpdateType::Deprecation && current.is_some_and(|c| c.status == EntryStatus::Deprecated)
 }
 
 /// Record a decision atomically: proposal status, decision with credits, and on approval the
@@ -345,10 +517,42 @@ pub fn decide(
         }
         let p = rec.proposal.clone();
         let current = tx.store().entry(p.netuid)?;
-        let applied = if outcome.confirmed { apply(current.as_ref(), &p) } else { Err(outcome.reason.clone()) };
+        tx.kv_delete(&deferred_key(id))?;
         let mut proposers = vec![rec.first_proposer.clone()];
         proposers.extend(rec.confirmations.iter().map(|c| c.hotkey.clone()));
         let now = now_ms();
+        let approval_credits = |rec: &ProposalRecord| {
+            let mut credits = vec![Credit { hotkey: rec.first_proposer.clone(), kind: CreditKind::Discovery }];
+            credits.extend(
+                rec.confirmations.iter().map(|c| Credit { hotkey: c.hotkey.clone(), kind: CreditKind::Confirmation }),
+            );
+            credits
+        };
+        if outcome.confirmed && already_deprecated(&p, current.as_ref()) {
+            // Nothing to write: the entry is deprecated already. The proposers were right.
+            rec.status = ProposalStatus::Approved;
+            let decision = Decision {
+                proposal_id: *id,
+                approved: true,
+                reason: outcome.reason.clone(),
+                decided_by: validator.to_string(),
+                decided_ms: now,
+                probe: outcome.observation.clone(),
+                version: current.as_ref().map(|c| c.version),
+                credits: approval_credits(&rec),
+            };
+            tx.put_proposal(&rec)?;
+            tx.put_decision(&decision)?;
+            tx.event(
+                ChangeKind::ProposalApproved,
+                Some(p.netuid),
+                decision.version,
+                validator,
+                json!({"proposal_id": id, "reason": decision.reason, "credits": decision.credits}),
+            )?;
+            return Ok(decision);
+        }
+        let applied = if outcome.confirmed { apply(current.as_ref(), &p) } else { Err(outcome.reason.clone()) };
         let decision = match applied {
             Ok(mut entry) => {
                 let severity = current.as_ref().and_then(|c| {
@@ -386,12 +590,7 @@ pub fn decide(
                            "severity": severity, "proposed_by": rec.first_proposer}),
                 )?;
                 rec.status = ProposalStatus::Approved;
-                let mut credits = vec![Credit { hotkey: rec.first_proposer.clone(), kind: CreditKind::Discovery }];
-                credits.extend(
-                    rec.confirmations
-                        .iter()
-                        .map(|c| Credit { hotkey: c.hotkey.clone(), kind: CreditKind::Confirmation }),
-                );
+                let credits = approval_credits(&rec);
                 Decision {
                     proposal_id: *id,
                     approved: true,
@@ -413,10 +612,13 @@ pub fn decide(
                     decided_ms: now,
                     probe: outcome.observation.clone(),
                     version: None,
-                    credits: proposers
-                        .into_iter()
-                        .map(|h| Credit { hotkey: h, kind: CreditKind::FalseProposal })
-                        .collect(),
+                    // A claim the probe could not judge (the subnet unreachable for too long, or
+                    // not probeable by this validator) is closed without a penalty.
+                    credits: if outcome.undecided.is_some() {
+                        Vec::new()
+                    } else {
+                        proposers.into_iter().map(|h| Credit { hotkey: h, kind: CreditKind::FalseProposal }).collect()
+                    },
                 }
             }
         };
@@ -484,17 +686,9 @@ pub async fn promote<P: Prober>(
     if entry.status != EntryStatus::Candidate {
         return Ok(Promotion::NotDue);
     }
-    // The count lives beside the Ledger, not in the entry: probes that do not promote change
-    // neither the entry's version, nor the root, nor the change feed. A changed entry (another
-    // version) starts again.
-    let key = format!("governance/promotion/{netuid}");
-    let mut st: PromotionState = store
-        .kv_get(&key)?
-        .filter(|s: &PromotionState| s.version == entry.version)
-        .unwrap_or(PromotionState { version: entry.version, probes_ok: 0, first_ok_ms: None, last_probe_ms: None });
-    let now = now_ms();
+    let st = promotion_state(store, &entry)?;
     if let Some(last) = st.last_probe_ms
-        && now.saturating_sub(last) < rule.min_gap.as_millis() as u64
+        && now_ms().saturating_sub(last) < rule.min_gap.as_millis() as u64
     {
         return Ok(Promotion::NotDue);
     }
@@ -510,13 +704,46 @@ pub async fn promote<P: Prober>(
         proposed_by: validator.to_string(),
     };
     let outcome = prober.probe(Some(&entry), &entry, &probe).await;
-    st.last_probe_ms = Some(now);
-    if !outcome.confirmed {
+    promote_observed(store, netuid, validator, rule, outcome.confirmed, None)
+}
+
+/// Count one probe of a candidate that the caller already made (the validator's re-probe task
+/// probes every entry once per turn and reports here): a success counts if at least
+/// `rule.min_gap` passed since the last counted probe (otherwise [`Promotion::NotDue`]), a
+/// failure starts the count again. When the rule is met the entry becomes Verified (with
+/// `metrics`, the caller's measurements over its window, when given). The count lives beside
+/// the Ledger, not in the entry: probes that do not promote change neither the entry's version,
+/// nor the root, nor the change feed.
+pub fn promote_observed(
+    store: &LedgerStore,
+    netuid: u16,
+    validator: &str,
+    rule: &PromotionRule,
+    ok: bool,
+    metrics: Option<Metrics>,
+) -> Result<Promotion, StoreError> {
+    let Some(entry) = store.entry(netuid)? else {
+        return Err(StoreError::NotFound(format!("netuid {netuid}")));
+    };
+    if entry.status != EntryStatus::Candidate {
+        return Ok(Promotion::NotDue);
+    }
+    let key = promotion_key(netuid);
+    let mut st = promotion_state(store, &entry)?;
+    let now = now_ms();
+    if !ok {
+        st.last_probe_ms = Some(now);
         st.probes_ok = 0;
         st.first_ok_ms = None;
         store.kv_put(&key, &st)?;
         return Ok(Promotion::Reset);
     }
+    if let Some(last) = st.last_probe_ms
+        && now.saturating_sub(last) < rule.min_gap.as_millis() as u64
+    {
+        return Ok(Promotion::NotDue);
+    }
+    st.last_probe_ms = Some(now);
     st.probes_ok = st.probes_ok.saturating_add(1);
     let first = *st.first_ok_ms.get_or_insert(now);
     if st.probes_ok < rule.min_probes || now.saturating_sub(first) < rule.min_span.as_millis() as u64 {
@@ -532,6 +759,9 @@ pub async fn promote<P: Prober>(
         }
         e.status = EntryStatus::Verified;
         e.last_verified_ms = Some(now);
+        if let Some(m) = metrics {
+            e.metrics = m;
+        }
         if !e.provenance.verifiers.iter().any(|v| v == validator) {
             e.provenance.verifiers.push(validator.to_string());
         }
@@ -541,9 +771,22 @@ pub async fn promote<P: Prober>(
             validator,
             json!({"promotion": {"probes_ok": st.probes_ok, "first_ok_ms": first, "last_ok_ms": now}}),
         )?;
+        tx.kv_delete(&key)?;
         Ok(Promotion::Verified)
     })?;
     Ok(r)
+}
+
+fn promotion_key(netuid: u16) -> String {
+    format!("governance/promotion/{netuid}")
+}
+
+/// The candidate's promotion count; a changed entry (another version) starts again.
+fn promotion_state(store: &LedgerStore, entry: &LedgerEntry) -> Result<PromotionState, StoreError> {
+    Ok(store
+        .kv_get(&promotion_key(entry.netuid))?
+        .filter(|s: &PromotionState| s.version == entry.version)
+        .unwrap_or(PromotionState { version: entry.version, probes_ok: 0, first_ok_ms: None, last_probe_ms: None }))
 }
 
 /// A candidate's run of successful promotion probes (kept in the store's key-value space).

@@ -12,10 +12,13 @@
 //! take the lock.
 //!
 //! - [`governance`]: the rules that turn proposals into entry changes.
+//! - [`upkeep`]: the rules that keep entries true from a validator's scheduled re-probes
+//!   (latency, reliability, observed schema, cost; verified → degraded → deprecated).
 //! - [`records`]: the stored record types.
 
 pub mod governance;
 pub mod records;
+pub mod upkeep;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -793,6 +796,17 @@ impl Tx<'_> {
         self.put_json(CF_ENTRIES, &entry.netuid.to_be_bytes(), &entry)?;
         self.put_json(CF_VERSIONS, &version_key(entry.netuid, entry.version), &entry)?;
         self.event(kind, Some(entry.netuid), Some(entry.version), actor, detail)
+    }
+
+    /// A value in the general-purpose state, written with the rest of the batch.
+    pub fn kv_put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.put_json(CF_KV, key.as_bytes(), value)
+    }
+
+    /// Remove a general-purpose state key in this batch.
+    pub fn kv_delete(&mut self, key: &str) -> Result<(), StoreError> {
+        self.batch.delete_cf(self.store.cf(CF_KV)?, key.as_bytes());
+        Ok(())
     }
 
     pub fn put_proposal(&mut self, rec: &ProposalRecord) -> Result<(), StoreError> {

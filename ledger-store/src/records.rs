@@ -18,6 +18,11 @@ pub enum ChangeKind {
     MetricsUpdated,
     EntryDeprecated,
     EntryVerified,
+    /// A verified entry the validator's re-probes found unreliable or down (see
+    /// [`crate::upkeep`]).
+    EntryDegraded,
+    /// A degraded entry answering again: verified once more.
+    EntryRecovered,
     ProposalReceived,
     ProposalConfirmed,
     ProposalApproved,
@@ -35,6 +40,8 @@ impl ChangeKind {
             ChangeKind::MetricsUpdated => "metrics_updated",
             ChangeKind::EntryDeprecated => "entry_deprecated",
             ChangeKind::EntryVerified => "entry_verified",
+            ChangeKind::EntryDegraded => "entry_degraded",
+            ChangeKind::EntryRecovered => "entry_recovered",
             ChangeKind::ProposalReceived => "proposal_received",
             ChangeKind::ProposalConfirmed => "proposal_confirmed",
             ChangeKind::ProposalApproved => "proposal_approved",

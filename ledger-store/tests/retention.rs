@@ -14,7 +14,11 @@ fn open(dir: &tempfile::TempDir) -> LedgerStore {
 }
 
 fn outcome(confirmed: bool) -> ProbeOutcome {
-    ProbeOutcome { confirmed, reason: "probe".into(), observation: Value::Null, metrics: None }
+    if confirmed {
+        ProbeOutcome::confirmed("probe", Value::Null, None)
+    } else {
+        ProbeOutcome::refuted("probe", Value::Null)
+    }
 }
 
 #[test]

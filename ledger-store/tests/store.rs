@@ -78,6 +78,7 @@ impl Prober for TableProber {
             reason: if ok { "field seen in live response".into() } else { "field absent from live response".into() },
             observation: json!({"field": proposal.field}),
             metrics: None,
+            undecided: None,
         }
     }
 }
@@ -112,7 +113,10 @@ fn governance_credits_first_proposer_and_records_confirmations() {
     );
 
     let prober = TableProber(vec!["output_schema.metadata.scrape_timestamp".into()]);
-    let d = block_on(governance::govern(&s, &prober, &id, "validator-1")).expect("govern");
+    let d = block_on(governance::govern(&s, &prober, &id, "validator-1"))
+        .expect("govern")
+        .into_decision()
+        .expect("decided");
     assert!(d.approved);
     assert_eq!(d.version, Some(2));
     assert_eq!(d.credits.len(), 2);
@@ -151,7 +155,7 @@ fn governance_rejects_false_and_stale_proposals() {
     else {
         panic!("new")
     };
-    let d = block_on(governance::govern(&s, &prober, &id, "v")).expect("govern");
+    let d = block_on(governance::govern(&s, &prober, &id, "v")).expect("govern").into_decision().expect("decided");
     assert!(!d.approved);
     assert_eq!(d.credits[0].kind, orchestra_ledger_store::CreditKind::FalseProposal);
     assert_eq!(s.entry(13).expect("get").expect("present").version, 1, "entry unchanged");
@@ -314,7 +318,10 @@ fn new_subnets_cannot_carry_urls_or_credentials_and_stay_candidates() {
     let Received::New(id) = governance::receive(&s, proposal(97, NewSubnet, "", ok), "finder").expect("recv") else {
         panic!("new")
     };
-    let d = block_on(governance::govern(&s, &AlwaysProber(true), &id, "v")).expect("govern");
+    let d = block_on(governance::govern(&s, &AlwaysProber(true), &id, "v"))
+        .expect("govern")
+        .into_decision()
+        .expect("decided");
     assert!(d.approved);
     let e = s.entry(97).expect("get").expect("present");
     assert_eq!(e.status, EntryStatus::Candidate);
@@ -326,7 +333,13 @@ struct AlwaysProber(bool);
 
 impl Prober for AlwaysProber {
     async fn probe(&self, _c: Option<&LedgerEntry>, _p: &LedgerEntry, _q: &LedgerProposal) -> ProbeOutcome {
-        ProbeOutcome { confirmed: self.0, reason: "probe".into(), observation: Value::Null, metrics: None }
+        ProbeOutcome {
+            confirmed: self.0,
+            reason: "probe".into(),
+            observation: Value::Null,
+            metrics: None,
+            undecided: None,
+        }
     }
 }
 
@@ -340,7 +353,10 @@ fn confirmations_after_a_decision_earn_nothing() {
     let Received::New(id) = governance::receive(&s, schema_proposal(13, "", ts.clone()), "first").expect("recv") else {
         panic!("new")
     };
-    let d = block_on(governance::govern(&s, &AlwaysProber(false), &id, "v")).expect("govern");
+    let d = block_on(governance::govern(&s, &AlwaysProber(false), &id, "v"))
+        .expect("govern")
+        .into_decision()
+        .expect("decided");
     assert!(!d.approved);
     assert_eq!(
         governance::receive(&s, schema_proposal(13, "", ts), "late").expect("recv"),

@@ -204,17 +204,14 @@ impl Executor {
 }
 
 /// Tokens an OpenAI-compatible response says it used (`usage.total_tokens`, or prompt +
-/// completion).
+/// completion; 0 without `usage`). The validator's probes count them the same way.
 pub fn usage_tokens(response: &Value) -> u64 {
-    let u = response.get("usage");
-    let get = |k: &str| u.and_then(|u| u.get(k)).and_then(Value::as_u64);
-    get("total_tokens").unwrap_or_else(|| get("prompt_tokens").unwrap_or(0) + get("completion_tokens").unwrap_or(0))
+    orchestra_subnets::probe::usage_tokens(response).unwrap_or(0)
 }
 
 /// Micro-units for the tokens of `response` at `micros_per_1k_tokens`, rounded up.
 pub fn token_cost(response: &Value, micros_per_1k_tokens: f64) -> u64 {
-    let c = usage_tokens(response) as f64 * micros_per_1k_tokens.max(0.0) / 1000.0;
-    if c.is_finite() { c.ceil() as u64 } else { 0 }
+    orchestra_subnets::probe::token_cost(usage_tokens(response), micros_per_1k_tokens)
 }
 
 async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResult>) -> Result<StepResult, MinerError> {

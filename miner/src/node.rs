@@ -149,10 +149,9 @@ impl MinerNode {
         let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
         // Metagraph-routed axon transports find the target subnet's axons through the chain.
         let axons = orchestra_node::ChainAxons::new(chain.clone(), Duration::from_secs(cfg.neuron.sync_secs.max(1)));
-        let mut adapters = orchestra_subnets::Adapters::with_guard(cfg.neuron.guard())?.with_axons(Arc::new(axons));
-        if let Some(p) = &cfg.neuron.subnet_credentials {
-            adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
-        }
+        let adapters =
+            orchestra_subnets::Adapters::for_operator(cfg.neuron.guard(), cfg.neuron.subnet_credentials.as_deref())?
+                .with_axons(Arc::new(axons));
         let core = Arc::new(
             MinerCore::new(hotkey.clone(), ledger, Some(store))?
                 .with_adapters(adapters)

@@ -19,10 +19,16 @@ pub fn route<'a>(ledger: &'a [LedgerEntry], capability: &str, contract: &Contrac
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orchestra_proto::ledger::{EntryStatus, Metrics, Provenance, TransportSpec};
+    use orchestra_proto::ledger::{AuthKind, EntryStatus, Metrics, Provenance, TransportSpec};
     use serde_json::json;
 
-    fn entry(netuid: u16, status: EntryStatus, proposer: Option<&str>, reliability: f64) -> LedgerEntry {
+    fn entry(
+        netuid: u16,
+        status: EntryStatus,
+        proposer: Option<&str>,
+        reliability: f64,
+        p50: Option<u32>,
+    ) -> LedgerEntry {
         LedgerEntry {
             netuid,
             name: format!("sn{netuid}"),
@@ -31,12 +37,12 @@ mod tests {
             transports: vec![TransportSpec::HttpJson {
                 url: format!("https://sn{netuid}.example/search"),
                 method: "POST".into(),
-                auth: orchestra_proto::ledger::AuthKind::None,
+                auth: AuthKind::None,
             }],
             input_schema: json!({"type": "object"}),
             output_schema: json!({"type": "object"}),
             fixture: json!({}),
-            metrics: Metrics { reliability: Some(reliability), ..Metrics::default() },
+            metrics: Metrics { reliability: Some(reliability), latency_p50_ms: p50, ..Metrics::default() },
             version: 1,
             last_verified_ms: None,
             provenance: Provenance { proposer: proposer.map(str::to_string), ..Provenance::default() },
@@ -45,17 +51,44 @@ mod tests {
         }
     }
 
+    fn order(ledger: &[LedgerEntry]) -> Vec<u16> {
+        route(ledger, "web_search", &Contract::default()).iter().map(|e| e.netuid).collect()
+    }
+
     #[test]
     fn entries_that_verify_come_first() {
         let ledger = vec![
             // A miner's new subnet: a candidate with a proposer, the best metrics on paper.
-            entry(1, EntryStatus::Candidate, Some("5Miner"), 0.99),
+            entry(1, EntryStatus::Candidate, Some("5Miner"), 0.99, None),
             // The operator's seed: a candidate without a proposer (verifies).
-            entry(2, EntryStatus::Candidate, None, 0.6),
-            entry(3, EntryStatus::Verified, None, 0.7),
-            entry(4, EntryStatus::Deprecated, None, 1.0),
+            entry(2, EntryStatus::Candidate, None, 0.6, None),
+            entry(3, EntryStatus::Verified, None, 0.7, None),
+            entry(4, EntryStatus::Deprecated, None, 1.0, None),
         ];
-        let order: Vec<u16> = route(&ledger, "web_search", &Contract::default()).iter().map(|e| e.netuid).collect();
-        assert_eq!(order, vec![3, 2, 1], "verified, then seeded, then the unverifiable fallback; never deprecated");
+        assert_eq!(
+            order(&ledger),
+            vec![3, 2, 1],
+            "verified, then seeded, then the unverifiable fallback; never deprecated"
+        );
+    }
+
+    #[test]
+    fn a_degraded_entry_is_tried_after_healthy_ones() {
+        // Healthy: the faster one first.
+        let healthy = [
+            entry(22, EntryStatus::Verified, None, 1.0, Some(10)),
+            entry(122, EntryStatus::Verified, None, 1.0, Some(40)),
+        ];
+        assert_eq!(order(&healthy), vec![22, 122]);
+        // 22 degraded: the slower healthy one first, then a seeded candidate, then 22 (it still
+        // verifies, so it comes before a miner's unverifiable entry); deprecated never.
+        let ledger = [
+            entry(22, EntryStatus::Degraded, None, 1.0, Some(10)),
+            entry(122, EntryStatus::Verified, None, 1.0, Some(40)),
+            entry(7, EntryStatus::Candidate, None, 1.0, Some(90)),
+            entry(8, EntryStatus::Candidate, Some("5Miner"), 1.0, Some(5)),
+            entry(9, EntryStatus::Deprecated, None, 1.0, Some(1)),
+        ];
+        assert_eq!(order(&ledger), vec![122, 7, 22, 8]);
     }
 }

@@ -110,14 +110,21 @@ impl TransportSpec {
     }
 }
 
-/// Lifecycle of an entry.
+/// Lifecycle of an entry. Validators move entries between these by rule (their scheduled
+/// re-probes): candidate → verified (probes spread over time), verified → degraded (unreliable
+/// or down over a window), degraded → verified (recovered), degraded → deprecated (down for a
+/// longer window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryStatus {
     /// Known but not yet confirmed by a validator probe.
     Candidate,
-    /// Confirmed by at least one probe.
+    /// Confirmed by probes and answering.
     Verified,
+    /// Was verified, but the validator's re-probes see it failing (unreliable over the window,
+    /// or down for at least the window). Still trusted (its schema and transports are the
+    /// verified ones); routed to only after healthy entries.
+    Degraded,
     Deprecated,
 }
 
@@ -217,12 +224,13 @@ impl LedgerEntry {
     }
 
     /// Whether this entry may be used to verify anyone's work (the validator's re-probes, a
-    /// miner's routing of calls whose receipts will be verified): a Verified entry, or a
+    /// miner's routing of calls whose receipts will be verified): a Verified or Degraded entry
+    /// (a degraded one was verified: its trust stands, only its health is in doubt), or a
     /// candidate the operator seeded (no proposer). A candidate that came from a proposal (a
     /// new subnet) verifies no one until it is promoted to Verified; deprecated entries never.
     pub fn verifies(&self) -> bool {
         match self.status {
-            EntryStatus::Verified => true,
+            EntryStatus::Verified | EntryStatus::Degraded => true,
             EntryStatus::Candidate => self.provenance.proposer.is_none(),
             EntryStatus::Deprecated => false,
         }
@@ -237,8 +245,9 @@ impl LedgerEntry {
 /// `find`, the Ledger API's `/v1/find` and the miner's router all sort with it, so "best" means
 /// the same thing everywhere (and the miner's fallback order is the order the API shows):
 ///
-/// 1. status: verified, then candidate, then deprecated (callers of [`rank_for_capability`]
-///    never see deprecated entries);
+/// 1. status: verified, then candidate, then degraded (verified once, but the validators'
+///    scheduled re-probes now find it failing: tried only after the others), then deprecated
+///    (callers of [`rank_for_capability`] never see deprecated entries);
 /// 2. reliability, higher first; an unmeasured entry counts as 0.5;
 /// 3. p50 latency, lower first; an unmeasured entry comes after every measured one;
 /// 4. cost per call, lower first;
@@ -248,7 +257,8 @@ pub fn rank_cmp(a: &LedgerEntry, b: &LedgerEntry) -> std::cmp::Ordering {
         match s {
             EntryStatus::Verified => 0,
             EntryStatus::Candidate => 1,
-            EntryStatus::Deprecated => 2,
+            EntryStatus::Degraded => 2,
+            EntryStatus::Deprecated => 3,
         }
     }
     // A total order on reliability: NaN (never valid, see `validate`) ranks as 0, and -0.0 as 0.0.

@@ -115,6 +115,15 @@ async fn metrics(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Reques
         api.register_metrics(&mut reg);
     }
     n.server_stats.register(reg.sub_registry_with_prefix("orchestra_validator_server"));
+    let u = &n.upkeep_metrics;
+    reg.register("orchestra_validator_upkeep_probes", "Ledger re-probes by outcome", u.probes.clone());
+    reg.register(
+        "orchestra_validator_upkeep_transitions",
+        "Ledger entry status changes by the re-probe rule",
+        u.transitions.clone(),
+    );
+    reg.register("orchestra_validator_upkeep_retried", "Deferred proposals probed again", u.retried.clone());
+    reg.register("orchestra_validator_upkeep_over_budget", "Re-probe cycles out of time", u.over_budget.clone());
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {
         return err(StatusCode::INTERNAL_SERVER_ERROR, "metrics", "encoding failed");

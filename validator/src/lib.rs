@@ -11,6 +11,8 @@
 //!
 //! - [`tasks`]: the synthetic task bank, randomized per miner and epoch.
 //! - [`node`]: the daemon: rounds of tasks, verification, scoring, governance, guarded weights.
+//! - [`upkeep`]: the `ledger-upkeep` task: scheduled, budgeted re-probes of every Ledger entry
+//!   that move entries between verified, degraded and deprecated by rule.
 //! - [`gateway`]: objectives for API clients, miner feedback, status and metrics.
 //! - [`retention`]: the `retention` task that keeps every growing store bounded.
 
@@ -21,6 +23,7 @@ pub mod prober;
 pub mod reference;
 pub mod retention;
 pub mod tasks;
+pub mod upkeep;
 pub mod verify;
 
 /// Errors of the validator library.

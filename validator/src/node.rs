@@ -17,7 +17,7 @@ use orchestra_incentive::policy::OwnerPolicy;
 use orchestra_incentive::score::{LedgerActivity, ledger_score, task_score};
 use orchestra_incentive::weights::{MinerScores, combine};
 use orchestra_keys::Keypair;
-use orchestra_ledger_store::governance::{self, Received};
+use orchestra_ledger_store::governance::{self, Governed, Received};
 use orchestra_ledger_store::{CreditKind, LedgerStore, StoreConfig};
 use orchestra_net::{AxonTarget, Dendrite};
 use orchestra_node::NeuronArgs;
@@ -124,6 +124,68 @@ pub struct ValidatorConfig {
     /// Price of a production key, rao per month (the seed's 1 TAO).
     #[arg(long = "payments.production_rao", default_value_t = orchestra_ledger_api::payments::SEED_PRODUCTION.rao_per_month)]
     pub payments_production_rao: u64,
+    /// A proposal whose probe failed transiently (timeout, no connection, HTTP 5xx/429) is
+    /// probed again after at least this many seconds (it is neither approved nor rejected, and
+    /// nobody is penalized)...
+    #[arg(long = "ledger.defer_retry_secs", default_value_t = 300)]
+    pub defer_retry_secs: u64,
+    /// ...and closed without credit or penalty if still undecidable this long after the first
+    /// failure.
+    #[arg(long = "ledger.defer_max_secs", default_value_t = 7 * 24 * 3600)]
+    pub defer_max_secs: u64,
+    /// Re-probe every Ledger entry on a schedule and move its status by rule (the
+    /// `ledger-upkeep` task; `--upkeep.enabled=false` turns it off).
+    #[arg(long = "upkeep.enabled", default_value_t = true, action = clap::ArgAction::Set)]
+    pub upkeep_enabled: bool,
+    /// Mean seconds between two re-probes of one entry (each jittered by ±25%).
+    #[arg(long = "upkeep.interval_secs", default_value_t = 300.0)]
+    pub upkeep_interval_secs: f64,
+    /// Seconds between two looks for entries that are due.
+    #[arg(long = "upkeep.cycle_secs", default_value_t = 10.0)]
+    pub upkeep_cycle_secs: f64,
+    /// Re-probes (and deferred proposals) per cycle at most; the rest stays due.
+    #[arg(long = "upkeep.max_probes", default_value_t = 16)]
+    pub upkeep_max_probes: usize,
+    /// Seconds a cycle may take at most; the rest stays due.
+    #[arg(long = "upkeep.max_secs", default_value_t = 30.0)]
+    pub upkeep_max_secs: f64,
+    /// Re-probes started per second at most.
+    #[arg(long = "upkeep.rate", default_value_t = 4.0)]
+    pub upkeep_rate: f64,
+    /// Re-probes in flight at once at most.
+    #[arg(long = "upkeep.concurrency", default_value_t = 4)]
+    pub upkeep_concurrency: usize,
+    /// Timeout of one re-probe, in ms.
+    #[arg(long = "upkeep.probe_timeout_ms", default_value_t = 5_000)]
+    pub upkeep_probe_timeout_ms: u64,
+    /// The window (seconds) reliability and latency percentiles are measured over, and the least
+    /// time a run of failures must span before an entry counts as down.
+    #[arg(long = "upkeep.window_secs", default_value_t = 1800.0)]
+    pub upkeep_window_secs: f64,
+    /// A verified entry whose reliability over the window falls below this is degraded.
+    #[arg(long = "upkeep.min_reliability", default_value_t = 0.8)]
+    pub upkeep_min_reliability: f64,
+    /// Re-probes (since the entry's last status change, inside the window) needed before
+    /// reliability can degrade it.
+    #[arg(long = "upkeep.min_samples", default_value_t = 5)]
+    pub upkeep_min_samples: u32,
+    /// Failures in a row, spanning at least the window, that make a verified entry degraded.
+    #[arg(long = "upkeep.fail_streak", default_value_t = 3)]
+    pub upkeep_fail_streak: u32,
+    /// Successes in a row that bring a degraded entry back to verified.
+    #[arg(long = "upkeep.recover_probes", default_value_t = 3)]
+    pub upkeep_recover_probes: u32,
+    /// A degraded entry failing without a success for this many seconds is deprecated.
+    #[arg(long = "upkeep.deprecate_secs", default_value_t = 3.0 * 24.0 * 3600.0)]
+    pub upkeep_deprecate_secs: f64,
+    /// Between status changes, an entry's metrics are written (a new version) at most this
+    /// often, and only when they moved materially.
+    #[arg(long = "upkeep.publish_secs", default_value_t = 1800.0)]
+    pub upkeep_publish_secs: f64,
+    /// Price (µ per 1,000 tokens) the re-probes measure an LLM subnet's cost with, from the
+    /// `usage` its answers report.
+    #[arg(long = "upkeep.micros_per_1k_tokens", default_value_t = 500.0)]
+    pub upkeep_micros_per_1k_tokens: f64,
 }
 
 /// How long the validator keeps what grows (pruned by the `retention` task, never on a
@@ -159,12 +221,63 @@ pub struct RetentionArgs {
     pub task_days: u64,
 }
 
+impl ValidatorConfig {
+    /// The promotion rule of `--ledger.verify_probes`, `--ledger.verify_secs` and
+    /// `--ledger.probe_gap_secs`.
+    pub fn promotion_rule(&self) -> governance::PromotionRule {
+        governance::PromotionRule {
+            min_probes: self.verify_probes.max(1),
+            min_span: Duration::from_secs(self.verify_secs),
+            min_gap: Duration::from_secs(self.probe_gap_secs),
+        }
+    }
+
+    /// The upkeep task's schedule, budgets and status rules (`--upkeep.*`), checked.
+    pub fn upkeep(&self) -> anyhow::Result<crate::upkeep::UpkeepConfig> {
+        let secs = |what: &str, v: f64| -> anyhow::Result<Duration> {
+            Duration::try_from_secs_f64(v)
+                .map_err(|_| anyhow::anyhow!("--upkeep.{what} {v} is not a duration in seconds"))
+        };
+        let rule = orchestra_ledger_store::upkeep::UpkeepRule {
+            window: secs("window_secs", self.upkeep_window_secs)?,
+            min_reliability: self.upkeep_min_reliability,
+            min_samples: self.upkeep_min_samples,
+            fail_streak: self.upkeep_fail_streak,
+            recover_probes: self.upkeep_recover_probes,
+            deprecate_after: secs("deprecate_secs", self.upkeep_deprecate_secs)?,
+            publish_every: secs("publish_secs", self.upkeep_publish_secs)?,
+            ..Default::default()
+        };
+        rule.validate().map_err(|e| anyhow::anyhow!("--upkeep.*: {e}"))?;
+        if self.upkeep_rate.is_nan() || self.upkeep_rate <= 0.0 {
+            anyhow::bail!("--upkeep.rate must be positive");
+        }
+        Ok(crate::upkeep::UpkeepConfig {
+            interval: secs("interval_secs", self.upkeep_interval_secs)?,
+            cycle: secs("cycle_secs", self.upkeep_cycle_secs)?,
+            max_probes: self.upkeep_max_probes.max(1),
+            max_time: secs("max_secs", self.upkeep_max_secs)?,
+            rate: self.upkeep_rate,
+            concurrency: self.upkeep_concurrency.max(1),
+            micros_per_1k_tokens: self.upkeep_micros_per_1k_tokens.max(0.0),
+            rule,
+            promotion: self.promotion_rule(),
+            defer: self.defer_rule(),
+        })
+    }
+
+    /// When proposals whose probe failed transiently are probed again and given up.
+    pub fn defer_rule(&self) -> governance::DeferRule {
+        governance::DeferRule {
+            retry_after: Duration::from_secs(self.defer_retry_secs),
+            give_up_after: Duration::from_secs(self.defer_max_secs),
+        }
+    }
+}
+
 /// Receipt leaves this validator has seen a miner sign (its own tasks), so a Ledger proposal's
 /// cited evidence can be checked; the most recent ones are kept.
 const KNOWN_LEAVES: usize = 2048;
-
-/// Candidates probed towards promotion per round.
-const PROMOTIONS_PER_ROUND: usize = 8;
 
 /// What the status endpoint shows; also kept in the store.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -296,6 +409,9 @@ pub struct ValidatorNode {
     pub(crate) server_stats: orchestra_net::ServeStats,
     /// Serializes read-modify-write of the pending Ledger credits.
     activity_lock: Arc<Mutex<()>>,
+    /// The `ledger-upkeep` task's settings, checked at build time.
+    upkeep: crate::upkeep::UpkeepConfig,
+    pub(crate) upkeep_metrics: Arc<crate::upkeep::UpkeepMetrics>,
 }
 
 /// Ledger credits decided but not yet scored.
@@ -345,6 +461,7 @@ impl ValidatorNode {
             write_secret(path, &secret)?;
             tracing::info!(key_id = %rec.id, file = %path, "bootstrap API key created");
         }
+        let upkeep = cfg.upkeep()?;
         if cfg.policy_file.is_some() && !cfg.policy_override {
             anyhow::bail!("--policy.file needs --policy.override: the owner's published policy is the default");
         }
@@ -354,10 +471,8 @@ impl ValidatorNode {
         // Metagraph-routed axon transports (miners' calls being re-probed, proposals being
         // probed) find the target subnet's axons through the chain.
         let axons = orchestra_node::ChainAxons::new(chain.clone(), Duration::from_secs(cfg.neuron.sync_secs.max(1)));
-        let mut adapters = Adapters::with_guard(cfg.neuron.guard())?.with_axons(Arc::new(axons));
-        if let Some(p) = &cfg.neuron.subnet_credentials {
-            adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
-        }
+        let adapters = Adapters::for_operator(cfg.neuron.guard(), cfg.neuron.subnet_credentials.as_deref())?
+            .with_axons(Arc::new(axons));
         let host: IpAddr = cfg.api_host.parse().map_err(|e| anyhow::anyhow!("--api.host: {e}"))?;
         let addr = SocketAddr::new(host, cfg.api_port);
         let api_listener =
@@ -413,6 +528,8 @@ impl ValidatorNode {
             governance_slots: Arc::new(tokio::sync::Semaphore::new(GOVERN_CONCURRENCY)),
             server_stats: orchestra_net::ServeStats::default(),
             activity_lock: Arc::new(Mutex::new(())),
+            upkeep,
+            upkeep_metrics: Arc::new(crate::upkeep::UpkeepMetrics::default()),
         })
     }
 
@@ -489,6 +606,7 @@ impl ValidatorNode {
                 payments,
                 webhook: orchestra_ledger_api::WebhookConfig {
                     dead_retention: Duration::from_secs(node.cfg.retention.dead_webhook_days.saturating_mul(86_400)),
+                    ca_file: node.cfg.neuron.tls_ca_file.clone(),
                     ..defaults.webhook.clone()
                 },
                 ..defaults
@@ -537,6 +655,11 @@ impl ValidatorNode {
             crate::retention::run(node.clone(), shutdown.clone()),
             tracing::info_span!("retention"),
         ));
+        // Keeping the Ledger true runs beside the rounds, never inside them.
+        let upkeep = node.cfg.upkeep_enabled.then(|| {
+            let task = node.upkeep_task().run(shutdown.clone());
+            tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-upkeep")))
+        });
         let mut rx3 = shutdown.clone();
         let mut tick = tokio::time::interval(Duration::from_secs(node.cfg.epoch_secs.max(1)));
         loop {
@@ -562,6 +685,9 @@ impl ValidatorNode {
         let _ = webhooks.await;
         let _ = retention.await;
         let _ = admin_task.await;
+        if let Some(t) = upkeep {
+            let _ = t.await;
+        }
         let _ = api.flush_usage();
         tracing::info!("validator stopped");
         Ok(())
@@ -719,12 +845,8 @@ impl ValidatorNode {
                 }
             }
         }
+        // Candidates are promoted (and every entry kept true) by the `ledger-upkeep` task.
         self.spawn_governance(pending);
-        // Candidate promotion probes a few entries; bounded so it cannot hold up weights.
-        let prober = LiveProber { adapters: self.adapters.clone(), timeout: Duration::from_secs(5) };
-        if tokio::time::timeout(Duration::from_secs(10), self.promote_candidates(&prober)).await.is_err() {
-            tracing::warn!("candidate promotion probes ran out of time this round");
-        }
         let activity = self.take_activity()?;
         let mut scores = Vec::new();
         let mut shown = BTreeMap::new();
@@ -792,33 +914,23 @@ impl ValidatorNode {
         let me = self.key.ss58().to_string();
         let sem = self.governance_slots.clone();
         let activity_lock = self.activity_lock.clone();
+        let rule = self.cfg.defer_rule();
         tokio::spawn(async move {
             let jobs = ids.into_iter().map(|id| {
                 let (store, prober, me, sem, activity_lock) =
                     (store.clone(), prober.clone(), me.clone(), sem.clone(), activity_lock.clone());
                 async move {
                     let Ok(_permit) = sem.acquire().await else { return };
-                    let d = match governance::govern(&store, &prober, &id, &me).await {
-                        Ok(d) => d,
-                        Err(e) => {
-                            tracing::warn!(proposal = %id, error = %e, "governing a proposal failed");
-                            return;
+                    match governance::govern_with(&store, &prober, &id, &me, &rule).await {
+                        Ok(Governed::Decided(d)) => {
+                            tracing::info!(proposal = %id, approved = d.approved, reason = %d.reason, "proposal decided");
+                            record_credits(&store, &activity_lock, d.credits);
                         }
-                    };
-                    tracing::info!(proposal = %id, approved = d.approved, reason = %d.reason, "proposal decided");
-                    let _g = activity_lock.lock();
-                    let mut all: BTreeMap<String, LedgerActivity> =
-                        store.kv_get(ACTIVITY_KEY).ok().flatten().unwrap_or_default();
-                    for c in d.credits {
-                        let a = all.entry(c.hotkey).or_default();
-                        match c.kind {
-                            CreditKind::Discovery => a.discoveries += 1,
-                            CreditKind::Confirmation => a.confirmations += 1,
-                            CreditKind::FalseProposal => a.false_proposals += 1,
+                        // The subnet did not answer: probed again by the upkeep task, no penalty.
+                        Ok(Governed::Deferred { reason, next_ms, .. }) => {
+                            tracing::info!(proposal = %id, reason = %reason, next_ms, "proposal deferred: the subnet did not answer");
                         }
-                    }
-                    if let Err(e) = store.kv_put(ACTIVITY_KEY, &all) {
-                        tracing::error!(error = %e, "recording Ledger credits failed");
+                        Err(e) => tracing::warn!(proposal = %id, error = %e, "governing a proposal failed"),
                     }
                 }
             });
@@ -1014,32 +1126,43 @@ impl ValidatorNode {
         Ok(self.store.kv_get(&format!("validator/leaves/{hotkey}"))?.unwrap_or_default())
     }
 
-    /// Probe a few candidate entries towards Verified (see `governance::promote`).
-    async fn promote_candidates(&self, prober: &LiveProber) {
-        let rule = governance::PromotionRule {
-            min_probes: self.cfg.verify_probes.max(1),
-            min_span: Duration::from_secs(self.cfg.verify_secs),
-            min_gap: Duration::from_secs(self.cfg.probe_gap_secs),
-        };
-        let candidates: Vec<u16> = match self.store.entries() {
-            Ok(es) => es
-                .into_iter()
-                .filter(|e| e.status == orchestra_proto::ledger::EntryStatus::Candidate)
-                .map(|e| e.netuid)
-                .take(PROMOTIONS_PER_ROUND)
-                .collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "reading candidates failed");
-                return;
-            }
-        };
-        for netuid in candidates {
-            match governance::promote(&self.store, prober, netuid, self.key.ss58(), &rule).await {
-                Ok(governance::Promotion::NotDue) => {}
-                Ok(p) => tracing::info!(netuid, promotion = ?p, "candidate probed"),
-                Err(e) => tracing::warn!(netuid, error = %e, "promotion probe failed"),
-            }
+    /// The `ledger-upkeep` task over this validator's store, prober and settings.
+    pub fn upkeep_task(&self) -> crate::upkeep::Upkeep {
+        crate::upkeep::Upkeep {
+            store: self.store.clone(),
+            prober: LiveProber {
+                adapters: self.adapters.clone(),
+                timeout: Duration::from_millis(self.cfg.upkeep_probe_timeout_ms.max(1)),
+            },
+            validator: self.key.ss58().to_string(),
+            cfg: Arc::new(self.upkeep.clone()),
+            metrics: self.upkeep_metrics.clone(),
+            activity_lock: self.activity_lock.clone(),
         }
+    }
+}
+
+/// Add decided Ledger credits to the pending activity scored at the next round.
+pub(crate) fn record_credits(
+    store: &LedgerStore,
+    activity_lock: &Mutex<()>,
+    credits: Vec<orchestra_ledger_store::Credit>,
+) {
+    if credits.is_empty() {
+        return;
+    }
+    let _g = activity_lock.lock();
+    let mut all: BTreeMap<String, LedgerActivity> = store.kv_get(ACTIVITY_KEY).ok().flatten().unwrap_or_default();
+    for c in credits {
+        let a = all.entry(c.hotkey).or_default();
+        match c.kind {
+            CreditKind::Discovery => a.discoveries += 1,
+            CreditKind::Confirmation => a.confirmations += 1,
+            CreditKind::FalseProposal => a.false_proposals += 1,
+        }
+    }
+    if let Err(e) = store.kv_put(ACTIVITY_KEY, &all) {
+        tracing::error!(error = %e, "recording Ledger credits failed");
     }
 }
 

@@ -1,45 +1,82 @@
 //! The validator's [`Prober`]: decide a Ledger proposal by calling the live subnet with the
-//! entry's fixture and checking the claimed change in what comes back.
+//! entry's fixture and checking the claimed change in what comes back. A probe that fails for a
+//! transient reason (timeout, no connection, HTTP 5xx/429) decides nothing: the proposal waits
+//! and is probed again, and nobody is penalized for a subnet that was briefly down.
 
 use std::time::Duration;
 
-use orchestra_ledger_store::governance::{ProbeOutcome, Prober};
+use orchestra_ledger_store::governance::{ProbeOutcome, Prober, Undecided};
 use orchestra_proto::ledger::{LedgerEntry, Metrics};
 use orchestra_proto::synapses::{LedgerProposal, UpdateType};
+use orchestra_subnets::probe::{ProbeClass, ProbeReport};
 use orchestra_subnets::{Adapters, Drift};
 use serde_json::json;
 
-/// Probes subnets through the generic adapters.
+/// Probes subnets through the generic adapters (the guarded client, the operator's credentials).
 #[derive(Debug, Clone)]
 pub struct LiveProber {
     pub adapters: Adapters,
     pub timeout: Duration,
 }
 
+impl LiveProber {
+    /// Call `entry`'s subnet with its fixture: the one probe the prober, the validator's
+    /// scheduled re-probes and `orchestra subnet probe` all run.
+    pub async fn observe(&self, entry: &LedgerEntry) -> ProbeReport {
+        orchestra_subnets::probe::probe(&self.adapters, entry, self.timeout).await
+    }
+}
+
 impl Prober for LiveProber {
     async fn probe(&self, current: Option<&LedgerEntry>, proposed: &LedgerEntry, p: &LedgerProposal) -> ProbeOutcome {
-        let refuted = |reason: String, obs| ProbeOutcome { confirmed: false, reason, observation: obs, metrics: None };
+        let refuted = |reason: String, obs| ProbeOutcome::refuted(reason, obs);
         // Probe with the *proposed* entry: a moved endpoint must answer at its new place, and a
         // new schema field must be present in a live answer checked against the new schema.
-        let t0 = std::time::Instant::now();
-        let out = self.adapters.call(proposed, &proposed.fixture, "probe", self.timeout).await;
-        let latency = t0.elapsed().as_millis() as u32;
+        let report = self.observe(proposed).await;
+        let out = &report.outcome;
+        let latency = u32::try_from(report.latency_ms).unwrap_or(u32::MAX);
         let obs = json!({
             "latency_ms": latency,
             "response_digest": out.receipt.as_ref().map(|r| r.response_digest),
             "drift": out.drift,
+            "class": report.class,
         });
-        let v = match out.output {
-            Ok(v) => v,
+        let v = match (&out.output, report.class) {
+            (Ok(v), _) => v.clone(),
             // A fixed summary (status, timeout, refusal): never the subnet's own text, which
             // would be published with the decision.
-            Err(e) => return refuted(format!("the subnet did not answer the fixture: {}", e.summary()), obs),
+            (Err(e), ProbeClass::Transient) => {
+                // A subnet briefly down is not a false proposal: probed again later.
+                return ProbeOutcome::undecided(
+                    Undecided::Transient,
+                    format!("the subnet did not answer the fixture: {}", e.summary()),
+                    obs,
+                );
+            }
+            (Err(e), ProbeClass::Local) => {
+                return ProbeOutcome::undecided(
+                    Undecided::Local,
+                    format!("this validator cannot probe the subnet: {}", e.summary()),
+                    obs,
+                );
+            }
+            // A deprecation is decided by the re-probe rule: a subnet that fails in any way is
+            // left to it (the proposal waits), one that answers refutes the claim.
+            (Err(e), _) if p.update_type == UpdateType::Deprecation => {
+                return ProbeOutcome::undecided(
+                    Undecided::Transient,
+                    format!("the subnet did not answer the fixture ({}); the re-probe rule decides", e.summary()),
+                    obs,
+                );
+            }
+            (Err(e), _) => return refuted(format!("the subnet did not answer the fixture: {}", e.summary()), obs),
         };
-        // Our own measurement; the cost is the Ledger's, never a proposed value.
+        // Our own measurement; the cost is the Ledger's, never a proposed value. Reliability
+        // and percentiles over a window are the re-probe task's (`upkeep`).
         let metrics = Some(Metrics {
-            latency_p50_ms: Some(latency),
-            latency_p95_ms: Some(latency),
-            reliability: current.and_then(|c| c.metrics.reliability).or(Some(1.0)),
+            latency_p50_ms: current.and_then(|c| c.metrics.latency_p50_ms).or(Some(latency)),
+            latency_p95_ms: current.and_then(|c| c.metrics.latency_p95_ms).or(Some(latency)),
+            reliability: current.and_then(|c| c.metrics.reliability),
             cost_micros: current.map(|c| c.metrics.cost_micros).unwrap_or(0),
         });
         match p.update_type {
@@ -71,12 +108,7 @@ impl Prober for LiveProber {
                 // longer returns). Removing an optional field the fixture's answer happens not
                 // to contain proves nothing and earns nothing.
                 if !still && present {
-                    ProbeOutcome {
-                        confirmed: true,
-                        reason: "live response matches the proposed schema".into(),
-                        observation: obs,
-                        metrics,
-                    }
+                    ProbeOutcome::confirmed("live response matches the proposed schema", obs, metrics)
                 } else {
                     refuted("the live response does not show the claimed schema change".into(), obs)
                 }
@@ -87,12 +119,7 @@ impl Prober for LiveProber {
             | UpdateType::MetricsUpdate => {
                 // The proposed entry answered its fixture with a response matching its schema.
                 if out.drift.is_empty() {
-                    ProbeOutcome {
-                        confirmed: true,
-                        reason: "the proposed entry answers its fixture as described".into(),
-                        observation: obs,
-                        metrics,
-                    }
+                    ProbeOutcome::confirmed("the proposed entry answers its fixture as described", obs, metrics)
                 } else {
                     refuted("the proposed entry's live answer drifts from its schema".into(), obs)
                 }

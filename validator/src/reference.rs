@@ -244,20 +244,19 @@ pub fn prune(answer: &Value, keep: &BTreeSet<String>) -> Value {
     walk(answer, "", keep).unwrap_or_else(|| json!({}))
 }
 
-/// May this entry be used to judge a miner (reference answers, re-probes)? Verified entries, and
-/// the operator's own seed entries (no proposer); never an entry a miner created, and never a
-/// deprecated one: a miner that could point the validator at its own endpoint would make its
-/// fabrications "reproduce".
-/// The same rule as [`LedgerEntry::verifies`], which the miner's router applies too.
+/// May this entry be used to judge a miner (reference answers, re-probes)? Verified entries
+/// (degraded ones too: verified once, only their health is in doubt), and the operator's own
+/// seed entries (no proposer); never an entry a miner created, and never a deprecated one: a
+/// miner that could point the validator at its own endpoint would make its fabrications
+/// "reproduce". The same rule as [`LedgerEntry::verifies`].
 pub fn usable_for_verification(e: &LedgerEntry) -> bool {
     e.verifies()
 }
 
 fn pick<'a>(ledger: &'a [LedgerEntry], capability: &str) -> Vec<&'a LedgerEntry> {
-    let mut v: Vec<&LedgerEntry> =
-        ledger.iter().filter(|e| usable_for_verification(e) && e.has_capability(capability)).collect();
-    v.sort_by_key(|e| (e.metrics.latency_p50_ms.unwrap_or(u32::MAX), e.netuid));
-    v
+    // The shared ranking rule: healthy entries before degraded ones, then the most reliable and
+    // the fastest.
+    orchestra_proto::ledger::rank_for_capability(ledger.iter().filter(|e| usable_for_verification(e)), capability)
 }
 
 /// Call the first entry offering `capability` that answers; returns the body.

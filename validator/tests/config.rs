@@ -82,3 +82,39 @@ fn sources_layer_flags_env_file_defaults() {
         .expect_err("unknown key");
     assert!(e.to_string().contains("netuidd"), "{e}");
 }
+
+/// The re-probe task's flags: defaults, short windows for tests, a config file section, and
+/// thresholds that make no sense together refused with the problem named.
+#[test]
+fn upkeep_flags_have_defaults_and_are_checked() {
+    use std::time::Duration;
+    let c = parse(&["validator"]);
+    assert!(c.upkeep_enabled);
+    let u = c.upkeep().expect("defaults are valid");
+    assert_eq!(u.interval, Duration::from_secs(300));
+    assert_eq!(u.rule.window, Duration::from_secs(1800));
+    assert_eq!(u.rule.deprecate_after, Duration::from_secs(3 * 24 * 3600));
+    assert_eq!((u.max_probes, u.max_time), (16, Duration::from_secs(30)));
+    assert_eq!((u.rule.fail_streak, u.rule.recover_probes), (3, 3));
+    assert_eq!(u.defer.retry_after, Duration::from_secs(300));
+    let c = parse(&[
+        "validator",
+        "--upkeep.window_secs",
+        "2.5",
+        "--upkeep.interval_secs",
+        "0.5",
+        "--upkeep.max_probes",
+        "3",
+    ]);
+    let u = c.upkeep().expect("short windows");
+    assert_eq!((u.rule.window, u.interval, u.max_probes), (Duration::from_millis(2500), Duration::from_millis(500), 3));
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = write(dir.path(), "[upkeep]\nenabled = false\nfail_streak = 5\n");
+    let c = parse(&["validator", "--config", &file]);
+    assert!(!c.upkeep_enabled);
+    assert_eq!(c.upkeep().expect("valid").rule.fail_streak, 5);
+    let bad = parse(&["validator", "--upkeep.window_secs", "600", "--upkeep.deprecate_secs", "60"]);
+    let e = bad.upkeep().expect_err("deprecation before the window");
+    assert!(e.to_string().contains("longer than the window"), "{e}");
+    assert!(parse(&["validator", "--upkeep.window_secs=-1"]).upkeep().is_err());
+}

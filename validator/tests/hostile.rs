@@ -141,25 +141,45 @@ async fn entry_auth_never_reads_the_environment() {
     assert!(got.iter().all(|a| home.is_empty() || !a.contains(&home)));
 }
 
-/// A subnet's error text is never published: the decision reason and the change feed carry a
-/// status, not the body.
+/// A subnet's error text is never published: the decision reason, a deferral (a 5xx is
+/// transient: the proposal waits) and the change feed carry a status, not the body.
 #[tokio::test]
 async fn remote_error_text_is_not_republished() {
-    let (addr, seen) = attacker(StatusCode::INTERNAL_SERVER_ERROR, "SECRET-BODY-TEXT <script>").await;
-    let (_d, s) = store();
-    s.seed(vec![entry(80, format!("http://{addr}/api"), AuthKind::None)]).expect("seed");
-    let p = proposal(80, UpdateType::SchemaChange, "output_schema.b", json!({"type": "string"}));
-    let Received::New(id) = governance::receive(&s, p, "5Miner").expect("receive") else { panic!("new") };
-    let prober = LiveProber {
-        adapters: Adapters::with_guard(GuardConfig::local()).expect("adapters"),
-        timeout: Duration::from_secs(5),
-    };
-    let d = governance::govern(&s, &prober, &id, "5Validator").await.expect("govern");
-    assert!(!d.approved);
-    assert_eq!(seen.0.lock().len(), 1, "the probe did reach the subnet");
-    let published = serde_json::to_string(&(&d, s.changes_since(0, 100).expect("feed"))).expect("json");
-    assert!(!published.contains("SECRET-BODY-TEXT"), "{published}");
-    assert!(d.reason.contains("HTTP 500"), "{}", d.reason);
+    for (status, netuid) in [(StatusCode::BAD_REQUEST, 80), (StatusCode::INTERNAL_SERVER_ERROR, 81)] {
+        let (addr, seen) = attacker(status, "SECRET-BODY-TEXT <script>").await;
+        let (_d, s) = store();
+        s.seed(vec![entry(netuid, format!("http://{addr}/api"), AuthKind::None)]).expect("seed");
+        let p = proposal(netuid, UpdateType::SchemaChange, "output_schema.b", json!({"type": "string"}));
+        let Received::New(id) = governance::receive(&s, p, "5Miner").expect("receive") else { panic!("new") };
+        let prober = LiveProber {
+            adapters: Adapters::with_guard(GuardConfig::local()).expect("adapters"),
+            timeout: Duration::from_secs(5),
+        };
+        let g = governance::govern(&s, &prober, &id, "5Validator").await.expect("govern");
+        assert_eq!(seen.0.lock().len(), 1, "the probe did reach the subnet");
+        let code = status.as_u16();
+        let reason = match &g {
+            governance::Governed::Decided(d) => {
+                assert!(!d.approved);
+                assert_eq!(code, 400, "a 4xx answer refutes the claim");
+                d.reason.clone()
+            }
+            governance::Governed::Deferred { reason, .. } => {
+                assert_eq!(code, 500, "a 5xx answer defers the proposal");
+                assert!(s.decision(&id).expect("read").is_none());
+                reason.clone()
+            }
+        };
+        assert!(reason.contains(&format!("HTTP {code}")), "{reason}");
+        let published = serde_json::to_string(&(
+            &reason,
+            s.decision(&id).expect("read"),
+            governance::deferred(&s).expect("deferred"),
+            s.changes_since(0, 100).expect("feed"),
+        ))
+        .expect("json");
+        assert!(!published.contains("SECRET-BODY-TEXT"), "{published}");
+    }
 }
 
 /// A removal needs evidence like any change: dropping an optional field the fixture's answer
@@ -178,7 +198,11 @@ async fn removing_a_field_the_subnet_never_dropped_is_refuted() {
         adapters: Adapters::with_guard(GuardConfig::local()).expect("adapters"),
         timeout: Duration::from_secs(5),
     };
-    let d = governance::govern(&s, &prober, &id, "5Validator").await.expect("govern");
+    let d = governance::govern(&s, &prober, &id, "5Validator")
+        .await
+        .expect("govern")
+        .into_decision()
+        .expect("decided, not deferred");
     assert!(!d.approved, "{}", d.reason);
     assert!(d.credits.iter().all(|c| c.kind == orchestra_ledger_store::CreditKind::FalseProposal));
     let cur = s.entry(81).expect("get").expect("present");

@@ -136,6 +136,10 @@ pub struct ServeArgs {
     /// A subtensor network to check payments on: finney, test, local or a ws(s):// URL.
     #[arg(long = "subtensor.network", env = "BT_SUBTENSOR_NETWORK", default_value = "finney")]
     pub network: String,
+    /// Extra CA certificates (PEM) trusted for https webhook targets besides the system roots
+    /// (receivers behind a private CA).
+    #[arg(long = "tls.ca-file")]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -412,6 +416,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         allow_private_webhooks: a.allow_private_webhooks,
         trust_forwarded_for: a.trust_forwarded_for,
         server: a.server.limits(),
+        webhook: orchestra_ledger_api::WebhookConfig { ca_file: a.tls_ca_file.clone(), ..Default::default() },
         ..ApiConfig::default()
     };
     if a.allow_private_webhooks {

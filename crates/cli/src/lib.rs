@@ -3,7 +3,8 @@
 //!
 //! Commands: `call` (one signed request to any axon, Rust or Python), `wallet create|show`
 //! (bittensor-format wallets), `yuma` (what would Yuma Consensus do with these weights?),
-//! `owner simulate`, `ledger serve|keys|find|get|watch`, `devnet`, `chain ...`.
+//! `owner simulate`, `ledger serve|keys|find|get|watch`, `subnet probe` (what a validator's probe
+//! runs, for one entry), `devnet`, `chain ...`.
 
 pub mod call;
 pub mod chain_cmd;
@@ -13,6 +14,7 @@ pub mod localnet;
 pub mod owner;
 pub mod sim_cmd;
 pub mod submit;
+pub mod subnet_cmd;
 pub mod wallet;
 pub mod yuma;
 
@@ -58,6 +60,9 @@ pub enum Command {
     /// The Subnet Ledger: serve the API, manage keys, query it.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCommand),
+    /// Subnet tools: probe one Ledger entry as a validator does.
+    #[command(subcommand)]
+    Subnet(subnet_cmd::SubnetCommand),
 }
 
 /// Set up `tracing` on stderr (stdout carries command output).
@@ -82,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Localnet(a) => localnet::run(a),
         Command::Submit(a) => submit::run(a),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
+        Command::Subnet(cmd) => subnet_cmd::run(cmd),
     }
 }
 

@@ -121,7 +121,12 @@ pub(crate) fn ledger_entry_schema() -> Schema {
         )
         .property(
             "status",
-            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["candidate", "verified", "deprecated"])),
+            ObjectBuilder::new().schema_type(Type::String).enum_values(Some([
+                "candidate",
+                "verified",
+                "degraded",
+                "deprecated",
+            ])),
         )
         .property("simulated", ObjectBuilder::new().schema_type(Type::Boolean))
         .required("netuid")
@@ -190,7 +195,7 @@ impl ToSchema for ChangeEventDoc {
 }
 
 /// Every change kind, for documentation and parsing.
-pub const ALL_KINDS: [ChangeKind; 12] = [
+pub const ALL_KINDS: [ChangeKind; 14] = [
     ChangeKind::EntryCreated,
     ChangeKind::EntryUpdated,
     ChangeKind::SchemaChanged,
@@ -199,6 +204,8 @@ pub const ALL_KINDS: [ChangeKind; 12] = [
     ChangeKind::MetricsUpdated,
     ChangeKind::EntryDeprecated,
     ChangeKind::EntryVerified,
+    ChangeKind::EntryDegraded,
+    ChangeKind::EntryRecovered,
     ChangeKind::ProposalReceived,
     ChangeKind::ProposalConfirmed,
     ChangeKind::ProposalApproved,

@@ -67,6 +67,9 @@ pub struct WebhookConfig {
     pub dead_retention: Duration,
     /// How often the webhook worker prunes the outbox.
     pub prune_interval: Duration,
+    /// An extra CA file (PEM) trusted for https webhook targets besides the system roots
+    /// (`--tls.ca-file`: receivers behind a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for WebhookConfig {
@@ -82,6 +85,7 @@ impl Default for WebhookConfig {
             delivered_retention: Duration::from_secs(7 * 24 * 3600),
             dead_retention: Duration::from_secs(30 * 24 * 3600),
             prune_interval: Duration::from_secs(3600),
+            ca_file: None,
         }
     }
 }
@@ -244,6 +248,10 @@ pub(crate) fn http_client(config: &WebhookConfig, allow_private: bool) -> Result
         .user_agent(concat!("orchestra-ledger-webhooks/", env!("CARGO_PKG_VERSION")));
     if !allow_private {
         b = b.dns_resolver(GuardedResolver);
+    }
+    if let Some(path) = &config.ca_file {
+        let certs = orchestra_net::guard::load_ca_file(path).map_err(|e| ApiError::Config(format!("webhooks: {e}")))?;
+        b = b.tls_certs_merge(certs);
     }
     b.build().map_err(|e| ApiError::Config(format!("webhook HTTP client: {e}")))
 }

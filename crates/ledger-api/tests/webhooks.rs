@@ -255,3 +255,56 @@ async fn ssrf_guard_refuses_private_targets_at_registration_and_delivery() {
     assert!(d.last_error.as_deref().is_some_and(|e| e.contains("loopback")), "{:?}", d.last_error);
     assert!(r.hits.lock().is_empty(), "the private receiver was never called");
 }
+
+/// A receiver behind a private CA: delivered over https when the Ledger API trusts the CA
+/// (`--tls.ca-file`: `WebhookConfig::ca_file`), never without it (the delivery fails on the
+/// certificate and is retried, then dead-lettered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_receiver_with_a_private_ca_needs_the_ca_file() {
+    let ca = orchestra_net::testing::TestCa::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca_file = ca.write_pem(dir.path());
+    for trusted in [true, false] {
+        let mut cfg = test_config();
+        cfg.allow_private_webhooks = true;
+        cfg.webhook.max_attempts = 2;
+        cfg.webhook.backoff_base = Duration::from_millis(20);
+        if trusted {
+            cfg.webhook.ca_file = Some(ca_file.clone());
+        }
+        let mut s = start(cfg, seed()).await;
+        let r = receiver().await;
+        let https = ca.proxy(r.addr).await;
+        let resp = register(&s, json!({"url": format!("https://localhost:{}/hook", https.port())})).await;
+        assert_eq!(resp.status(), 201);
+        let created: WebhookCreated = resp.json().await.expect("json");
+        s.start_worker();
+        bump(&s, 1, ChangeKind::EntryUpdated);
+        let store = s.store.clone();
+        let want = if trusted { DeliveryState::Delivered } else { DeliveryState::Dead };
+        assert!(
+            wait_for(Duration::from_secs(10), || {
+                store.deliveries().map(|ds| ds.iter().any(|d| d.state == want)).unwrap_or(false)
+            })
+            .await,
+            "trusted={trusted}: {:?}",
+            store.deliveries()
+        );
+        let hits = r.hits.lock().clone();
+        if trusted {
+            assert_eq!(hits.len(), 1);
+            let h = &hits[0];
+            let event_id = h.headers[EVENT_ID_HEADER].to_str().expect("ascii");
+            let sig = h.headers[SIGNATURE_HEADER].to_str().expect("ascii");
+            verify_signature(&created.secret, sig, event_id, &h.body, now_ms() / 1000, 300).expect("signed");
+        } else {
+            assert!(hits.is_empty(), "nothing reaches a receiver whose certificate is not trusted");
+            let d = store.deliveries().expect("outbox").pop().expect("one");
+            assert!(
+                d.last_error.as_deref().is_some_and(|e| e.to_lowercase().contains("certificate")),
+                "{:?}",
+                d.last_error
+            );
+        }
+    }
+}

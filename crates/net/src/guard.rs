@@ -196,6 +196,19 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// The certificates of an operator's CA file (`--tls.ca-file`, PEM, one or more). A file that
+/// holds none is an error, not a silent no-op. Every client that calls out with it trusts them
+/// besides the system roots (the guarded client, the Ledger API's webhook deliveries).
+pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, GuardError> {
+    let pem = std::fs::read(path).map_err(|e| GuardError::Build(format!("CA file {}: {e}", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| GuardError::Build(format!("CA file {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(GuardError::Build(format!("CA file {} holds no certificate", path.display())));
+    }
+    Ok(certs)
+}
+
 impl GuardedClient {
     pub fn new(cfg: GuardConfig) -> Result<Self, GuardError> {
         if cfg.max_response_bytes == 0 {
@@ -214,13 +227,7 @@ impl GuardedClient {
             b = b.dns_resolver(GuardedResolver);
         }
         if let Some(path) = &cfg.ca_file {
-            let pem = std::fs::read(path).map_err(|e| GuardError::Build(format!("CA file {}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| GuardError::Build(format!("CA file {}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(GuardError::Build(format!("CA file {} holds no certificate", path.display())));
-            }
-            b = b.tls_certs_merge(certs);
+            b = b.tls_certs_merge(load_ca_file(path)?);
         }
         let http = b.build().map_err(|e| GuardError::Build(error_chain(&e)))?;
         Ok(GuardedClient { http, cfg: Arc::new(cfg) })

@@ -12,6 +12,8 @@
 //! - [`serve`]: the one HTTP/1.1 serving loop every node server uses (header, idle, body and
 //!   write timeouts, connection, in-flight and body-byte caps).
 //! - [`echo`]: the echo synapse the reference Python peer serves, for interop tests and benchmarks.
+//! - `testing` (feature `test-tls`, tests only): a private CA and an https proxy in front of any
+//!   local server, for tests of `--tls.ca-file`.
 //!
 //! Wire facts live in `orchestra_proto::wire` and `orchestra_proto::btauth`; this crate adds the
 //! I/O, the policies and the bookkeeping.
@@ -27,6 +29,8 @@ pub mod metagraph;
 pub mod metrics;
 mod replay;
 pub mod serve;
+#[cfg(feature = "test-tls")]
+pub mod testing;
 
 pub use axon::{AuthScheme, Axon, AxonConfig, RateLimit, RequestContext, SynapseError};
 pub use dendrite::{AxonTarget, Dendrite, DendriteAuth, DendriteConfig, DynSynapse, Response};

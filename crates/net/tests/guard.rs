@@ -12,7 +12,6 @@ use axum::http::{Response, StatusCode, header};
 use axum::routing::get;
 use orchestra_net::{GuardConfig, GuardError, GuardedClient};
 use reqwest::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Serve `app` on an ephemeral loopback port.
 async fn serve(app: Router) -> SocketAddr {
@@ -160,66 +159,18 @@ async fn total_time_is_capped() {
 }
 
 /// A one-connection-at-a-time HTTPS server with a certificate from its own CA.
+/// An https server (`orchestra_net::testing`: a private CA, a `localhost` certificate it signs).
 struct TlsServer {
     addr: SocketAddr,
     ca_pem: String,
 }
 
 async fn tls_server() -> TlsServer {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "orchestra test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
-
-    let key = KeyPair::generate().expect("key");
-    let mut p = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-    p.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
-    p.distinguished_name.push(DnType::CommonName, "localhost");
-    let cert = p.signed_by(&key, &ca_cert, &ca_key).expect("cert");
-
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = l.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = l.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let body = b"{\"tls\":true}";
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = tls.write_all(head.as_bytes()).await;
-                let _ = tls.write_all(body).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    TlsServer { addr, ca_pem: ca_cert.pem() }
+    let ca = orchestra_net::testing::TestCa::new();
+    let app =
+        Router::new().route("/", get(|| async { ([(header::CONTENT_TYPE, "application/json")], "{\"tls\":true}") }));
+    let addr = ca.serve(app).await;
+    TlsServer { addr, ca_pem: ca.ca_pem.clone() }
 }
 
 #[tokio::test]

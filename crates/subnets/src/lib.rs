@@ -16,6 +16,7 @@
 pub mod axons;
 mod bittensor;
 pub mod credentials;
+pub mod probe;
 pub mod schema;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -81,6 +82,18 @@ impl SubnetError {
     pub fn retryable(&self) -> bool {
         matches!(self, SubnetError::Timeout(_) | SubnetError::Connect(_) | SubnetError::Malformed(_))
             || matches!(self, SubnetError::Status { code, .. } if *code >= 500 || *code == 429)
+    }
+
+    /// A failure that may pass on its own: a timeout, no connection, HTTP 5xx or 429.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SubnetError::Timeout(_) | SubnetError::Connect(_))
+            || matches!(self, SubnetError::Status { code, .. } if *code >= 500 || *code == 429)
+    }
+
+    /// A failure of the caller's side, not of the subnet: no operator credential, a destination
+    /// the network policy refuses, a transport this build or configuration cannot use.
+    pub fn is_local(&self) -> bool {
+        matches!(self, SubnetError::MissingSecret(_) | SubnetError::Refused(_) | SubnetError::Unsupported(_))
     }
 
     /// A short, fixed description with no remote text and no local detail: what a decision
@@ -253,6 +266,17 @@ impl Adapters {
             axons: None,
             routing: AxonRouting::default(),
             stats: Default::default(),
+        })
+    }
+
+    /// Adapters as an operator configured them (what the miner, the validator and `orchestra
+    /// subnet probe` all build): the network policy `guard` and, when given, the credential
+    /// file (`--subnet.credentials`).
+    pub fn for_operator(guard: GuardConfig, credentials: Option<&std::path::Path>) -> Result<Self, SubnetError> {
+        let adapters = Self::with_guard(guard)?;
+        Ok(match credentials {
+            Some(p) => adapters.with_credentials(Credentials::load(p)?),
+            None => adapters,
         })
     }
 

@@ -128,7 +128,8 @@ async fn drift_is_proposed_probed_and_approved_into_the_ledger() {
         timeout: Duration::from_secs(5),
     };
     let before = store.entry(13).expect("get").expect("present").version;
-    let d = governance::govern(&store, &prober, &id, "5Validator").await.expect("govern");
+    let d =
+        governance::govern(&store, &prober, &id, "5Validator").await.expect("govern").into_decision().expect("decided");
     assert!(d.approved, "{}", d.reason);
     assert_eq!(d.credits[0].hotkey, key.ss58());
     let after = store.entry(13).expect("get").expect("present");
@@ -142,7 +143,11 @@ async fn drift_is_proposed_probed_and_approved_into_the_ledger() {
     liar.field = "output_schema.properties.data.items.properties.gpu_count".into();
     liar.new_value = json!({"type": "integer"});
     let Received::New(lid) = governance::receive(&store, liar, "5Liar").expect("receive") else { panic!("new") };
-    let d = governance::govern(&store, &prober, &lid, "5Validator").await.expect("govern");
+    let d = governance::govern(&store, &prober, &lid, "5Validator")
+        .await
+        .expect("govern")
+        .into_decision()
+        .expect("decided");
     assert!(!d.approved, "{}", d.reason);
     sim.shutdown().await;
 }
