@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idle and trickling connections: a normal client's p50/p99 against the echo axon (the miner's
-# serving code) and the validator's API, unloaded and with 1,000 idle or 1,000 trickling
+# Idle and trickling connections: a normal client's p50/p99 against the echo axon, the miner's
+# axon (signed `Capabilities` calls) and the validator's API, unloaded and with 1,000 idle or 1,000 trickling
 # connections held open (`conn-flood`, crates/bench). Writes docs/benchmarks-conns.jsonl;
 # scripts/bench_report.py renders it in docs/benchmarks.md ("Idle and trickling connections").
 #
@@ -26,7 +26,7 @@ PROFILE="${PROFILE:-release}"
 DEVNET_PROFILE="${DEVNET_PROFILE:-$PROFILE}"
 flag() { [ "$1" = "release" ] && echo --release || true; }
 cargo build $(flag "$PROFILE") --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin conn-flood \
-  -p orchestra-validator --bin validator
+  -p orchestra-validator --bin validator -p orchestra-miner --bin miner
 cargo build $(flag "$DEVNET_PROFILE") --quiet -p orchestra-cli --bin orchestra
 R="$TARGET/$PROFILE"
 # Enough descriptors for the flood, the servers and the client (conn-flood raises its own soft
@@ -53,6 +53,12 @@ PIDS+=($!)
 EPORT=$(ready_field "$WORK/echo.out" port); EHOT=$(ready_field "$WORK/echo.out" hotkey)
 DEVNET=$(ready_field "$WORK/devnet.out" url)
 APORT=$(free_port)
+MPORT=$(free_port)
+# The miner's axon, answering any signed caller (--blacklist.allow_any: the flood client is not a
+# registered validator) and not announced on chain (--axon.no_serve).
+"$R/miner" --uri //Alice --chain.endpoint "$DEVNET" --data-dir "$WORK/miner" --axon.host 127.0.0.1 \
+  --axon.port "$MPORT" --axon.no_serve --blacklist.allow_any --net.allow_private >"$WORK/miner.log" 2>&1 &
+MPID=$!; PIDS+=($MPID)
 "$R/validator" --uri //Alice --chain.endpoint "$DEVNET" --data-dir "$WORK/validator" --api.host 127.0.0.1 \
   --api.port "$APORT" --epoch.secs 3600 --metagraph.sync_secs 3600 --ledger.publish_root false \
   --api.bootstrap_key_file "$WORK/key" --net.allow_private >"$WORK/validator.log" 2>&1 &
@@ -68,6 +74,14 @@ echo "{\"bench\":\"conn_flood_meta\",\"profile\":\"$PROFILE\",\"nproc\":$(nproc)
 echo "== echo axon: $CONNS idle, then $CONNS trickling connections" >&2
 "$R/conn-flood" --addr "127.0.0.1:$EPORT" --kind axon --axon-hotkey "$EHOT" --conns "$CONNS" -n "$N" \
   --pid "$EPID" --label echo-axon | tee -a "$OUT"
+for _ in $(seq 1 300); do
+  python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$MPORT" 2>/dev/null && break
+  sleep 0.1
+done
+MHOT="$EHOT" # the miner runs as //Alice too (not registered; the echo axon printed that hotkey)
+echo "== miner axon (signed Capabilities): $CONNS idle, then $CONNS trickling connections" >&2
+"$R/conn-flood" --addr "127.0.0.1:$MPORT" --kind miner --axon-hotkey "$MHOT" --conns "$CONNS" -n "$N" \
+  --pid "$MPID" --label miner-axon | tee -a "$OUT"
 echo "== validator API (GET /v1/subnets, production key): $CONNS idle, then $CONNS trickling connections" >&2
 "$R/conn-flood" --addr "127.0.0.1:$APORT" --kind http --path /v1/subnets --bearer-file "$WORK/key" \
   --conns "$CONNS" -n "$N" --pid "$VPID" --label validator-api | tee -a "$OUT"

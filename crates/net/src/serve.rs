@@ -66,6 +66,10 @@ pub struct ServeLimits {
     pub write_timeout: Duration,
     /// Connections open at once (clamped below the process's open-file limit at start).
     pub max_connections: usize,
+    /// Connections open at once from one peer address (an IPv6 peer counts by its /64, which
+    /// one host can rotate through). Loopback peers are exempt: a reverse proxy on the same host
+    /// presents every client as loopback, and the operator's own tools run there.
+    pub max_connections_per_ip: usize,
     /// Requests being handled at once (from the end of the head to the handler's answer).
     pub max_in_flight: usize,
     /// Largest request body.
@@ -84,6 +88,7 @@ impl Default for ServeLimits {
             body_read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            max_connections_per_ip: 256,
             max_in_flight: 2048,
             max_body_bytes: 2 * 1024 * 1024,
             max_body_bytes_in_flight: 64 * 1024 * 1024,
@@ -101,6 +106,7 @@ impl ServeLimits {
             ("body_read_timeout", self.body_read_timeout.is_zero()),
             ("write_timeout", self.write_timeout.is_zero()),
             ("max_connections", self.max_connections == 0),
+            ("max_connections_per_ip", self.max_connections_per_ip == 0),
             ("max_in_flight", self.max_in_flight == 0),
             ("max_body_bytes", self.max_body_bytes == 0),
         ];
@@ -145,6 +151,10 @@ pub struct ServerArgs {
     /// get a 503.
     #[arg(long = "server.max_connections", default_value_t = 4096)]
     pub server_max_connections: usize,
+    /// Connections open at once from one address (IPv6: one /64; loopback exempt); past it that
+    /// address's own idle connections are closed to make room, or its new ones get a 503.
+    #[arg(long = "server.max_connections_per_ip", default_value_t = 256)]
+    pub server_max_connections_per_ip: usize,
     /// Requests handled at once; more get a 503.
     #[arg(long = "server.max_in_flight", default_value_t = 2048)]
     pub server_max_in_flight: usize,
@@ -163,6 +173,7 @@ impl ServerArgs {
             body_read_timeout: secs(self.server_body_timeout_secs),
             write_timeout: secs(self.server_write_timeout_secs),
             max_connections: self.server_max_connections.max(1),
+            max_connections_per_ip: self.server_max_connections_per_ip.max(1),
             max_in_flight: self.server_max_in_flight.max(1),
             max_body_bytes_in_flight: self.server_max_body_bytes_in_flight,
             ..ServeLimits::default()
@@ -241,6 +252,9 @@ pub struct ServeStats {
     pub evicted: Counter,
     /// New connections refused (503) because every connection was busy at the cap.
     pub refused: Counter,
+    /// New connections refused (503) because their address was at its own cap with every one
+    /// of its connections busy.
+    pub refused_per_ip: Counter,
     /// Requests refused with 503 over the in-flight or body-bytes caps.
     pub shed: Counter,
 }
@@ -272,6 +286,11 @@ impl ServeStats {
             self.evicted.clone(),
         );
         registry.register("connections_refused", "Connections refused at the cap (all busy)", self.refused.clone());
+        registry.register(
+            "connections_refused_per_ip",
+            "Connections refused at the per-address cap (all of that address's busy)",
+            self.refused_per_ip.clone(),
+        );
         registry.register("requests_shed", "Requests refused over the in-flight or body-bytes caps", self.shed.clone());
     }
 }
@@ -316,6 +335,7 @@ impl Server {
             body_budget: Arc::new(Semaphore::new(self.limits.max_body_bytes_in_flight.min(Semaphore::MAX_PERMITS))),
             refusals: Arc::new(Semaphore::new(MAX_REFUSALS)),
             conns: Mutex::new(HashMap::new()),
+            per_ip: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             max_connections,
             limits: self.limits,
@@ -386,7 +406,31 @@ struct Shared {
     body_budget: Arc<Semaphore>,
     refusals: Arc<Semaphore>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    /// Open connections per peer address (loopback peers are not counted).
+    per_ip: Mutex<HashMap<PeerKey, usize>>,
     next_id: AtomicU64,
+}
+
+/// The address a per-address cap counts by: an IPv4 address (IPv4-mapped IPv6 included), or an
+/// IPv6 /64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PeerKey {
+    V4(u32),
+    V6(u64),
+}
+
+impl PeerKey {
+    /// None for loopback peers (exempt).
+    fn of(ip: std::net::IpAddr) -> Option<PeerKey> {
+        let ip = ip.to_canonical();
+        if ip.is_loopback() {
+            return None;
+        }
+        Some(match ip {
+            std::net::IpAddr::V4(v4) => PeerKey::V4(u32::from(v4)),
+            std::net::IpAddr::V6(v6) => PeerKey::V6((u128::from(v6) >> 64) as u64),
+        })
+    }
 }
 
 impl Shared {
@@ -395,14 +439,14 @@ impl Shared {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
     }
 
-    /// Closes the connection with no request in progress that has waited longest; false if
-    /// every connection is busy.
-    fn evict_one(&self) -> bool {
+    /// Closes the connection with no request in progress that has waited longest (of `peer`'s
+    /// connections only, when given); false if every such connection is busy.
+    fn evict_one(&self, peer: Option<PeerKey>) -> bool {
         let victim = {
             let mut conns = self.conns.lock();
             let id = conns
                 .values()
-                .filter(|c| c.phase.load(Ordering::Acquire) != BUSY)
+                .filter(|c| c.phase.load(Ordering::Acquire) != BUSY && (peer.is_none() || c.peer == peer))
                 .min_by_key(|c| c.since_ms.load(Ordering::Relaxed))
                 .map(|c| c.id);
             id.and_then(|id| conns.remove(&id))
@@ -426,6 +470,8 @@ const IDLE: u8 = 2;
 /// One connection's state, shared by its I/O wrapper, its requests and its watchdog.
 struct Conn {
     id: u64,
+    /// The peer's address as the per-address cap counts it (None: loopback, not counted).
+    peer: Option<PeerKey>,
     /// HEADER (reading a request head), BUSY (a request in progress), IDLE (kept alive).
     phase: AtomicU8,
     /// When the phase began (`Shared::now_ms`).
@@ -478,7 +524,7 @@ async fn accept_failed(shared: &Shared, e: io::Error) {
     // Out of descriptors: make room as the cap would, then give the listener a moment.
     let out_of_fds = matches!(e.raw_os_error(), Some(23) | Some(24)); // ENFILE, EMFILE
     if out_of_fds {
-        shared.evict_one();
+        shared.evict_one(None);
     }
     tracing::debug!(error = %e, "accept failed");
     if out_of_fds || !is_connection_error(&e) {
@@ -502,23 +548,28 @@ fn admit(
     done: &watch::Receiver<()>,
 ) {
     let _ = stream.set_nodelay(true);
-    let full = shared.conns.lock().len() >= shared.max_connections;
-    if full && !shared.evict_one() {
-        shared.stats.refused.inc();
-        match shared.refusals.clone().try_acquire_owned() {
-            Ok(permit) => {
-                tokio::spawn(async move {
-                    refuse(stream).await;
-                    drop(permit);
-                });
-            }
-            Err(_) => drop(stream),
-        }
+    let peer = PeerKey::of(remote.ip());
+    // One address at its own cap makes room among its own idle connections, never others'.
+    let at_peer_cap =
+        peer.is_some_and(|k| shared.per_ip.lock().get(&k).is_some_and(|&n| n >= shared.limits.max_connections_per_ip));
+    if at_peer_cap && !shared.evict_one(peer) {
+        shared.stats.refused_per_ip.inc();
+        refuse_later(shared, stream, PER_IP_REFUSAL);
         return;
+    }
+    let full = shared.conns.lock().len() >= shared.max_connections;
+    if full && !shared.evict_one(None) {
+        shared.stats.refused.inc();
+        refuse_later(shared, stream, CAP_REFUSAL);
+        return;
+    }
+    if let Some(k) = peer {
+        *shared.per_ip.lock().entry(k).or_insert(0) += 1;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(Conn {
         id,
+        peer,
         phase: AtomicU8::new(HEADER),
         since_ms: AtomicU64::new(shared.now_ms()),
         active: AtomicU32::new(0),
@@ -537,9 +588,25 @@ fn admit(
     });
 }
 
-/// A 503 for a connection over the cap when no connection can be closed for it.
-async fn refuse(mut stream: TcpStream) {
-    let body = br#"{"error":"the server has too many connections open; retry later","code":"too_many_connections","message":"the server has too many connections open; retry later"}"#;
+const CAP_REFUSAL: &[u8] = br#"{"error":"the server has too many connections open; retry later","code":"too_many_connections","message":"the server has too many connections open; retry later"}"#;
+const PER_IP_REFUSAL: &[u8] = br#"{"error":"too many connections open from your address; retry later","code":"too_many_connections_from_address","message":"too many connections open from your address; retry later"}"#;
+
+/// Answers `body` with a 503 in the background (at most [`MAX_REFUSALS`] at once; past it the
+/// connection is closed without an answer).
+fn refuse_later(shared: &Shared, stream: TcpStream, body: &'static [u8]) {
+    match shared.refusals.clone().try_acquire_owned() {
+        Ok(permit) => {
+            tokio::spawn(async move {
+                refuse(stream, body).await;
+                drop(permit);
+            });
+        }
+        Err(_) => drop(stream),
+    }
+}
+
+/// A 503 for a connection over a cap when no connection can be closed for it.
+async fn refuse(mut stream: TcpStream, body: &'static [u8]) {
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
         body.len()
@@ -616,6 +683,15 @@ async fn serve_connection(
         }
     }
     shared.conns.lock().remove(&conn.id);
+    if let Some(k) = conn.peer {
+        let mut per_ip = shared.per_ip.lock();
+        if let Some(n) = per_ip.get_mut(&k) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_ip.remove(&k);
+            }
+        }
+    }
     shared.stats.open.dec();
 }
 

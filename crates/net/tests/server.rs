@@ -327,6 +327,79 @@ async fn a_client_that_stops_reading_is_cut() {
     assert_eq!(srv.stats.open.get(), 0);
 }
 
+/// This machine's address on its default route, if it is not loopback (no packet is sent).
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("203.0.113.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_more_than_its_share_of_connections() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("skipped: this machine has no non-loopback address to test from");
+        return;
+    };
+    let limits = ServeLimits {
+        max_connections_per_ip: 4,
+        header_read_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(30),
+        ..short()
+    };
+    let srv = start_on("0.0.0.0:0", limits.clone()).await;
+    let remote = SocketAddr::new(ip, srv.addr.port());
+    // Four requests in progress from one address: its fifth connection is refused at once with
+    // a 503 naming the per-address cap...
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut s = TcpStream::connect(remote).await.unwrap();
+                get_on(&mut s, "/slow").await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut s = TcpStream::connect(remote).await.unwrap();
+    let t0 = Instant::now();
+    let answer = read_until_closed(&mut s, Duration::from_secs(2)).await.expect("answered and closed");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("too_many_connections_from_address"), "{text}");
+    assert!(t0.elapsed() < Duration::from_millis(500));
+    assert_eq!(srv.stats.refused_per_ip.get(), 1);
+    // ...while another address (loopback, exempt) is served as usual.
+    let (status, _) = normal_get(srv.addr).await;
+    assert_eq!(status, 200);
+    for b in busy {
+        assert!(b.await.unwrap().starts_with("HTTP/1.1 200"));
+    }
+
+    // Idle connections over the address's cap make room among that address's own connections:
+    // each new one closes the longest-waiting of the same address.
+    let srv = start_on("0.0.0.0:0", limits).await;
+    let remote = SocketAddr::new(ip, srv.addr.port());
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(remote).await.unwrap();
+        assert!(get_on(&mut s, "/").await.starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    // A loopback connection, idle and older than the next ones, is never the victim.
+    let mut local = TcpStream::connect(srv.addr).await.unwrap();
+    assert!(get_on(&mut local, "/").await.starts_with("HTTP/1.1 200"));
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(remote).await.unwrap();
+        assert!(get_on(&mut s, "/").await.starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    assert_eq!(srv.stats.evicted.get(), 3);
+    assert_eq!(srv.stats.refused_per_ip.get(), 0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(srv.stats.open.get(), 5, "four of the address's own, and the loopback one");
+    assert!(get_on(&mut local, "/").await.starts_with("HTTP/1.1 200"), "the loopback connection is still open");
+}
+
 #[tokio::test]
 async fn handlers_see_the_peer_address() {
     let srv = start(ServeLimits::default()).await;
@@ -353,9 +426,15 @@ fn limits_are_validated_and_flags_map_to_them() {
         "2.5",
         "--server.max_connections",
         "100",
+        "--server.max_connections_per_ip",
+        "7",
     ]);
     let l = cli.server.limits();
     assert_eq!(l.header_read_timeout, Duration::from_millis(2500));
     assert_eq!(l.max_connections, 100);
+    assert_eq!(l.max_connections_per_ip, 7);
+    assert_eq!(ServeLimits::default().max_connections_per_ip, 256);
+    let bad = ServeLimits { max_connections_per_ip: 0, ..ServeLimits::default() };
+    assert!(bad.validate().unwrap_err().contains("max_connections_per_ip"));
     assert_eq!(l.idle_timeout, ServeLimits::default().idle_timeout);
 }

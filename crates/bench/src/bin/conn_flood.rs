@@ -31,6 +31,9 @@ use tokio::net::TcpStream;
 enum Kind {
     /// A signed v10 EchoSynapse call (the echo axon, or any axon serving it).
     Axon,
+    /// A signed v10 `Capabilities` call (the miner's axon; its answer must be a 200 with the
+    /// miner's protocol version).
+    Miner,
     /// `GET --path`.
     Http,
 }
@@ -49,10 +52,10 @@ struct Args {
     addr: String,
     #[arg(long, value_enum, default_value = "axon")]
     kind: Kind,
-    /// The axon's hotkey (ss58), with --kind axon.
+    /// The axon's hotkey (ss58), with --kind axon or miner.
     #[arg(long, default_value = "")]
     axon_hotkey: String,
-    /// Dendrite key (dev URI), with --kind axon.
+    /// Dendrite key (dev URI), with --kind axon or miner.
     #[arg(long, default_value = "//Bob")]
     uri: String,
     /// Path requested with --kind http.
@@ -106,16 +109,23 @@ impl Client {
     fn request(&self, uuid: &str) -> Vec<u8> {
         let a = &self.args;
         match a.kind {
-            Kind::Axon => {
+            Kind::Axon | Kind::Miner => {
                 let nonce = now_ns();
                 let msg = wire::dendrite_message(nonce, self.key.ss58(), &a.axon_hotkey, uuid, EMPTY_BODY_HASH);
                 let sig = self.key.sign_hex(msg.as_bytes());
-                let body = r#"{"name": "EchoSynapse", "timeout": 12.0, "query": "flood"}"#;
+                let (name, body, input) = match a.kind {
+                    Kind::Miner => ("Capabilities", r#"{"name": "Capabilities", "timeout": 12.0}"#, ""),
+                    _ => (
+                        "EchoSynapse",
+                        r#"{"name": "EchoSynapse", "timeout": 12.0, "query": "flood"}"#,
+                        "bt_header_input_obj_query: IiI=\r\n",
+                    ),
+                };
                 format!(
-                    "POST /EchoSynapse HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\
-name: EchoSynapse\r\ntimeout: 12.0\r\nbt_header_axon_hotkey: {ah}\r\nbt_header_dendrite_version: {ver}\r\n\
+                    "POST /{name} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\
+name: {name}\r\ntimeout: 12.0\r\nbt_header_axon_hotkey: {ah}\r\nbt_header_dendrite_version: {ver}\r\n\
 bt_header_dendrite_nonce: {nonce}\r\nbt_header_dendrite_uuid: {uuid}\r\nbt_header_dendrite_hotkey: {dh}\r\n\
-bt_header_dendrite_signature: {sig}\r\nbt_header_input_obj_query: IiI=\r\ncomputed_body_hash: {bh}\r\n\r\n{body}",
+bt_header_dendrite_signature: {sig}\r\n{input}computed_body_hash: {bh}\r\n\r\n{body}",
                     host = a.addr,
                     len = body.len(),
                     ah = a.axon_hotkey,
@@ -161,8 +171,13 @@ bt_header_dendrite_signature: {sig}\r\nbt_header_input_obj_query: IiI=\r\ncomput
             }
             buf.extend_from_slice(&chunk[..k]);
         }
-        let ok =
-            status == 200 && (self.args.kind != Kind::Axon || find(&buf[head_end..], br#""result":"flood""#).is_some());
+        let answer = &buf[head_end..];
+        let ok = status == 200
+            && match self.args.kind {
+                Kind::Axon => find(answer, br#""result":"flood""#).is_some(),
+                Kind::Miner => find(answer, br#""protocol_version":"#).is_some(),
+                Kind::Http => true,
+            };
         Ok(ok)
     }
 
