@@ -55,9 +55,10 @@ DEVNET=$(ready_field "$WORK/devnet.out" url)
 APORT=$(free_port)
 MPORT=$(free_port)
 # The miner's axon, answering any signed caller (--blacklist.allow_any: the flood client is not a
-# registered validator) and not announced on chain (--axon.no_serve).
+# registered validator), not announced on chain (--axon.no_serve), and without the per-hotkey
+# rate limit (--axon.hotkey_rate 0: the one normal client calls back to back, far above 50/s).
 "$R/miner" --uri //Alice --chain.endpoint "$DEVNET" --data-dir "$WORK/miner" --axon.host 127.0.0.1 \
-  --axon.port "$MPORT" --axon.no_serve --blacklist.allow_any --net.allow_private >"$WORK/miner.log" 2>&1 &
+  --axon.port "$MPORT" --axon.no_serve --blacklist.allow_any --axon.hotkey_rate 0 --net.allow_private >"$WORK/miner.log" 2>&1 &
 MPID=$!; PIDS+=($MPID)
 "$R/validator" --uri //Alice --chain.endpoint "$DEVNET" --data-dir "$WORK/validator" --api.host 127.0.0.1 \
   --api.port "$APORT" --epoch.secs 3600 --metagraph.sync_secs 3600 --ledger.publish_root false \

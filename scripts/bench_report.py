@@ -121,7 +121,7 @@ if args.conns:
     meta = next((r for r in jl(args.conns) if r.get("bench") == "conn_flood_meta"), {})
     profile = meta.get("profile", "release")
     built = "release" if profile == "release" else f"**{profile}** (not release: slower serving, same code paths)"
-    names = {"echo-axon": "echo axon (the miner's serving code)", "validator-api": "validator API, `GET /v1/subnets`"}
+    names = {"echo-axon": "echo axon", "miner-axon": "miner axon, signed `Capabilities`", "validator-api": "validator API, `GET /v1/subnets`"}
     table = []
     for r in rows:
         u, l = r["unloaded"], r["loaded"]
@@ -133,6 +133,7 @@ if args.conns:
                 f"{r[f'p99_ratio_{which}']}× {ok} | {r['open_at_start']}→{r['open_at_end']} | {r['cut_within_hold']} in {r['hold_secs']} s | "
                 f"{u['errors'] + l['errors']} | {r['load_avg_before']}→{r['load_avg_after']} |")
     n = rows[0]["n"] if rows else 0
+    rounds = rows[0].get("rounds", 1) if rows else 1
     trickle = rows[0]["trickle_ms"] if rows else 0
     section("conns", f"""## Idle and trickling connections
 
@@ -144,9 +145,10 @@ and {n} each on a new connection (*fresh*), first with nothing else open (*unloa
 `conn-flood` holds its flood connections open (*loaded*): *idle* connections send nothing;
 *trickling* ones send `GET / HTTP/1.1` and then one header byte every {trickle / 1000:g} s. The flood
 re-opens every connection the server closes; *cut* counts those closures from the flood's start
-(the server's default 10 s header timeout). Targets, {built} builds: `echo_axon` (signed v10
-`EchoSynapse`; the miner's axon is the same serving code) and `validator` against a local devnet
-(`GET /v1/subnets` with a production key). Server defaults: 4,096 connections, 10 s header, 60 s idle, 30 s
+(the server's default 10 s header timeout). Each row is the median of {rounds} rounds of (unloaded,
+loaded) measurements (the per-round p99s are in the raw results). Targets, {built} builds:
+`echo_axon` (signed v10 `EchoSynapse`), the `miner` (signed v10 `Capabilities`, its per-hotkey rate
+limit off) and `validator` against a local devnet (`GET /v1/subnets` with a production key). Server defaults: 4,096 connections, 10 s header, 60 s idle, 30 s
 body timeouts. Done-when bar: loaded p99 < 2× unloaded p99. The machine is shared: *load* is its
 1-minute load average before → after each run (2 cores), which moves p99 more than the flood does.
 

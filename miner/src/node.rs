@@ -59,6 +59,12 @@ pub struct MinerConfig {
     /// Tasks served at once.
     #[arg(long = "axon.max_in_flight", default_value_t = 32)]
     pub max_in_flight: usize,
+    /// Requests per second one caller's hotkey may make (token bucket; 0 = no limit)...
+    #[arg(long = "axon.hotkey_rate", default_value_t = 50)]
+    pub hotkey_rate: u32,
+    /// ...with bursts of this many.
+    #[arg(long = "axon.hotkey_burst", default_value_t = 100)]
+    pub hotkey_burst: u32,
     /// Planner: `deterministic` (always works offline) or `llm` (asks an llm_chat subnet from the
     /// Ledger first, validates and repairs its plan, falls back to deterministic).
     #[arg(long, default_value = "deterministic", value_parser = ["deterministic", "llm"])]
@@ -165,6 +171,10 @@ impl MinerNode {
             serve_metrics: true,
             public_metrics: cfg.public_metrics,
             max_in_flight: cfg.max_in_flight,
+            rate_limit: (cfg.hotkey_rate > 0).then(|| orchestra_net::axon::RateLimit {
+                per_second: cfg.hotkey_rate,
+                burst: cfg.hotkey_burst.max(1),
+            }),
             server: cfg.neuron.server.limits(),
             ..AxonConfig::default()
         };
