@@ -21,13 +21,13 @@ use orchestra_ledger_store::governance::{self, Received};
 use orchestra_ledger_store::{CreditKind, LedgerStore, StoreConfig};
 use orchestra_net::{AxonTarget, Dendrite};
 use orchestra_node::NeuronArgs;
+use orchestra_node::shutdown::{CancellationToken, TaskTracker};
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::retry::Backoff;
 use orchestra_proto::synapses::{LedgerProposals, Orchestrate};
 use orchestra_subnets::Adapters;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 use crate::prober::LiveProber;
 use crate::verify::{Verification, VerifyConfig, verify};
@@ -266,8 +266,9 @@ impl ValidatorNode {
         OwnerPolicy::default()
     }
 
-    /// Run until shutdown: the validation loop and the API server.
-    pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    /// Run until `shutdown` is cancelled: the validation loop, and the gateway with the Ledger API
+    /// and the webhook worker as tracked tasks that have finished when this returns.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let node = Arc::new(self);
         let api = orchestra_ledger_api::LedgerApi::new(
             orchestra_ledger_api::ApiConfig {
@@ -277,34 +278,32 @@ impl ValidatorNode {
             node.store.clone(),
         )?;
         let app = gateway::router(node.clone(), api.api_router());
-        let mut rx = shutdown.clone();
         let listener =
             node.api_listener.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
         tracing::info!(addr = ?listener.local_addr().ok(), "gateway and Ledger API listening");
-        let server = tokio::spawn(async move {
+        let tasks = TaskTracker::new();
+        let (stop, closing) = (shutdown.clone(), api.clone());
+        tasks.spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|s| *s).await;
+                    stop.cancelled().await;
+                    // The mounted Ledger API's SSE streams end, so graceful shutdown can finish.
+                    closing.close();
                 })
                 .await;
         });
-        let api2 = api.clone();
-        let mut rx2 = shutdown.clone();
-        let webhooks = tokio::spawn(async move {
-            let _ = api2
-                .run_webhook_worker(async move {
-                    let _ = rx2.wait_for(|s| *s).await;
-                })
-                .await;
+        let (api2, stop) = (api.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let _ = api2.run_webhook_worker(stop).await;
         });
-        let mut rx3 = shutdown.clone();
+        tasks.close();
         let mut tick = tokio::time::interval(Duration::from_secs(node.cfg.epoch_secs.max(1)));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = rx3.changed() => break,
+                _ = shutdown.cancelled() => break,
             }
-            if *rx3.borrow() {
+            if shutdown.is_cancelled() {
                 break;
             }
             let t0 = Instant::now();
@@ -318,8 +317,7 @@ impl ValidatorNode {
                 tracing::error!(error = %e, "saving status failed");
             }
         }
-        let _ = server.await;
-        let _ = webhooks.await;
+        tasks.wait().await;
         let _ = api.flush_usage();
         tracing::info!("validator stopped");
         Ok(())

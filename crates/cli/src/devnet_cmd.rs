@@ -69,7 +69,7 @@ pub fn run(a: DevnetArgs) -> anyhow::Result<ExitCode> {
         );
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        server.run(orchestra_node::shutdown_signal()).await.context("serve the devnet")?;
+        server.run(orchestra_node::shutdown::on_signal()).await.context("serve the devnet")?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use futures::StreamExt;
 use orchestra_ledger_api::{ApiConfig, LedgerApi, LedgerClient, create_key_with_limits, revoke_key};
 use orchestra_ledger_store::{LedgerStore, StoreConfig, Tier};
+use orchestra_node::shutdown::TaskTracker;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::retry::Backoff;
 
@@ -198,28 +199,21 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind {addr}"))?;
         let bound = listener.local_addr()?;
         println!("{}", serde_json::json!({"listening": bound.to_string(), "seq": api.snapshot_seq()}));
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let worker = if a.no_webhook_worker {
-            None
-        } else {
-            let api = api.clone();
-            let mut rx = stop_rx.clone();
-            Some(tokio::spawn(async move {
-                api.run_webhook_worker(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-            }))
-        };
-        api.serve(listener, async move {
-            orchestra_node::shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await
-        .context("serve the Ledger API")?;
-        if let Some(w) = worker {
-            w.await.context("webhook worker task")?.context("webhook worker")?;
+        let shutdown = orchestra_node::shutdown::on_signal();
+        let tasks = TaskTracker::new();
+        if !a.no_webhook_worker {
+            let (api, stop) = (api.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                if let Err(e) = api.run_webhook_worker(stop).await {
+                    tracing::error!(error = %e, "webhook worker stopped");
+                }
+            });
         }
+        tasks.close();
+        let served = api.serve(listener, shutdown.clone()).await;
+        shutdown.cancel();
+        tasks.wait().await;
+        served.context("serve the Ledger API")?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -274,6 +268,7 @@ fn client(r: &RemoteArgs) -> anyhow::Result<LedgerClient> {
 
 /// Follow the feed; reconnect (resuming after the last event seen) when the stream drops.
 async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
+    let shutdown = orchestra_node::shutdown::on_signal();
     let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let mut failures = 0u32;
     loop {
@@ -282,7 +277,7 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
                 failures = 0;
                 loop {
                     tokio::select! {
-                        _ = orchestra_node::shutdown_signal() => return Ok(()),
+                        _ = shutdown.cancelled() => return Ok(()),
                         item = stream.next() => match item {
                             Some(Ok(ev)) => {
                                 since = Some(ev.seq);
@@ -303,7 +298,7 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
         }
         failures += 1;
         tokio::select! {
-            _ = orchestra_node::shutdown_signal() => return Ok(()),
+            _ = shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(backoff.nominal(failures)) => {}
         }
     }

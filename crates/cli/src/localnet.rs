@@ -249,7 +249,11 @@ async fn run_async(mut a: LocalnetArgs) -> anyhow::Result<ExitCode> {
     let me = std::env::current_exe()?;
     let (miner_bin, validator_bin) = (bin("miner")?, bin("validator")?);
     let mut net = Net { procs: Vec::new() };
-    let outcome = demo(&a, &dir, &logs, &wallets, &me, &miner_bin, &validator_bin, &mut net).await;
+    let shutdown = orchestra_node::shutdown::on_signal();
+    let outcome = tokio::select! {
+        r = demo(&a, &dir, &logs, &wallets, &me, &miner_bin, &validator_bin, &mut net) => r,
+        _ = shutdown.cancelled() => Err(anyhow::anyhow!("interrupted")),
+    };
     let ok = match &outcome {
         Ok(()) => true,
         Err(e) => {
@@ -259,7 +263,7 @@ async fn run_async(mut a: LocalnetArgs) -> anyhow::Result<ExitCode> {
     };
     if ok && !a.demo {
         eprintln!("\nrunning; Ctrl-C to stop everything");
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancelled().await;
     }
     step("stopping");
     net.stop().await;

@@ -44,7 +44,7 @@ pub fn run(a: SimArgs) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::json!({"event": "ready", "simulated": true, "world": world_name, "subnets": sim.subnets})
         );
-        orchestra_node::shutdown_signal().await;
+        orchestra_node::shutdown::signal().await;
         sim.shutdown().await;
         anyhow::Ok(())
     })?;

@@ -1,7 +1,9 @@
 //! What the miner and validator daemons share: the bittensor-style flags every neuron takes
 //! (wallet, chain, netuid, axon), an optional TOML config file merged under the command line,
 //! the chain connection (devnet or subtensor), the metagraph sync that feeds the axon's
-//! blacklist, and logging.
+//! blacklist, logging, and the one shutdown model ([`shutdown`]).
+
+pub mod shutdown;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use clap::Args;
 use orchestra_chain::{Chain, ChainError, Metagraph};
 use orchestra_keys::{Keypair, Wallet, WalletArgs};
 use orchestra_net::{MetagraphHandle, MetagraphSnapshot, Peer};
+use shutdown::CancellationToken;
 
 /// Errors of neuron setup.
 #[derive(Debug, thiserror::Error)]
@@ -260,13 +263,13 @@ pub async fn sync_metagraph(
     handle: MetagraphHandle,
     latest: Arc<tokio::sync::RwLock<Option<Metagraph>>>,
     every: Duration,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => break,
+            _ = shutdown.cancelled() => break,
         }
         match chain.metagraph(netuid).await {
             Ok(m) => {
@@ -275,28 +278,6 @@ pub async fn sync_metagraph(
             }
             Err(e) => tracing::error!(netuid, error = %e, "metagraph sync failed; keeping the last snapshot"),
         }
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM (systemd and pm2 stop services with SIGTERM).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 

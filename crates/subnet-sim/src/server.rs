@@ -14,7 +14,8 @@ use axum::{Json, Router};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use orchestra_proto::extract::ExtractionRequest;
 
@@ -168,8 +169,8 @@ impl RunningSubnet {
 /// Handle to the running simulator; dropping it does not stop the servers, `shutdown` does.
 pub struct SimHandle {
     pub subnets: Vec<RunningSubnet>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl std::fmt::Debug for SimHandle {
@@ -179,11 +180,10 @@ impl std::fmt::Debug for SimHandle {
 }
 
 impl SimHandle {
+    /// Stops every subnet and waits until each server has finished.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        self.stop.cancel();
+        self.tasks.wait().await;
     }
 
     pub fn by_kind(&self, kind: SubnetKind) -> Option<&RunningSubnet> {
@@ -193,9 +193,11 @@ impl SimHandle {
 
 /// Bind every configured subnet and serve them until `shutdown`.
 pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-    let (stop, rx) = watch::channel(false);
+    let stop = CancellationToken::new();
+    // A subnet that fails to start stops the ones already serving.
+    let started = stop.clone().drop_guard();
     let mut subnets = Vec::new();
-    let mut tasks = Vec::new();
+    let tasks = TaskTracker::new();
     for cfg in config.subnets {
         cfg.faults.validate().map_err(|reason| SimError::Config { path: "<config>".into(), reason })?;
         let addr = format!("{}:{}", cfg.host, cfg.port);
@@ -216,28 +218,23 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
             let axon_addr =
                 axon_listener.local_addr().map_err(|source| SimError::Bind { addr: "axon".into(), source })?;
             running.axon = Some((axon_addr, axon.hotkey().to_string()));
-            let mut rx = rx.clone();
-            tasks.push(tokio::spawn(async move {
-                let stop = async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                };
-                if let Err(e) = axon.serve(axon_listener, stop).await {
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                if let Err(e) = axon.serve(axon_listener, stop.cancelled_owned()).await {
                     tracing::error!(error = %e, "simulated subnet axon stopped");
                 }
-            }));
+            });
         }
         let app = router(state.clone());
-        let mut rx = rx.clone();
+        let stop = stop.clone();
         tracing::info!(subnet = %running.name, kind = ?running.kind, addr = %local, "simulated subnet listening");
-        tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await;
-        }));
+        tasks.spawn(async move {
+            let _ = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+        });
         subnets.push(running);
     }
+    tasks.close();
+    started.disarm();
     Ok(SimHandle { subnets, stop, tasks })
 }
 
