@@ -11,9 +11,38 @@ use std::time::Duration;
 
 use clap::Args;
 use orchestra_chain::{Chain, ChainError, Metagraph};
-use orchestra_keys::{Keypair, Wallet, WalletArgs};
+use orchestra_keys::{Keypair, Wallet};
 use orchestra_net::{MetagraphHandle, MetagraphSnapshot, Peer};
 use shutdown::CancellationToken;
+
+/// (In `crates/node`, not `crates/keys`: library crates carry no clap.)
+/// The bittensor-style wallet flags (`--wallet.path`, `--wallet.name`, `--wallet.hotkey`), with
+/// the SDK's defaults and `BT_WALLET_*` environment variables.
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct WalletArgs {
+    /// Directory that holds the wallets.
+    #[arg(long = "wallet.path", env = "BT_WALLET_PATH", default_value = "~/.bittensor/wallets")]
+    pub path: String,
+    /// Wallet (coldkey) name.
+    #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
+    pub name: String,
+    /// Hotkey name inside the wallet.
+    #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
+    pub hotkey: String,
+}
+
+impl Default for WalletArgs {
+    fn default() -> Self {
+        WalletArgs { path: "~/.bittensor/wallets".into(), name: "default".into(), hotkey: "default".into() }
+    }
+}
+
+impl WalletArgs {
+    /// The wallet these flags name.
+    pub fn wallet(&self) -> Wallet {
+        Wallet::new(&self.path, &self.name, &self.hotkey)
+    }
+}
 
 /// Errors of neuron setup.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +117,7 @@ impl NeuronArgs {
     pub fn hotkey(&self) -> Result<Keypair, NodeError> {
         match &self.uri {
             Some(u) => Ok(Keypair::from_uri(u)?),
-            None => Ok(Wallet::from_args(&self.wallet).hotkey()?),
+            None => Ok(self.wallet.wallet().hotkey()?),
         }
     }
 
@@ -290,6 +319,24 @@ mod tests {
     struct Cfg {
         #[command(flatten)]
         neuron: NeuronArgs,
+    }
+
+    #[test]
+    fn wallet_flags_name_a_wallet() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            wallet: WalletArgs,
+        }
+        use clap::Parser as _;
+        let cli = Cli::try_parse_from(["t", "--wallet.path", "/p", "--wallet.name", "n", "--wallet.hotkey", "k"])
+            .expect("flags parse");
+        assert_eq!(cli.wallet.wallet(), Wallet::new("/p", "n", "k"));
+        if ["BT_WALLET_PATH", "BT_WALLET_NAME", "BT_WALLET_HOTKEY"].iter().all(|v| std::env::var_os(v).is_none()) {
+            let cli = Cli::try_parse_from(["t"]).expect("defaults");
+            assert_eq!(cli.wallet, WalletArgs::default());
+            assert_eq!(cli.wallet.path, "~/.bittensor/wallets");
+        }
     }
 
     #[test]
