@@ -76,6 +76,20 @@ fn checkpoint_key(task_id: &str, step: &str) -> String {
     format!("miner/job/{task_id}/step/{step}")
 }
 
+/// Write a checkpoint of `task_id` under `key` together with the job's time stamp
+/// (`miner/job/{task_id}/at`), which retention counts from ([`crate::retention`]).
+pub(crate) fn put_checkpoint<T: Serialize>(
+    store: &LedgerStore,
+    task_id: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), MinerError> {
+    let v = serde_json::to_value(value).map_err(|e| MinerError::BadRequest(format!("checkpoint: {e}")))?;
+    let at = crate::retention::job_stamp_key(task_id);
+    store.kv_put_many(&[(key, v), (&at, json!(orchestra_ledger_store::now_ms()))])?;
+    Ok(())
+}
+
 impl Executor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -275,7 +289,7 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
         }
     }
     if let Some(store) = &s.store {
-        store.kv_put(&checkpoint_key(&s.task_id, &step.id), &res)?;
+        put_checkpoint(store, &s.task_id, &checkpoint_key(&s.task_id, &step.id), &res)?;
     }
     Ok(res)
 }
@@ -325,6 +339,14 @@ async fn call_until(
                 MAX_CALL_TIMEOUT
             };
             let outcome = s.adapters.call(entry, input, step_id, remaining.min(cap)).await;
+            // Every call that went out is receipted: failed attempts (an axon that did not
+            // answer, a transport before the one that did) first, then the reported call.
+            for a in &outcome.attempts {
+                *s.spent.lock() += a.receipt.cost_micros;
+                res.cost_micros += a.receipt.cost_micros;
+                res.receipts.push(a.receipt.clone());
+                res.evidence.push(a.evidence.clone());
+            }
             if let Some(r) = outcome.receipt {
                 *s.spent.lock() += r.cost_micros;
                 res.cost_micros += r.cost_micros;

@@ -41,6 +41,24 @@ pub enum AuthKind {
     },
 }
 
+/// How calls to a subnet's axons are signed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AxonDialect {
+    /// The v10 `bt_header_*` headers every deployed axon checks.
+    #[default]
+    #[serde(rename = "v10")]
+    V10,
+    /// `btauth/1` (`X-Bittensor-*`) headers, bittensor 11.
+    #[serde(rename = "btauth/1")]
+    Btauth,
+}
+
+impl AxonDialect {
+    pub fn is_v10(&self) -> bool {
+        *self == AxonDialect::V10
+    }
+}
+
 /// One way to reach a subnet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -58,6 +76,10 @@ pub enum TransportSpec {
         endpoint: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hotkey: Option<String>,
+        /// The signing dialect the axons speak: v10 headers (every deployed axon) or btauth/1
+        /// (bittensor 11). Left out of the JSON when v10, so older entries keep their leaves.
+        #[serde(default, skip_serializing_if = "AxonDialect::is_v10")]
+        dialect: AxonDialect,
     },
     /// btauth/1-signed HTTP.
     Btauth { url: String, method: String },

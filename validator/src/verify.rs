@@ -396,7 +396,9 @@ pub async fn verify(
         let Some(entry) = ledger.iter().find(|e| e.netuid == r.netuid && usable_for_verification(e)) else {
             return (i, None);
         };
-        (i, Some(adapters.call(entry, &resp.evidence[i].request, "reprobe", cfg.reprobe_timeout).await.output))
+        // A metagraph-routed axon transport re-calls the axon the receipt names when the
+        // metagraph shows it serving on that subnet, and any other serving axon otherwise.
+        (i, Some(adapters.reprobe(entry, &resp.evidence[i].request, "reprobe", cfg.reprobe_timeout, r).await.output))
     });
     for (i, out) in futures::future::join_all(probes).await {
         let r = &resp.receipts[i];

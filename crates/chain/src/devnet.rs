@@ -9,12 +9,12 @@ use orchestra_keys::Keypair;
 use serde::de::DeserializeOwned;
 
 use crate::devnet_api::{
-    API_VERSION, BlockResponse, CommitmentResponse, DevnetCall, ErrorResponse, ExtrinsicRequest, InfoResponse,
-    SignerRole, UidResponse, paths,
+    API_VERSION, AccountResponse, BlockExtrinsics, BlockResponse, CommitmentResponse, DevnetCall, ErrorResponse,
+    ExtrinsicRequest, InfoResponse, UidResponse, paths,
 };
 use crate::types::{
-    AxonServe, Commitment, CommitmentData, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome, WeightsReveal,
-    WeightsSubmission,
+    AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, Metagraph, NetUid, ServeAxonArgs, SignerRole,
+    TxOutcome, TxRef, WeightsReveal, WeightsSubmission,
 };
 use crate::{Chain, ChainError};
 
@@ -131,10 +131,14 @@ impl DevnetClient {
     }
 
     async fn submit(&self, netuid: NetUid, call: DevnetCall) -> Result<TxOutcome, ChainError> {
+        self.submit_for(Some(netuid), call).await
+    }
+
+    async fn submit_for(&self, netuid: Option<NetUid>, call: DevnetCall) -> Result<TxOutcome, ChainError> {
         let req = ExtrinsicRequest::sign(self.key(call.signer_role())?, orchestra_proto::nonce::next_nonce(), call)?;
         let resp =
             self.http.post(self.url(paths::EXTRINSICS)).json(&req).send().await.map_err(|e| self.transport_error(e))?;
-        self.parse(resp, Some(netuid)).await
+        self.parse(resp, netuid).await
     }
 }
 
@@ -214,5 +218,30 @@ impl Chain for DevnetClient {
 
     async fn burned_register(&self, netuid: NetUid, hotkey: &str) -> Result<TxOutcome, ChainError> {
         self.submit(netuid, DevnetCall::BurnedRegister { netuid, hotkey: hotkey.to_string() }).await
+    }
+
+    async fn free_balance(&self, account: &str) -> Result<u64, ChainError> {
+        Ok(self.get::<AccountResponse>(&paths::account(account), None).await?.balance)
+    }
+
+    async fn transfer(&self, dest: &str, amount: u64, remark: Option<&[u8]>) -> Result<TxOutcome, ChainError> {
+        let call = DevnetCall::Transfer {
+            dest: dest.to_string(),
+            amount,
+            remark: remark.map(|r| format!("0x{}", hex::encode(r))),
+        };
+        self.submit_for(None, call).await
+    }
+
+    async fn extrinsic_receipt(&self, at: &TxRef) -> Result<Option<ExtrinsicReceipt>, ChainError> {
+        let number = at
+            .block_number
+            .ok_or_else(|| ChainError::InvalidInput("a devnet payment is found by its block number".into()))?;
+        let block: BlockExtrinsics = self.get(&paths::block_extrinsics(number), None).await?;
+        let want = at.extrinsic_hash.to_ascii_lowercase();
+        Ok(block.extrinsics.into_iter().find(|x| x.extrinsic_hash.to_ascii_lowercase() == want).map(|mut x| {
+            x.finalized = block.finalized;
+            x
+        }))
     }
 }

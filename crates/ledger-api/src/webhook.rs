@@ -61,8 +61,12 @@ pub struct WebhookConfig {
     pub concurrency: usize,
     /// Webhooks one key may register.
     pub max_per_key: usize,
-    /// Delivered outbox rows are deleted this long after their event (dead rows are kept).
+    /// Delivered outbox rows are deleted this long after their event...
     pub delivered_retention: Duration,
+    /// ...and dead (dead-lettered) rows this long after theirs.
+    pub dead_retention: Duration,
+    /// How often the webhook worker prunes the outbox.
+    pub prune_interval: Duration,
 }
 
 impl Default for WebhookConfig {
@@ -76,6 +80,8 @@ impl Default for WebhookConfig {
             concurrency: 16,
             max_per_key: 25,
             delivered_retention: Duration::from_secs(7 * 24 * 3600),
+            dead_retention: Duration::from_secs(30 * 24 * 3600),
+            prune_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct AxonMetrics {
     latency: Family<SynapseLabels, Histogram, fn() -> Histogram>,
     pub(crate) in_flight: Gauge,
     pub(crate) queued: Gauge,
+    /// The axon server's connection limits at work (`orchestra_axon_server_*`).
+    pub server: crate::serve::ServeStats,
 }
 
 impl std::fmt::Debug for AxonMetrics {
@@ -68,7 +70,9 @@ impl AxonMetrics {
         );
         registry.register("in_flight", "Requests whose handler is running", in_flight.clone());
         registry.register("queued", "Requests waiting for a handler slot", queued.clone());
-        AxonMetrics { registry, requests, latency, in_flight, queued }
+        let server = crate::serve::ServeStats::default();
+        server.register(registry.sub_registry_with_prefix("server"));
+        AxonMetrics { registry, requests, latency, in_flight, queued, server }
     }
 
     /// The registry, to encode together with other registries.

@@ -1,7 +1,8 @@
 //! What the miner and validator daemons share: the bittensor-style flags every neuron takes
 //! (wallet, chain, netuid, axon), an optional TOML config file merged under the command line,
 //! the chain connection (devnet or subtensor), the metagraph sync that feeds the axon's
-//! blacklist, logging, and the one shutdown model ([`shutdown`]).
+//! blacklist, the metagraph view the subnet adapters route axon calls with ([`ChainAxons`]),
+//! logging, and the one shutdown model ([`shutdown`]).
 
 pub mod shutdown;
 
@@ -12,7 +13,10 @@ use std::time::Duration;
 use clap::Args;
 use orchestra_chain::{Chain, ChainError, Metagraph};
 use orchestra_keys::{Keypair, Wallet};
+use orchestra_net::ServeLimits;
 use orchestra_net::{MetagraphHandle, MetagraphSnapshot, Peer};
+use orchestra_subnets::axons::DirectoryFuture;
+use orchestra_subnets::{AxonDirectory, ServingAxon};
 use shutdown::CancellationToken;
 
 /// (In `crates/node`, not `crates/keys`: library crates carry no clap.)
@@ -41,6 +45,52 @@ impl WalletArgs {
     /// The wallet these flags name.
     pub fn wallet(&self) -> Wallet {
         Wallet::new(&self.path, &self.name, &self.hotkey)
+    }
+}
+
+/// (In `crates/node`, not `crates/net`: library crates carry no clap.)
+/// The `--server.*` flags of a daemon, for [`ServeLimits`]. Field names carry `server_` so they
+/// never clash with a daemon's own argument ids when flattened.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Seconds to receive a request head (slow clients are cut).
+    #[arg(long = "server.header_timeout_secs", default_value_t = 10.0)]
+    pub server_header_timeout_secs: f64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long = "server.idle_timeout_secs", default_value_t = 60.0)]
+    pub server_idle_timeout_secs: f64,
+    /// Seconds to receive a request body after its head.
+    #[arg(long = "server.body_timeout_secs", default_value_t = 30.0)]
+    pub server_body_timeout_secs: f64,
+    /// Seconds a response write may make no progress.
+    #[arg(long = "server.write_timeout_secs", default_value_t = 30.0)]
+    pub server_write_timeout_secs: f64,
+    /// Connections open at once; past it idle connections are closed to make room, or new ones
+    /// get a 503.
+    #[arg(long = "server.max_connections", default_value_t = 4096)]
+    pub server_max_connections: usize,
+    /// Requests handled at once; more get a 503.
+    #[arg(long = "server.max_in_flight", default_value_t = 2048)]
+    pub server_max_in_flight: usize,
+    /// Request body bytes held at once over all requests; past it a 503.
+    #[arg(long = "server.max_body_bytes_in_flight", default_value_t = 64 * 1024 * 1024)]
+    pub server_max_body_bytes_in_flight: usize,
+}
+
+impl ServerArgs {
+    /// The limits these flags ask for; the body size limit stays the server's own.
+    pub fn limits(&self) -> ServeLimits {
+        let secs = |s: f64| Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::from_secs(3600));
+        ServeLimits {
+            header_read_timeout: secs(self.server_header_timeout_secs),
+            idle_timeout: secs(self.server_idle_timeout_secs),
+            body_read_timeout: secs(self.server_body_timeout_secs),
+            write_timeout: secs(self.server_write_timeout_secs),
+            max_connections: self.server_max_connections.max(1),
+            max_in_flight: self.server_max_in_flight.max(1),
+            max_body_bytes_in_flight: self.server_max_body_bytes_in_flight,
+            ..ServeLimits::default()
+        }
     }
 }
 
@@ -110,6 +160,9 @@ pub struct NeuronArgs {
     /// The only source of secrets for subnet calls; a Ledger entry cannot name one.
     #[arg(long = "subnet.credentials")]
     pub subnet_credentials: Option<std::path::PathBuf>,
+    /// Limits of the node's HTTP server (the miner's axon, the validator's API).
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 impl NeuronArgs {
@@ -310,6 +363,78 @@ pub async fn sync_metagraph(
     }
 }
 
+/// The subnet adapters' view of other subnets' metagraphs, read through the chain connection:
+/// each netuid's serving axons, cached for `ttl` (a failed read keeps the last good answer).
+pub struct ChainAxons {
+    chain: Arc<dyn Chain>,
+    ttl: Duration,
+    cache: std::sync::Mutex<std::collections::HashMap<u16, CachedAxons>>,
+}
+
+/// When a netuid's axons were read, and what they were.
+type CachedAxons = (std::time::Instant, Arc<Vec<ServingAxon>>);
+
+impl std::fmt::Debug for ChainAxons {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainAxons").field("ttl", &self.ttl).finish_non_exhaustive()
+    }
+}
+
+impl ChainAxons {
+    pub fn new(chain: Arc<dyn Chain>, ttl: Duration) -> Self {
+        ChainAxons { chain, ttl, cache: Default::default() }
+    }
+}
+
+/// The serving axons of a metagraph (announced address and port), as the adapters rank them:
+/// stake in TAO-like units, u16 scores as fractions of 1.
+pub fn serving_axons(m: &Metagraph) -> Vec<ServingAxon> {
+    let frac = |x: u16| f64::from(x) / f64::from(u16::MAX);
+    m.neurons
+        .iter()
+        .filter(|n| n.axon.is_serving() && n.axon.port != 0 && n.axon.ip_addr().is_some())
+        .map(|n| ServingAxon {
+            uid: n.uid,
+            hotkey: n.hotkey.clone(),
+            endpoint: n.axon.endpoint(),
+            stake: n.stake as f64 / 1e9,
+            trust: frac(n.trust),
+            consensus: frac(n.consensus),
+            incentive: frac(n.incentive),
+            validator_permit: n.validator_permit,
+        })
+        .collect()
+}
+
+impl AxonDirectory for ChainAxons {
+    fn serving_axons(&self, netuid: u16) -> DirectoryFuture<'_> {
+        Box::pin(async move {
+            let cached = self.cache.lock().ok().and_then(|c| c.get(&netuid).cloned());
+            if let Some((at, axons)) = &cached
+                && at.elapsed() < self.ttl
+            {
+                return Ok(axons.as_ref().clone());
+            }
+            match self.chain.metagraph(netuid).await {
+                Ok(m) => {
+                    let axons = Arc::new(serving_axons(&m));
+                    if let Ok(mut c) = self.cache.lock() {
+                        c.insert(netuid, (std::time::Instant::now(), axons.clone()));
+                    }
+                    Ok(axons.as_ref().clone())
+                }
+                Err(e) => match cached {
+                    Some((_, axons)) => {
+                        tracing::warn!(netuid, error = %e, "metagraph read failed; routing with the last one");
+                        Ok(axons.as_ref().clone())
+                    }
+                    None => Err(format!("metagraph of netuid {netuid}: {e}")),
+                },
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +462,55 @@ mod tests {
             assert_eq!(cli.wallet, WalletArgs::default());
             assert_eq!(cli.wallet.path, "~/.bittensor/wallets");
         }
+    }
+
+    #[test]
+    fn server_flags_map_to_limits() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            server: ServerArgs,
+        }
+        use clap::Parser as _;
+        let cli = Cli::try_parse_from(["x", "--server.header_timeout_secs", "2.5", "--server.max_connections", "100"])
+            .expect("flags parse");
+        let l = cli.server.limits();
+        assert_eq!(l.header_read_timeout, Duration::from_millis(2500));
+        assert_eq!(l.max_connections, 100);
+        assert_eq!(l.idle_timeout, ServeLimits::default().idle_timeout);
+        let cli = Cli::try_parse_from(["x"]).expect("defaults");
+        assert_eq!(cli.server.limits(), ServeLimits::default());
+    }
+
+    #[test]
+    fn serving_axons_from_a_metagraph() {
+        use orchestra_chain::{AxonInfo, NeuronInfo, ip_to_int};
+        let served = |uid: u16, ip: &str, port: u16| {
+            let (ip, ip_type) = ip_to_int(ip.parse().expect("ip"));
+            NeuronInfo {
+                uid,
+                hotkey: format!("5H{uid}"),
+                stake: 2_500_000_000,
+                incentive: u16::MAX,
+                consensus: u16::MAX / 2,
+                axon: AxonInfo { ip, ip_type, port, protocol: 4, ..AxonInfo::default() },
+                ..NeuronInfo::default()
+            }
+        };
+        let m = Metagraph {
+            netuid: 22,
+            block: 7,
+            neurons: vec![
+                served(0, "1.2.3.4", 8091),
+                NeuronInfo { uid: 1, ..NeuronInfo::default() },
+                served(2, "::2", 9),
+            ],
+        };
+        let v = serving_axons(&m);
+        assert_eq!(v.len(), 2, "the neuron that never served is left out");
+        assert_eq!((v[0].uid, v[0].endpoint.as_str(), v[0].stake), (0, "1.2.3.4:8091", 2.5));
+        assert!((v[0].incentive - 1.0).abs() < 1e-12 && (v[0].consensus - 0.5).abs() < 1e-4);
+        assert_eq!(v[1].endpoint, "[::2]:9");
     }
 
     #[test]

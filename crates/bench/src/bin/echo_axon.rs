@@ -62,9 +62,14 @@ struct Args {
     /// Tokio worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
-    /// Also serve GET /metrics.
+    /// Also serve GET /metrics (to loopback peers unless --public-metrics).
     #[arg(long)]
     metrics: bool,
+    /// Serve GET /metrics to any peer.
+    #[arg(long)]
+    public_metrics: bool,
+    #[command(flatten)]
+    server: orchestra_node::ServerArgs,
 }
 
 fn main() {
@@ -104,6 +109,8 @@ async fn serve(args: Args) -> Result<()> {
         max_queue: args.max_queue,
         rate_limit: (args.rate_limit > 0).then_some(RateLimit { per_second: args.rate_limit, burst: args.rate_limit }),
         serve_metrics: args.metrics,
+        public_metrics: args.public_metrics,
+        server: args.server.limits(),
         policy: BlacklistPolicy::allow_all(),
         ..AxonConfig::default()
     };
@@ -148,4 +155,13 @@ async fn serve(args: Args) -> Result<()> {
 
 fn bracket(host: &str) -> String {
     if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        super::Args::command().debug_assert();
+    }
 }

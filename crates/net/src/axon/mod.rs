@@ -31,6 +31,8 @@
 //! the receiver must be us, the nonce within 10 s back / 2 s ahead, the signature covers the
 //! method, path, sha256 of the raw body, nonce, sender and receiver; same replay cache.
 
+#[cfg(test)]
+mod fuzz_tests;
 mod reply;
 mod verify;
 
@@ -49,7 +51,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, header};
 use axum::response::Response;
-use axum::serve::ListenerExt;
 use futures::{FutureExt, StreamExt};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use orchestra_keys::{Keypair, PublicKey};
@@ -64,6 +65,7 @@ use crate::keycache::KeyCache;
 use crate::metagraph::{BlacklistPolicy, MetagraphHandle, Peer};
 use crate::metrics::{AxonMetrics, RouteMetrics};
 use crate::replay::ReplayCache;
+use crate::serve::{BodyError, ServeLimits, Server};
 use verify::Claim;
 
 /// The reserved name of the SDK's default ping route.
@@ -107,9 +109,14 @@ pub struct AxonConfig {
     pub max_request_timeout: Duration,
     /// Who may call.
     pub policy: BlacklistPolicy,
-    /// Serve `GET /metrics` (Prometheus text) on the axon port too. Default off: miners usually
-    /// keep metrics off the public port.
+    /// Serve `GET /metrics` (Prometheus text) on the axon port too. Default off.
     pub serve_metrics: bool,
+    /// With `serve_metrics`: answer `/metrics` to any peer. Default off: only loopback peers
+    /// get them (others get 403), like the validator's `--api.public_status`.
+    pub public_metrics: bool,
+    /// Connection-level limits of the axon's server (timeouts, connection, in-flight and body
+    /// byte caps; see [`crate::serve`]). Its body size limit is `max_body_bytes` above.
+    pub server: ServeLimits,
     /// Verifying keys kept decompressed (default 100 000 hotkeys).
     pub key_cache_capacity: usize,
 }
@@ -130,6 +137,8 @@ impl Default for AxonConfig {
             max_request_timeout: Duration::from_secs(600),
             policy: BlacklistPolicy::default(),
             serve_metrics: false,
+            public_metrics: false,
+            server: ServeLimits::default(),
             key_cache_capacity: 100_000,
         }
     }
@@ -158,7 +167,17 @@ impl AxonConfig {
         if self.key_cache_capacity == 0 {
             return bad("key_cache_capacity must be > 0");
         }
+        self.server_limits().validate().map_err(NetError::Config)?;
         Ok(())
+    }
+
+    /// The server's limits with the axon's own body limit.
+    fn server_limits(&self) -> ServeLimits {
+        ServeLimits {
+            max_body_bytes: self.max_body_bytes,
+            max_body_bytes_in_flight: self.server.max_body_bytes_in_flight.max(self.max_body_bytes),
+            ..self.server.clone()
+        }
     }
 }
 
@@ -520,16 +539,10 @@ impl Axon {
             })
         });
         let app = Router::new().fallback(dispatch).with_state(Arc::clone(&shared));
-        let listener = listener.tap_io(|tcp| {
-            // Small request/response pairs: never wait for Nagle.
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::trace!("TCP_NODELAY: {e}");
-            }
-        });
-        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(NetError::Serve);
+        let server = Server::new(shared.cfg.server_limits())
+            .map_err(NetError::Config)?
+            .with_stats(shared.metrics.server.clone());
+        let result = server.serve(listener, app, shutdown).await.map_err(NetError::Serve);
         if let Some(s) = sweeper {
             s.abort();
         }
@@ -550,6 +563,10 @@ async fn dispatch(
     let name = path.split('/').nth(1).unwrap_or("");
     let Some(entry) = shared.routes.get(name) else {
         if name == "metrics" && shared.cfg.serve_metrics && parts.method == Method::GET {
+            if !metrics_visible_to(&shared.cfg, remote) {
+                let msg = "metrics are served to loopback peers only; the operator can make them public";
+                return reply::error(403, msg, PING_NAME, start);
+            }
             let mut resp = Response::new(Body::from(shared.metrics.encode()));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -572,6 +589,11 @@ async fn dispatch(
     };
     shared.metrics.record(Some(&entry.metrics), resp.status().as_u16(), start.elapsed().as_secs_f64());
     resp
+}
+
+/// `/metrics` shows every caller's request counts: loopback peers only unless public.
+fn metrics_visible_to(cfg: &AxonConfig, remote: SocketAddr) -> bool {
+    cfg.public_metrics || remote.ip().to_canonical().is_loopback()
 }
 
 /// Steps 2–9 of the table in the module docs, then the route (steps 10–13).
@@ -631,13 +653,18 @@ async fn check(
         verify::Claim::V10(_) => Some(claim.verify(shared, &parts.method, path_and_query, &[], fresh)?),
         verify::Claim::BtAuth(_) => None,
     };
-    // A client trickling its body must not hold a connection past its own timeout.
-    let body = match tokio::time::timeout(timeout, read_body(body, cfg.max_body_bytes)).await {
-        Ok(body) => body?,
-        Err(_) => {
-            let secs = py_float_repr(timeout.as_secs_f64());
-            return Err(Reject::new(408, format!("Request body not received within the {secs}s timeout")));
-        }
+    // A client trickling its body must not hold a connection past its own timeout, nor past
+    // the server's body timeout (the timeout header is not signed).
+    let body_timeout = timeout.min(cfg.server.body_read_timeout);
+    let late = || {
+        let secs = py_float_repr(body_timeout.as_secs_f64());
+        Reject::new(408, format!("Request body not received within the {secs}s timeout"))
+    };
+    let body = match tokio::time::timeout(body_timeout, read_body(body, cfg.max_body_bytes)).await {
+        Ok(Err(BodyRead::Server(BodyError::Timeout))) | Err(_) => return Err(late()),
+        Ok(Err(BodyRead::Server(e))) => return Err(Reject::new(e.status(), e.to_string())),
+        Ok(Err(BodyRead::Reject(r))) => return Err(r),
+        Ok(Ok(body)) => body,
     };
     let proof = match early {
         Some(p) => p,
@@ -686,17 +713,41 @@ fn too_large(limit: usize) -> Reject {
     Reject::new(413, format!("Request body is larger than the limit of {limit} bytes"))
 }
 
+/// Why [`read_body`] failed.
+enum BodyRead {
+    /// One of the server's limits (time, size, bytes held).
+    Server(BodyError),
+    Reject(Reject),
+}
+
+impl From<Reject> for BodyRead {
+    fn from(r: Reject) -> Self {
+        BodyRead::Reject(r)
+    }
+}
+
 /// Reads the body up to `limit` bytes. A body in one chunk (the usual case) is not copied.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Reject> {
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyRead> {
     let mut stream = body.into_data_stream();
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
     let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Reject::new(400, format!("Could not read the request body: {e}")))?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(match crate::serve::body_error(&e) {
+                    Some(BodyError::TooLarge) => too_large(limit).into(),
+                    Some(BodyError::Incomplete) | None => {
+                        Reject::new(400, "Could not read the request body".to_string()).into()
+                    }
+                    Some(other) => BodyRead::Server(other),
+                });
+            }
+        };
         total += chunk.len();
         if total > limit {
-            return Err(too_large(limit));
+            return Err(too_large(limit).into());
         }
         match first.take() {
             None if rest.is_empty() => first = Some(chunk),
