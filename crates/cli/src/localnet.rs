@@ -32,6 +32,8 @@ use orchestra_chain::subtensor::{Network, SubtensorChain, SubtensorOptions};
 use orchestra_chain::{Chain, ChainAdmin, Hyperparam};
 use orchestra_devnet::admin::{AdminCall, AdminClient};
 use orchestra_keys::{Keypair, Wallet};
+use orchestra_proto::gateway::{ObjectiveRecord, ObjectiveRequest, ObjectiveState};
+use orchestra_proto::receipt::CallStatus;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -733,52 +735,52 @@ async fn demo(
     eprintln!("    validator0 round {}: {} miners scored", status["status"]["epoch"], status["status"]["miners"]);
 
     step("submitting the worked example through the gateway");
-    let objective = json!({
-        "objective": "Research cloud GPU pricing and recommend positioning for our inference API",
-        "target_schema": {
+    let objective = ObjectiveRequest::new(
+        "Research cloud GPU pricing and recommend positioning for our inference API",
+        json!({
             "competitors": [{"name": "str", "pricing": "dict"}],
             "recommendation": {"price_point": "float", "rationale": "str"}
-        },
-        "top_n": 2
-    });
-    let resp = http.post(format!("{api}/v1/objectives")).bearer_auth(&key).json(&objective).send().await?;
-    let code = resp.status();
-    let rec: Value = resp.json().await?;
-    if !code.is_success() || rec["state"] != "completed" {
-        bail!("the gateway did not complete the objective: {code} {rec}");
+        }),
+    )
+    .with_top_n(2);
+    let rec = submit_objective(&http, &api, &key, &objective).await?;
+    if rec.state != ObjectiveState::Completed {
+        bail!(
+            "the gateway did not complete the objective: {}",
+            rec.reason.as_deref().unwrap_or(&rec.state.to_string())
+        );
     }
     println!(
         "{}",
         serde_json::to_string_pretty(
-            &json!({"verified_result": rec["result"], "miner": rec["miner"], "score": rec["scores"]["score"]["total"]})
+            &json!({"verified_result": rec.result, "miner": rec.miner, "score": rec.score_total()})
         )?
     );
-    let receipts = rec["receipts"].as_array().cloned().unwrap_or_default();
-    eprintln!("    {} receipts, root {}", receipts.len(), rec["receipt_root"].as_str().unwrap_or("?"));
-    for r in receipts.iter().take(12) {
+    eprintln!("    {} receipts, root {}", rec.receipts.len(), rec.receipt_root.as_deref().unwrap_or("?"));
+    for r in rec.receipts.iter().take(12) {
         eprintln!(
             "      {:<10} netuid {:>3} {:<18} {:>5} ms  {}",
-            r["step_id"].as_str().unwrap_or(""),
-            r["netuid"],
-            r["subnet"].as_str().unwrap_or(""),
-            r["latency_ms"],
-            r["status"]["kind"].as_str().unwrap_or("")
+            r.step_id,
+            r.netuid,
+            r.subnet,
+            r.latency_ms,
+            status_label(&r.status)
         );
     }
 
     step("taking search subnet 22 down: objectives must complete through the fallback (netuid 122)");
     http.post(format!("{search_base}/control/faults")).json(&json!({"down": true})).send().await?.error_for_status()?;
-    let resp = http.post(format!("{api}/v1/objectives")).bearer_auth(&key).json(&objective).send().await?;
-    let code = resp.status();
-    let rec2: Value = resp.json().await?;
-    if !code.is_success() || rec2["state"] != "completed" {
-        bail!("with subnet 22 down the objective did not complete: {code} {rec2}");
+    let rec2 = submit_objective(&http, &api, &key, &objective).await?;
+    if rec2.state != ObjectiveState::Completed {
+        bail!(
+            "with subnet 22 down the objective did not complete: {}",
+            rec2.reason.as_deref().unwrap_or(&rec2.state.to_string())
+        );
     }
-    let receipts2 = rec2["receipts"].as_array().cloned().unwrap_or_default();
-    let failed_22 = receipts2.iter().filter(|r| r["netuid"] == 22 && r["status"]["kind"] != "ok").count();
-    let served_122 = receipts2.iter().filter(|r| r["netuid"] == 122 && r["status"]["kind"] == "ok").count();
+    let failed_22 = rec2.receipts.iter().filter(|r| r.netuid == 22 && r.status != CallStatus::Ok).count();
+    let served_122 = rec2.receipts.iter().filter(|r| r.netuid == 122 && r.status == CallStatus::Ok).count();
     if served_122 == 0 {
-        bail!("no search call fell back to netuid 122: {receipts2:?}");
+        bail!("no search call fell back to netuid 122: {:?}", rec2.receipts);
     }
     eprintln!("    completed: {failed_22} failed calls to netuid 22 (receipted), {served_122} served by netuid 122");
     http.post(format!("{search_base}/control/faults")).json(&json!({})).send().await?.error_for_status()?;
@@ -1001,4 +1003,32 @@ async fn demo(
     eprintln!("  API key (production) in {}", key_file.display());
     eprintln!("  API key (developer, paid in TAO): {paid_key}");
     Ok(())
+}
+
+/// A receipt's call status as the demo prints it (the wire's `kind`).
+fn status_label(s: &CallStatus) -> &'static str {
+    match s {
+        CallStatus::Ok => "ok",
+        CallStatus::Error { .. } => "error",
+        CallStatus::Timeout => "timeout",
+    }
+}
+
+/// `POST /v1/objectives` through the gateway: the record, or an error with the gateway's
+/// refusal (code and message).
+async fn submit_objective(
+    http: &reqwest::Client,
+    api: &str,
+    key: &str,
+    objective: &ObjectiveRequest,
+) -> anyhow::Result<ObjectiveRecord> {
+    let resp = http.post(format!("{api}/v1/objectives")).bearer_auth(key).json(objective).send().await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    match crate::submit::answer(status, &text)? {
+        crate::submit::Answer::Record(rec) => Ok(*rec),
+        crate::submit::Answer::Refused(e) => {
+            bail!("the gateway refused the objective: HTTP {status} {}: {}", e.code, e.error)
+        }
+    }
 }
