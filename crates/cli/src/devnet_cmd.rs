@@ -59,19 +59,13 @@ pub fn run(a: DevnetArgs) -> anyhow::Result<ExitCode> {
         let server = DevnetServer::new(config)
             .with_context(|| format!("start the devnet (data dir {})", a.data_dir.display()))?;
         let state = server.state();
-        println!(
-            "{}",
-            serde_json::json!({
-                "event": "ready",
-                "url": server.url(),
-                "block": state.block,
-                "subnets": state.subnets.keys().collect::<Vec<_>>(),
-                "block_time_ms": a.block_time_ms,
-                "data_dir": a.data_dir.display().to_string(),
-            })
-        );
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
+        crate::ready::print(&crate::ready::DevnetReady {
+            url: server.url(),
+            block: state.block,
+            subnets: state.subnets.keys().copied().collect(),
+            block_time_ms: a.block_time_ms,
+            data_dir: a.data_dir.display().to_string(),
+        })?;
         server.run(orchestra_node::shutdown::on_signal()).await.context("serve the devnet")?;
         anyhow::Ok(())
     })?;

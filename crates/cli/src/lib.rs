@@ -11,8 +11,10 @@ pub mod devnet_cmd;
 pub mod ledger_cmd;
 pub mod localnet;
 pub mod owner;
+pub mod ready;
 pub mod sim_cmd;
 pub mod submit;
+pub mod supervisor;
 pub mod wallet;
 pub mod yuma;
 

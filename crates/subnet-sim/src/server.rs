@@ -158,7 +158,7 @@ pub(crate) struct SubnetState {
 }
 
 /// A running simulated subnet.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunningSubnet {
     pub kind: SubnetKind,
     pub netuid: u16,
