@@ -22,7 +22,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 [ -x "$PY" ] || { echo "Python reference peer missing: run scripts/setup.sh" >&2; exit 1; }
 
-cargo build --release --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin axon-load
+cargo build --release --quiet -p orchestra-bench --bin echo_axon --bin axon-load
 LOAD="$TARGET/release/axon-load"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() {

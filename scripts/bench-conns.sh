@@ -25,7 +25,7 @@ trap cleanup EXIT INT TERM
 PROFILE="${PROFILE:-release}"
 DEVNET_PROFILE="${DEVNET_PROFILE:-$PROFILE}"
 flag() { [ "$1" = "release" ] && echo --release || true; }
-cargo build $(flag "$PROFILE") --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin conn-flood \
+cargo build $(flag "$PROFILE") --quiet -p orchestra-bench --bin echo_axon --bin conn-flood \
   -p orchestra-validator --bin validator -p orchestra-miner --bin miner
 cargo build $(flag "$DEVNET_PROFILE") --quiet -p orchestra-cli --bin orchestra
 R="$TARGET/$PROFILE"

@@ -15,7 +15,7 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 scripts/bench-axon.sh
 echo "== idle and trickling connections" >&2
 scripts/bench-conns.sh
-cargo build --release --quiet -p orchestra-ledger-api --bin ledger-load -p orchestra-devnet --bin devnet_bench \
+cargo build --release --quiet -p orchestra-bench --bin ledger-load -p orchestra-devnet --bin devnet_bench \
   -p orchestra-testkit --bin pipeline-bench
 echo "== ledger API" >&2
 "$TARGET/release/ledger-load" --duration-secs 10 --subscribers 1000 --changes 10 | tee docs/benchmarks-ledger.jsonl

@@ -19,7 +19,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 echo "==> building (first time: a few minutes)"
-cargo build --quiet -p orchestra-net --bin echo_axon -p orchestra-cli --bin orchestra
+cargo build --quiet -p orchestra-bench --bin echo_axon -p orchestra-cli --bin orchestra
 ORCH="$TARGET/debug/orchestra"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

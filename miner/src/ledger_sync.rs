@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orchestra_ledger_api::{ApiError, LedgerClient};
+use orchestra_node::shutdown::CancellationToken;
 use orchestra_proto::canonical::Digest;
 use orchestra_proto::ledger::LedgerEntry;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -26,7 +27,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::sync::watch;
 
 use crate::pipeline::MinerCore;
 
@@ -368,7 +368,7 @@ impl Sources {
     }
 }
 
-/// The `ledger-sync` task: a round now, then one every `interval`, until `shutdown` is true.
+/// The `ledger-sync` task: a round now, then one every `interval`, until `shutdown` is cancelled.
 /// With `onchain`, a Ledger is used only if its root was committed on chain by a validator.
 pub async fn run(
     core: Arc<MinerCore>,
@@ -376,7 +376,7 @@ pub async fn run(
     onchain: Option<OnchainRoots>,
     interval: Duration,
     metrics: Arc<SyncMetrics>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     metrics.entries.set(core.ledger().len() as i64);
     let mut cached: Option<(Option<String>, Clients)> = None;
@@ -398,7 +398,7 @@ pub async fn run(
             }
         }
         tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => break,
+            _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(interval) => {}
         }
     }

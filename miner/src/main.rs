@@ -14,10 +14,5 @@ async fn main() -> anyhow::Result<()> {
     }
     orchestra_node::init_tracing(cfg.neuron.log_json);
     let node = MinerNode::new(cfg).await?;
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        orchestra_node::shutdown_signal().await;
-        let _ = tx.send(true);
-    });
-    node.run(rx).await
+    node.run(orchestra_node::shutdown::on_signal()).await
 }

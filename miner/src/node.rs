@@ -11,10 +11,10 @@ use orchestra_chain::{AxonServe, Chain};
 use orchestra_ledger_store::{LedgerStore, StoreConfig};
 use orchestra_net::{Axon, AxonConfig, BlacklistPolicy, SynapseError};
 use orchestra_node::NeuronArgs;
+use orchestra_node::shutdown::{CancellationToken, TaskTracker};
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::synapses::{Capabilities, LedgerProposals, Orchestrate};
 use orchestra_proto::wire::SDK_VERSION_AS_INT;
-use tokio::sync::watch;
 
 use crate::MinerError;
 use crate::pipeline::MinerCore;
@@ -226,8 +226,9 @@ impl MinerNode {
         self.ledger_metrics.clone()
     }
 
-    /// Serve until `shutdown` turns true.
-    pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    /// Serve until `shutdown` is cancelled; the metagraph and Ledger syncs run as tracked tasks
+    /// and have finished when this returns.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let port = self.local_addr().map(|a| a.port()).unwrap_or(self.cfg.neuron.axon_port);
         let netuid = self.cfg.neuron.netuid;
         if !self.cfg.no_serve {
@@ -240,7 +241,8 @@ impl MinerNode {
         }
         let handle = self.axon.metagraph();
         let latest = Arc::new(tokio::sync::RwLock::new(None));
-        let sync = tokio::spawn(orchestra_node::sync_metagraph(
+        let tasks = TaskTracker::new();
+        tasks.spawn(orchestra_node::sync_metagraph(
             self.chain.clone(),
             netuid,
             handle,
@@ -248,9 +250,7 @@ impl MinerNode {
             Duration::from_secs(self.cfg.neuron.sync_secs.max(1)),
             shutdown.clone(),
         ));
-        let ledger_sync = if self.ledger_sources.urls.is_empty() {
-            None
-        } else {
+        if !self.ledger_sources.urls.is_empty() {
             let every = Duration::from_secs(self.cfg.ledger_sync_secs.max(1));
             tracing::info!(urls = self.ledger_sources.urls.len(), every_secs = every.as_secs(), "following the Ledger");
             let onchain = self
@@ -265,9 +265,9 @@ impl MinerNode {
                 self.ledger_metrics.clone(),
                 shutdown.clone(),
             );
-            Some(tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-sync"))))
-        };
-        let retention = self.core.store().map(|store| {
+            tasks.spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-sync")));
+        }
+        if let Some(store) = self.core.store() {
             let task = crate::retention::run(
                 store,
                 Duration::from_secs(self.cfg.retention_job_hours.saturating_mul(3600)),
@@ -275,21 +275,15 @@ impl MinerNode {
                 Duration::from_secs(self.cfg.retention_interval_secs.max(1)),
                 shutdown.clone(),
             );
-            tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("retention")))
-        });
-        let mut rx = shutdown.clone();
-        let stop = async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
+            tasks.spawn(tracing::Instrument::instrument(task, tracing::info_span!("retention")));
+        }
+        tasks.close();
         tracing::info!(hotkey = %self.core.hotkey(), port, "miner running");
-        self.axon.serve(self.listener, stop).await?;
-        let _ = sync.await;
-        if let Some(t) = ledger_sync {
-            let _ = t.await;
-        }
-        if let Some(t) = retention {
-            let _ = t.await;
-        }
+        let served = self.axon.serve(self.listener, shutdown.clone().cancelled_owned()).await;
+        // However the axon ended, the tracked tasks stop with it.
+        shutdown.cancel();
+        tasks.wait().await;
+        served?;
         tracing::info!("miner stopped");
         Ok(())
     }

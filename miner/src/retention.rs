@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orchestra_ledger_store::{LedgerStore, StoreError};
-use tokio::sync::watch;
+use orchestra_node::shutdown::CancellationToken;
 
 const PREFIX: &str = "miner/job/";
 
@@ -69,7 +69,7 @@ pub async fn run(
     max_age: Duration,
     max_jobs: usize,
     every: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     loop {
         let s = store.clone();
@@ -83,14 +83,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            r = shutdown.changed() => {
-                if r.is_err() {
-                    break;
-                }
-            }
-        }
-        if *shutdown.borrow() {
-            break;
+            _ = shutdown.cancelled() => break,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! routes tasks through it. Real pieces in one process: devnet, subnet simulator, Ledger API over
 //! a RocksDB store (developer key), and the miner node.
 
+use orchestra_node::shutdown::CancellationToken;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,15 +60,11 @@ async fn a_running_miner_routes_by_an_entry_added_after_it_started() {
     let api = LedgerApi::new(ApiConfig::default(), store.clone()).expect("api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api_url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop_api, mut stop_api_rx) = tokio::sync::watch::channel(false);
+    let stop_api = CancellationToken::new();
     let served = {
-        let api = api.clone();
+        let (api, stop) = (api.clone(), stop_api.clone());
         tokio::spawn(async move {
-            let _ = api
-                .serve(listener, async move {
-                    let _ = stop_api_rx.wait_for(|s| *s).await;
-                })
-                .await;
+            let _ = api.serve(listener, stop).await;
         })
     };
 
@@ -102,8 +99,8 @@ async fn a_running_miner_routes_by_an_entry_added_after_it_started() {
     let node = MinerNode::new(cfg).await.expect("miner");
     let core = node.core();
     let metrics = node.ledger_sync_metrics();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(node.run(rx));
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(node.run(stop.clone()));
 
     // The first sync brings the two entries.
     let t0 = Instant::now();
@@ -151,13 +148,13 @@ async fn a_running_miner_routes_by_an_entry_added_after_it_started() {
     assert_eq!(netuids(&core.ledger()), vec![13, 22, 64]);
 
     // A Ledger API that goes away leaves the last good Ledger in place.
-    let _ = stop_api.send(true);
+    stop_api.cancel();
     let _ = served.await;
     tokio::time::sleep(Duration::from_secs(SYNC_SECS * 2 + 1)).await;
     assert_eq!(netuids(&core.ledger()), vec![13, 22, 64], "last good Ledger kept");
     assert!(metrics.failures("unreachable") >= 1, "{metrics:?}");
 
-    let _ = tx.send(true);
+    stop.cancel();
     let _ = run.await;
     sim.shutdown().await;
     let _ = devnet.stop().await;
@@ -200,15 +197,11 @@ async fn with_onchain_root_only_a_published_root_is_followed() {
     let api = LedgerApi::new(ApiConfig::default(), store.clone()).expect("api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api_url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop_api, mut stop_api_rx) = tokio::sync::watch::channel(false);
+    let stop_api = CancellationToken::new();
     let served = {
-        let api = api.clone();
+        let (api, stop) = (api.clone(), stop_api.clone());
         tokio::spawn(async move {
-            let _ = api
-                .serve(listener, async move {
-                    let _ = stop_api_rx.wait_for(|s| *s).await;
-                })
-                .await;
+            let _ = api.serve(listener, stop).await;
         })
     };
 
@@ -241,8 +234,8 @@ async fn with_onchain_root_only_a_published_root_is_followed() {
     let node = MinerNode::new(cfg).await.expect("miner");
     let core = node.core();
     let metrics = node.ledger_sync_metrics();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(node.run(rx));
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(node.run(stop.clone()));
 
     // Not published yet: refused, the (empty) Ledger stays.
     let t0 = Instant::now();
@@ -273,9 +266,9 @@ async fn with_onchain_root_only_a_published_root_is_followed() {
     }
     assert!(core.ledger().iter().all(|e| !e.description.ends_with("(edited)")), "unpublished change not followed");
 
-    let _ = stop_api.send(true);
+    stop_api.cancel();
     let _ = served.await;
-    let _ = tx.send(true);
+    stop.cancel();
     let _ = run.await;
     let _ = devnet.stop().await;
 }

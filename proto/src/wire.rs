@@ -301,12 +301,25 @@ impl RequestHeaders {
 /// Build the request header pairs a v10 dendrite sends for an envelope whose `dendrite` and
 /// `axon` terminal infos are already filled (signature included).
 pub fn request_header_pairs<T: Synapse>(env: &Envelope<T>, body_hash: &str) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(16 + T::REQUIRED_FIELDS.len());
-    out.push((headers::NAME.to_string(), T::NAME.to_string()));
-    out.push((headers::TIMEOUT.to_string(), crate::pyrepr::py_float_repr(env.timeout)));
-    env.axon.to_header_pairs(headers::AXON_PREFIX, &mut out);
-    env.dendrite.to_header_pairs(headers::DENDRITE_PREFIX, &mut out);
-    for (field, ty) in T::REQUIRED_FIELDS {
+    request_header_pairs_for(T::NAME, env.timeout, &env.axon, &env.dendrite, T::REQUIRED_FIELDS, body_hash)
+}
+
+/// [`request_header_pairs`] for a synapse described at run time (class name and required
+/// fields), so a typed and a dynamic call send the same headers.
+pub fn request_header_pairs_for(
+    name: &str,
+    timeout: f64,
+    axon: &TerminalInfo,
+    dendrite: &TerminalInfo,
+    required: &[(&str, PyType)],
+    body_hash: &str,
+) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(16 + required.len());
+    out.push((headers::NAME.to_string(), name.to_string()));
+    out.push((headers::TIMEOUT.to_string(), crate::pyrepr::py_float_repr(timeout)));
+    axon.to_header_pairs(headers::AXON_PREFIX, &mut out);
+    dendrite.to_header_pairs(headers::DENDRITE_PREFIX, &mut out);
+    for (field, ty) in required {
         out.push((format!("{}{field}", headers::INPUT_OBJ_PREFIX), ty.empty_b64()));
     }
     // header_size / total_size are CPython `sys.getsizeof` artefacts nothing checks.

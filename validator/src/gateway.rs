@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use orchestra_incentive::score::task_score;
-use orchestra_ledger_api::{ApiCaller, LedgerApi, Metering};
+use orchestra_ledger_api::{ApiCaller, ErrorBody, LedgerApi, Metering};
 use orchestra_ledger_store::Tier;
 use orchestra_net::AxonTarget;
 use orchestra_proto::btauth;
@@ -28,7 +28,6 @@ use orchestra_proto::synapses::{Orchestrate, OrchestrateRequest};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -45,7 +44,7 @@ pub struct Metrics {
 }
 
 fn err(code: StatusCode, what: &str, msg: impl Into<String>) -> Response {
-    (code, Json(json!({"error": msg.into(), "code": what}))).into_response()
+    (code, Json(ErrorBody { error: msg.into(), code: what.into(), required_tier: None })).into_response()
 }
 
 /// The objective routes, as metric labels.
@@ -152,71 +151,8 @@ fn key_of(caller: &ApiCaller) -> Result<String, Box<Response>> {
     })
 }
 
-/// Where an objective stands. On the wire: `"completed"`, `"failed"`, `"accepted"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObjectiveState {
-    /// A verified answer that scored above zero was delivered.
-    Completed,
-    /// No miner's answer could be delivered; `reason` says why.
-    Failed,
-    /// The client accepted the answer; it can no longer be revised.
-    Accepted,
-}
-
-impl std::fmt::Display for ObjectiveState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ObjectiveState::Completed => "completed",
-            ObjectiveState::Failed => "failed",
-            ObjectiveState::Accepted => "accepted",
-        })
-    }
-}
-
-/// `POST /v1/objectives` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ObjectiveRequest {
-    pub objective: String,
-    /// JSON Schema, or the README shorthand.
-    pub target_schema: Value,
-    #[serde(default)]
-    pub contract: Option<Contract>,
-    #[serde(default)]
-    pub inputs: Value,
-    /// 1 = the best miner; N > 1 = a contest among the top N, the best verified answer wins.
-    #[serde(default = "one")]
-    pub top_n: usize,
-}
-
-fn one() -> usize {
-    1
-}
-
-/// A stored objective and its outcome.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ObjectiveRecord {
-    pub id: String,
-    pub request: ObjectiveRequest,
-    pub state: ObjectiveState,
-    pub result: Option<Value>,
-    pub miner: Option<String>,
-    pub scores: Option<Value>,
-    pub receipts: Value,
-    pub receipt_root: Option<String>,
-    pub revisions: Vec<String>,
-    pub contestants: Vec<Value>,
-    /// Why a failed objective failed: each miner's reason (its error, or the check that
-    /// zeroed its answer).
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// The id of the API key that created it: only that key may read, revise or accept it.
-    #[serde(default)]
-    pub owner: Option<String>,
-    /// When it last changed (created, revised, accepted), Unix ms: retention counts from it.
-    #[serde(default)]
-    pub updated_ms: u64,
-}
+// The request and record views are the gateway's wire types, shared with its clients.
+pub use orchestra_proto::gateway::{Contestant, ObjectiveRecord, ObjectiveRequest, ObjectiveState, ReviseRequest};
 
 /// Why a gateway request body was refused: a stable code (`bad_json`, `bad_objective`,
 /// `bad_schema`, `bad_feedback`) and a message. Answered as 400.
@@ -275,7 +211,7 @@ pub fn check_objective(req: &ObjectiveRequest, feedback: &[String]) -> Result<Or
 
 /// Parse a `POST /v1/objectives/{id}/revise` body: `{"feedback": "..."}`, 1..=2000 bytes.
 pub fn parse_revise(body: &[u8]) -> Result<String, BodyError> {
-    let rv: Revise = serde_json::from_slice(body)
+    let rv: ReviseRequest = serde_json::from_slice(body)
         .map_err(|e| BodyError::new("bad_json", format!("body needs {{\"feedback\": \"...\"}}: {e}")))?;
     if rv.feedback.trim().is_empty() || rv.feedback.len() > 2000 {
         return Err(BodyError::new("bad_feedback", "feedback must be 1..=2000 bytes"));
@@ -326,7 +262,7 @@ async fn run_objective(
         .collect();
     let policy = n.policy().await;
     let vcfg = VerifyConfig { reprobe_rate: policy.reprobe_rate, seed: 1, reprobe_timeout: Duration::from_secs(5) };
-    let mut best: Option<(f64, String, Orchestrate, Value)> = None;
+    let mut best: Option<(f64, String, Orchestrate, Contestant)> = None;
     let mut contestants = Vec::new();
     let calls = miners.iter().filter_map(|m| {
         let ip = orchestra_chain::int_to_ip(m.axon.ip, m.axon.ip_type)?;
@@ -357,13 +293,19 @@ async fn run_objective(
         if !r.is_success() {
             reasons.push(format!("{hk}: the call failed (status {})", r.status_code));
             // The status only: the axon's message is its own text.
-            contestants.push(json!({"miner": hk, "error": format!("status {}", r.status_code)}));
+            contestants.push(Contestant::failed(hk, format!("status {}", r.status_code)));
             continue;
         }
         let v = verify(&task, &r.synapse, &hk, elapsed, &ledger, &n.adapters, &vcfg, reference.as_ref()).await;
         let s = task_score(&v.sub, &policy);
         let error = r.synapse.error.as_deref().map(|e| orchestra_net::guard::sanitize(e, 200));
-        let card = json!({"miner": hk, "score": s, "sub": v.sub, "notes": v.notes, "error": error});
+        let card = Contestant {
+            miner: hk.clone(),
+            score: Some(s.clone()),
+            sub: Some(v.sub.clone()),
+            notes: v.notes.clone(),
+            error: error.clone(),
+        };
         contestants.push(card.clone());
         if r.synapse.result.is_none() {
             let why = error.clone().unwrap_or_else(|| "no result".into());
@@ -387,10 +329,10 @@ async fn run_objective(
             syn.result.clone(),
             Some(hk),
             Some(card),
-            serde_json::to_value(&syn.receipts).unwrap_or(Value::Null),
+            syn.receipts.clone(),
             syn.receipt_root.map(|r| r.to_hex()),
         ),
-        None => (ObjectiveState::Failed, None, None, None, Value::Array(vec![]), None),
+        None => (ObjectiveState::Failed, None, None, None, Vec::new(), None),
     };
     let reason = (state == ObjectiveState::Failed)
         .then(|| if reasons.is_empty() { "no miner answered".to_string() } else { reasons.join("; ") });
@@ -463,11 +405,6 @@ async fn get_objective(
         Ok(r) => Json(r).into_response(),
         Err(r) => r,
     }
-}
-
-#[derive(Deserialize)]
-struct Revise {
-    feedback: String,
 }
 
 async fn revise(

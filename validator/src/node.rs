@@ -21,13 +21,13 @@ use orchestra_ledger_store::governance::{self, Governed, Received};
 use orchestra_ledger_store::{CreditKind, LedgerStore, StoreConfig};
 use orchestra_net::{AxonTarget, Dendrite};
 use orchestra_node::NeuronArgs;
+use orchestra_node::shutdown::{CancellationToken, TaskTracker};
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::retry::Backoff;
 use orchestra_proto::synapses::{LedgerProposals, Orchestrate};
 use orchestra_subnets::Adapters;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 use crate::prober::LiveProber;
 use crate::verify::{Verification, VerifyConfig, verify};
@@ -480,7 +480,7 @@ impl ValidatorNode {
         let status: Status = store.kv_get("validator/status")?.unwrap_or_default();
         let coldkey = match &cfg.neuron.uri {
             Some(u) => Some(Keypair::from_uri(u)?.ss58().to_string()),
-            None => orchestra_keys::Wallet::from_args(&cfg.neuron.wallet).coldkeypub().ok().map(|k| k.to_ss58()),
+            None => cfg.neuron.wallet.wallet().coldkeypub().ok().map(|k| k.to_ss58()),
         };
         let mut authorized = vec![key.ss58().to_string()];
         authorized.extend(coldkey.iter().cloned());
@@ -587,8 +587,9 @@ impl ValidatorNode {
         OwnerPolicy::default()
     }
 
-    /// Run until shutdown: the validation loop and the API server.
-    pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    /// Run until `shutdown` is cancelled: the validation loop, and the gateway with the Ledger API
+    /// and the webhook worker as tracked tasks that have finished when this returns.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let node = Arc::new(self);
         let payments = node.pay_to.as_ref().map(|pay_to| {
             let mut p = orchestra_ledger_api::payments::PaymentsConfig::new(node.chain.clone(), pay_to);
@@ -615,59 +616,51 @@ impl ValidatorNode {
         )?;
         let _ = node.api.set(api.clone());
         let admin = node.admin.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
-        let mut rx_admin = shutdown.clone();
-        let admin_api = api.clone();
-        let admin_task = tokio::spawn(async move {
-            if let Err(e) = admin_api
-                .serve_admin(admin, async move {
-                    let _ = rx_admin.wait_for(|s| *s).await;
-                })
-                .await
-            {
-                tracing::error!(error = %e, "Ledger admin endpoint failed");
-            }
-        });
         let app = gateway::router(node.clone(), &api);
-        let mut rx = shutdown.clone();
         let listener =
             node.api_listener.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
         tracing::info!(addr = ?listener.local_addr().ok(), "gateway and Ledger API listening");
         let server = orchestra_net::Server::new(node.cfg.neuron.server.limits())
             .map_err(|e| anyhow::anyhow!("--server.*: {e}"))?
             .with_stats(node.server_stats.clone());
-        let server = tokio::spawn(async move {
+        let tasks = TaskTracker::new();
+        let (admin_api, stop) = (api.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            if let Err(e) = admin_api.serve_admin(admin, stop).await {
+                tracing::error!(error = %e, "Ledger admin endpoint failed");
+            }
+        });
+        let (stop, closing) = (shutdown.clone(), api.clone());
+        tasks.spawn(async move {
             let _ = server
                 .serve(listener, app, async move {
-                    let _ = rx.wait_for(|s| *s).await;
+                    stop.cancelled().await;
+                    // The mounted Ledger API's SSE streams end, so graceful shutdown can finish.
+                    closing.close();
                 })
                 .await;
         });
-        let api2 = api.clone();
-        let mut rx2 = shutdown.clone();
-        let webhooks = tokio::spawn(async move {
-            let _ = api2
-                .run_webhook_worker(async move {
-                    let _ = rx2.wait_for(|s| *s).await;
-                })
-                .await;
+        let (api2, stop) = (api.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let _ = api2.run_webhook_worker(stop).await;
         });
-        let retention = tokio::spawn(tracing::Instrument::instrument(
+        tasks.spawn(tracing::Instrument::instrument(
             crate::retention::run(node.clone(), shutdown.clone()),
             tracing::info_span!("retention"),
         ));
         // Keeping the Ledger true runs beside the rounds, never inside them.
-        let upkeep = node.cfg.upkeep_enabled.then(|| {
+        if node.cfg.upkeep_enabled {
             let task = node.upkeep_task().run(shutdown.clone());
-            tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-upkeep")))
-        });
-        let mut rx3 = shutdown.clone();
+            tasks.spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-upkeep")));
+        }
+        tasks.close();
         let mut tick = tokio::time::interval(Duration::from_secs(node.cfg.epoch_secs.max(1)));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = rx3.changed() => break,
+                _ = shutdown.cancelled() => break,
             }
-            if *rx3.borrow() {
+            if shutdown.is_cancelled() {
                 break;
             }
             let t0 = Instant::now();
@@ -681,13 +674,7 @@ impl ValidatorNode {
                 tracing::error!(error = %e, "saving status failed");
             }
         }
-        let _ = server.await;
-        let _ = webhooks.await;
-        let _ = retention.await;
-        let _ = admin_task.await;
-        if let Some(t) = upkeep {
-            let _ = t.await;
-        }
+        tasks.wait().await;
         let _ = api.flush_usage();
         tracing::info!("validator stopped");
         Ok(())

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orchestra_ledger_store::{LedgerStore, StoreError};
+use orchestra_node::shutdown::CancellationToken;
 use serde::Deserialize;
-use tokio::sync::watch;
 
 use crate::node::{RetentionArgs, ValidatorNode};
 
@@ -123,7 +123,7 @@ pub fn prune(
 }
 
 /// The `retention` task: a pass at start and every `--retention.interval_secs`, until shutdown.
-pub async fn run(node: Arc<ValidatorNode>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(node: Arc<ValidatorNode>, shutdown: CancellationToken) {
     let every = Duration::from_secs(node.cfg.retention.interval_secs.max(1));
     loop {
         let live: Option<BTreeSet<String>> =
@@ -146,14 +146,7 @@ pub async fn run(node: Arc<ValidatorNode>, mut shutdown: watch::Receiver<bool>) 
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            r = shutdown.changed() => {
-                if r.is_err() || *shutdown.borrow() {
-                    break;
-                }
-            }
-        }
-        if *shutdown.borrow() {
-            break;
+            _ = shutdown.cancelled() => break,
         }
     }
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use orchestra_ledger_store::governance::{self, DeferRule, Governed, PromotionRule, Received};
 use orchestra_ledger_store::upkeep::{self, Observation, UpkeepRule};
 use orchestra_ledger_store::{LedgerStore, now_ms};
+use orchestra_node::shutdown::CancellationToken;
 use orchestra_proto::canonical::Digest;
 use orchestra_proto::ledger::EntryStatus;
 use orchestra_subnets::probe::{ProbeClass, ProbeReport};
@@ -30,7 +31,6 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use rand::Rng;
-use tokio::sync::watch;
 
 use crate::prober::LiveProber;
 
@@ -144,8 +144,9 @@ impl Upkeep {
         &self.metrics
     }
 
-    /// Run cycles until shutdown.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Run cycles until `shutdown` is cancelled (a cycle in progress is dropped: each
+    /// observation is its own write, so nothing is left half-done).
+    pub async fn run(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(self.cfg.cycle.max(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(
@@ -157,12 +158,12 @@ impl Upkeep {
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => {}
+                _ = shutdown.cancelled() => break,
             }
-            if *shutdown.borrow() {
-                break;
-            }
-            let r = self.cycle().await;
+            let r = tokio::select! {
+                r = self.cycle() => r,
+                _ = shutdown.cancelled() => break,
+            };
             if r.probed + r.retried > 0 {
                 tracing::debug!(probed = r.probed, retried = r.retried, left = r.left, "upkeep cycle");
             }

@@ -57,8 +57,8 @@ async fn status_is_loopback_only_and_the_api_server_cuts_slow_heads() {
         }
         let node = ValidatorNode::new(ValidatorConfig::parse_from(argv)).await.unwrap();
         let port = node.api_addr().unwrap().port();
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let running = tokio::spawn(node.run(rx));
+        let stop = orchestra_node::shutdown::CancellationToken::new();
+        let running = tokio::spawn(node.run(stop.clone()));
         let local = SocketAddr::from(([127, 0, 0, 1], port));
         let remote = SocketAddr::new(ip, port);
         let t0 = Instant::now();
@@ -88,7 +88,7 @@ async fn status_is_loopback_only_and_the_api_server_cuts_slow_heads() {
         let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await.expect("cut").unwrap_or(0);
         assert_eq!(n, 0, "closed without an answer");
         assert!(t0.elapsed() < Duration::from_secs(3), "cut after {:?}", t0.elapsed());
-        tx.send(true).unwrap();
+        stop.cancel();
         tokio::time::timeout(Duration::from_secs(20), running).await.expect("stops").unwrap().unwrap();
     }
     devnet.stop().await.unwrap();

@@ -98,8 +98,8 @@ async fn objectives_go_through_the_ledger_apis_admission() {
     // Enterprise keys with small limits: a burst of exactly one objective; a quota of 15.
     let (burst1, _) = create_key_with_limits(&store, Tier::Enterprise, "burst", None, Some(10)).expect("key");
     let (quota15, q) = create_key_with_limits(&store, Tier::Enterprise, "quota", Some(15), Some(1000)).expect("key");
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(v.run(rx));
+    let stop = orchestra_node::shutdown::CancellationToken::new();
+    let run = tokio::spawn(v.run(stop.clone()));
     // The first round syncs the metagraph (objectives need it).
     let t0 = std::time::Instant::now();
     loop {
@@ -175,6 +175,6 @@ async fn objectives_go_through_the_ledger_apis_admission() {
         assert!(t0.elapsed() < Duration::from_secs(15), "usage never flushed");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    tx.send_replace(true);
+    stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(20), run).await;
 }

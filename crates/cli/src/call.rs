@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use orchestra_keys::{Keypair, Wallet, WalletArgs};
+use orchestra_keys::Keypair;
 use orchestra_net::{AxonTarget, Dendrite, DendriteAuth, DendriteConfig, DynSynapse};
+use orchestra_node::WalletArgs;
 use orchestra_proto::wire::PyType;
 use serde_json::Value;
 
@@ -78,7 +79,7 @@ pub fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
     };
     let key = match &a.uri {
         Some(u) => Keypair::from_uri(u).context("--uri is not a valid key URI")?,
-        None => Wallet::from_args(&a.wallet).hotkey()?,
+        None => a.wallet.wallet().hotkey()?,
     };
     let auth = match a.auth.as_str() {
         "v10" => DendriteAuth::V10,

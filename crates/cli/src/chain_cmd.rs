@@ -13,7 +13,8 @@ use clap::Subcommand;
 use orchestra_chain::devnet::DevnetClient;
 use orchestra_chain::subtensor::{Network, SubtensorChain, SubtensorOptions};
 use orchestra_chain::{AxonServe, Chain, ChainError, NetUid, TxOutcome, WeightsSubmission};
-use orchestra_keys::{Keypair, PublicKey, Wallet, WalletArgs};
+use orchestra_keys::{Keypair, PublicKey};
+use orchestra_node::WalletArgs;
 use serde_json::json;
 
 /// Which chain and which keys.
@@ -137,7 +138,7 @@ impl ChainArgs {
         if let Some(uri) = self.hotkey_uri.as_deref().or(self.uri.as_deref()) {
             return dev_key(uri);
         }
-        let w = Wallet::from_args(&self.wallet);
+        let w = self.wallet.wallet();
         match &self.coldkey_password {
             Some(p) => w.hotkey_with_password(p),
             None => w.hotkey(),
@@ -149,7 +150,7 @@ impl ChainArgs {
         if self.hotkey_uri.is_some() || self.uri.is_some() {
             return Ok(self.hotkey()?.public());
         }
-        let w = Wallet::from_args(&self.wallet);
+        let w = self.wallet.wallet();
         w.hotkeypub()
             .or_else(|_| w.hotkey().map(|k| k.public()))
             .with_context(|| format!("load hotkey {} (or its pub file)", w.hotkey_path().display()))
@@ -159,7 +160,7 @@ impl ChainArgs {
         if let Some(uri) = self.coldkey_uri.as_deref().or(self.uri.as_deref()) {
             return dev_key(uri);
         }
-        let w = Wallet::from_args(&self.wallet);
+        let w = self.wallet.wallet();
         w.coldkey(self.coldkey_password.as_deref().unwrap_or("")).with_context(|| {
             format!("load coldkey {} (set ORCHESTRA_COLDKEY_PASSWORD if encrypted)", w.coldkey_path().display())
         })

@@ -38,7 +38,7 @@ pub struct DevnetArgs {
     #[arg(long = "strict-ips")]
     pub strict_ips: bool,
     #[command(flatten)]
-    pub server: orchestra_net::ServerArgs,
+    pub server: orchestra_node::ServerArgs,
 }
 
 /// Runs the devnet until a shutdown signal.
@@ -59,20 +59,14 @@ pub fn run(a: DevnetArgs) -> anyhow::Result<ExitCode> {
         let server = DevnetServer::new(config)
             .with_context(|| format!("start the devnet (data dir {})", a.data_dir.display()))?;
         let state = server.state();
-        println!(
-            "{}",
-            serde_json::json!({
-                "event": "ready",
-                "url": server.url(),
-                "block": state.block,
-                "subnets": state.subnets.keys().collect::<Vec<_>>(),
-                "block_time_ms": a.block_time_ms,
-                "data_dir": a.data_dir.display().to_string(),
-            })
-        );
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        server.run(orchestra_node::shutdown_signal()).await.context("serve the devnet")?;
+        crate::ready::print(&crate::ready::DevnetReady {
+            url: server.url(),
+            block: state.block,
+            subnets: state.subnets.keys().copied().collect(),
+            block_time_ms: a.block_time_ms,
+            data_dir: a.data_dir.display().to_string(),
+        })?;
+        server.run(orchestra_node::shutdown::on_signal()).await.context("serve the devnet")?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

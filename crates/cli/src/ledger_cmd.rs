@@ -22,6 +22,7 @@ use orchestra_ledger_api::admin::{
 use orchestra_ledger_api::payments::{BuyError, RedeemRequest, buy_key, redeem_with_retry};
 use orchestra_ledger_api::{ApiConfig, LedgerApi, LedgerClient, revoke_key};
 use orchestra_ledger_store::{LedgerStore, StoreConfig, Tier};
+use orchestra_node::shutdown::TaskTracker;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::retry::Backoff;
 
@@ -112,7 +113,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub trust_forwarded_for: bool,
     #[command(flatten)]
-    pub server: orchestra_net::ServerArgs,
+    pub server: orchestra_node::ServerArgs,
     /// Address of the admin endpoint (key management while this server runs).
     #[arg(long = "admin-host", default_value = "127.0.0.1")]
     pub admin_host: String,
@@ -451,38 +452,25 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::json!({"listening": bound.to_string(), "seq": api.snapshot_seq(), "admin": admin.url()})
         );
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let shutdown = orchestra_node::shutdown::on_signal();
+        let tasks = TaskTracker::new();
         let admin_task = {
-            let api = api.clone();
-            let mut rx = stop_rx.clone();
-            tokio::spawn(async move {
-                api.serve_admin(admin, async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-            })
+            let (api, stop) = (api.clone(), shutdown.clone());
+            tasks.spawn(async move { api.serve_admin(admin, stop).await })
         };
-        let worker = if a.no_webhook_worker {
-            None
-        } else {
-            let api = api.clone();
-            let mut rx = stop_rx.clone();
-            Some(tokio::spawn(async move {
-                api.run_webhook_worker(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-            }))
-        };
-        api.serve(listener, async move {
-            orchestra_node::shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await
-        .context("serve the Ledger API")?;
-        if let Some(w) = worker {
-            w.await.context("webhook worker task")?.context("webhook worker")?;
+        if !a.no_webhook_worker {
+            let (api, stop) = (api.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                if let Err(e) = api.run_webhook_worker(stop).await {
+                    tracing::error!(error = %e, "webhook worker stopped");
+                }
+            });
         }
+        tasks.close();
+        let served = api.serve(listener, shutdown.clone()).await;
+        shutdown.cancel();
+        tasks.wait().await;
+        served.context("serve the Ledger API")?;
         admin_task.await.context("admin endpoint task")?.context("admin endpoint")?;
         anyhow::Ok(())
     })?;
@@ -628,6 +616,7 @@ fn client(r: &RemoteArgs) -> anyhow::Result<LedgerClient> {
 
 /// Follow the feed; reconnect (resuming after the last event seen) when the stream drops.
 async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
+    let shutdown = orchestra_node::shutdown::on_signal();
     let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let mut failures = 0u32;
     loop {
@@ -636,7 +625,7 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
                 failures = 0;
                 loop {
                     tokio::select! {
-                        _ = orchestra_node::shutdown_signal() => return Ok(()),
+                        _ = shutdown.cancelled() => return Ok(()),
                         item = stream.next() => match item {
                             Some(Ok(ev)) => {
                                 since = Some(ev.seq);
@@ -657,7 +646,7 @@ async fn watch(c: LedgerClient, mut since: Option<u64>) -> anyhow::Result<()> {
         }
         failures += 1;
         tokio::select! {
-            _ = orchestra_node::shutdown_signal() => return Ok(()),
+            _ = shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(backoff.nominal(failures)) => {}
         }
     }

@@ -12,9 +12,11 @@ pub mod devnet_cmd;
 pub mod ledger_cmd;
 pub mod localnet;
 pub mod owner;
+pub mod ready;
 pub mod sim_cmd;
 pub mod submit;
 pub mod subnet_cmd;
+pub mod supervisor;
 pub mod wallet;
 pub mod yuma;
 

@@ -18,9 +18,16 @@
 //! whole 127/8 is loopback). That runtime's epoch is a mock (docs/chain-conformance.md), so the
 //! last step waits for the validators' weights and prints the emission it pays by stake;
 //! incentive stays 0 there.
+//!
+//! Every child process runs under [`Supervisor`]: the devnet and the simulators are ready when
+//! their typed ready line ([`crate::ready`]) says so, a child that dies mid-run fails the run
+//! naming it and its log, and all of them are stopped (SIGTERM, then SIGKILL) on success,
+//! failure or Ctrl-C. The run is a sequence of named [`Steps`]: a failure names its step, a
+//! success lists how long each took.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
@@ -32,9 +39,15 @@ use orchestra_chain::subtensor::{Network, SubtensorChain, SubtensorOptions};
 use orchestra_chain::{Chain, ChainAdmin, Hyperparam};
 use orchestra_devnet::admin::{AdminCall, AdminClient};
 use orchestra_keys::{Keypair, Wallet};
+use orchestra_node::shutdown::CancellationToken;
+use orchestra_proto::gateway::{ObjectiveRecord, ObjectiveRequest, ObjectiveState};
+use orchestra_proto::receipt::CallStatus;
+use orchestra_subnet_sim::SubnetKind;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use crate::ready::{DevnetReady, SimReady};
+use crate::supervisor::{Exits, Steps, Supervisor};
 
 /// The chain a localnet runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -79,47 +92,25 @@ pub struct LocalnetArgs {
 
 const TAO: u64 = 1_000_000_000;
 
-struct Proc {
-    name: String,
-    child: Child,
-}
-
+/// What localnet started: supervised child processes, and the subtensor runtime (chopsticks,
+/// started and stopped by its script).
 struct Net {
-    procs: Vec<Proc>,
+    sup: Supervisor,
     /// scripts/local-runtime.sh and the runtime's directory, to stop chopsticks at the end.
     runtime: Option<(PathBuf, PathBuf)>,
+    /// Cancelled when localnet stops: ends its own servers (the webhook receiver).
+    stop: CancellationToken,
 }
 
 impl Net {
     async fn stop(&mut self) {
-        self.stop_procs().await;
+        self.stop.cancel();
+        self.sup.stop(Duration::from_secs(5)).await;
         if let Some((script, dir)) = self.runtime.take() {
             let _ =
                 tokio::process::Command::new("bash").arg(&script).arg("--stop").arg("--dir").arg(&dir).status().await;
         }
     }
-
-    async fn stop_procs(&mut self) {
-        for p in &mut self.procs {
-            if let Some(id) = p.child.id() {
-                // SIGTERM first so daemons flush and exit cleanly.
-                let _ = std::process::Command::new("kill").arg("-TERM").arg(id.to_string()).status();
-            }
-        }
-        for p in &mut self.procs {
-            match tokio::time::timeout(Duration::from_secs(5), p.child.wait()).await {
-                Ok(_) => {}
-                Err(_) => {
-                    eprintln!("  {} did not stop in 5 s; killing it", p.name);
-                    let _ = p.child.kill().await;
-                }
-            }
-        }
-    }
-}
-
-fn step(msg: &str) {
-    eprintln!("==> {msg}");
 }
 
 fn bin(name: &str) -> anyhow::Result<PathBuf> {
@@ -131,104 +122,29 @@ fn bin(name: &str) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
-/// Spawn a child with stdout piped and stderr to a log; wait for its JSON "ready" line.
-async fn spawn_ready(
-    name: &str,
-    program: &Path,
-    args: &[String],
-    logs: &Path,
-    wait: Duration,
-) -> anyhow::Result<(Proc, Value)> {
-    let log = std::fs::File::create(logs.join(format!("{name}.log"))).with_context(|| format!("log for {name}"))?;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {name}"))?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = tokio::time::timeout(wait, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && v.get("event").and_then(Value::as_str) == Some("ready")
-            {
-                return Some(v);
-            }
-        }
-        None
-    })
-    .await;
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    match ready {
-        Ok(Some(v)) => Ok((Proc { name: name.into(), child }, v)),
-        _ => bail!("{name} did not become ready; see {}", logs.join(format!("{name}.log")).display()),
-    }
-}
+/// One webhook delivery: lower-case header names and values, and the body.
+type Delivery = (HashMap<String, String>, Vec<u8>);
 
-fn spawn_daemon(name: &str, program: &Path, args: &[String], logs: &Path) -> anyhow::Result<Proc> {
-    let log = std::fs::File::create(logs.join(format!("{name}.log"))).with_context(|| format!("log for {name}"))?;
-    let err = log.try_clone()?;
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::from(log))
-        .stderr(Stdio::from(err))
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {name}"))?;
-    Ok(Proc { name: name.into(), child })
-}
-
-/// A minimal HTTP receiver for webhook deliveries: answers 200 and hands over headers and body.
-async fn webhook_receiver()
--> anyhow::Result<(String, tokio::sync::mpsc::Receiver<(std::collections::HashMap<String, String>, Vec<u8>)>)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// A webhook receiver on loopback (the one serving loop, stopped by `stop`): answers 200 to
+/// `POST /hook` and hands over each delivery.
+async fn webhook_receiver(stop: CancellationToken) -> anyhow::Result<(String, mpsc::Receiver<Delivery>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hook", listener.local_addr()?);
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let (tx, rx) = mpsc::channel::<Delivery>(16);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+            let headers = headers
+                .iter()
+                .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+                .collect();
+            let _ = tx.send((headers, body.to_vec())).await;
+            axum::http::StatusCode::OK
+        }),
+    );
     tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let (head_end, len) = loop {
-                    let Ok(n) = sock.read(&mut chunk).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..p]).to_string();
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
-                            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        break (p + 4, len);
-                    }
-                };
-                while buf.len() < head_end + len {
-                    let Ok(n) = sock.read(&mut chunk).await else { return };
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let headers = head
-                    .lines()
-                    .skip(1)
-                    .filter_map(|l| {
-                        l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                    })
-                    .collect();
-                let body = buf[head_end..(head_end + len).min(buf.len())].to_vec();
-                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-                let _ = tx.send((headers, body)).await;
-            });
+        if let Err(e) = orchestra_net::serve::serve(listener, app, stop.cancelled_owned()).await {
+            tracing::warn!(error = %e, "the webhook receiver stopped");
         }
     });
     Ok((url, rx))
@@ -446,26 +362,52 @@ async fn run_async(mut a: LocalnetArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&wallets)?;
     let me = std::env::current_exe()?;
     let (miner_bin, validator_bin) = (bin("miner")?, bin("validator")?);
-    let mut net = Net { procs: Vec::new(), runtime: None };
-    let outcome = demo(&a, &dir, &logs, &wallets, &me, &miner_bin, &validator_bin, &mut net).await;
+    let (sup, mut exits) = Supervisor::new(&logs);
+    let shutdown = orchestra_node::shutdown::on_signal();
+    let mut net = Net { sup, runtime: None, stop: CancellationToken::new() };
+    let mut steps = Steps::default();
+    let outcome = tokio::select! {
+        r = demo(&a, &dir, &logs, &wallets, &me, &miner_bin, &validator_bin, &mut net, &mut steps) => r,
+        _ = shutdown.cancelled() => Err(anyhow::anyhow!("interrupted")),
+        Some(exit) = exits.recv() => Err(anyhow::anyhow!("{exit}")),
+    };
     let ok = match &outcome {
-        Ok(()) => true,
+        Ok(()) => {
+            steps.finish();
+            true
+        }
         Err(e) => {
-            eprintln!("\nlocalnet: FAILED: {e:#}\nlogs: {}", logs.display());
+            let at = steps.current().map(|(n, t)| format!(" in step \"{n}\" after {:.1} s", t.as_secs_f64()));
+            eprintln!("\nlocalnet: FAILED{}: {e:#}\nlogs: {}", at.unwrap_or_default(), logs.display());
             false
         }
     };
-    if ok && !a.demo {
-        eprintln!("\nrunning; Ctrl-C to stop everything");
-        let _ = tokio::signal::ctrl_c().await;
+    let ok = if ok && !a.demo { keep_running(&shutdown, &mut exits).await } else { ok };
+    if ok {
+        eprintln!("\nsteps:");
+        for (name, took) in steps.done() {
+            eprintln!("  {:>7.1} s  {name}", took.as_secs_f64());
+        }
     }
-    step("stopping");
+    eprintln!("==> stopping {}", net.sup.names().join(", "));
     net.stop().await;
     if ok {
         eprintln!("localnet: OK");
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// After the demo without `--demo`: serve until Ctrl-C (true), or until a child dies (false).
+async fn keep_running(shutdown: &CancellationToken, exits: &mut Exits) -> bool {
+    eprintln!("\nrunning; Ctrl-C to stop everything");
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        Some(exit) = exits.recv() => {
+            eprintln!("\nlocalnet: FAILED: {exit}");
+            false
+        }
     }
 }
 
@@ -479,40 +421,41 @@ async fn demo(
     miner_bin: &Path,
     validator_bin: &Path,
     net: &mut Net,
+    steps: &mut Steps,
 ) -> anyhow::Result<()> {
     let s = |x: &str| x.to_string();
-    step(&format!("working directory {}", dir.display()));
+    eprintln!("==> working directory {}", dir.display());
 
     let chain = match a.chain {
         LocalChainKind::Devnet => {
-            step("starting the devnet (local subtensor simulator)");
-            let (p, ready) = spawn_ready(
-                "devnet",
-                me,
-                &[
-                    s("devnet"),
-                    s("--port"),
-                    s("0"),
-                    s("--data-dir"),
-                    dir.join("devnet").display().to_string(),
-                    s("--block-time-ms"),
-                    a.block_time_ms.to_string(),
-                    s("--tempo"),
-                    a.tempo.to_string(),
-                    // The localnet creates its own subnet with its own owner.
-                    s("--no-dev-accounts"),
-                ],
-                logs,
-                Duration::from_secs(30),
-            )
-            .await?;
-            net.procs.push(p);
-            let url = ready.get("url").and_then(Value::as_str).context("devnet ready line has no url")?.to_string();
+            steps.begin("starting the devnet (local subtensor simulator)");
+            let ready: DevnetReady = net
+                .sup
+                .spawn_ready(
+                    "devnet",
+                    me,
+                    &[
+                        s("devnet"),
+                        s("--port"),
+                        s("0"),
+                        s("--data-dir"),
+                        dir.join("devnet").display().to_string(),
+                        s("--block-time-ms"),
+                        a.block_time_ms.to_string(),
+                        s("--tempo"),
+                        a.tempo.to_string(),
+                        // The localnet creates its own subnet with its own owner.
+                        s("--no-dev-accounts"),
+                    ],
+                    Duration::from_secs(30),
+                )
+                .await?;
+            let url = ready.url;
             eprintln!("    devnet {url}");
             LocalChain::Devnet { url }
         }
         LocalChainKind::Subtensor => {
-            step("starting the real subtensor runtime (spec 218 under chopsticks, scripts/local-runtime.sh)");
+            steps.begin("starting the real subtensor runtime (spec 218 under chopsticks, scripts/local-runtime.sh)");
             let script = script("local-runtime.sh")?;
             let port = if a.runtime_port == 0 { free_port()? } else { a.runtime_port };
             let rdir = dir.join("runtime");
@@ -542,7 +485,7 @@ async fn demo(
     };
     let chain_url = chain.url().to_string();
 
-    step("starting the simulated subnets (search like SN22, data like SN13, LLM like SN64)");
+    steps.begin("starting the simulated subnets (search like SN22, data like SN13, LLM like SN64)");
     let ledger_file = dir.join("ledger.json");
     // Two search subnets, so one can go down and miners fall back to the other.
     let sim_config = dir.join("subnet-sim.toml");
@@ -563,31 +506,24 @@ async fn demo(
     if let Some(w) = &a.world {
         sim_args.extend([s("--world"), w.display().to_string()]);
     }
-    let (p, ready) = spawn_ready("subnet-sim", me, &sim_args, logs, Duration::from_secs(30)).await?;
-    net.procs.push(p);
-    let subnets = ready.get("subnets").cloned().unwrap_or(Value::Null);
-    let data_base = subnets
-        .as_array()
-        .and_then(|v| v.iter().find(|s| s.get("kind").and_then(Value::as_str) == Some("data")))
-        .and_then(|s| s.get("addr").and_then(Value::as_str))
-        .map(|addr| format!("http://{addr}"))
+    let ready: SimReady = net.sup.spawn_ready("subnet-sim", me, &sim_args, Duration::from_secs(30)).await?;
+    let data_base = ready
+        .subnets
+        .iter()
+        .find(|s| s.kind == SubnetKind::Data)
+        .map(|s| s.base_url())
         .context("no data subnet in the simulator's ready line")?;
-    let search_base = subnets
-        .as_array()
-        .and_then(|v| v.iter().find(|s| s.get("netuid").and_then(Value::as_u64) == Some(22)))
-        .and_then(|s| s.get("addr").and_then(Value::as_str))
-        .map(|addr| format!("http://{addr}"))
+    let search_base = ready
+        .subnets
+        .iter()
+        .find(|s| s.netuid == 22)
+        .map(|s| s.base_url())
         .context("no search subnet 22 in the simulator's ready line")?;
-    for sn in subnets.as_array().into_iter().flatten() {
-        eprintln!(
-            "    {} (netuid {}) at http://{}",
-            sn["name"].as_str().unwrap_or("?"),
-            sn["netuid"],
-            sn["addr"].as_str().unwrap_or("?")
-        );
+    for sn in &ready.subnets {
+        eprintln!("    {} (netuid {}) at {}", sn.name, sn.netuid, sn.base_url());
     }
 
-    step("creating wallets, the subnet and its neurons");
+    steps.begin("creating wallets, the subnet and its neurons");
     let (owner_ck, owner_hk) = new_wallet(wallets, "owner")?;
     let mut keys = vec![(s("owner"), owner_ck.clone(), owner_hk.clone())];
     for i in 0..a.validators + a.miners {
@@ -626,7 +562,7 @@ async fn demo(
     let permits = mg.neurons.iter().filter(|n| n.validator_permit).count();
     eprintln!("    epoch ran at block {}: {permits} validator permits", mg.block);
 
-    step("starting miners and validators (the real binaries)");
+    steps.begin("starting miners and validators (the real binaries)");
     let common = |name: &str| {
         vec![
             s("--wallet.path"),
@@ -680,7 +616,7 @@ async fn demo(
             s("--ledger.sync_secs"),
             s("3"),
         ]);
-        net.procs.push(spawn_daemon(name, miner_bin, &args, logs)?);
+        net.sup.spawn(name, miner_bin, &args)?;
         miner_ports.push(port);
     }
     for ((name, _), port) in validators.iter().zip(api_ports.iter().copied()) {
@@ -702,7 +638,7 @@ async fn demo(
             s("--policy.owner"),
             owner_hk.ss58().to_string(),
         ]);
-        net.procs.push(spawn_daemon(name, validator_bin, &args, logs)?);
+        net.sup.spawn(name, validator_bin, &args)?;
     }
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let api = api_urls[0].clone();
@@ -728,59 +664,59 @@ async fn demo(
     .await?;
     eprintln!("    validator0 round {}: {} miners scored", status["status"]["epoch"], status["status"]["miners"]);
 
-    step("submitting the worked example through the gateway");
-    let objective = json!({
-        "objective": "Research cloud GPU pricing and recommend positioning for our inference API",
-        "target_schema": {
+    steps.begin("submitting the worked example through the gateway");
+    let objective = ObjectiveRequest::new(
+        "Research cloud GPU pricing and recommend positioning for our inference API",
+        json!({
             "competitors": [{"name": "str", "pricing": "dict"}],
             "recommendation": {"price_point": "float", "rationale": "str"}
-        },
-        "top_n": 2
-    });
-    let resp = http.post(format!("{api}/v1/objectives")).bearer_auth(&key).json(&objective).send().await?;
-    let code = resp.status();
-    let rec: Value = resp.json().await?;
-    if !code.is_success() || rec["state"] != "completed" {
-        bail!("the gateway did not complete the objective: {code} {rec}");
+        }),
+    )
+    .with_top_n(2);
+    let rec = submit_objective(&http, &api, &key, &objective).await?;
+    if rec.state != ObjectiveState::Completed {
+        bail!(
+            "the gateway did not complete the objective: {}",
+            rec.reason.as_deref().unwrap_or(&rec.state.to_string())
+        );
     }
     println!(
         "{}",
         serde_json::to_string_pretty(
-            &json!({"verified_result": rec["result"], "miner": rec["miner"], "score": rec["scores"]["score"]["total"]})
+            &json!({"verified_result": rec.result, "miner": rec.miner, "score": rec.score_total()})
         )?
     );
-    let receipts = rec["receipts"].as_array().cloned().unwrap_or_default();
-    eprintln!("    {} receipts, root {}", receipts.len(), rec["receipt_root"].as_str().unwrap_or("?"));
-    for r in receipts.iter().take(12) {
+    eprintln!("    {} receipts, root {}", rec.receipts.len(), rec.receipt_root.as_deref().unwrap_or("?"));
+    for r in rec.receipts.iter().take(12) {
         eprintln!(
             "      {:<10} netuid {:>3} {:<18} {:>5} ms  {}",
-            r["step_id"].as_str().unwrap_or(""),
-            r["netuid"],
-            r["subnet"].as_str().unwrap_or(""),
-            r["latency_ms"],
-            r["status"]["kind"].as_str().unwrap_or("")
+            r.step_id,
+            r.netuid,
+            r.subnet,
+            r.latency_ms,
+            status_label(&r.status)
         );
     }
 
-    step("taking search subnet 22 down: objectives must complete through the fallback (netuid 122)");
+    steps.begin("taking search subnet 22 down: objectives must complete through the fallback (netuid 122)");
     http.post(format!("{search_base}/control/faults")).json(&json!({"down": true})).send().await?.error_for_status()?;
-    let resp = http.post(format!("{api}/v1/objectives")).bearer_auth(&key).json(&objective).send().await?;
-    let code = resp.status();
-    let rec2: Value = resp.json().await?;
-    if !code.is_success() || rec2["state"] != "completed" {
-        bail!("with subnet 22 down the objective did not complete: {code} {rec2}");
+    let rec2 = submit_objective(&http, &api, &key, &objective).await?;
+    if rec2.state != ObjectiveState::Completed {
+        bail!(
+            "with subnet 22 down the objective did not complete: {}",
+            rec2.reason.as_deref().unwrap_or(&rec2.state.to_string())
+        );
     }
-    let receipts2 = rec2["receipts"].as_array().cloned().unwrap_or_default();
-    let failed_22 = receipts2.iter().filter(|r| r["netuid"] == 22 && r["status"]["kind"] != "ok").count();
-    let served_122 = receipts2.iter().filter(|r| r["netuid"] == 122 && r["status"]["kind"] == "ok").count();
+    let failed_22 = rec2.receipts.iter().filter(|r| r.netuid == 22 && r.status != CallStatus::Ok).count();
+    let served_122 = rec2.receipts.iter().filter(|r| r.netuid == 122 && r.status == CallStatus::Ok).count();
     if served_122 == 0 {
-        bail!("no search call fell back to netuid 122: {receipts2:?}");
+        bail!("no search call fell back to netuid 122: {:?}", rec2.receipts);
     }
     eprintln!("    completed: {failed_22} failed calls to netuid 22 (receipted), {served_122} served by netuid 122");
     http.post(format!("{search_base}/control/faults")).json(&json!({})).send().await?.error_for_status()?;
 
-    step("subscribing to Ledger changes: a webhook receiver and an SSE client");
-    let (hook_url, mut hook_rx) = webhook_receiver().await?;
+    steps.begin("subscribing to Ledger changes: a webhook receiver and an SSE client");
+    let (hook_url, mut hook_rx) = webhook_receiver(net.stop.clone()).await?;
     let ledger_client = orchestra_ledger_api::LedgerClient::new(&api, Some(key.clone()))?;
     let hook = ledger_client
         .create_webhook(&orchestra_ledger_api::views::WebhookRequest {
@@ -816,7 +752,7 @@ async fn demo(
     });
     eprintln!("    webhook {} -> {hook_url}; SSE from seq {since}", hook.id);
 
-    step("injecting schema drift into the simulated data subnet (a new metadata.scrape_timestamp field)");
+    steps.begin("injecting schema drift into the simulated data subnet (a new metadata.scrape_timestamp field)");
     let drift = json!({"drift": {"after_ms": 0, "kind": "add_field", "path": "metadata.scrape_timestamp", "value": "2026-11-22T10:00:00Z"}});
     http.post(format!("{data_base}/control/faults")).json(&drift).send().await?.error_for_status()?;
     let change = wait_for("a miner proposal approved into the Ledger", Duration::from_secs(120), || {
@@ -869,7 +805,7 @@ async fn demo(
         .context("the webhook's HMAC signature does not verify")?;
     eprintln!("    webhook delivered event {event_id}, HMAC signature verified");
 
-    step("Ledger admin while validator0 runs: a key through its admin endpoint (`orchestra ledger keys`)");
+    steps.begin("Ledger admin while validator0 runs: a key through its admin endpoint (`orchestra ledger keys`)");
     let ledger_dir = dir.join("state").join("validator").join(validators[0].1.ss58());
     let admin_out = tokio::process::Command::new(me)
         .args(["ledger", "keys", "create", "--tier", "developer", "--name", "localnet-admin", "--data-dir"])
@@ -894,7 +830,7 @@ async fn demo(
         listed.as_array().map(Vec::len).unwrap_or(0)
     );
 
-    step("buying a developer API key with TAO from validator0 (quote, transfer + remark, redeem)");
+    steps.begin("buying a developer API key with TAO from validator0 (quote, transfer + remark, redeem)");
     let buyer = chain.client(Some(client_ck.clone())).await?;
     let ledger_client = orchestra_ledger_api::LedgerClient::new(&api, None)?;
     let purchase = orchestra_ledger_api::payments::buy_key(
@@ -925,7 +861,7 @@ async fn demo(
 
     let mg = match a.chain {
         LocalChainKind::Devnet => {
-            step("waiting for weights and an epoch on the devnet");
+            steps.begin("waiting for weights and an epoch on the devnet");
             wait_for("emissions to miners", Duration::from_secs(180), || {
                 let reader = &reader;
                 async move {
@@ -937,7 +873,7 @@ async fn demo(
             .await?
         }
         LocalChainKind::Subtensor => {
-            step("waiting for the validators' weights on the subtensor runtime");
+            steps.begin("waiting for the validators' weights on the subtensor runtime");
             let vals: Vec<String> = validators.iter().map(|v| v.1.ss58().to_string()).collect();
             let registered = mg.block;
             let m = wait_for("weights from every validator and emission", Duration::from_secs(300), || {
@@ -997,4 +933,32 @@ async fn demo(
     eprintln!("  API key (production) in {}", key_file.display());
     eprintln!("  API key (developer, paid in TAO): {paid_key}");
     Ok(())
+}
+
+/// A receipt's call status as the demo prints it (the wire's `kind`).
+fn status_label(s: &CallStatus) -> &'static str {
+    match s {
+        CallStatus::Ok => "ok",
+        CallStatus::Error { .. } => "error",
+        CallStatus::Timeout => "timeout",
+    }
+}
+
+/// `POST /v1/objectives` through the gateway: the record, or an error with the gateway's
+/// refusal (code and message).
+async fn submit_objective(
+    http: &reqwest::Client,
+    api: &str,
+    key: &str,
+    objective: &ObjectiveRequest,
+) -> anyhow::Result<ObjectiveRecord> {
+    let resp = http.post(format!("{api}/v1/objectives")).bearer_auth(key).json(objective).send().await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    match crate::submit::answer(status, &text)? {
+        crate::submit::Answer::Record(rec) => Ok(*rec),
+        crate::submit::Answer::Refused(e) => {
+            bail!("the gateway refused the objective: HTTP {status} {}: {}", e.code, e.error)
+        }
+    }
 }

@@ -127,11 +127,13 @@ pub fn run(a: SimArgs) -> anyhow::Result<ExitCode> {
             let key = a.axon_key.clone().unwrap_or_else(|| format!("//SimulatedSubnet{}", s.netuid));
             uid = Some(register(url, &a.coldkey_uri, &key, s.netuid, ip, s.addr.port()).await?);
         }
-        println!(
-            "{}",
-            serde_json::json!({"event": "ready", "simulated": true, "world": world_name, "subnets": sim.subnets, "uid": uid})
-        );
-        orchestra_node::shutdown_signal().await;
+        crate::ready::print(&crate::ready::SimReady {
+            simulated: true,
+            world: world_name,
+            subnets: sim.subnets.clone(),
+            uid,
+        })?;
+        orchestra_node::shutdown::signal().await;
         sim.shutdown().await;
         anyhow::Ok(())
     })?;

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use serde_json::{Value, json};
+use orchestra_ledger_api::ErrorBody;
+use orchestra_proto::contract::Contract;
+use orchestra_proto::gateway::{ObjectiveRecord, ObjectiveRequest, ObjectiveState};
+use serde_json::Value;
 
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
@@ -39,31 +42,80 @@ pub fn run(a: SubmitArgs) -> anyhow::Result<ExitCode> {
     if !schema.is_object() {
         bail!("{}: the schema must be a JSON object", a.schema);
     }
-    let body = json!({
-        "objective": a.objective,
-        "target_schema": schema,
-        "contract": {"deadline_ms": a.deadline_ms, "budget_micros": a.budget_micros},
-        "top_n": a.top_n,
-    });
+    let request = ObjectiveRequest::new(&a.objective, schema)
+        .with_contract(Contract { deadline_ms: a.deadline_ms, budget_micros: a.budget_micros, ..Contract::default() })
+        .with_top_n(a.top_n);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (status, out) = rt.block_on(async {
+    let (status, body) = rt.block_on(async {
         let http = reqwest::Client::builder().timeout(Duration::from_millis(a.deadline_ms + 30_000)).build()?;
         let resp = http
             .post(format!("{}/v1/objectives", a.url.trim_end_matches('/')))
             .bearer_auth(&a.key)
-            .json(&body)
+            .json(&request)
             .send()
             .await
             .with_context(|| format!("reaching the gateway at {}", a.url))?;
         let status = resp.status();
-        let out: Value = resp.json().await.context("the gateway's answer is not JSON")?;
-        anyhow::Ok((status, out))
+        let body = resp.text().await.context("reading the gateway's answer")?;
+        anyhow::Ok((status, body))
     })?;
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    if status.is_success() && out["state"] == "completed" {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("objective not completed: HTTP {status}");
-        Ok(ExitCode::FAILURE)
+    match answer(status.as_u16(), &body)? {
+        Answer::Record(rec) => {
+            println!("{}", serde_json::to_string_pretty(&rec)?);
+            if rec.state == ObjectiveState::Completed {
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!("objective {}: {}", rec.state, rec.reason.as_deref().unwrap_or("no reason given"));
+        }
+        Answer::Refused(e) => eprintln!("the gateway refused the objective: HTTP {status} {}: {}", e.code, e.error),
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// What the gateway answered: a record (any success status) or a refusal.
+#[derive(Debug)]
+pub enum Answer {
+    Record(Box<ObjectiveRecord>),
+    Refused(ErrorBody),
+}
+
+/// Reads the gateway's answer to `POST /v1/objectives`; anything that is neither view is an
+/// error naming the status and the start of the body.
+pub fn answer(status: u16, body: &str) -> anyhow::Result<Answer> {
+    let head: String = body.chars().take(300).collect();
+    if (200..300).contains(&status) {
+        let rec = serde_json::from_str(body)
+            .with_context(|| format!("the gateway's HTTP {status} answer is not an objective record: {head}"))?;
+        return Ok(Answer::Record(Box::new(rec)));
+    }
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(e) => Ok(Answer::Refused(e)),
+        Err(_) => bail!("the gateway answered HTTP {status}: {head}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_as_records_or_refusals() {
+        let rec = serde_json::json!({
+            "id": "obj-1", "request": {"objective": "x", "target_schema": {"a": "str"}}, "state": "completed",
+            "result": {"a": "y"}, "miner": "5H1", "scores": null, "receipts": [], "receipt_root": null,
+            "revisions": [], "contestants": []
+        });
+        match answer(201, &rec.to_string()).expect("record") {
+            Answer::Record(r) => assert_eq!((r.id.as_str(), r.state), ("obj-1", ObjectiveState::Completed)),
+            other => panic!("{other:?}"),
+        }
+        match answer(429, r#"{"error":"slow down","code":"rate_limited"}"#).expect("refusal") {
+            Answer::Refused(e) => assert_eq!(e.code, "rate_limited"),
+            other => panic!("{other:?}"),
+        }
+        let e = answer(502, "<html>bad gateway</html>").expect_err("not JSON");
+        assert!(e.to_string().contains("HTTP 502") && e.to_string().contains("bad gateway"), "{e}");
+        let e = answer(200, r#"{"state":"completed"}"#).expect_err("not a record");
+        assert!(e.to_string().contains("not an objective record"), "{e}");
     }
 }

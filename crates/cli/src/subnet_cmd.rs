@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use orchestra_keys::{Keypair, Wallet, WalletArgs};
+use orchestra_keys::Keypair;
 use orchestra_net::GuardConfig;
+use orchestra_node::WalletArgs;
 use orchestra_proto::ledger::{LedgerEntry, TransportSpec};
 use orchestra_subnets::Adapters;
 use orchestra_subnets::probe::{ProbeClass, ProbeReport, probe};
@@ -171,7 +172,7 @@ async fn check_targets(e: &LedgerEntry, allow_private: bool) -> anyhow::Result<(
 fn signer(a: &ProbeArgs) -> Option<Keypair> {
     match &a.uri {
         Some(u) => Keypair::from_uri(u).ok(),
-        None => Wallet::from_args(&a.wallet).hotkey().ok(),
+        None => a.wallet.wallet().hotkey().ok(),
     }
 }
 

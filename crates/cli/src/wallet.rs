@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use orchestra_keys::{Keypair, Wallet, WalletArgs};
+use orchestra_keys::Keypair;
+use orchestra_node::WalletArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum WalletCommand {
@@ -57,7 +58,7 @@ fn key_from(uri: Option<&str>) -> anyhow::Result<(Keypair, Option<String>)> {
 pub fn run(cmd: WalletCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         WalletCommand::Create(a) => {
-            let w = Wallet::from_args(&a.wallet);
+            let w = a.wallet.wallet();
             let mut out = serde_json::Map::new();
             if !a.hotkey_only {
                 if a.password.is_none() && !a.no_password {
@@ -81,7 +82,7 @@ pub fn run(cmd: WalletCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Show(a) => {
-            let w = Wallet::from_args(&a.wallet);
+            let w = a.wallet.wallet();
             let mut out = serde_json::Map::new();
             out.insert("name".into(), a.wallet.name.clone().into());
             match w.coldkeypub() {

@@ -32,15 +32,11 @@ async fn ledger_entries_verify_against_the_committed_root() {
     let api = LedgerApi::new(ApiConfig::default(), store.clone()).expect("api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = orchestra_ledger_api::CancellationToken::new();
     let server = tokio::spawn({
-        let api = api.clone();
+        let (api, stop) = (api.clone(), stop.clone());
         async move {
-            let _ = api
-                .serve(listener, async move {
-                    let _ = rx.await;
-                })
-                .await;
+            let _ = api.serve(listener, stop).await;
         }
     });
 
@@ -83,7 +79,7 @@ async fn ledger_entries_verify_against_the_committed_root() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"verified\":false"));
 
-    let _ = tx.send(());
+    stop.cancel();
     let _ = server.await;
     let _ = devnet.stop().await;
 }

@@ -89,7 +89,7 @@ async fn probe_prints_the_result_and_the_receipt() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api_url = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
-        let _ = api.serve(listener, std::future::pending()).await;
+        let _ = api.serve(listener, orchestra_node::shutdown::CancellationToken::new()).await;
     });
     let r = probe(&["--netuid", "22", "--ledger", &api_url, "--key", &key, "--allow-private"]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.out, r.stderr);

@@ -4,7 +4,6 @@
 //! nonces, serializes access to the state, persists each change before answering, and counts.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +29,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::DevnetError;
 use crate::admin::{ACCOUNT_ROUTE, ADMIN_ROUTE, AccountResponse, AdminCall, AdminRequest, MAX_ADVANCE};
@@ -276,18 +277,21 @@ impl DevnetServer {
         self.shared.node.lock().state.clone()
     }
 
-    /// Serves until `shutdown` completes, producing blocks every `block_time_ms` meanwhile. On
-    /// return the store is closed (the server is consumed), so the data directory can be reopened.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), DevnetError> {
+    /// Serves until `shutdown` is cancelled, producing blocks every `block_time_ms` meanwhile.
+    /// On return the block producer has stopped and the store is closed (the server is
+    /// consumed), so the data directory can be reopened.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), DevnetError> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         let shared = self.shared;
-        let producer = (shared.block_time_ms > 0).then(|| tokio::spawn(block_loop(shared.clone())));
-        tracing::info!(addr = %self.addr, block_time_ms = shared.block_time_ms, "devnet serving");
-        let served = self.server.serve(listener, router(shared), shutdown).await;
-        if let Some(p) = producer {
-            p.abort();
-            let _ = p.await;
+        let tasks = TaskTracker::new();
+        if shared.block_time_ms > 0 {
+            tasks.spawn(block_loop(shared.clone(), shutdown.clone()));
         }
+        tasks.close();
+        tracing::info!(addr = %self.addr, block_time_ms = shared.block_time_ms, "devnet serving");
+        let served = self.server.serve(listener, router(shared), shutdown.clone().cancelled_owned()).await;
+        shutdown.cancel();
+        tasks.wait().await;
         served?;
         Ok(())
     }
@@ -295,11 +299,9 @@ impl DevnetServer {
     /// Starts serving on the current tokio runtime; stop it with [`RunningDevnet::stop`].
     pub fn spawn(self) -> RunningDevnet {
         let url = self.url();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let join = tokio::spawn(self.run(async move {
-            let _ = rx.await;
-        }));
-        RunningDevnet { url, stop: Some(tx), join }
+        let stop = CancellationToken::new();
+        let join = tokio::spawn(self.run(stop.clone()));
+        RunningDevnet { url, stop, join }
     }
 }
 
@@ -308,16 +310,14 @@ impl DevnetServer {
 pub struct RunningDevnet {
     /// `http://ip:port`.
     pub url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: CancellationToken,
     join: tokio::task::JoinHandle<Result<(), DevnetError>>,
 }
 
 impl RunningDevnet {
     /// Stops serving and waits until the store is closed.
     pub async fn stop(mut self) -> Result<(), DevnetError> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+        self.stop.cancel();
         match (&mut self.join).await {
             Ok(r) => r,
             Err(e) => Err(DevnetError::Io(std::io::Error::other(e.to_string()))),
@@ -344,12 +344,15 @@ fn genesis(settings: ChainSettings, dev_accounts: bool) -> Result<DevnetState, D
     Ok(state)
 }
 
-async fn block_loop(shared: Arc<Shared>) {
+async fn block_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_millis(shared.block_time_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is immediate
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
         let s = shared.clone();
         match tokio::task::spawn_blocking(move || s.produce_blocks(1)).await {
             Ok(Ok(block)) => tracing::trace!(block, "block"),

@@ -2,7 +2,7 @@
 //!
 //! - [`Keypair`], [`PublicKey`], [`VerifyingKey`]: sr25519 keys, SS58 addresses (format 42) and
 //!   signatures exactly as the SDK makes and checks them.
-//! - [`Wallet`] and [`WalletArgs`]: the `~/.bittensor/wallets/<name>` layout and its key files
+//! - [`Wallet`]: the `~/.bittensor/wallets/<name>` layout and its key files
 //!   (plaintext JSON and NaCl-encrypted), readable by the SDK and from it.
 //! - [`keyfile`]: the key file format itself, for tools that handle files directly.
 
@@ -13,4 +13,4 @@ mod wallet;
 
 pub use error::KeyError;
 pub use keypair::{Keypair, PublicKey, SS58_FORMAT, VerifyingKey, parse_signature_hex, python_message_bytes};
-pub use wallet::{Wallet, WalletArgs};
+pub use wallet::Wallet;

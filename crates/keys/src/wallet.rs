@@ -1,5 +1,5 @@
 //! Bittensor wallets on disk (`~/.bittensor/wallets/<name>/…`), read and written in the layout
-//! and format of the Python SDK, plus the `--wallet.*` command-line flags every neuron takes.
+//! and format of the Python SDK (the `--wallet.*` flags that name one are `orchestra_node::WalletArgs`).
 //!
 //! Layout: `<path>/<name>/coldkey`, `coldkeypub.txt`, `hotkeys/<hotkey>`, `hotkeys/<hotkey>pub.txt`.
 
@@ -8,27 +8,6 @@ use std::path::{Path, PathBuf};
 use crate::error::KeyError;
 use crate::keyfile;
 use crate::keypair::{Keypair, PublicKey};
-
-/// The bittensor-style wallet flags (`--wallet.path`, `--wallet.name`, `--wallet.hotkey`), with
-/// the SDK's defaults and `BT_WALLET_*` environment variables.
-#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
-pub struct WalletArgs {
-    /// Directory that holds the wallets.
-    #[arg(long = "wallet.path", env = "BT_WALLET_PATH", default_value = "~/.bittensor/wallets")]
-    pub path: String,
-    /// Wallet (coldkey) name.
-    #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
-    pub name: String,
-    /// Hotkey name inside the wallet.
-    #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
-    pub hotkey: String,
-}
-
-impl Default for WalletArgs {
-    fn default() -> Self {
-        WalletArgs { path: "~/.bittensor/wallets".into(), name: "default".into(), hotkey: "default".into() }
-    }
-}
 
 /// A wallet: a directory with one coldkey and any number of hotkeys. Only paths are held; keys
 /// are read from disk on each call, so nothing secret lives longer than the caller keeps it.
@@ -43,11 +22,6 @@ impl Wallet {
     /// A wallet named `name` under `path` (a leading `~` is expanded), using hotkey `hotkey`.
     pub fn new(path: impl Into<PathBuf>, name: &str, hotkey: &str) -> Wallet {
         Wallet { path: expand_tilde(path.into()), name: name.to_string(), hotkey: hotkey.to_string() }
-    }
-
-    /// The wallet the `--wallet.*` flags name.
-    pub fn from_args(args: &WalletArgs) -> Wallet {
-        Wallet::new(&args.path, &args.name, &args.hotkey)
     }
 
     /// The directory holding all wallets (expanded).

@@ -6,8 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
-use clap::Parser;
-use orchestra_keys::{KeyError, Keypair, Wallet, WalletArgs};
+use orchestra_keys::{KeyError, Keypair, Wallet};
 use serde_json::{Value, json};
 
 /// Argon2 at 512 MiB per call: run the tests that use it one at a time.
@@ -289,18 +288,4 @@ fn paths_and_args() {
         assert_eq!(w.path(), Path::new(&home).join(".bittensor/wallets"));
     }
     assert_eq!(Wallet::new("~user/x", "a", "b").path(), Path::new("~user/x"), "only a bare ~ is expanded");
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        wallet: WalletArgs,
-    }
-    let cli = Cli::try_parse_from(["t", "--wallet.path", "/p", "--wallet.name", "n", "--wallet.hotkey", "k"])
-        .expect("flags parse");
-    assert_eq!(Wallet::from_args(&cli.wallet), Wallet::new("/p", "n", "k"));
-    if ["BT_WALLET_PATH", "BT_WALLET_NAME", "BT_WALLET_HOTKEY"].iter().all(|v| std::env::var_os(v).is_none()) {
-        let cli = Cli::try_parse_from(["t"]).expect("defaults");
-        assert_eq!(cli.wallet, WalletArgs::default());
-        assert_eq!(cli.wallet.path, "~/.bittensor/wallets");
-    }
 }

@@ -38,7 +38,6 @@ mod sse;
 pub mod views;
 pub mod webhook;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -47,6 +46,7 @@ use axum::body::Bytes;
 use orchestra_ledger_store::LedgerStore;
 use prometheus_client::registry::Registry;
 use tokio::sync::{broadcast, watch};
+pub use tokio_util::sync::CancellationToken;
 
 pub use auth::{create_key, create_key_with_limits, hash_key, revoke_key};
 pub use client::LedgerClient;
@@ -154,8 +154,8 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<Arc<Frame>>,
     /// Last sequence number sent on `events`.
     broadcast_seq: AtomicU64,
-    /// Set when the server shuts down, to end SSE streams.
-    pub closing: watch::Sender<bool>,
+    /// Cancelled when the server shuts down ([`LedgerApi::close`]), to end SSE streams.
+    pub closing: CancellationToken,
     /// Bumped by the store's commit hook.
     commits: Arc<watch::Sender<u64>>,
     /// Serializes snapshot rebuilds.
@@ -256,7 +256,7 @@ impl LedgerApi {
             server_stats,
             events,
             broadcast_seq: AtomicU64::new(seq),
-            closing: watch::channel(false).0,
+            closing: CancellationToken::new(),
             commits,
             refresh_lock: tokio::sync::Mutex::new(()),
             openapi,
@@ -294,9 +294,9 @@ impl LedgerApi {
     pub async fn serve_admin(
         &self,
         endpoint: admin::AdminEndpoint,
-        shutdown: impl Future<Output = ()> + Send + 'static,
+        shutdown: CancellationToken,
     ) -> Result<(), ApiError> {
-        endpoint.serve(self.clone(), shutdown).await
+        endpoint.serve(self.clone(), shutdown.cancelled_owned()).await
     }
 
     /// Register the API's metrics in another registry (values are shared).
@@ -324,23 +324,25 @@ impl LedgerApi {
         self.inner.auth.flush_usage()
     }
 
-    /// Serve every route on `listener` until `shutdown` resolves; then end SSE streams, finish
-    /// in-flight requests and flush usage.
-    pub async fn serve(
-        &self,
-        listener: tokio::net::TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), ApiError> {
+    /// End every SSE stream (they never end by themselves, so a graceful shutdown of a server
+    /// that mounts these routes would wait for them forever). [`LedgerApi::serve`] does this on
+    /// shutdown; a server that mounts [`LedgerApi::api_router`] calls it when it stops.
+    pub fn close(&self) {
+        self.inner.closing.cancel();
+    }
+
+    /// Serve every route on `listener` until `shutdown` is cancelled; then end SSE streams,
+    /// finish in-flight requests and flush usage.
+    pub async fn serve(&self, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> Result<(), ApiError> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "ledger api listening");
-        let closing = self.inner.closing.clone();
+        let api = self.clone();
         let server = orchestra_net::Server::new(self.inner.config.server.clone())
             .map_err(ApiError::Internal)?
             .with_stats(self.inner.server_stats.clone());
         let signal = async move {
-            shutdown.await;
-            // SSE streams never end by themselves; graceful shutdown would wait for them forever.
-            closing.send_replace(true);
+            shutdown.cancelled().await;
+            api.close();
         };
         server.serve(listener, self.router(), signal).await?;
         let api = self.clone();
@@ -351,14 +353,13 @@ impl LedgerApi {
         Ok(())
     }
 
-    /// Deliver webhooks from the store's outbox until `shutdown` resolves. Run exactly one
+    /// Deliver webhooks from the store's outbox until `shutdown` is cancelled. Run exactly one
     /// worker per store: two would both deliver every row (still at-least-once, but twice).
-    pub async fn run_webhook_worker(&self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ApiError> {
+    pub async fn run_webhook_worker(&self, shutdown: CancellationToken) -> Result<(), ApiError> {
         const BATCH: usize = 256;
         let inner = &self.inner;
         let mut commits = inner.commits.subscribe();
         let cfg = &inner.config.webhook;
-        tokio::pin!(shutdown);
         let mut last_prune: Option<Instant> = None;
         loop {
             if last_prune.is_none_or(|t| t.elapsed() >= cfg.prune_interval) {
@@ -394,7 +395,7 @@ impl LedgerApi {
                 continue;
             }
             tokio::select! {
-                _ = &mut shutdown => break,
+                _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
                 r = commits.changed() => {
                     if r.is_err() {

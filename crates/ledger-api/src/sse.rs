@@ -17,7 +17,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use orchestra_ledger_store::ChangeEvent;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use crate::Inner;
 use crate::error::ApiError;
@@ -52,7 +53,7 @@ impl Drop for Subscribed {
 struct State {
     inner: Arc<Inner>,
     rx: broadcast::Receiver<Arc<Frame>>,
-    closing: watch::Receiver<bool>,
+    closing: CancellationToken,
     last: u64,
     backlog: VecDeque<Bytes>,
     keepalive: tokio::time::Interval,
@@ -75,7 +76,7 @@ impl State {
             if let Some(b) = self.backlog.pop_front() {
                 return Some(b);
             }
-            if *self.closing.borrow() {
+            if self.closing.is_cancelled() {
                 return None;
             }
             // History longer than one page: keep reading until the stream reaches the live feed.
@@ -89,7 +90,7 @@ impl State {
                 }
             }
             tokio::select! {
-                _ = self.closing.changed() => return None,
+                _ = self.closing.cancelled() => return None,
                 r = self.rx.recv() => match r {
                     Ok(f) if f.seq <= self.last => continue,
                     Ok(f) if f.seq == self.last + 1 => {
@@ -121,7 +122,7 @@ pub(crate) fn stream(inner: Arc<Inner>, since: Option<u64>) -> Result<Response, 
     gauge.inc();
     let keepalive_every = inner.config.sse_keepalive.max(Duration::from_millis(100));
     let mut st = State {
-        closing: inner.closing.subscribe(),
+        closing: inner.closing.clone(),
         rx,
         last,
         backlog: VecDeque::new(),

@@ -32,14 +32,10 @@ async fn admin_endpoint_manages_keys_with_a_token_or_a_signature() {
         .await
         .expect("bind the admin endpoint");
     let url = endpoint.url().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stop = orchestra_ledger_api::CancellationToken::new();
+    let stopped = stop.clone();
     let api = server.api.clone();
-    let serving = tokio::spawn(async move {
-        api.serve_admin(endpoint, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let serving = tokio::spawn(async move { api.serve_admin(endpoint, stopped).await });
 
     // The files: the endpoint (URL, pid) and the token, readable by the owner only.
     let announced: EndpointFile = serde_json::from_slice(&std::fs::read(dir.join(ENDPOINT_FILE)).unwrap()).unwrap();
@@ -132,7 +128,7 @@ async fn admin_endpoint_manages_keys_with_a_token_or_a_signature() {
     assert_eq!(other["code"], "bad_signature", "the signature covers the path");
 
     // Stopping removes the files, so no one is sent to a dead endpoint.
-    stop.send(()).unwrap();
+    stop.cancel();
     serving.await.unwrap().unwrap();
     assert!(!dir.join(TOKEN_FILE).exists() && !dir.join(ENDPOINT_FILE).exists());
     assert!(AdminClient::discover(&dir).unwrap().is_none());

@@ -20,9 +20,12 @@ use orchestra_keys::Keypair;
 use orchestra_proto::btauth::{self, AuthHeaders};
 use orchestra_proto::pyrepr::py_float_repr;
 use orchestra_proto::wire::{
-    Envelope, SDK_VERSION_AS_INT, Synapse, TerminalInfo, dendrite_message, headers as h, request_header_pairs,
+    Envelope, PyType, SDK_VERSION_AS_INT, Synapse, TerminalInfo, dendrite_message, headers as h,
+    request_header_pairs_for,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::NetError;
 use crate::guard::{GuardConfig, GuardError, GuardedClient, GuardedResponse, sanitize};
@@ -186,22 +189,19 @@ impl Dendrite {
 
     /// Sends `synapse` to `target` and waits at most `timeout` for the whole answer.
     pub async fn call<S: Synapse>(&self, target: &AxonTarget, synapse: S, timeout: Duration) -> Response<S> {
-        let start = Instant::now();
-        let mut env = Envelope::new(synapse);
-        env.timeout = timeout.as_secs_f64();
-        let outcome = self.exchange(target, &mut env, timeout).await;
-        let process_time = start.elapsed().as_secs_f64();
-        match outcome {
-            Ok(Answer::Ok { status_code, status_message, axon, synapse }) => {
-                Response { status_code, status_message, process_time, axon, synapse }
-            }
-            Ok(Answer::Refused { status_code, status_message, axon }) => {
-                Response { status_code, status_message, process_time, axon, synapse: env.body }
-            }
-            Err(Failure(status_code, status_message)) => {
-                tracing::debug!(target = %target.url(S::NAME), status_code, %status_message, "call failed");
-                Response { status_code, status_message, process_time, axon: env.axon, synapse: env.body }
-            }
+        let shape =
+            Shape { name: S::NAME, required: S::REQUIRED_FIELDS.to_vec(), hash_fields: S::HASH_FIELDS.to_vec() };
+        let r = self.request(target, &shape, Envelope::new(synapse), timeout).await;
+        let synapse = match r.body {
+            Ok(answer) => answer.body,
+            Err(sent) => sent,
+        };
+        Response {
+            status_code: r.status_code,
+            status_message: r.status_message,
+            process_time: r.process_time,
+            axon: r.axon,
+            synapse,
         }
     }
 
@@ -220,13 +220,80 @@ impl Dendrite {
         futures::future::join_all(calls.into_iter().map(|(t, s)| async move { self.call(&t, s, timeout).await })).await
     }
 
-    /// Signs, sends and reads one request.
-    async fn exchange<S: Synapse>(
+    /// Like [`Dendrite::call`] for a synapse described at run time (the CLI's `orchestra call`,
+    /// the subnet adapters' axon transport): the same request path, timeouts and status mapping.
+    /// On 200 the answer's body is the whole response envelope as JSON; otherwise `Null`.
+    pub async fn call_dynamic(
         &self,
         target: &AxonTarget,
-        env: &mut Envelope<S>,
+        syn: &DynSynapse,
+        fields: serde_json::Map<String, serde_json::Value>,
         timeout: Duration,
-    ) -> Result<Answer<S>, Failure> {
+    ) -> Response<serde_json::Value> {
+        let shape = Shape {
+            name: &syn.name,
+            required: syn.required.iter().map(|(f, t)| (f.as_str(), *t)).collect(),
+            hash_fields: syn.hash_fields.iter().map(String::as_str).collect(),
+        };
+        let env = Envelope {
+            name: Some(syn.name.clone()),
+            timeout: timeout.as_secs_f64(),
+            total_size: 0,
+            header_size: 0,
+            dendrite: TerminalInfo::default(),
+            axon: TerminalInfo::default(),
+            computed_body_hash: String::new(),
+            body: fields,
+        };
+        let r = self.request(target, &shape, env, timeout).await;
+        let synapse = match r.body {
+            Ok(answer) => serde_json::to_value(&answer).unwrap_or(serde_json::Value::Null),
+            Err(_) => serde_json::Value::Null,
+        };
+        Response {
+            status_code: r.status_code,
+            status_message: r.status_message,
+            process_time: r.process_time,
+            axon: r.axon,
+            synapse,
+        }
+    }
+
+    /// The one request/response path: sign, send, read, map every outcome (the axon's status,
+    /// or the SDK's local 408/422/503/400) to a status and message.
+    async fn request<T: Serialize + DeserializeOwned>(
+        &self,
+        target: &AxonTarget,
+        shape: &Shape<'_>,
+        mut env: Envelope<T>,
+        timeout: Duration,
+    ) -> Reply<T> {
+        let start = Instant::now();
+        env.timeout = timeout.as_secs_f64();
+        let outcome = self.exchange(target, shape, &mut env, timeout).await;
+        let process_time = start.elapsed().as_secs_f64();
+        match outcome {
+            Ok(Answer::Ok { status_code, status_message, envelope }) => {
+                Reply { status_code, status_message, process_time, axon: envelope.axon.clone(), body: Ok(*envelope) }
+            }
+            Ok(Answer::Refused { status_code, status_message, axon }) => {
+                Reply { status_code, status_message, process_time, axon, body: Err(env.body) }
+            }
+            Err(Failure(status_code, status_message)) => {
+                tracing::debug!(target = %target.url(shape.name), status_code, %status_message, "call failed");
+                Reply { status_code, status_message, process_time, axon: env.axon, body: Err(env.body) }
+            }
+        }
+    }
+
+    /// Signs, sends and reads one request.
+    async fn exchange<T: Serialize + DeserializeOwned>(
+        &self,
+        target: &AxonTarget,
+        shape: &Shape<'_>,
+        env: &mut Envelope<T>,
+        timeout: Duration,
+    ) -> Result<Answer<T>, Failure> {
         let me = &self.inner;
         let nonce = orchestra_proto::nonce::next_nonce();
         env.dendrite = TerminalInfo {
@@ -246,18 +313,25 @@ impl Dendrite {
         let mut headers = HeaderMap::with_capacity(24);
         let body = match me.cfg.auth {
             DendriteAuth::V10 => {
-                let body_hash =
-                    env.body_hash().map_err(|e| Failure(400, format!("Could not build the request: {e}")))?;
+                let body_hash = shape.body_hash(&env.body)?;
                 let message = dendrite_message(nonce, me.keypair.ss58(), &target.hotkey, &me.uuid, &body_hash);
                 env.dendrite.signature = Some(me.keypair.sign_hex(message.as_bytes()));
-                for (name, value) in request_header_pairs(env, &body_hash) {
+                let pairs = request_header_pairs_for(
+                    shape.name,
+                    env.timeout,
+                    &env.axon,
+                    &env.dendrite,
+                    &shape.required,
+                    &body_hash,
+                );
+                for (name, value) in pairs {
                     insert(&mut headers, &name, &value)?;
                 }
                 to_json(env)?
             }
             DendriteAuth::BtAuth => {
                 let body = to_json(env)?;
-                let path = format!("/{}", S::NAME);
+                let path = format!("/{}", shape.name);
                 let payload = btauth::payload("POST", &path, &body, nonce, me.keypair.ss58(), Some(&target.hotkey));
                 let auth = AuthHeaders {
                     hotkey: me.keypair.ss58().to_string(),
@@ -268,16 +342,16 @@ impl Dendrite {
                 for (name, value) in auth.to_pairs() {
                     insert(&mut headers, name, &value)?;
                 }
-                insert(&mut headers, h::NAME, S::NAME)?;
+                insert(&mut headers, h::NAME, shape.name)?;
                 insert(&mut headers, h::TIMEOUT, &py_float_repr(env.timeout))?;
                 body
             }
         };
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
 
-        let url = target.url(S::NAME);
+        let url = target.url(shape.name);
         let timeout_s = env.timeout;
-        let resp = self.post(&url, headers, body, timeout, target, S::NAME, timeout_s).await?;
+        let resp = self.post(&url, headers, body, timeout, target, shape.name, timeout_s).await?;
         let GuardedResponse { status: http_status, headers: rh, body: bytes } = resp;
 
         // Response headers win over the body, as in the SDK's merge.
@@ -288,16 +362,16 @@ impl Dendrite {
         let header_time = header_str(h::AXON_PROCESS_TIME).and_then(|v| v.trim().parse::<f64>().ok());
 
         if http_status == 200 {
-            let answer: Envelope<S> =
+            let mut answer: Envelope<T> =
                 serde_json::from_slice(&bytes).map_err(|e| Failure(422, format!("Failed to parse response: {e}")))?;
-            let mut axon = answer.axon;
+            let axon = &mut answer.axon;
             if let Some(c) = header_code {
                 axon.status_code = Some(i64::from(c));
             }
             if header_message.is_some() {
                 axon.status_message = header_message;
             } else {
-                axon.status_message = axon.status_message.map(|m| sanitize(&m, MAX_STATUS_MESSAGE));
+                axon.status_message = axon.status_message.take().map(|m| sanitize(&m, MAX_STATUS_MESSAGE));
             }
             if header_time.is_some() {
                 axon.process_time = header_time;
@@ -305,7 +379,7 @@ impl Dendrite {
             // An answer that names no status is taken at its HTTP word (the SDK would say None).
             let status_code = axon.status_code.and_then(|c| u16::try_from(c).ok()).unwrap_or(200);
             let status_message = axon.status_message.clone().unwrap_or_else(|| "Success".to_string());
-            return Ok(Answer::Ok { status_code, status_message, axon, synapse: answer.body });
+            return Ok(Answer::Ok { status_code, status_message, envelope: Box::new(answer) });
         }
 
         let body_message = serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -323,12 +397,43 @@ impl Dendrite {
     }
 }
 
-enum Answer<S> {
-    Ok { status_code: u16, status_message: String, axon: TerminalInfo, synapse: S },
+/// What the request path needs to know of a synapse, typed ([`Synapse`]'s constants) or
+/// described at run time ([`DynSynapse`]).
+struct Shape<'a> {
+    name: &'a str,
+    required: Vec<(&'a str, PyType)>,
+    hash_fields: Vec<&'a str>,
+}
+
+impl Shape<'_> {
+    fn body_hash<T: Serialize>(&self, body: &T) -> Result<String, Failure> {
+        let build = |e: &dyn std::fmt::Display| Failure(400, format!("Could not build the request: {e}"));
+        if self.hash_fields.is_empty() {
+            return Ok(orchestra_proto::body_hash::EMPTY_BODY_HASH.to_string());
+        }
+        let map = match serde_json::to_value(body).map_err(|e| build(&e))? {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        orchestra_proto::body_hash::body_hash(&map, &self.hash_fields).map_err(|e| build(&e))
+    }
+}
+
+/// One call's outcome: the axon's whole envelope on 200, else the body as it was sent.
+struct Reply<T> {
+    status_code: u16,
+    status_message: String,
+    process_time: f64,
+    axon: TerminalInfo,
+    body: Result<Envelope<T>, T>,
+}
+
+enum Answer<T> {
+    Ok { status_code: u16, status_message: String, envelope: Box<Envelope<T>> },
     Refused { status_code: u16, status_message: String, axon: TerminalInfo },
 }
 
-fn to_json<S: Synapse>(env: &Envelope<S>) -> Result<Vec<u8>, Failure> {
+fn to_json<T: Serialize>(env: &Envelope<T>) -> Result<Vec<u8>, Failure> {
     serde_json::to_vec(env).map_err(|e| Failure(400, format!("Could not build the request: {e}")))
 }
 
@@ -402,131 +507,12 @@ mod tests {
     }
 }
 
-/// A synapse known only at run time (the CLI's `orchestra call`): its class name, the fields
-/// without default (sent as `bt_header_input_obj_*`) and the hashed fields.
+/// A synapse known only at run time (the CLI's `orchestra call`, the subnet adapters' axon
+/// transport): its class name, the fields without default (sent as `bt_header_input_obj_*`) and
+/// the hashed fields. It goes through the same request path as a typed [`Synapse`].
 #[derive(Debug, Clone, Default)]
 pub struct DynSynapse {
     pub name: String,
-    pub required: Vec<(String, orchestra_proto::wire::PyType)>,
+    pub required: Vec<(String, PyType)>,
     pub hash_fields: Vec<String>,
-}
-
-impl Dendrite {
-    /// Like [`Dendrite::call`] for a synapse described at run time; the answer's body is the
-    /// whole response envelope as JSON.
-    pub async fn call_dynamic(
-        &self,
-        target: &AxonTarget,
-        syn: &DynSynapse,
-        fields: serde_json::Map<String, serde_json::Value>,
-        timeout: Duration,
-    ) -> Response<serde_json::Value> {
-        let start = Instant::now();
-        let result = self.exchange_dynamic(target, syn, fields, timeout).await;
-        let process_time = start.elapsed().as_secs_f64();
-        match result {
-            Ok((status_code, status_message, axon, body)) => {
-                Response { status_code, status_message, process_time, axon, synapse: body }
-            }
-            Err(Failure(status_code, status_message)) => Response {
-                status_code,
-                status_message,
-                process_time,
-                axon: TerminalInfo::default(),
-                synapse: serde_json::Value::Null,
-            },
-        }
-    }
-
-    async fn exchange_dynamic(
-        &self,
-        target: &AxonTarget,
-        syn: &DynSynapse,
-        fields: serde_json::Map<String, serde_json::Value>,
-        timeout: Duration,
-    ) -> Result<(u16, String, TerminalInfo, serde_json::Value), Failure> {
-        use orchestra_proto::body_hash::body_hash;
-        let me = &self.inner;
-        let nonce = orchestra_proto::nonce::next_nonce();
-        let timeout_s = timeout.as_secs_f64();
-        let dendrite = TerminalInfo {
-            ip: me.cfg.external_ip.clone(),
-            version: Some(SDK_VERSION_AS_INT),
-            nonce: Some(nonce),
-            uuid: Some(me.uuid.clone()),
-            hotkey: Some(me.keypair.ss58().to_string()),
-            ..TerminalInfo::default()
-        };
-        let axon = TerminalInfo {
-            ip: Some(target.ip.clone()),
-            port: Some(target.port),
-            hotkey: Some(target.hotkey.clone()),
-            ..TerminalInfo::default()
-        };
-        let hash_fields: Vec<&str> = syn.hash_fields.iter().map(String::as_str).collect();
-        let bh =
-            body_hash(&fields, &hash_fields).map_err(|e| Failure(400, format!("Could not build the request: {e}")))?;
-        let mut headers = HeaderMap::with_capacity(24);
-        let mut envelope = serde_json::Map::new();
-        envelope.insert("name".into(), syn.name.clone().into());
-        envelope.insert("timeout".into(), timeout_s.into());
-        let mut d = dendrite.clone();
-        let body_bytes;
-        match me.cfg.auth {
-            DendriteAuth::V10 => {
-                let message = dendrite_message(nonce, me.keypair.ss58(), &target.hotkey, &me.uuid, &bh);
-                d.signature = Some(me.keypair.sign_hex(message.as_bytes()));
-                let mut pairs =
-                    vec![(h::NAME.to_string(), syn.name.clone()), (h::TIMEOUT.to_string(), py_float_repr(timeout_s))];
-                axon.to_header_pairs(h::AXON_PREFIX, &mut pairs);
-                d.to_header_pairs(h::DENDRITE_PREFIX, &mut pairs);
-                for (f, ty) in &syn.required {
-                    pairs.push((format!("{}{f}", h::INPUT_OBJ_PREFIX), ty.empty_b64()));
-                }
-                pairs.push((h::COMPUTED_BODY_HASH.to_string(), bh.clone()));
-                for (n, v) in pairs {
-                    insert(&mut headers, &n, &v)?;
-                }
-                envelope.insert("dendrite".into(), serde_json::to_value(&d).unwrap_or_default());
-                envelope.insert("axon".into(), serde_json::to_value(&axon).unwrap_or_default());
-                envelope.extend(fields);
-                body_bytes = serde_json::to_vec(&envelope).map_err(|e| Failure(400, e.to_string()))?;
-            }
-            DendriteAuth::BtAuth => {
-                envelope.extend(fields);
-                body_bytes = serde_json::to_vec(&envelope).map_err(|e| Failure(400, e.to_string()))?;
-                let path = format!("/{}", syn.name);
-                let payload =
-                    btauth::payload("POST", &path, &body_bytes, nonce, me.keypair.ss58(), Some(&target.hotkey));
-                let auth = AuthHeaders {
-                    hotkey: me.keypair.ss58().to_string(),
-                    nonce_ns: nonce,
-                    signature: me.keypair.sign_hex(payload.as_bytes()),
-                    receiver: Some(target.hotkey.clone()),
-                };
-                for (name, value) in auth.to_pairs() {
-                    insert(&mut headers, name, &value)?;
-                }
-                insert(&mut headers, h::NAME, &syn.name)?;
-                insert(&mut headers, h::TIMEOUT, &py_float_repr(timeout_s))?;
-            }
-        }
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let url = target.url(&syn.name);
-        let resp = self.post(&url, headers, body_bytes, timeout, target, &syn.name, timeout_s).await?;
-        let GuardedResponse { status: http_status, headers: rh, body: bytes } = resp;
-        let header_str = |name: &str| rh.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let code = header_str(h::AXON_STATUS_CODE).and_then(|v| v.trim().parse::<u16>().ok()).unwrap_or(http_status);
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Failure(if http_status == 200 { 422 } else { http_status }, format!("Failed to parse response: {e}"))
-        })?;
-        let message = header_str(h::AXON_STATUS_MESSAGE)
-            .or_else(|| value.get("message").and_then(|m| m.as_str()).map(str::to_string))
-            .map(|m| sanitize(&m, MAX_STATUS_MESSAGE))
-            .unwrap_or_else(|| if code == 200 { "Success".into() } else { format!("HTTP {http_status}") });
-        let mut axon_info = axon;
-        axon_info.status_code = Some(i64::from(code));
-        axon_info.status_message = Some(message.clone());
-        Ok((code, message, axon_info, value))
-    }
 }

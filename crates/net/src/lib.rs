@@ -38,7 +38,7 @@ pub use error::NetError;
 pub use guard::{GuardConfig, GuardError, GuardedClient, GuardedResponse};
 pub use metagraph::{BlacklistPolicy, MetagraphHandle, MetagraphSnapshot, Peer};
 pub use metrics::AxonMetrics;
-pub use serve::{ServeLimits, ServeStats, Server, ServerArgs};
+pub use serve::{ServeLimits, ServeStats, Server};
 
 /// Wall-clock time in nanoseconds since the Unix epoch, the unit of every nonce on the wire.
 /// A clock before 1970 reads as 0, which every freshness check then refuses.

@@ -49,7 +49,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 /// Limits of one server. `Default` suits every node server; see the module docs.
@@ -130,56 +132,6 @@ const MIN_HEADER_BYTES: usize = 8192;
 const MAX_REFUSALS: usize = 64;
 /// Descriptors kept for everything but connections (store, logs, outbound calls).
 const FD_RESERVE: u64 = 256;
-
-/// The `--server.*` flags of a daemon, for [`ServeLimits`]. Field names carry `server_` so they
-/// never clash with a daemon's own argument ids when flattened.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ServerArgs {
-    /// Seconds to receive a request head (slow clients are cut).
-    #[arg(long = "server.header_timeout_secs", default_value_t = 10.0)]
-    pub server_header_timeout_secs: f64,
-    /// Seconds a kept-alive connection may wait for its next request.
-    #[arg(long = "server.idle_timeout_secs", default_value_t = 60.0)]
-    pub server_idle_timeout_secs: f64,
-    /// Seconds to receive a request body after its head.
-    #[arg(long = "server.body_timeout_secs", default_value_t = 30.0)]
-    pub server_body_timeout_secs: f64,
-    /// Seconds a response write may make no progress.
-    #[arg(long = "server.write_timeout_secs", default_value_t = 30.0)]
-    pub server_write_timeout_secs: f64,
-    /// Connections open at once; past it idle connections are closed to make room, or new ones
-    /// get a 503.
-    #[arg(long = "server.max_connections", default_value_t = 4096)]
-    pub server_max_connections: usize,
-    /// Connections open at once from one address (IPv6: one /64; loopback exempt); past it that
-    /// address's own idle connections are closed to make room, or its new ones get a 503.
-    #[arg(long = "server.max_connections_per_ip", default_value_t = 256)]
-    pub server_max_connections_per_ip: usize,
-    /// Requests handled at once; more get a 503.
-    #[arg(long = "server.max_in_flight", default_value_t = 2048)]
-    pub server_max_in_flight: usize,
-    /// Request body bytes held at once over all requests; past it a 503.
-    #[arg(long = "server.max_body_bytes_in_flight", default_value_t = 64 * 1024 * 1024)]
-    pub server_max_body_bytes_in_flight: usize,
-}
-
-impl ServerArgs {
-    /// The limits these flags ask for; the body size limit stays the server's own.
-    pub fn limits(&self) -> ServeLimits {
-        let secs = |s: f64| Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::from_secs(3600));
-        ServeLimits {
-            header_read_timeout: secs(self.server_header_timeout_secs),
-            idle_timeout: secs(self.server_idle_timeout_secs),
-            body_read_timeout: secs(self.server_body_timeout_secs),
-            write_timeout: secs(self.server_write_timeout_secs),
-            max_connections: self.server_max_connections.max(1),
-            max_connections_per_ip: self.server_max_connections_per_ip.max(1),
-            max_in_flight: self.server_max_in_flight.max(1),
-            max_body_bytes_in_flight: self.server_max_body_bytes_in_flight,
-            ..ServeLimits::default()
-        }
-    }
-}
 
 /// Why a request body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -341,24 +293,25 @@ impl Server {
             limits: self.limits,
             stats: self.stats,
         });
-        let (stop_tx, stop_rx) = watch::channel(false);
-        // Every connection task holds a receiver; `closed()` resolves when the last one ends.
-        let (done_tx, done_rx) = watch::channel(());
+        // The one shutdown model (`orchestra_node::shutdown`): `stop` tells every connection to
+        // finish gracefully, `connections` is what must end before this returns.
+        let stop = CancellationToken::new();
+        let connections = TaskTracker::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, remote)) => admit(&shared, stream, remote, &app, &stop_rx, &done_rx),
+                    Ok((stream, remote)) => admit(&shared, stream, remote, &app, &stop, &connections),
                     Err(e) => accept_failed(&shared, e).await,
                 },
             }
         }
         drop(listener);
-        let _ = stop_tx.send(true);
-        drop(done_rx);
-        done_tx.closed().await;
+        stop.cancel();
+        connections.close();
+        connections.wait().await;
         Ok(())
     }
 }
@@ -544,8 +497,8 @@ fn admit(
     stream: TcpStream,
     remote: SocketAddr,
     app: &Router,
-    stop: &watch::Receiver<bool>,
-    done: &watch::Receiver<()>,
+    stop: &CancellationToken,
+    connections: &TaskTracker,
 ) {
     let _ = stream.set_nodelay(true);
     let peer = PeerKey::of(remote.ip());
@@ -580,12 +533,7 @@ fn admit(
     shared.conns.lock().insert(id, conn.clone());
     shared.stats.accepted.inc();
     shared.stats.open.inc();
-    let task = serve_connection(shared.clone(), conn, stream, remote, app.clone(), stop.clone());
-    let done = done.clone();
-    tokio::spawn(async move {
-        task.await;
-        drop(done);
-    });
+    connections.spawn(serve_connection(shared.clone(), conn, stream, remote, app.clone(), stop.clone()));
 }
 
 const CAP_REFUSAL: &[u8] = br#"{"error":"the server has too many connections open; retry later","code":"too_many_connections","message":"the server has too many connections open; retry later"}"#;
@@ -625,7 +573,7 @@ async fn serve_connection(
     stream: TcpStream,
     remote: SocketAddr,
     app: Router,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let io = TokioIo::new(Watched { inner: stream, conn: conn.clone(), shared: shared.clone() });
     let (s2, c2) = (shared.clone(), conn.clone());
@@ -636,7 +584,7 @@ async fn serve_connection(
     builder.keep_alive(true).max_buf_size(shared.limits.max_header_bytes.max(MIN_HEADER_BYTES));
     let served = builder.serve_connection(io, service);
     tokio::pin!(served);
-    let mut stopping = *stop.borrow();
+    let mut stopping = stop.is_cancelled();
     if stopping {
         served.as_mut().graceful_shutdown();
     }
@@ -674,11 +622,9 @@ async fn serve_connection(
                     break;
                 }
             }
-            changed = stop.changed(), if !stopping => {
+            _ = stop.cancelled(), if !stopping => {
                 stopping = true;
-                if changed.is_ok() {
-                    served.as_mut().graceful_shutdown();
-                }
+                served.as_mut().graceful_shutdown();
             }
         }
     }

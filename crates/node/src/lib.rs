@@ -2,7 +2,9 @@
 //! (wallet, chain, netuid, axon), an optional TOML config file merged under the command line,
 //! the chain connection (devnet or subtensor), the metagraph sync that feeds the axon's
 //! blacklist, the metagraph view the subnet adapters route axon calls with ([`ChainAxons`]),
-//! and logging.
+//! logging, and the one shutdown model ([`shutdown`]).
+
+pub mod shutdown;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,10 +12,92 @@ use std::time::Duration;
 
 use clap::Args;
 use orchestra_chain::{Chain, ChainError, Metagraph};
-use orchestra_keys::{Keypair, Wallet, WalletArgs};
+use orchestra_keys::{Keypair, Wallet};
+use orchestra_net::ServeLimits;
 use orchestra_net::{MetagraphHandle, MetagraphSnapshot, Peer};
 use orchestra_subnets::axons::DirectoryFuture;
 use orchestra_subnets::{AxonDirectory, ServingAxon};
+use shutdown::CancellationToken;
+
+/// (In `crates/node`, not `crates/keys`: library crates carry no clap.)
+/// The bittensor-style wallet flags (`--wallet.path`, `--wallet.name`, `--wallet.hotkey`), with
+/// the SDK's defaults and `BT_WALLET_*` environment variables.
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct WalletArgs {
+    /// Directory that holds the wallets.
+    #[arg(long = "wallet.path", env = "BT_WALLET_PATH", default_value = "~/.bittensor/wallets")]
+    pub path: String,
+    /// Wallet (coldkey) name.
+    #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
+    pub name: String,
+    /// Hotkey name inside the wallet.
+    #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
+    pub hotkey: String,
+}
+
+impl Default for WalletArgs {
+    fn default() -> Self {
+        WalletArgs { path: "~/.bittensor/wallets".into(), name: "default".into(), hotkey: "default".into() }
+    }
+}
+
+impl WalletArgs {
+    /// The wallet these flags name.
+    pub fn wallet(&self) -> Wallet {
+        Wallet::new(&self.path, &self.name, &self.hotkey)
+    }
+}
+
+/// (In `crates/node`, not `crates/net`: library crates carry no clap.)
+/// The `--server.*` flags of a daemon, for [`ServeLimits`]. Field names carry `server_` so they
+/// never clash with a daemon's own argument ids when flattened.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Seconds to receive a request head (slow clients are cut).
+    #[arg(long = "server.header_timeout_secs", default_value_t = 10.0)]
+    pub server_header_timeout_secs: f64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long = "server.idle_timeout_secs", default_value_t = 60.0)]
+    pub server_idle_timeout_secs: f64,
+    /// Seconds to receive a request body after its head.
+    #[arg(long = "server.body_timeout_secs", default_value_t = 30.0)]
+    pub server_body_timeout_secs: f64,
+    /// Seconds a response write may make no progress.
+    #[arg(long = "server.write_timeout_secs", default_value_t = 30.0)]
+    pub server_write_timeout_secs: f64,
+    /// Connections open at once; past it idle connections are closed to make room, or new ones
+    /// get a 503.
+    #[arg(long = "server.max_connections", default_value_t = 4096)]
+    pub server_max_connections: usize,
+    /// Connections open at once from one address (IPv6: one /64; loopback exempt); past it that
+    /// address's own idle connections are closed to make room, or its new ones get a 503.
+    #[arg(long = "server.max_connections_per_ip", default_value_t = 256)]
+    pub server_max_connections_per_ip: usize,
+    /// Requests handled at once; more get a 503.
+    #[arg(long = "server.max_in_flight", default_value_t = 2048)]
+    pub server_max_in_flight: usize,
+    /// Request body bytes held at once over all requests; past it a 503.
+    #[arg(long = "server.max_body_bytes_in_flight", default_value_t = 64 * 1024 * 1024)]
+    pub server_max_body_bytes_in_flight: usize,
+}
+
+impl ServerArgs {
+    /// The limits these flags ask for; the body size limit stays the server's own.
+    pub fn limits(&self) -> ServeLimits {
+        let secs = |s: f64| Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::from_secs(3600));
+        ServeLimits {
+            header_read_timeout: secs(self.server_header_timeout_secs),
+            idle_timeout: secs(self.server_idle_timeout_secs),
+            body_read_timeout: secs(self.server_body_timeout_secs),
+            write_timeout: secs(self.server_write_timeout_secs),
+            max_connections: self.server_max_connections.max(1),
+            max_connections_per_ip: self.server_max_connections_per_ip.max(1),
+            max_in_flight: self.server_max_in_flight.max(1),
+            max_body_bytes_in_flight: self.server_max_body_bytes_in_flight,
+            ..ServeLimits::default()
+        }
+    }
+}
 
 /// Errors of neuron setup.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +167,7 @@ pub struct NeuronArgs {
     pub subnet_credentials: Option<std::path::PathBuf>,
     /// Limits of the node's HTTP server (the miner's axon, the validator's API).
     #[command(flatten)]
-    pub server: orchestra_net::ServerArgs,
+    pub server: ServerArgs,
 }
 
 impl NeuronArgs {
@@ -91,7 +175,7 @@ impl NeuronArgs {
     pub fn hotkey(&self) -> Result<Keypair, NodeError> {
         match &self.uri {
             Some(u) => Ok(Keypair::from_uri(u)?),
-            None => Ok(Wallet::from_args(&self.wallet).hotkey()?),
+            None => Ok(self.wallet.wallet().hotkey()?),
         }
     }
 
@@ -266,13 +350,13 @@ pub async fn sync_metagraph(
     handle: MetagraphHandle,
     latest: Arc<tokio::sync::RwLock<Option<Metagraph>>>,
     every: Duration,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => break,
+            _ = shutdown.cancelled() => break,
         }
         match chain.metagraph(netuid).await {
             Ok(m) => {
@@ -356,28 +440,6 @@ impl AxonDirectory for ChainAxons {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM (systemd and pm2 stop services with SIGTERM).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +449,51 @@ mod tests {
     struct Cfg {
         #[command(flatten)]
         neuron: NeuronArgs,
+    }
+
+    #[test]
+    fn wallet_flags_name_a_wallet() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            wallet: WalletArgs,
+        }
+        use clap::Parser as _;
+        let cli = Cli::try_parse_from(["t", "--wallet.path", "/p", "--wallet.name", "n", "--wallet.hotkey", "k"])
+            .expect("flags parse");
+        assert_eq!(cli.wallet.wallet(), Wallet::new("/p", "n", "k"));
+        if ["BT_WALLET_PATH", "BT_WALLET_NAME", "BT_WALLET_HOTKEY"].iter().all(|v| std::env::var_os(v).is_none()) {
+            let cli = Cli::try_parse_from(["t"]).expect("defaults");
+            assert_eq!(cli.wallet, WalletArgs::default());
+            assert_eq!(cli.wallet.path, "~/.bittensor/wallets");
+        }
+    }
+
+    #[test]
+    fn server_flags_map_to_limits() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            server: ServerArgs,
+        }
+        use clap::Parser as _;
+        let cli = Cli::try_parse_from([
+            "x",
+            "--server.header_timeout_secs",
+            "2.5",
+            "--server.max_connections",
+            "100",
+            "--server.max_connections_per_ip",
+            "7",
+        ])
+        .expect("flags parse");
+        let l = cli.server.limits();
+        assert_eq!(l.header_read_timeout, Duration::from_millis(2500));
+        assert_eq!(l.max_connections, 100);
+        assert_eq!(l.max_connections_per_ip, 7);
+        assert_eq!(l.idle_timeout, ServeLimits::default().idle_timeout);
+        let cli = Cli::try_parse_from(["x"]).expect("defaults");
+        assert_eq!(cli.server.limits(), ServeLimits::default());
     }
 
     #[test]

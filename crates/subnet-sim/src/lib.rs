@@ -82,7 +82,7 @@ pub mod world;
 
 pub use extractor::{ExtractOptions, extract};
 pub use faults::{DEFAULT_LLM_ERROR_RATE, Drift, DriftKind, Faults};
-pub use server::{SimConfig, SimHandle, SubnetKind, SubnetSimConfig, start};
+pub use server::{RunningSubnet, SimConfig, SimHandle, SubnetKind, SubnetSimConfig, start};
 pub use world::World;
 
 /// Errors of the simulator.

@@ -14,7 +14,8 @@ use axum::{Json, Router};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use orchestra_proto::extract::ExtractionRequest;
 
@@ -157,7 +158,7 @@ pub(crate) struct SubnetState {
 }
 
 /// A running simulated subnet.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunningSubnet {
     pub kind: SubnetKind,
     pub netuid: u16,
@@ -183,8 +184,8 @@ impl RunningSubnet {
 /// Handle to the running simulator; dropping it does not stop the servers, `shutdown` does.
 pub struct SimHandle {
     pub subnets: Vec<RunningSubnet>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl std::fmt::Debug for SimHandle {
@@ -194,11 +195,10 @@ impl std::fmt::Debug for SimHandle {
 }
 
 impl SimHandle {
+    /// Stops every subnet and waits until each server has finished.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        self.stop.cancel();
+        self.tasks.wait().await;
     }
 
     pub fn by_kind(&self, kind: SubnetKind) -> Option<&RunningSubnet> {
@@ -208,13 +208,15 @@ impl SimHandle {
 
 /// Bind every configured subnet and serve them until `shutdown`.
 pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-    let (stop, rx) = watch::channel(false);
+    let stop = CancellationToken::new();
+    // A subnet that fails to start stops the ones already serving.
+    let started = stop.clone().drop_guard();
     let mut subnets = Vec::new();
-    let mut tasks = Vec::new();
+    let tasks = TaskTracker::new();
     for cfg in config.subnets {
         cfg.faults.validate().map_err(|reason| SimError::Config { path: "<config>".into(), reason })?;
         if cfg.axon_only {
-            let running = start_axon_only(cfg, config.seed, config.world.clone(), &rx, &mut tasks).await?;
+            let running = start_axon_only(cfg, config.seed, config.world.clone(), &stop, &tasks).await?;
             subnets.push(running);
             continue;
         }
@@ -242,27 +244,23 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
             let axon_addr =
                 axon_listener.local_addr().map_err(|source| SimError::Bind { addr: "axon".into(), source })?;
             running.axon = Some((axon_addr, axon.hotkey().to_string()));
-            let mut rx = rx.clone();
-            tasks.push(tokio::spawn(async move {
-                let stop = async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                };
-                if let Err(e) = axon.serve(axon_listener, stop).await {
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                if let Err(e) = axon.serve(axon_listener, stop.cancelled_owned()).await {
                     tracing::error!(error = %e, "simulated subnet axon stopped");
                 }
-            }));
+            });
         }
         let app = router(state.clone());
-        let mut rx = rx.clone();
+        let stop = stop.clone();
         tracing::info!(subnet = %running.name, kind = ?running.kind, addr = %local, "simulated subnet listening");
-        tasks.push(tokio::spawn(async move {
-            let _ = orchestra_net::serve::serve(listener, app, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-        }));
+        tasks.spawn(async move {
+            let _ = orchestra_net::serve::serve(listener, app, stop.cancelled_owned()).await;
+        });
         subnets.push(running);
     }
+    tasks.close();
+    started.disarm();
     Ok(SimHandle { subnets, stop, tasks })
 }
 
@@ -271,8 +269,8 @@ async fn start_axon_only(
     cfg: SubnetSimConfig,
     seed: u64,
     world: Arc<World>,
-    rx: &watch::Receiver<bool>,
-    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    stop: &CancellationToken,
+    tasks: &TaskTracker,
 ) -> Result<RunningSubnet, SimError> {
     if cfg.kind == SubnetKind::Llm {
         return Err(SimError::Config {
@@ -293,16 +291,13 @@ async fn start_axon_only(
     };
     let addr = listener.local_addr().map_err(|source| SimError::Bind { addr: "axon".into(), source })?;
     let hotkey = axon.hotkey().to_string();
-    let mut rx = rx.clone();
+    let stop = stop.clone();
     tracing::info!(subnet = %name, %addr, %hotkey, "SIMULATED subnet axon listening (axon only)");
-    tasks.push(tokio::spawn(async move {
-        let stop = async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axon.serve(listener, stop).await {
+    tasks.spawn(async move {
+        if let Err(e) = axon.serve(listener, stop.cancelled_owned()).await {
             tracing::error!(error = %e, "simulated subnet axon stopped");
         }
-    }));
+    });
     Ok(RunningSubnet { kind, netuid, name, addr, axon: Some((addr, hotkey)), axon_only: true })
 }
 

@@ -205,10 +205,10 @@ async fn a_subnet_served_only_by_metagraph_axons_completes_objectives_and_surviv
     .expect("miner config");
     let miner = MinerNode::new(mcfg).await.expect("miner");
     let miner_port = miner.local_addr().expect("addr").port();
-    let (tx, rx) = tokio::sync::watch::channel(false);
+    let stop = orchestra_node::shutdown::CancellationToken::new();
+    let _stop_on_exit = stop.clone().drop_guard();
     tokio::spawn(async move {
-        let _keep = tx;
-        let _ = miner.run(rx).await;
+        let _ = miner.run(stop).await;
     });
     let api = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let key_file = dir.path().join("api.key");

@@ -3,7 +3,10 @@
 //! - nothing depends on `miner` or `validator` except `crates/testkit`, and neither depends on
 //!   the other;
 //! - only `crates/chain` depends on subxt;
-//! - `crates/yuma` and `crates/incentive` are pure (no async runtime, HTTP or storage).
+//! - `crates/yuma` and `crates/incentive` are pure (no async runtime, HTTP or storage);
+//! - library crates carry no binary-only dependencies (clap, anyhow, tracing-subscriber): load
+//!   generators, benchmark peers and CLI types live in `crates/bench`, `crates/cli` and
+//!   `crates/node` (the daemons' flags and runtime); anyhow is allowed in dev-dependencies.
 
 use std::process::Command;
 
@@ -37,6 +40,41 @@ fn packages() -> Vec<(String, Vec<String>)> {
             (p["name"].as_str().unwrap_or_default().to_string(), deps)
         })
         .collect()
+}
+
+/// Library crates: what other crates build on. Binaries and their support (`miner`, `validator`,
+/// `crates/cli`, `crates/bench`, `crates/node`, `crates/testkit`) are the rest.
+const LIBRARIES: &[&str] = &[
+    "orchestra-proto",
+    "orchestra-ledger-store",
+    "orchestra-keys",
+    "orchestra-net",
+    "orchestra-chain",
+    "orchestra-yuma",
+    "orchestra-incentive",
+    "orchestra-subnet-sim",
+    "orchestra-subnets",
+    "orchestra-ledger-api",
+    "orchestra-devnet",
+];
+
+/// Dependencies only a binary needs.
+const BINARY_ONLY: &[&str] = &["clap", "anyhow", "tracing-subscriber"];
+
+#[test]
+fn library_crates_carry_no_binary_only_dependencies() {
+    let pkgs = packages();
+    let mut broken = Vec::new();
+    for lib in LIBRARIES {
+        let Some((_, deps)) = pkgs.iter().find(|(n, _)| n == lib) else {
+            broken.push(format!("{lib} is not in the workspace (update LIBRARIES)"));
+            continue;
+        };
+        for d in BINARY_ONLY.iter().filter(|d| deps.iter().any(|x| x == *d)) {
+            broken.push(format!("{lib} depends on {d} (binary-only: move the binary or CLI type to crates/bench, crates/cli or crates/node)"));
+        }
+    }
+    assert!(broken.is_empty(), "dependency rules broken:\n{}", broken.join("\n"));
 }
 
 #[test]

@@ -146,12 +146,8 @@ async fn start_honest_miner(url: &str, dir: &Path, ledger: &Path) {
     ])
     .expect("miner config");
     let miner = MinerNode::new(mcfg).await.expect("miner");
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    // The sender lives as long as the task, so the miner serves until the runtime stops.
-    tokio::spawn(async move {
-        let _keep = tx;
-        let _ = miner.run(rx).await;
-    });
+    // Never cancelled: the miner serves until the runtime stops.
+    tokio::spawn(miner.run(orchestra_node::shutdown::CancellationToken::new()));
 }
 
 /// `GET /v1/feedback/{hotkey}` signed (btauth/1) by `signer` for `validator`: (status, body, signature).

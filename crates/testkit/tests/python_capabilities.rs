@@ -77,8 +77,8 @@ async fn python_dendrite_calls_capabilities_on_our_miner() {
     let node = MinerNode::new(cfg).await.expect("miner");
     let port = node.local_addr().expect("addr").port();
     let hotkey = node.hotkey();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(node.run(rx));
+    let stop = orchestra_node::shutdown::CancellationToken::new();
+    let run = tokio::spawn(node.run(stop.clone()));
 
     let out = tokio::task::spawn_blocking(move || {
         Command::new(py).arg("-c").arg(PY).arg(port.to_string()).arg(hotkey).output().expect("python")
@@ -93,7 +93,7 @@ async fn python_dendrite_calls_capabilities_on_our_miner() {
     let caps: Vec<String> = serde_json::from_value(v["capabilities"].clone()).expect("caps");
     assert!(caps.contains(&"web_search".to_string()) && caps.contains(&"llm_chat".to_string()), "{v}");
 
-    let _ = tx.send(true);
+    stop.cancel();
     let _ = run.await;
     sim.shutdown().await;
     let _ = devnet.stop().await;

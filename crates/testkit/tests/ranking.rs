@@ -72,13 +72,9 @@ async fn store_api_and_router_rank_alike_with_ties() {
     let api = LedgerApi::new(ApiConfig::default(), store.clone()).expect("api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(async move {
-        api.serve(listener, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let stop = orchestra_ledger_api::CancellationToken::new();
+    let token = stop.clone();
+    let served = tokio::spawn(async move { api.serve(listener, token).await });
     let client = LedgerClient::new(&format!("http://{addr}"), Some(key)).expect("client");
     let api_order: Vec<u16> =
         client.find("web_search").await.expect("GET /v1/find").subnets.iter().map(|s| s.netuid()).collect();
@@ -90,6 +86,6 @@ async fn store_api_and_router_rank_alike_with_ties() {
         orchestra_miner::router::route(&entries, "web_search", &contract).iter().map(|e| e.netuid).collect();
     assert_eq!(allowed, vec![21, 5, 40, 11]);
 
-    let _ = stop.send(());
+    stop.cancel();
     served.await.expect("join").expect("serve");
 }

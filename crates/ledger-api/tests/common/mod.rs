@@ -10,12 +10,12 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use orchestra_ledger_api::CancellationToken;
 use orchestra_ledger_api::{ApiConfig, LedgerApi, create_key};
 use orchestra_ledger_store::{ChangeKind, LedgerStore, StoreConfig, Tier};
 use orchestra_proto::ledger::{AuthKind, EntryStatus, LedgerEntry, Metrics, Provenance, TransportSpec};
 use parking_lot::Mutex;
 use serde_json::json;
-use tokio::sync::oneshot;
 
 pub fn entry(netuid: u16, caps: &[&str], status: EntryStatus, reliability: Option<f64>) -> LedgerEntry {
     LedgerEntry {
@@ -65,8 +65,7 @@ pub struct Server {
     pub base: String,
     pub keys: Keys,
     pub http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    stop_worker: Option<oneshot::Sender<()>>,
+    stop: CancellationToken,
 }
 
 impl Server {
@@ -84,16 +83,11 @@ impl Server {
 
     /// Run the webhook worker until the server is dropped.
     pub fn start_worker(&mut self) {
-        let (tx, rx) = oneshot::channel::<()>();
         let api = self.api.clone();
+        let stop = self.stop.clone();
         tokio::spawn(async move {
-            api.run_webhook_worker(async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("worker");
+            api.run_webhook_worker(stop).await.expect("worker");
         });
-        self.stop_worker = Some(tx);
     }
 
     pub fn upsert(&self, e: LedgerEntry, kind: ChangeKind) -> u64 {
@@ -103,12 +97,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(s) = self.stop_worker.take() {
-            let _ = s.send(());
-        }
+        self.stop.cancel();
     }
 }
 
@@ -136,27 +125,12 @@ pub async fn start(config: ApiConfig, entries: Vec<LedgerEntry>) -> Server {
     let api = LedgerApi::new(config, store.clone()).expect("api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    let served = api.clone();
+    let stop = CancellationToken::new();
+    let (served, token) = (api.clone(), stop.clone());
     tokio::spawn(async move {
-        served
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("serve");
+        served.serve(listener, token).await.expect("serve");
     });
-    Server {
-        dir,
-        store,
-        api,
-        addr,
-        base: format!("http://{addr}"),
-        keys,
-        http: reqwest::Client::new(),
-        stop: Some(tx),
-        stop_worker: None,
-    }
+    Server { dir, store, api, addr, base: format!("http://{addr}"), keys, http: reqwest::Client::new(), stop }
 }
 
 /// Poll `f` until it is true or `timeout` passes.

@@ -107,9 +107,9 @@ impl Peer {
         Peer { child, ready, port, hotkey, _tmp: tmp }
     }
 
-    /// The Rust `echo_axon` binary on a free port, hotkey //Alice.
+    /// The Rust `echo_axon` binary (`crates/bench`) on a free port, hotkey //Alice.
     pub async fn echo_axon(extra: &[&str]) -> Peer {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_echo_axon"));
+        let mut cmd = Command::new(echo_axon_bin());
         cmd.args(["--host", "127.0.0.1", "--port", "0", "--uri", "//Alice"]).args(extra);
         Peer::start(cmd, None).await
     }
@@ -271,4 +271,18 @@ pub async fn send(client: &reqwest::Client, base: &str, req: &RawRequest) -> Rep
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().expect("client")
+}
+
+/// `echo_axon` lives in `crates/bench` (library crates carry no CLI dependencies), so it is not
+/// one of this package's `CARGO_BIN_EXE_*`: it sits next to the test binary's `deps/` folder
+/// once the workspace's binaries are built (`scripts/test.sh` builds them first).
+pub fn echo_axon_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ECHO_AXON_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile dir");
+    let bin = dir.join(format!("echo_axon{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: run `cargo build -p orchestra-bench --bin echo_axon` first", bin.display());
+    bin
 }

@@ -176,9 +176,6 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow!("serve_axon: {e}"))?;
     println!("ready port={port} strategy={}", strategy.name());
-    axon.serve(listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    axon.serve(listener, orchestra_node::shutdown::signal()).await?;
     Ok(())
 }

@@ -11,9 +11,10 @@ use std::net::SocketAddr;
 
 use anyhow_free::{Result, fail};
 use clap::Parser;
-use orchestra_keys::{Keypair, Wallet, WalletArgs};
+use orchestra_keys::Keypair;
 use orchestra_net::echo::Echo;
 use orchestra_net::{Axon, AxonConfig, BlacklistPolicy, MetagraphSnapshot, Peer, RateLimit};
+use orchestra_node::WalletArgs;
 
 /// Minimal error plumbing for a binary (the library's errors convert into it).
 mod anyhow_free {
@@ -68,7 +69,7 @@ struct Args {
     #[arg(long)]
     public_metrics: bool,
     #[command(flatten)]
-    server: orchestra_net::ServerArgs,
+    server: orchestra_node::ServerArgs,
 }
 
 fn main() {
@@ -98,7 +99,7 @@ fn run() -> Result<()> {
 async fn serve(args: Args) -> Result<()> {
     let keypair = match &args.uri {
         Some(uri) => Keypair::from_uri(uri)?,
-        None => Wallet::from_args(&args.wallet).hotkey()?,
+        None => args.wallet.wallet().hotkey()?,
     };
     if args.allow_any && !args.allow_hotkey.is_empty() {
         return Err(fail("--allow-any and --allow-hotkey exclude each other".into()));
@@ -147,29 +148,13 @@ async fn serve(args: Args) -> Result<()> {
         "pid": std::process::id(),
     });
     println!("{ready}");
-    axon.serve(listener, shutdown_signal()).await?;
+    axon.serve(listener, orchestra_node::shutdown::signal()).await?;
     println!("{}", serde_json::json!({ "event": "stopped" }));
     Ok(())
 }
 
 fn bracket(host: &str) -> String {
     if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() }
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }
 
 #[cfg(test)]

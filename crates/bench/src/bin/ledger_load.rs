@@ -20,12 +20,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures::StreamExt;
+use orchestra_ledger_api::CancellationToken;
 use orchestra_ledger_api::{ApiConfig, LedgerApi, LedgerClient, create_key};
 use orchestra_ledger_store::{ChangeKind, LedgerStore, StoreConfig, Tier};
 use orchestra_proto::ledger::{AuthKind, EntryStatus, LedgerEntry, Metrics, Provenance, TransportSpec};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_util::task::TaskTracker;
 
 #[derive(Parser, Debug)]
 #[command(about = "Ledger API load: lookups/s with latency percentiles, and SSE fan-out latency")]
@@ -107,16 +109,16 @@ struct Local {
     url: String,
     key: String,
     dir: std::path::PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: CancellationToken,
+    server: TaskTracker,
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-            // Let the server finish its shutdown (usage flush) before the runtime goes away.
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        self.stop.cancel();
+        // Let the server finish its shutdown (usage flush) before the runtime goes away.
+        self.server.close();
+        self._rt.block_on(self.server.wait());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -138,25 +140,20 @@ fn start_local(entries: u16, threads: usize) -> Result<Local> {
         .enable_all()
         .build()?;
     let config = ApiConfig { production_per_second: 10_000_000, sse_buffer: 1024, ..ApiConfig::default() };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let s = store.clone();
+    let (stop, server) = (CancellationToken::new(), TaskTracker::new());
+    let (s, token, tasks) = (store.clone(), stop.clone(), server.clone());
     let addr = rt.block_on(async move {
         let api = LedgerApi::new(config, s)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            if let Err(e) = api
-                .serve(listener, async {
-                    let _ = rx.await;
-                })
-                .await
-            {
+        tasks.spawn(async move {
+            if let Err(e) = api.serve(listener, token).await {
                 eprintln!("server: {e}");
             }
         });
         anyhow::Ok(addr)
     })?;
-    Ok(Local { _rt: rt, store, url: format!("http://{addr}"), key, dir, stop: Some(tx) })
+    Ok(Local { _rt: rt, store, url: format!("http://{addr}"), key, dir, stop, server })
 }
 
 const SERVER_THREAD: &str = "ledger-srv";
