@@ -375,6 +375,12 @@ impl Auth {
             }
         };
         let mut keys = self.keys.write();
+        // Concurrent first lookups of one key all miss the cache and each build a limiter: the
+        // first one stored wins, so the key has one rate window (not one burst per racer).
+        let state = match (state, keys.get(&hash).and_then(|c| c.state.clone())) {
+            (Some(built), Some(stored)) if stored.key == built.key => Some(stored),
+            (state, _) => state,
+        };
         if state.is_none() {
             if self.negatives.load(Ordering::Relaxed) as usize >= MAX_NEGATIVE {
                 return Ok(None);
@@ -615,5 +621,34 @@ mod tests {
         assert!(presented_key(&h).is_err(), "Authorization wins and must be Bearer");
         h.insert("authorization", HeaderValue::from_static("Bearer olk_def"));
         assert_eq!(presented_key(&h).expect("key"), Some("olk_def"));
+    }
+
+    #[test]
+    fn concurrent_first_uses_of_a_key_share_one_rate_window() {
+        // A key's first requests race to fill the cache: each used to build its own limiter,
+        // so two concurrent requests could both spend a whole burst.
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Arc::new(LedgerStore::open(orchestra_ledger_store::StoreConfig::new(dir.path())).expect("store"));
+        let auth = Arc::new(Auth::new(&ApiConfig::default(), store.clone()).expect("auth"));
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        for round in 0..100 {
+            let (secret, _) =
+                create_key_with_limits(&store, Tier::Enterprise, &format!("k{round}"), None, Some(10)).expect("key");
+            let threads = 8;
+            let barrier = Arc::new(std::sync::Barrier::new(threads));
+            let admitted: usize = (0..threads)
+                .map(|_| {
+                    let (auth, barrier, secret) = (auth.clone(), barrier.clone(), secret.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        auth.admit_cost(Ok(Some(&secret)), ip, Tier::Developer, 10).is_ok()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| usize::from(h.join().expect("thread")))
+                .sum();
+            assert_eq!(admitted, 1, "round {round}: a burst of 10 holds one request of cost 10");
+        }
     }
 }
