@@ -227,6 +227,11 @@ impl ValidatorNode {
         self.key.ss58()
     }
 
+    /// A copy of what the status endpoint shows (benchmarks and tools driving [`Self::round`]).
+    pub fn status(&self) -> Status {
+        self.status.lock().clone()
+    }
+
     /// The policy in force: the local override, the owner's commitment, or the default.
     pub async fn policy(&self) -> OwnerPolicy {
         if let (Some(p), true) = (&self.cfg.policy_file, self.cfg.policy_override) {

@@ -18,7 +18,8 @@
 //!   says is fabricated evidence (`contradicted`), which zeroes the task;
 //! - **deadline** and **cost**: response time over the deadline, receipted cost over the budget.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use orchestra_incentive::score::SubScores;
@@ -30,6 +31,7 @@ use orchestra_proto::receipt::{CallStatus, commitment, receipt_root, result_dige
 use orchestra_proto::shorthand;
 use orchestra_proto::synapses::{Orchestrate, OrchestrateRequest};
 use orchestra_subnets::Adapters;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -42,6 +44,42 @@ const MAX_TARGETED_REPROBES: usize = 4;
 const MIN_CITED_REPROBES: usize = 2;
 /// Below this text-and-number similarity a re-probe disagrees (scores 0).
 const REPROBE_AGREE: f64 = 0.6;
+/// Grounding reads at most this much text of the evidence (the first bytes of each body in
+/// receipt order): a miner that hides its evidence past it only grounds less.
+const MAX_GROUNDING_TEXT: usize = 1 << 20;
+/// Grounding checks at most this many of the result's leaves (an even sample of the rest).
+const MAX_GROUNDING_LEAVES: usize = 256;
+/// Compiled target schemas kept (one per task shape; a round uses a few dozen).
+const SCHEMA_CACHE: usize = 512;
+
+/// A target schema as JSON Schema, compiled once per task shape.
+struct Compiled {
+    json: Value,
+    validator: jsonschema::Validator,
+}
+
+/// Compiled target schemas by their shorthand text: every round sends the same few dozen task
+/// shapes to hundreds of miners, and compiling one costs more than all the other checks.
+static SCHEMAS: LazyLock<Mutex<HashMap<String, Arc<Result<Compiled, String>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn compiled_schema(target: &Value) -> Arc<Result<Compiled, String>> {
+    let key = target.to_string();
+    if let Some(c) = SCHEMAS.lock().get(&key) {
+        return Arc::clone(c);
+    }
+    // Compiled outside the lock; two tasks racing on a new shape both compile it once.
+    let c = Arc::new(shorthand::to_json_schema(target).map_err(|e| e.to_string()).and_then(|json| {
+        let validator = jsonschema::validator_for(&json).map_err(|e| e.to_string())?;
+        Ok(Compiled { json, validator })
+    }));
+    let mut cache = SCHEMAS.lock();
+    if cache.len() >= SCHEMA_CACHE {
+        cache.clear();
+    }
+    cache.insert(key, Arc::clone(&c));
+    c
+}
 
 /// Everything measured about one response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,12 +148,26 @@ fn leaves<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
 
 /// Share of the result's leaf values traceable to the evidence: a number whose decimal text
 /// appears in a response, a short string found verbatim, or prose whose words (≥ 80%) appear.
+///
+/// Bounded: at most [`MAX_GROUNDING_TEXT`] bytes of evidence text and
+/// [`MAX_GROUNDING_LEAVES`] leaves (an even sample) are read, and the evidence's word set is
+/// built only when a leaf is prose.
 pub fn grounding(result: &Value, responses: &[&Value]) -> f64 {
     let mut corpus = String::new();
-    let mut vocab = BTreeSet::new();
+    let mut read = 0;
     for r in responses {
+        if corpus.len() >= MAX_GROUNDING_TEXT {
+            break;
+        }
         all_text(r, &mut corpus);
-        words(r, &mut vocab);
+        read += 1;
+    }
+    if corpus.len() > MAX_GROUNDING_TEXT {
+        let mut cut = MAX_GROUNDING_TEXT;
+        while !corpus.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        corpus.truncate(cut);
     }
     let corpus_lc = corpus.to_lowercase();
     let mut ls = Vec::new();
@@ -123,6 +175,13 @@ pub fn grounding(result: &Value, responses: &[&Value]) -> f64 {
     if ls.is_empty() {
         return 0.0;
     }
+    let total = ls.len();
+    if total > MAX_GROUNDING_LEAVES {
+        let step = total as f64 / MAX_GROUNDING_LEAVES as f64;
+        ls = (0..MAX_GROUNDING_LEAVES).map(|i| ls[(i as f64 * step) as usize]).collect();
+    }
+    // The evidence's words, for prose leaves only: built on first use, from the text read.
+    let mut vocab: Option<BTreeSet<String>> = None;
     let grounded = ls
         .iter()
         .filter(|v| match v {
@@ -136,6 +195,11 @@ pub fn grounding(result: &Value, responses: &[&Value]) -> f64 {
                 if s.len() <= 80 {
                     return corpus_lc.contains(&s_lc);
                 }
+                let vocab = vocab.get_or_insert_with(|| {
+                    let mut w = BTreeSet::new();
+                    responses[..read].iter().for_each(|r| words(r, &mut w));
+                    w
+                });
                 let mut w = BTreeSet::new();
                 words(v, &mut w);
                 let hit = w.iter().filter(|x| vocab.contains(*x)).count();
@@ -259,7 +323,12 @@ pub async fn verify(
         notes.push(format!("no result: {}", resp.error.as_deref().unwrap_or("the miner returned nothing")));
         return Verification { sub, notes, reprobed: Vec::new() };
     };
-    if resp.request() != *sent {
+    let echoes = resp.task_id == sent.task_id
+        && resp.objective == sent.objective
+        && resp.target_schema == sent.target_schema
+        && resp.contract == sent.contract
+        && resp.inputs == sent.inputs;
+    if !echoes {
         notes.push("the response does not echo the request that was sent".into());
         return Verification { sub, notes, reprobed: Vec::new() };
     }
@@ -304,14 +373,11 @@ pub async fn verify(
     }
     sub.receipt_root = root_ok;
 
-    // Schema.
-    let json_schema = shorthand::to_json_schema(&sent.target_schema).map_err(|e| e.to_string());
-    match json_schema
-        .clone()
-        .and_then(|s| jsonschema::validator_for(&s).map_err(|e| e.to_string()).map(|v| v.is_valid(result)))
-    {
-        Ok(true) => sub.schema = true,
-        Ok(false) => notes.push("result does not validate against the target schema".into()),
+    // Schema (compiled once per task shape).
+    let schema = compiled_schema(&sent.target_schema);
+    match schema.as_ref() {
+        Ok(c) if c.validator.is_valid(result) => sub.schema = true,
+        Ok(_) => notes.push("result does not validate against the target schema".into()),
         Err(e) => notes.push(format!("target schema: {e}")),
     }
     if !(sub.signature && root_ok && sub.schema) {
@@ -330,7 +396,7 @@ pub async fn verify(
     sub.grounding = grounding(result, &ok_bodies);
 
     // Citations.
-    let (share, cnotes) = citation_share(result, resp, json_schema.as_ref().ok());
+    let (share, cnotes) = citation_share(result, resp, schema.as_ref().as_ref().ok().map(|c| &c.json));
     sub.citations = Some(share);
     notes.extend(cnotes);
 

@@ -31,6 +31,7 @@
 //! the receiver must be us, the nonce within 10 s back / 2 s ahead, the signature covers the
 //! method, path, sha256 of the raw body, nonce, sender and receiver; same replay cache.
 
+mod batch;
 mod reply;
 mod verify;
 
@@ -44,9 +45,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::{Method, header};
 use axum::response::Response;
 use axum::serve::ListenerExt;
@@ -112,6 +115,11 @@ pub struct AxonConfig {
     pub serve_metrics: bool,
     /// Verifying keys kept decompressed (default 100 000 hotkeys).
     pub key_cache_capacity: usize,
+    /// Most request signatures verified in one batch (default 64; 1 = no batching). Requests
+    /// that arrive together are batched (see `axon/batch.rs`); a lone request is not delayed.
+    pub verify_batch_max: usize,
+    /// Longest a batch keeps gathering requests while more keep arriving (default 200 µs).
+    pub verify_batch_wait: Duration,
 }
 
 impl Default for AxonConfig {
@@ -131,6 +139,8 @@ impl Default for AxonConfig {
             policy: BlacklistPolicy::default(),
             serve_metrics: false,
             key_cache_capacity: 100_000,
+            verify_batch_max: 64,
+            verify_batch_wait: Duration::from_micros(200),
         }
     }
 }
@@ -349,6 +359,7 @@ pub(crate) struct Shared {
     metrics: Arc<AxonMetrics>,
     replay: ReplayCache,
     keys: KeyCache,
+    batcher: batch::Batcher,
     limiter: Option<DefaultKeyedRateLimiter<PublicKey>>,
     gate: Arc<Gate>,
     blacklist: Option<Arc<BlacklistFn>>,
@@ -400,6 +411,7 @@ impl Axon {
         ));
         let shared = Shared {
             keys: KeyCache::new(config.key_cache_capacity),
+            batcher: batch::Batcher::new(config.verify_batch_max, config.verify_batch_wait, metrics.batch.clone()),
             hotkey: keypair.ss58().to_string(),
             routes: HashMap::new(),
             names: Vec::new(),
@@ -519,14 +531,16 @@ impl Axon {
                 }
             })
         });
-        let app = Router::new().fallback(dispatch).with_state(Arc::clone(&shared));
+        // A plain service rather than an axum Router: every path is looked up in our own
+        // route table anyway, and the Router's layers cost allocations on every request.
+        let make = MakeAxonService { shared: Arc::clone(&shared) };
         let listener = listener.tap_io(|tcp| {
             // Small request/response pairs: never wait for Nagle.
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::trace!("TCP_NODELAY: {e}");
             }
         });
-        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        let result = axum::serve(listener, make)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(NetError::Serve);
@@ -538,11 +552,51 @@ impl Axon {
     }
 }
 
-async fn dispatch(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
+/// Makes one [`AxonService`] per accepted connection (it knows the peer's address).
+struct MakeAxonService {
+    shared: Arc<Shared>,
+}
+
+impl<L> tower::Service<axum::serve::IncomingStream<'_, L>> for MakeAxonService
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    type Response = AxonService;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<AxonService, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, incoming: axum::serve::IncomingStream<'_, L>) -> Self::Future {
+        std::future::ready(Ok(AxonService { shared: Arc::clone(&self.shared), remote: *incoming.remote_addr() }))
+    }
+}
+
+/// One connection's request handler: [`dispatch`].
+#[derive(Clone)]
+struct AxonService {
+    shared: Arc<Shared>,
+    remote: SocketAddr,
+}
+
+impl tower::Service<Request> for AxonService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let (shared, remote) = (Arc::clone(&self.shared), self.remote);
+        Box::pin(async move { Ok(dispatch(shared, remote, req).await) })
+    }
+}
+
+async fn dispatch(shared: Arc<Shared>, remote: SocketAddr, req: Request) -> Response {
     let start = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
@@ -628,20 +682,25 @@ async fn check(
     // signature is checked before the body is read: an unsigned sender cannot make us read (or
     // wait for) a body at all. btauth/1 signs the body's sha256, so it is checked after.
     let early = match &claim {
-        verify::Claim::V10(_) => Some(claim.verify(shared, &parts.method, path_and_query, &[], fresh)?),
+        verify::Claim::V10(_) => Some(claim.verify(shared, &parts.method, path_and_query, &[], fresh).await?),
         verify::Claim::BtAuth(_) => None,
     };
-    // A client trickling its body must not hold a connection past its own timeout.
-    let body = match tokio::time::timeout(timeout, read_body(body, cfg.max_body_bytes)).await {
-        Ok(body) => body?,
-        Err(_) => {
-            let secs = py_float_repr(timeout.as_secs_f64());
-            return Err(Reject::new(408, format!("Request body not received within the {secs}s timeout")));
-        }
+    // A client trickling its body must not hold a connection past its own timeout. A body
+    // that has already arrived whole (the usual small request) is taken without arming a timer.
+    let mut reading = std::pin::pin!(read_body(body, cfg.max_body_bytes));
+    let body = match reading.as_mut().now_or_never() {
+        Some(body) => body?,
+        None => match tokio::time::timeout(timeout, reading).await {
+            Ok(body) => body?,
+            Err(_) => {
+                let secs = py_float_repr(timeout.as_secs_f64());
+                return Err(Reject::new(408, format!("Request body not received within the {secs}s timeout")));
+            }
+        },
     };
     let proof = match early {
         Some(p) => p,
-        None => claim.verify(shared, &parts.method, path_and_query, &body, fresh)?,
+        None => claim.verify(shared, &parts.method, path_and_query, &body, fresh).await?,
     };
     // Only claim.hotkey() == None fails precheck, so this is always set here.
     let hotkey = claim.hotkey().unwrap_or_default();

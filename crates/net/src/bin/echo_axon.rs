@@ -64,6 +64,12 @@ struct Args {
     /// Also serve GET /metrics.
     #[arg(long)]
     metrics: bool,
+    /// Most request signatures verified in one batch (1 = every signature on its own).
+    #[arg(long, default_value_t = 64)]
+    verify_batch: usize,
+    /// Longest a signature batch keeps gathering, in µs.
+    #[arg(long, default_value_t = 200)]
+    verify_batch_wait_us: u64,
 }
 
 fn main() {
@@ -104,6 +110,8 @@ async fn serve(args: Args) -> Result<()> {
         rate_limit: (args.rate_limit > 0).then_some(RateLimit { per_second: args.rate_limit, burst: args.rate_limit }),
         serve_metrics: args.metrics,
         policy: BlacklistPolicy::allow_all(),
+        verify_batch_max: args.verify_batch,
+        verify_batch_wait: std::time::Duration::from_micros(args.verify_batch_wait_us),
         ..AxonConfig::default()
     };
     let mut snapshot = MetagraphSnapshot::default();
@@ -140,8 +148,10 @@ async fn serve(args: Args) -> Result<()> {
         "pid": std::process::id(),
     });
     println!("{ready}");
+    let metrics = axon.metrics();
     axon.serve(listener, shutdown_signal()).await?;
-    println!("{}", serde_json::json!({ "event": "stopped" }));
+    let (signatures, batches) = metrics.signature_batches();
+    println!("{}", serde_json::json!({ "event": "stopped", "signatures": signatures, "batches": batches }));
     Ok(())
 }
 

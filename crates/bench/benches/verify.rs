@@ -1,0 +1,191 @@
+//! `verify`: the validator's verification of one Orchestrate response (criterion), against
+//! the number of receipts it carries.
+//!
+//! ```text
+//! cargo bench -p orchestra-bench --bench verify            # criterion report per receipt count
+//! BENCH_VERIFY_OUT=docs/benchmarks-verify.json BENCH_VERIFY_SVG=docs/verify-scaling.svg \
+//!   cargo bench -p orchestra-bench --bench verify         # also the curve, fitted, as JSON + SVG
+//! ```
+//!
+//! The response is the worked example as the real miner pipeline answers it against the
+//! simulated subnets (7 receipts), re-shaped to 1–100 receipts (evidence repeated or cut,
+//! citations kept where their receipt remains, re-signed). Every check of
+//! `orchestra_validator::verify::verify` runs: signature, receipt root and evidence digests,
+//! target schema, grounding, citations and accuracy against the validator's own reference
+//! answer (computed once, as a round does per task shape). Re-probes are off: their network
+//! time is not verification.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use orchestra_bench::load_average;
+use orchestra_bench::plot::{Series, fit_growth, svg_loglog};
+use orchestra_keys::Keypair;
+use orchestra_miner::pipeline::MinerCore;
+use orchestra_proto::contract::Contract;
+use orchestra_proto::receipt::{commitment, receipt_root, result_digest};
+use orchestra_proto::synapses::{Orchestrate, OrchestrateRequest};
+use orchestra_subnets::Adapters;
+use orchestra_validator::verify::{VerifyConfig, verify};
+use serde_json::{Value, json};
+
+const RECEIPTS: [usize; 6] = [1, 3, 10, 30, 60, 100];
+
+struct Fixture {
+    req: OrchestrateRequest,
+    key: Keypair,
+    entries: Vec<orchestra_proto::ledger::LedgerEntry>,
+    adapters: Adapters,
+    reference: Option<Value>,
+    base: Orchestrate,
+    _sim: orchestra_subnet_sim::SimHandle,
+}
+
+fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
+    rt.block_on(async {
+        let sim = orchestra_subnet_sim::start(orchestra_subnet_sim::SimConfig::default_trio()).await.expect("sim");
+        let entries: Vec<_> = sim.subnets.iter().map(orchestra_subnet_sim::ledger::entry).collect();
+        let key = Keypair::from_uri("//BenchMiner").expect("key");
+        let core = MinerCore::new_local(key.clone(), entries.clone(), None).expect("miner");
+        let req = OrchestrateRequest {
+            task_id: "bench-verify".into(),
+            objective: "Research cloud GPU pricing and recommend positioning for our inference API".into(),
+            target_schema: json!({
+                "competitors": [{"name": "str", "pricing": "dict"}],
+                "recommendation": {"price_point": "float", "rationale": "str"}
+            }),
+            contract: Contract { deadline_ms: 20_000, ..Contract::default() },
+            inputs: Value::Null,
+        };
+        let base = core.orchestrate(Orchestrate::from_request(req.clone()).expect("request")).await;
+        assert!(base.error.is_none(), "the pipeline failed: {:?}", base.error);
+        let adapters = Adapters::with_guard(orchestra_subnets::GuardConfig::local()).expect("adapters");
+        let schema = orchestra_proto::shorthand::to_json_schema(&req.target_schema).expect("schema");
+        let reference = orchestra_validator::reference::compute(
+            &req.objective,
+            &schema,
+            &entries,
+            &adapters,
+            Duration::from_secs(10),
+        )
+        .await
+        .ok()
+        .map(|r| r.answer);
+        Fixture { req, key, entries, adapters, reference, base, _sim: sim }
+    })
+}
+
+/// The base response with `n` receipts (repeated or cut), re-signed.
+fn with_receipts(f: &Fixture, n: usize) -> Orchestrate {
+    let base = &f.base;
+    let mut r = base.clone();
+    r.receipts.clear();
+    r.evidence.clear();
+    for i in 0..n {
+        let j = i % base.receipts.len();
+        r.receipts.push(base.receipts[j].clone());
+        r.evidence.push(base.evidence[j].clone());
+    }
+    r.citations.retain(|c| c.receipt < n);
+    let root = receipt_root(&r.receipts).expect("root");
+    r.receipt_root = Some(root);
+    let rd = result_digest(r.result.as_ref().expect("result")).expect("digest");
+    r.miner_signature = Some(f.key.sign_hex(&commitment(&r.task_id, &rd, &root).0));
+    r
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let f = fixture(&rt);
+    let cfg = VerifyConfig { reprobe_rate: 0.0, seed: 1, reprobe_timeout: Duration::from_secs(5) };
+    // Per receipt count: every criterion sample as (iterations, total time).
+    let samples: Arc<Mutex<Vec<(usize, u64, Duration)>>> = Arc::default();
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    {
+        let mut g = c.benchmark_group("verify");
+        for n in RECEIPTS {
+            let resp = with_receipts(&f, n);
+            // Sanity: the response passes the checks that gate the rest.
+            let v = rt.block_on(verify(
+                &f.req,
+                &resp,
+                f.key.ss58(),
+                Duration::from_millis(50),
+                &f.entries,
+                &f.adapters,
+                &cfg,
+                f.reference.as_ref(),
+            ));
+            assert!(v.sub.signature && v.sub.receipt_root && v.sub.schema, "{:?}", v.notes);
+            g.throughput(Throughput::Elements(1));
+            g.bench_with_input(BenchmarkId::new("receipts", n), &resp, |b, resp| {
+                b.iter_custom(|iters| {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        let v = rt.block_on(verify(
+                            &f.req,
+                            resp,
+                            f.key.ss58(),
+                            Duration::from_millis(50),
+                            &f.entries,
+                            &f.adapters,
+                            &cfg,
+                            f.reference.as_ref(),
+                        ));
+                        std::hint::black_box(v);
+                    }
+                    let took = t.elapsed();
+                    samples.lock().unwrap_or_else(|e| e.into_inner()).push((n, iters, took));
+                    took
+                })
+            });
+        }
+        g.finish();
+    }
+    c.final_summary();
+
+    // The curve: per receipt count, the median over criterion's samples of time per verify.
+    let samples = samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut points = Vec::new();
+    for n in RECEIPTS {
+        let mut per: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.0 == n && s.1 > 0)
+            .map(|s| s.2.as_secs_f64() * 1e6 / s.1 as f64)
+            .collect();
+        if per.is_empty() {
+            continue;
+        }
+        per.sort_by(f64::total_cmp);
+        points.push((n as f64, per[per.len() / 2]));
+    }
+    let growth = fit_growth(&points);
+    let out = json!({
+        "bench": "verify_vs_receipts",
+        "reference": f.reference.is_some(),
+        "points": points.iter().map(|(n, us)| json!({"receipts": n, "median_us": us})).collect::<Vec<_>>(),
+        "ten_receipts_us": points.iter().find(|p| p.0 == 10.0).map(|p| p.1),
+        "growth": growth.as_ref().map(|g| g.to_string()),
+        "exponent": growth.as_ref().map(|g| g.exponent),
+        "load_avg": load_average(),
+    });
+    println!("{out}");
+    if let Ok(p) = std::env::var("BENCH_VERIFY_OUT") {
+        std::fs::write(&p, format!("{out}\n")).expect("write the verify JSON");
+    }
+    if let Ok(p) = std::env::var("BENCH_VERIFY_SVG") {
+        let svg = svg_loglog(
+            "Verification of one response vs receipts",
+            "receipts per response",
+            "µs per response (median)",
+            &[Series { label: "verify".into(), points }],
+            true,
+        );
+        std::fs::write(&p, svg).expect("write the verify SVG");
+    }
+}
