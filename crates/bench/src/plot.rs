@@ -215,7 +215,7 @@ mod tests {
         assert!((g.exponent - 1.0).abs() < 1e-9);
         let quad: Vec<(f64, f64)> = [16.0, 64.0, 256.0, 1024.0].iter().map(|x| (*x, 0.1 * x * x)).collect();
         assert_eq!(fit_growth(&quad).expect("fit").order, "quadratic");
-        let nlogn: Vec<(f64, f64)> = [16.0, 64.0, 256.0, 1024.0].iter().map(|x| (*x, x * (x + 1.0).ln())).collect();
+        let nlogn: Vec<(f64, f64)> = [16.0f64, 64.0, 256.0, 1024.0].iter().map(|x| (*x, x * (x + 1.0).ln())).collect();
         assert_eq!(fit_growth(&nlogn).expect("fit").order, "n log n");
         let flat: Vec<(f64, f64)> = [1.0, 4.0, 16.0, 64.0].iter().map(|x| (*x, 5.0 + 0.001 * x)).collect();
         assert_eq!(fit_growth(&flat).expect("fit").order, "constant");
