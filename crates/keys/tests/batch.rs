@@ -20,7 +20,7 @@ fn batch_accepts_good_and_refuses_any_bad_signature() {
     assert!(!verify_batch(&wrong));
     let other = b"message 99".to_vec();
     let mut tampered = items.clone();
-    tampered[3].msg = &other;
+    tampered[3].msg = other.as_slice();
     assert!(!verify_batch(&tampered));
     let junk = [0xffu8; 64];
     let mut garbage = items.clone();
