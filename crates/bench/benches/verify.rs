@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use orchestra_bench::{load_average, process_cpu_seconds};
 use orchestra_bench::plot::{Series, fit_growth, svg_loglog};
+use orchestra_bench::{load_average, process_cpu_seconds};
 use orchestra_keys::Keypair;
 use orchestra_miner::pipeline::MinerCore;
 use orchestra_proto::contract::Contract;
@@ -156,11 +156,8 @@ fn main() {
     let mut points = Vec::new();
     let mut cpu_points = Vec::new();
     for n in RECEIPTS {
-        let mut per: Vec<f64> = samples
-            .iter()
-            .filter(|s| s.0 == n && s.1 > 0)
-            .map(|s| s.2.as_secs_f64() * 1e6 / s.1 as f64)
-            .collect();
+        let mut per: Vec<f64> =
+            samples.iter().filter(|s| s.0 == n && s.1 > 0).map(|s| s.2.as_secs_f64() * 1e6 / s.1 as f64).collect();
         if per.is_empty() {
             continue;
         }
@@ -192,7 +189,10 @@ fn main() {
             "Verification of one response vs receipts",
             "receipts per response",
             "µs per response",
-            &[Series { label: "CPU per response".into(), points: cpu_points }, Series { label: "wall, median".into(), points }],
+            &[
+                Series { label: "CPU per response".into(), points: cpu_points },
+                Series { label: "wall, median".into(), points },
+            ],
             true,
         );
         std::fs::write(&p, svg).expect("write the verify SVG");

@@ -134,15 +134,15 @@ pub fn svg_loglog(title: &str, x_label: &str, y_label: &str, series: &[Series], 
     for t in ticks(xmin, xmax) {
         let x = px(t);
         let _ = writeln!(out, r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="#eee"/>"##, H - BOTTOM);
-        let _ = writeln!(out, r#"<text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#, H - BOTTOM + 16.0, fmt_num(t));
+        let _ =
+            writeln!(out, r#"<text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#, H - BOTTOM + 16.0, fmt_num(t));
     }
     for t in ticks(ymin, ymax) {
         let y = py(t);
         let _ = writeln!(out, r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#eee"/>"##, W - RIGHT);
         let _ = writeln!(out, r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#, LEFT - 6.0, y + 4.0, fmt_num(t));
     }
-    let _ =
-        writeln!(out, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, W / 2.0, H - 12.0, esc(x_label));
+    let _ = writeln!(out, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, W / 2.0, H - 12.0, esc(x_label));
     let _ = writeln!(
         out,
         r#"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
@@ -170,11 +170,8 @@ pub fn svg_loglog(title: &str, x_label: &str, y_label: &str, series: &[Series], 
             .filter(|(x, y)| *x > 0.0 && *y > 0.0)
             .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
             .collect();
-        let _ = writeln!(
-            out,
-            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
-            pts.join(" ")
-        );
+        let _ =
+            writeln!(out, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, pts.join(" "));
         for p in &pts {
             let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
             let _ = writeln!(out, r#"<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>"#);

@@ -4,7 +4,8 @@ use orchestra_keys::{BatchItem, Keypair, VerifyingKey, verify_batch};
 
 #[test]
 fn batch_accepts_good_and_refuses_any_bad_signature() {
-    let keys: Vec<Keypair> = ["//Alice", "//Bob", "//Charlie"].iter().map(|u| Keypair::from_uri(u).expect("key")).collect();
+    let keys: Vec<Keypair> =
+        ["//Alice", "//Bob", "//Charlie"].iter().map(|u| Keypair::from_uri(u).expect("key")).collect();
     let vks: Vec<VerifyingKey> = keys.iter().map(|k| VerifyingKey::new(&k.public()).expect("vk")).collect();
     let msgs: Vec<Vec<u8>> = (0..20).map(|i| format!("message {i}").into_bytes()).collect();
     let sigs: Vec<[u8; 64]> = msgs.iter().enumerate().map(|(i, m)| keys[i % 3].sign(m)).collect();

@@ -79,7 +79,11 @@ impl AxonMetrics {
         registry.register("queued", "Requests waiting for a handler slot", queued.clone());
         let batch = BatchCounters::default();
         registry.register("signature_batches", "sr25519 batch verifications run", batch.batches.clone());
-        registry.register("signatures_verified", "Request signatures verified (in batches or alone)", batch.signatures.clone());
+        registry.register(
+            "signatures_verified",
+            "Request signatures verified (in batches or alone)",
+            batch.signatures.clone(),
+        );
         registry.register(
             "signature_batches_failed",
             "Batches with a bad signature, re-checked one by one",

@@ -540,10 +540,7 @@ impl Axon {
                 tracing::trace!("TCP_NODELAY: {e}");
             }
         });
-        let result = axum::serve(listener, make)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(NetError::Serve);
+        let result = axum::serve(listener, make).with_graceful_shutdown(shutdown).await.map_err(NetError::Serve);
         if let Some(s) = sweeper {
             s.abort();
         }

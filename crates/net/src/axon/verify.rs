@@ -253,7 +253,9 @@ impl<'a> Claim<'a> {
         let (ok, message) = shared.batcher.verify(Arc::clone(&vk), message.into_bytes(), sig).await;
         if !ok {
             return Err(not_verified(&match self {
-                Claim::V10(_) => format!("Signature mismatch with {} and {sig_text}", String::from_utf8_lossy(&message)),
+                Claim::V10(_) => {
+                    format!("Signature mismatch with {} and {sig_text}", String::from_utf8_lossy(&message))
+                }
                 Claim::BtAuth(_) => "signature does not verify against the claimed hotkey".to_string(),
             }));
         }
