@@ -5,13 +5,13 @@
 #   scripts/bench.sh --quick   # fewer requests, rounds and points: ~4 minutes
 #
 # Runs the axon benchmark (scripts/bench-axon.sh: Rust vs the Python SDK axon and the sr25519
-# verify bound), the Ledger API load test and its curve over connections, the devnet/Yuma
-# benchmark, the miner/validator pipeline benchmark, the verification bench (criterion, 1–100
-# receipts), the validator round at scale (16–1,024 miner axons over loopback) and the miner
-# bench (objectives per core, RSS with 1,000 in flight); keeps their raw JSON in
-# docs/benchmarks-*.json*, draws the curves as docs/*-scaling.svg and rewrites
-# docs/benchmarks.md from them (scripts/bench_report.py). Every figure carries the load
-# average it was taken under.
+# verify bound), the idle and trickling connections benchmark (scripts/bench-conns.sh), the
+# Ledger API load test and its curve over connections, the devnet/Yuma benchmark, the
+# miner/validator pipeline benchmark, the verification bench (criterion, 1–100 receipts), the
+# validator round at scale (16–1,024 miner axons over loopback) and the miner bench (objectives
+# per core, RSS with 1,000 in flight); keeps their raw JSON in docs/benchmarks-*.json*, draws the
+# curves as docs/*-scaling.svg and rewrites docs/benchmarks.md from them
+# (scripts/bench_report.py). Every figure carries the load average it was taken under.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
@@ -27,6 +27,9 @@ cargo bench --quiet -p orchestra-bench --no-run 2>/dev/null
 T1=$(date +%s)
 
 scripts/bench-axon.sh
+
+echo "== idle and trickling connections" >&2
+scripts/bench-conns.sh
 
 echo "== ledger API" >&2
 "$TARGET/release/ledger-load" --duration-secs "$([ -n "$QUICK" ] && echo 4 || echo 10)" --subscribers 1000 --changes 10 \
@@ -64,6 +67,7 @@ cargo bench --quiet -p orchestra-bench --bench miner -- --objectives "$([ -n "$Q
 python3 scripts/bench_report.py docs/benchmarks-axon.jsonl docs/benchmarks.md \
   --ledger docs/benchmarks-ledger.jsonl --ledger-curve docs/benchmarks-ledger-curve.jsonl \
   --devnet docs/benchmarks-devnet.json --pipeline docs/benchmarks-pipeline.jsonl \
-  --verify docs/benchmarks-verify.json --round docs/benchmarks-round.jsonl --miner docs/benchmarks-miner.jsonl
+  --verify docs/benchmarks-verify.json --round docs/benchmarks-round.jsonl --miner docs/benchmarks-miner.jsonl \
+  --conns docs/benchmarks-conns.jsonl
 T2=$(date +%s)
 echo "wrote docs/benchmarks.md (build $((T1 - T0)) s, benchmarks $((T2 - T1)) s)" >&2

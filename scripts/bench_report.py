@@ -7,6 +7,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("src"); ap.add_argument("dst")
 ap.add_argument("--ledger"); ap.add_argument("--devnet"); ap.add_argument("--pipeline")
 ap.add_argument("--ledger-curve"); ap.add_argument("--verify"); ap.add_argument("--round"); ap.add_argument("--miner")
+ap.add_argument("--conns")
 args = ap.parse_args()
 src, dst = args.src, args.dst
 rows = [json.loads(l) for l in open(src) if l.strip().startswith("{")]
@@ -244,3 +245,41 @@ Throughput should rise until the 2 cores are busy, then stay flat (growth of loo
 |---|---|---|
 {rows}
 """)
+
+if args.conns:
+    rows = [r for r in jl(args.conns) if r.get("bench") == "conn_flood"]
+    meta = next((r for r in jl(args.conns) if r.get("bench") == "conn_flood_meta"), {})
+    profile = meta.get("profile", "release")
+    built = "release" if profile == "release" else f"**{profile}** (not release: slower serving, same code paths)"
+    names = {"echo-axon": "echo axon (the miner's serving code)", "validator-api": "validator API, `GET /v1/subnets`"}
+    table = []
+    for r in rows:
+        u, l = r["unloaded"], r["loaded"]
+        for which in ["keepalive", "fresh"]:
+            ok = "yes" if r[f"p99_ratio_{which}"] < 2 else "**no**"
+            table.append(
+                f"| {names.get(r['label'], r['label'])} | {r['conns']} {r['flood']} | {which} | "
+                f"{u[which]['p50_ms']} / {u[which]['p99_ms']} | {l[which]['p50_ms']} / {l[which]['p99_ms']} | "
+                f"{r[f'p99_ratio_{which}']}× {ok} | {r['open_at_start']}→{r['open_at_end']} | {r['cut_within_hold']} in {r['hold_secs']} s | "
+                f"{u['errors'] + l['errors']} | {r['load_avg_before']}→{r['load_avg_after']} |")
+    n = rows[0]["n"] if rows else 0
+    trickle = rows[0]["trickle_ms"] if rows else 0
+    section("conns", f"""## Idle and trickling connections
+
+Command: `scripts/bench-conns.sh` (also run by `scripts/bench.sh`; `conn-flood`, crates/bench), run {stamp}.
+Raw results: `docs/benchmarks-conns.jsonl`.
+
+A normal client sends {n} requests one after another on one kept-alive connection (*keepalive*)
+and {n} each on a new connection (*fresh*), first with nothing else open (*unloaded*), then while
+`conn-flood` holds its flood connections open (*loaded*): *idle* connections send nothing;
+*trickling* ones send `GET / HTTP/1.1` and then one header byte every {trickle / 1000:g} s. The flood
+re-opens every connection the server closes; *cut* counts those closures from the flood's start
+(the server's default 10 s header timeout). Targets, {built} builds: `echo_axon` (signed v10
+`EchoSynapse`; the miner's axon is the same serving code) and `validator` against a local devnet
+(`GET /v1/subnets` with a production key). Server defaults: 4,096 connections, 10 s header, 60 s idle, 30 s
+body timeouts. Done-when bar: loaded p99 < 2× unloaded p99. The machine is shared: *load* is its
+1-minute load average before → after each run (2 cores), which moves p99 more than the flood does.
+
+| server | flood | client | unloaded p50 / p99 ms | loaded p50 / p99 ms | p99 loaded ÷ unloaded (< 2×) | flood open | cut | errors | load |
+|---|---|---|---|---|---|---|---|---|---|
+""" + "\n".join(table) + "\n")

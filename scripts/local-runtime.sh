@@ -101,7 +101,9 @@ fi
 start=$(date +%s%N)
 nohup "$CHOPSTICKS" "${ARGS[@]}" >"$DIR/chopsticks.log" 2>&1 &
 echo $! >"$DIR/chopsticks.pid"
-for _ in $(seq 1 240); do
+# Start-up takes 3-18 s on an idle machine, much longer on one busy with builds and tests.
+WAIT_SECS="${ORCHESTRA_RUNTIME_WAIT_SECS:-180}"
+for _ in $(seq 1 $((WAIT_SECS * 4))); do
   if ! kill -0 "$(cat "$DIR/chopsticks.pid")" 2>/dev/null; then
     echo "local-runtime.sh: chopsticks exited; its log ($DIR/chopsticks.log):" >&2
     tail -n 30 "$DIR/chopsticks.log" >&2
@@ -116,5 +118,6 @@ for _ in $(seq 1 240); do
   fi
   sleep 0.25
 done
-echo "local-runtime.sh: no RPC answer on port $PORT after 60 s; log: $DIR/chopsticks.log" >&2
+echo "local-runtime.sh: no RPC answer on port $PORT after $WAIT_SECS s; log: $DIR/chopsticks.log" >&2
+kill "$(cat "$DIR/chopsticks.pid")" 2>/dev/null || true
 exit 1

@@ -7,7 +7,7 @@
 //! and the change events are written in one atomic batch.
 //!
 //! Trust rules (miners are untrusted; see `docs/threat-model.md`):
-//! - Miners may propose schema drift, capabilities and deprecations, never transports, URLs or
+//! - Miners may propose schema drift and deprecations, never capabilities, transports, URLs or
 //!   credentials: `endpoint_change` is refused, and a `new_subnet` entry may only name
 //!   metagraph-routed axon transports (no URL, fixed endpoint, hotkey or credential).
 //! - Metrics come only from the validator's own measurements: `metrics_update` is refused.
@@ -102,7 +102,7 @@ pub fn validate_shape(store: &LedgerStore, p: &LedgerProposal) -> Result<(), Sto
             if e.netuid != p.netuid {
                 return bad(format!("new_value.netuid {} differs from netuid {}", e.netuid, p.netuid));
             }
-            e.validate()?;
+            e.validate().map_err(|e| StoreError::Invalid(format!("new_value: {e}")))?;
             // Checked again on the parsed entry (miner_refusal read the raw JSON).
             if e.transports.iter().any(TransportSpec::is_addressed) {
                 return bad("a new_subnet proposal may not name URLs, endpoints or credentials".into());

@@ -45,6 +45,8 @@ const CF_USAGE: &str = "usage";
 const CF_WEBHOOKS: &str = "webhooks";
 const CF_OUTBOX: &str = "outbox";
 const CF_KV: &str = "kv";
+/// Key quotes (`quote/{id}`) and accepted payments (`paid/{payment id}`).
+const CF_PAYMENTS: &str = "payments";
 const ALL_CFS: &[&str] = &[
     CF_META,
     CF_ENTRIES,
@@ -57,6 +59,7 @@ const ALL_CFS: &[&str] = &[
     CF_WEBHOOKS,
     CF_OUTBOX,
     CF_KV,
+    CF_PAYMENTS,
 ];
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_SEQ: &[u8] = b"last_seq";
@@ -322,11 +325,11 @@ impl LedgerStore {
         self.scan(CF_ENTRIES, &[], usize::MAX)
     }
 
-    /// Entries offering a capability, best first (verified before candidate, then reliability,
-    /// then p50 latency, then cost). Deprecated entries are left out.
+    /// Entries offering a capability, best first by the shared ranking rule
+    /// ([`orchestra_proto::ledger::rank_cmp`]). Deprecated entries are left out.
     pub fn find(&self, capability: &str) -> Result<Vec<LedgerEntry>, StoreError> {
         let entries = self.entries()?;
-        Ok(rank_for_capability(&entries, capability).into_iter().cloned().collect())
+        Ok(orchestra_proto::ledger::rank_for_capability(&entries, capability).into_iter().cloned().collect())
     }
 
     /// One version of an entry.
@@ -419,6 +422,63 @@ impl LedgerStore {
         Ok(())
     }
 
+    /// The key with this id (a scan: key management is rare).
+    pub fn api_key_by_id(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.api_keys()?.into_iter().find(|k| k.id == id))
+    }
+
+    // ---------------------------------------------------------------- keys paid in TAO
+
+    pub fn put_quote(&self, q: &KeyQuote) -> Result<(), StoreError> {
+        self.write(|tx| tx.put_json(CF_PAYMENTS, format!("quote/{}", q.id).as_bytes(), q))?;
+        Ok(())
+    }
+
+    pub fn quote(&self, id: &str) -> Result<Option<KeyQuote>, StoreError> {
+        self.get_json(CF_PAYMENTS, format!("quote/{id}").as_bytes())
+    }
+
+    /// The accepted payment with this id, if any.
+    pub fn payment(&self, id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        self.get_json(CF_PAYMENTS, format!("paid/{id}").as_bytes())
+    }
+
+    /// Every accepted payment, in id order.
+    pub fn payments(&self) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.scan(CF_PAYMENTS, b"paid/", usize::MAX)
+    }
+
+    /// Redeems a quote with a payment in one atomic batch: the quote is marked redeemed, the
+    /// payment recorded (so it is never accepted again) and `key` stored (issued or extended).
+    /// Fails with [`StoreError::Conflict`] when the quote was redeemed already or the payment was
+    /// used before, checked under the writer lock so two concurrent redemptions cannot both win.
+    pub fn redeem_quote(&self, payment: &PaymentRecord, key: &ApiKey) -> Result<KeyQuote, StoreError> {
+        let (q, _) = self.write(|tx| {
+            let mut q = tx
+                .store
+                .quote(&payment.quote_id)?
+                .ok_or_else(|| StoreError::NotFound(format!("quote {}", payment.quote_id)))?;
+            if let Some(done) = &q.redeemed {
+                return Err(StoreError::Conflict(format!(
+                    "quote {} was redeemed already with payment {}",
+                    q.id, done.id
+                )));
+            }
+            if let Some(used) = tx.store.payment(&payment.id)? {
+                return Err(StoreError::Conflict(format!(
+                    "payment {} was used already (quote {}, key {})",
+                    used.id, used.quote_id, used.key_id
+                )));
+            }
+            q.redeemed = Some(payment.clone());
+            tx.put_json(CF_PAYMENTS, format!("quote/{}", q.id).as_bytes(), &q)?;
+            tx.put_json(CF_PAYMENTS, format!("paid/{}", payment.id).as_bytes(), payment)?;
+            tx.put_json(CF_API_KEYS, key.key_hash.as_bytes(), key)?;
+            Ok(q)
+        })?;
+        Ok(q)
+    }
+
     /// Add `n` to a usage counter and return the new value.
     pub fn add_usage(&self, key_id: &str, period: &str, n: u64) -> Result<u64, StoreError> {
         let k = format!("{key_id}/{period}");
@@ -496,6 +556,106 @@ impl LedgerStore {
         Ok(n)
     }
 
+    /// Retention of the outbox: delete delivered rows whose event is older than
+    /// `delivered_before_ms` and dead (dead-lettered) rows whose event is older than
+    /// `dead_before_ms`. Pending rows are never touched. Returns (delivered, dead) removed.
+    pub fn prune_outbox(&self, delivered_before_ms: u64, dead_before_ms: u64) -> Result<(usize, usize), StoreError> {
+        let (n, _) = self.write(|tx| {
+            let (mut delivered, mut dead) = (0, 0);
+            for d in tx.store.deliveries()? {
+                let gone = match d.state {
+                    DeliveryState::Delivered if d.event.at_ms < delivered_before_ms => {
+                        delivered += 1;
+                        true
+                    }
+                    DeliveryState::Dead if d.event.at_ms < dead_before_ms => {
+                        dead += 1;
+                        true
+                    }
+                    _ => false,
+                };
+                if gone {
+                    tx.batch.delete_cf(tx.store.cf(CF_OUTBOX)?, d.key());
+                }
+            }
+            Ok((delivered, dead))
+        })?;
+        Ok(n)
+    }
+
+    /// Retention of proposals: delete decided proposals (with their decisions) decided before
+    /// `decided_before_ms`, proposals still pending since before `pending_before_ms` (never
+    /// decided: their validator stopped), and then the oldest beyond `max_kept`. A removed
+    /// proposal that arrives again is judged again; one whose change is already applied is
+    /// refused as a no-op by [`governance::receive`], so nothing is credited twice. Returns how
+    /// many proposals were removed.
+    pub fn prune_proposals(
+        &self,
+        decided_before_ms: u64,
+        pending_before_ms: u64,
+        max_kept: usize,
+    ) -> Result<usize, StoreError> {
+        // (time, id, decided): the time a record counts from.
+        let mut all: Vec<(u64, Digest, bool)> = Vec::new();
+        for p in self.proposals()? {
+            if p.status == ProposalStatus::Pending {
+                all.push((p.received_ms, p.id, false));
+            } else {
+                let at = self.decision(&p.id)?.map(|d| d.decided_ms).unwrap_or(p.received_ms);
+                all.push((at, p.id, true));
+            }
+        }
+        let mut gone: Vec<Digest> = Vec::new();
+        all.retain(|(at, id, decided)| {
+            let old = if *decided { *at < decided_before_ms } else { *at < pending_before_ms };
+            if old {
+                gone.push(*id);
+            }
+            !old
+        });
+        if all.len() > max_kept {
+            all.sort_by_key(|(at, id, _)| (*at, id.0));
+            let extra = all.len() - max_kept;
+            gone.extend(all.iter().take(extra).map(|(_, id, _)| *id));
+        }
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let n = gone.len();
+        self.write(|tx| {
+            for id in &gone {
+                tx.batch.delete_cf(tx.store.cf(CF_PROPOSALS)?, id.0);
+                tx.batch.delete_cf(tx.store.cf(CF_DECISIONS)?, id.0);
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
+    /// Retention of usage counters: delete those of periods (`YYYY-MM`) before `before_period`.
+    /// Returns how many were removed.
+    pub fn prune_usage(&self, before_period: &str) -> Result<usize, StoreError> {
+        let mut gone = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_USAGE)?, IteratorMode::Start) {
+            let (k, _) = item.map_err(|e| self.db_err(e))?;
+            let key = String::from_utf8_lossy(&k);
+            if key.rsplit_once('/').is_some_and(|(_, period)| period < before_period) {
+                gone.push(k.to_vec());
+            }
+        }
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let n = gone.len();
+        self.write(|tx| {
+            for k in &gone {
+                tx.batch.delete_cf(tx.store.cf(CF_USAGE)?, k);
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
     /// Record the outcome of a delivery attempt.
     pub fn put_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
         self.write(|tx| tx.put_json(CF_OUTBOX, &d.key(), d))?;
@@ -531,6 +691,66 @@ impl LedgerStore {
             Ok(())
         })?;
         Ok(())
+    }
+
+    /// Every `(key, value)` in the general-purpose space whose key starts with `prefix`, in key
+    /// order. Values are read as `T`, so a small `T` (a time stamp) scans large records cheaply.
+    pub fn kv_scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        let p = prefix.as_bytes();
+        for item in self.db.iterator_cf(self.cf(CF_KV)?, IteratorMode::From(p, Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            if !k.starts_with(p) {
+                break;
+            }
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let val = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                cf: CF_KV,
+                key: key.clone(),
+                reason: e.to_string(),
+            })?;
+            out.push((key, val));
+        }
+        Ok(out)
+    }
+
+    /// Every key in the general-purpose space that starts with `prefix`, in order.
+    pub fn kv_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let p = prefix.as_bytes();
+        for item in self.db.iterator_cf(self.cf(CF_KV)?, IteratorMode::From(p, Direction::Forward)) {
+            let (k, _) = item.map_err(|e| self.db_err(e))?;
+            if !k.starts_with(p) {
+                break;
+            }
+            out.push(String::from_utf8_lossy(&k).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Write several keys in one atomic, synced batch.
+    pub fn kv_put_many(&self, items: &[(&str, serde_json::Value)]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            for (k, v) in items {
+                tx.put_json(CF_KV, k.as_bytes(), v)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Remove several keys in one batch (retention). Returns how many were given.
+    pub fn kv_delete_many(&self, keys: &[String]) -> Result<usize, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        self.write(|tx| {
+            for k in keys {
+                tx.batch.delete_cf(tx.store.cf(CF_KV)?, k.as_bytes());
+            }
+            Ok(())
+        })?;
+        Ok(keys.len())
     }
 
     /// Remove a key (retention of per-task records).
@@ -643,30 +863,6 @@ fn version_key(netuid: u16, version: u64) -> [u8; 10] {
 
 fn hex_key(k: &[u8]) -> String {
     k.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The ranking of [`LedgerStore::find`] over entries the caller already holds (the Ledger API's
-/// in-memory snapshot): entries offering `capability`, verified before candidate, then
-/// reliability, then p50 latency, then cost; deprecated entries left out; ties keep input order.
-pub fn rank_for_capability<'a>(
-    entries: impl IntoIterator<Item = &'a LedgerEntry>,
-    capability: &str,
-) -> Vec<&'a LedgerEntry> {
-    let mut v: Vec<&LedgerEntry> = entries
-        .into_iter()
-        .filter(|e| e.has_capability(capability) && e.status != orchestra_proto::ledger::EntryStatus::Deprecated)
-        .collect();
-    v.sort_by(|a, b| rank_key(a).partial_cmp(&rank_key(b)).unwrap_or(std::cmp::Ordering::Equal));
-    v
-}
-
-fn rank_key(e: &LedgerEntry) -> (u8, f64, u32, u64) {
-    let status = match e.status {
-        orchestra_proto::ledger::EntryStatus::Verified => 0,
-        orchestra_proto::ledger::EntryStatus::Candidate => 1,
-        orchestra_proto::ledger::EntryStatus::Deprecated => 2,
-    };
-    (status, -e.metrics.reliability.unwrap_or(0.5), e.metrics.latency_p50_ms.unwrap_or(u32::MAX), e.metrics.cost_micros)
 }
 
 /// The seed entries for the real access paths of SN22 (Desearch), SN13 (Data Universe) and SN64

@@ -166,6 +166,72 @@ pub struct ApiKey {
     /// Enterprise: custom requests per second (None = the tier's default).
     #[serde(default)]
     pub rate_per_sec: Option<u32>,
+    /// The key stops working at this time (Unix ms); None = never. Keys bought with TAO run for
+    /// the months paid for, and a later payment extends them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_ms: Option<u64>,
+}
+
+impl ApiKey {
+    /// Whether the key has expired at `now_ms`.
+    pub fn expired_at(&self, now_ms: u64) -> bool {
+        self.expires_ms.is_some_and(|e| now_ms >= e)
+    }
+}
+
+/// A price quote for an API key paid in TAO. The buyer transfers `amount_rao` to `pay_to` with
+/// `reference` in the same extrinsic (a `System.remark_with_event`), then presents the
+/// transaction; the quote is redeemed at most once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyQuote {
+    /// Random id (hex).
+    pub id: String,
+    /// What the payment's remark must be, byte for byte.
+    pub reference: String,
+    pub tier: Tier,
+    pub months: u32,
+    /// Price × months, in rao.
+    pub amount_rao: u64,
+    /// SS58 of the coldkey the transfer must reach.
+    pub pay_to: String,
+    /// SS58 of the account that must sign the transfer, if the buyer named one.
+    #[serde(default)]
+    pub payer: Option<String>,
+    /// A new key: the sha256 (hex) of the secret the buyer generated (the secret never travels).
+    #[serde(default)]
+    pub key_hash: Option<String>,
+    /// An extension: the id of the key to extend.
+    #[serde(default)]
+    pub extend_key: Option<String>,
+    /// Monthly quota the key gets (None = unlimited).
+    #[serde(default)]
+    pub monthly_quota: Option<u64>,
+    pub created_ms: u64,
+    /// Pay before this time (Unix ms).
+    pub expires_ms: u64,
+    /// Set once the quote is paid and the key issued or extended.
+    #[serde(default)]
+    pub redeemed: Option<PaymentRecord>,
+}
+
+/// A payment that was accepted for a key; its id is never accepted again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    /// `{block}/{extrinsic}`: where the transfer is on chain.
+    pub id: String,
+    pub quote_id: String,
+    pub key_id: String,
+    pub payer: String,
+    pub amount_rao: u64,
+    pub block_number: u64,
+    #[serde(default)]
+    pub block_hash: Option<String>,
+    pub extrinsic_hash: String,
+    pub tier: Tier,
+    pub months: u32,
+    /// The key's expiry after this payment (Unix ms).
+    pub key_expires_ms: u64,
+    pub at_ms: u64,
 }
 
 /// A webhook subscription.

@@ -265,6 +265,8 @@ fn free_credit_proposals_are_refused_on_arrival() {
         (proposal(13, SchemaChange, "transports.0.url", json!("http://203.0.113.1/x")), "must start with"),
         // An unknown top-level field is dropped by the entry model: a no-op.
         (proposal(13, SchemaChange, "output_schemax.a", json!({"type": "string"})), "must start with"),
+        // A capability: a probe of the fixture cannot show one, so any name would be approved.
+        (proposal(13, CapabilityAdded, "capabilities", json!("free_money")), "capabilities are not accepted"),
     ];
     for (p, why) in &cases {
         let e = governance::receive(&s, p.clone(), "spammer").expect_err("refused");

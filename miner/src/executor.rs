@@ -14,6 +14,7 @@ use orchestra_ledger_store::LedgerStore;
 use orchestra_proto::contract::Contract;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::Receipt;
+use orchestra_proto::retry::Backoff;
 use orchestra_proto::synapses::{CallEvidence, LedgerProposal, PlanStep};
 use orchestra_subnets::{Adapters, SubnetError, proposals_from_drift};
 use parking_lot::Mutex;
@@ -27,6 +28,8 @@ use crate::MinerError;
 pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest single LLM call: a real model writing a long cited answer takes a while.
 pub const MAX_LLM_CALL_TIMEOUT: Duration = Duration::from_secs(90);
+/// Retries of one subnet call: 50 ms doubling to 3.2 s, ±50% jitter (seeded per task and step).
+const CALL_RETRY: Backoff = Backoff { base: Duration::from_millis(50), max: Duration::from_millis(3200), jitter: 0.5 };
 
 /// What one step produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,6 +75,20 @@ impl std::fmt::Debug for Executor {
 
 fn checkpoint_key(task_id: &str, step: &str) -> String {
     format!("miner/job/{task_id}/step/{step}")
+}
+
+/// Write a checkpoint of `task_id` under `key` together with the job's time stamp
+/// (`miner/job/{task_id}/at`), which retention counts from ([`crate::retention`]).
+pub(crate) fn put_checkpoint<T: Serialize>(
+    store: &LedgerStore,
+    task_id: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), MinerError> {
+    let v = serde_json::to_value(value).map_err(|e| MinerError::BadRequest(format!("checkpoint: {e}")))?;
+    let at = crate::retention::job_stamp_key(task_id);
+    store.kv_put_many(&[(key, v), (&at, json!(orchestra_ledger_store::now_ms()))])?;
+    Ok(())
 }
 
 impl Executor {
@@ -273,14 +290,9 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
         }
     }
     if let Some(store) = &s.store {
-        store.kv_put(&checkpoint_key(&s.task_id, &step.id), &res)?;
+        put_checkpoint(store, &s.task_id, &checkpoint_key(&s.task_id, &step.id), &res)?;
     }
     Ok(res)
-}
-
-fn jitter(task: &str, step: &str, attempt: u32) -> f64 {
-    let h = blake3::hash(format!("{task}/{step}/{attempt}").as_bytes());
-    h.as_bytes()[0] as f64 / 255.0
 }
 
 async fn call_with_fallback(
@@ -328,6 +340,14 @@ async fn call_until(
                 MAX_CALL_TIMEOUT
             };
             let outcome = s.adapters.call(entry, input, step_id, remaining.min(cap)).await;
+            // Every call that went out is receipted: failed attempts (an axon that did not
+            // answer, a transport before the one that did) first, then the reported call.
+            for a in &outcome.attempts {
+                *s.spent.lock() += a.receipt.cost_micros;
+                res.cost_micros += a.receipt.cost_micros;
+                res.receipts.push(a.receipt.clone());
+                res.evidence.push(a.evidence.clone());
+            }
             if let Some(r) = outcome.receipt {
                 *s.spent.lock() += r.cost_micros;
                 res.cost_micros += r.cost_micros;
@@ -350,8 +370,9 @@ async fn call_until(
                     if matches!(e, SubnetError::Schema(_)) || !retry {
                         break;
                     }
-                    let backoff = Duration::from_millis(50 * (1 << attempt.min(6)))
-                        .mul_f64(0.5 + jitter(&s.task_id, step_id, attempt));
+                    // Seeded jitter: the same task retries on the same schedule.
+                    let backoff =
+                        CALL_RETRY.delay_seeded(attempt + 1, format!("{}/{step_id}/{attempt}", s.task_id).as_bytes());
                     tokio::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now()))).await;
                 }
             }

@@ -119,6 +119,19 @@ pub fn normalize_path(p: &str) -> String {
     out
 }
 
+/// The chat request of one extraction round, before the route's entry adds its model (each
+/// entry names its own); `plain_text` leaves out JSON mode (for models that refuse it).
+pub fn chat_input(req: &ExtractionRequest, max_tokens: u32, plain_text: bool) -> Value {
+    let mut body = req.to_chat_body("", max_tokens);
+    if let Some(m) = body.as_object_mut() {
+        m.remove("model");
+        if plain_text {
+            m.remove("response_format");
+        }
+    }
+    body
+}
+
 /// Parse a model's reply like [`parse_answer`], and when that fails, leniently: receipt indices
 /// written as strings, paths and pointers in dotted or bracket form, a missing pointer (the
 /// checks then look for the quote in the receipt's body).
@@ -515,14 +528,7 @@ pub async fn extract(
             feedback: feedback.clone(),
         };
         fit_documents(&mut req, cfg.context_chars);
-        let mut body = req.to_chat_body("", cfg.max_tokens);
-        // Each entry of the route names its own model (the adapter fills it in).
-        if let Some(m) = body.as_object_mut() {
-            m.remove("model");
-            if plain_text {
-                m.remove("response_format");
-            }
-        }
+        let body = chat_input(&req, cfg.max_tokens, plain_text);
         // A round costs at least its prompt: stop when the budget cannot pay for it.
         let estimate =
             ((body.to_string().len() / 4) as f64 + f64::from(cfg.max_tokens)) * cfg.micros_per_1k_tokens / 1000.0;

@@ -14,6 +14,7 @@
 //! - [`ledger_sync`]: follows the validators' Ledger API (checked against its Merkle root) so
 //!   approved Ledger changes reach routing without a restart.
 //! - [`pipeline`]: runs a whole task and locks the response (receipt root, signature).
+//! - [`retention`]: the `retention` task that removes old job checkpoints.
 
 pub mod executor;
 pub mod extraction;
@@ -21,6 +22,7 @@ pub mod ledger_sync;
 pub mod node;
 pub mod pipeline;
 pub mod planner;
+pub mod retention;
 pub mod router;
 pub mod synth;
 

@@ -78,6 +78,19 @@ pub struct MinerConfig {
     /// Do not announce the axon on chain (it is already served).
     #[arg(long = "axon.no_serve")]
     pub no_serve: bool,
+    /// Job checkpoints are removed this many hours after their last step (retention)...
+    #[arg(long = "retention.job_hours", default_value_t = 24)]
+    pub retention_job_hours: u64,
+    /// ...and the oldest beyond this many jobs.
+    #[arg(long = "retention.max_jobs", default_value_t = 10_000)]
+    pub retention_max_jobs: usize,
+    /// Seconds between retention passes.
+    #[arg(long = "retention.interval_secs", default_value_t = 3600)]
+    pub retention_interval_secs: u64,
+    /// Serve the axon's `/metrics` (every caller's request counts) to any peer; by default only
+    /// loopback peers see them.
+    #[arg(long = "axon.public_metrics")]
+    pub public_metrics: bool,
 }
 
 /// A built miner, ready to run.
@@ -133,7 +146,10 @@ impl MinerNode {
             micros_per_1k_tokens: cfg.llm_micros_per_1k_tokens.max(0.0),
             ..Default::default()
         };
-        let mut adapters = orchestra_subnets::Adapters::with_guard(cfg.neuron.guard())?;
+        let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
+        // Metagraph-routed axon transports find the target subnet's axons through the chain.
+        let axons = orchestra_node::ChainAxons::new(chain.clone(), Duration::from_secs(cfg.neuron.sync_secs.max(1)));
+        let mut adapters = orchestra_subnets::Adapters::with_guard(cfg.neuron.guard())?.with_axons(Arc::new(axons));
         if let Some(p) = &cfg.neuron.subnet_credentials {
             adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
         }
@@ -143,11 +159,16 @@ impl MinerNode {
                 .with_llm_planner(cfg.planner == "llm")
                 .with_extraction(extraction),
         );
-        let chain = orchestra_node::connect_chain(&cfg.neuron, hotkey.clone()).await?;
         let policy =
             if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };
-        let axon_cfg =
-            AxonConfig { policy, serve_metrics: true, max_in_flight: cfg.max_in_flight, ..AxonConfig::default() };
+        let axon_cfg = AxonConfig {
+            policy,
+            serve_metrics: true,
+            public_metrics: cfg.public_metrics,
+            max_in_flight: cfg.max_in_flight,
+            server: cfg.neuron.server.limits(),
+            ..AxonConfig::default()
+        };
         let c1 = core.clone();
         let c2 = core.clone();
         let c3 = core.clone();
@@ -237,6 +258,16 @@ impl MinerNode {
             );
             Some(tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("ledger-sync"))))
         };
+        let retention = self.core.store().map(|store| {
+            let task = crate::retention::run(
+                store,
+                Duration::from_secs(self.cfg.retention_job_hours.saturating_mul(3600)),
+                self.cfg.retention_max_jobs,
+                Duration::from_secs(self.cfg.retention_interval_secs.max(1)),
+                shutdown.clone(),
+            );
+            tokio::spawn(tracing::Instrument::instrument(task, tracing::info_span!("retention")))
+        });
         let mut rx = shutdown.clone();
         let stop = async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -245,6 +276,9 @@ impl MinerNode {
         self.axon.serve(self.listener, stop).await?;
         let _ = sync.await;
         if let Some(t) = ledger_sync {
+            let _ = t.await;
+        }
+        if let Some(t) = retention {
             let _ = t.await;
         }
         tracing::info!("miner stopped");
@@ -268,5 +302,23 @@ fn capabilities(core: &MinerCore) -> Capabilities {
         subnets: ledger.iter().map(|e| e.netuid).collect(),
         capabilities: caps,
         max_concurrency: Some(32),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag (the shared neuron and server flags included) has its own id and name, and
+    /// the axon's `/metrics` is loopback-only unless `--axon.public_metrics`.
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        MinerConfig::command().debug_assert();
+        let cfg = MinerConfig::parse_from(["miner", "--axon.max_in_flight", "7", "--server.max_in_flight", "99"]);
+        assert_eq!(cfg.max_in_flight, 7);
+        assert_eq!(cfg.neuron.server.limits().max_in_flight, 99);
+        assert!(!cfg.public_metrics);
+        assert!(MinerConfig::parse_from(["miner", "--axon.public_metrics"]).public_metrics);
     }
 }

@@ -106,6 +106,11 @@ impl MinerCore {
         self.keypair.ss58()
     }
 
+    /// The miner's store (checkpoints, the proposal queue), if it has one.
+    pub fn store(&self) -> Option<Arc<LedgerStore>> {
+        self.store.clone()
+    }
+
     /// Replace the miner's view of the Ledger (after a sync with a validator's Ledger API).
     pub fn set_ledger(&self, entries: Vec<LedgerEntry>) {
         *self.ledger.write() = Arc::new(entries);
@@ -155,12 +160,12 @@ impl MinerCore {
         let deadline = Instant::now() + Duration::from_millis(deadline_ms);
         // The snapshot, not a copy: a thousand tasks in flight share one Ledger.
         let ledger = Arc::clone(&*self.ledger.read());
-        let mut plan_call = None;
+        let mut plan_calls = Vec::new();
         let plan = if self.llm_planner {
             let budget = Duration::from_millis(deadline_ms / 4);
             let (p, call) =
                 planner::llm_plan(&self.adapters, &req.objective, &schema, &ledger, &req.contract, budget).await;
-            plan_call = call;
+            plan_calls = call;
             match p {
                 Ok(p) => p,
                 Err(e) => {
@@ -192,7 +197,7 @@ impl MinerCore {
         let mut proposals = Vec::new();
         let mut cost = 0;
         // The planning call, when an LLM planned, is paid work like any other: receipted first.
-        if let Some((r, e)) = plan_call {
+        for (r, e) in plan_calls {
             cost += r.cost_micros;
             receipts.push(r);
             evidence.push(e);
@@ -251,7 +256,7 @@ impl MinerCore {
                     if let (Ok(x), Some(s)) = (&r, &self.store)
                         && x.answer.is_some()
                     {
-                        s.kv_put(&key, &(&data_root, x))?;
+                        crate::executor::put_checkpoint(s, &req.task_id, &key, &(&data_root, x))?;
                     }
                     r
                 }

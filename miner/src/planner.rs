@@ -438,9 +438,9 @@ pub fn plan(
 
 /// Make `inputs` valid for an entry's input schema where that can be done without changing
 /// their meaning: integers clamped into `minimum..=maximum`, arrays cut to `maxItems`, values
-/// outside an `enum` and undeclared fields (under `additionalProperties: false`) dropped, and a
+/// outside an `enum` and undeclared fields (under `additionalProperties: false`) dropped, a
 /// required `prompt` written from `keywords` when a keyword request goes to a prompt-only
-/// subnet.
+/// subnet, and required fields left out filled from the schema's `default`.
 pub fn fit_inputs(schema: &Value, inputs: &Value) -> Value {
     let Some(obj) = inputs.as_object() else { return inputs.clone() };
     let props = schema.get("properties").and_then(Value::as_object);
@@ -479,14 +479,15 @@ pub fn fit_inputs(schema: &Value, inputs: &Value) -> Value {
         }
     }
     // A required integer with a floor (SN22's `count` ≥ 10) that the inputs left out.
-    for r in required {
+    for r in required.iter().copied() {
         if !out.contains_key(r)
             && let Some(min) = props.and_then(|p| p.get(r)).and_then(|p| p.get("minimum")).and_then(Value::as_i64)
         {
             out.insert(r.to_string(), json!(min));
         }
     }
-    Value::Object(out)
+    // A required field with a default in the schema (SN22's `tools`), as the adapters would.
+    orchestra_subnets::schema::fill_defaults(schema, &Value::Object(out))
 }
 
 /// Check a plan (from any planner): unique ids, known dependencies, no cycles, routes present.
@@ -522,8 +523,8 @@ pub fn validate(steps: &[PlanStep]) -> Result<(), MinerError> {
 /// The LLM planner: ask an `llm_chat` subnet for a plan as JSON, then validate and repair it
 /// against what the Ledger can route (unknown capabilities dropped with their dependents,
 /// missing inputs filled from the deterministic templates, routes recomputed). Any failure is
-/// an `Err` and the caller falls back to [`plan`]. Returns the plan and the planning call's
-/// receipt and evidence, which belong in the task's receipts like any other call.
+/// an `Err` and the caller falls back to [`plan`]. Returns the plan and the planning calls'
+/// receipts and evidence, which belong in the task's receipts like any other call.
 pub async fn llm_plan(
     adapters: &orchestra_subnets::Adapters,
     objective: &str,
@@ -531,11 +532,25 @@ pub async fn llm_plan(
     ledger: &[LedgerEntry],
     contract: &Contract,
     timeout: std::time::Duration,
-) -> (Result<Vec<PlanStep>, String>, Option<(orchestra_proto::receipt::Receipt, orchestra_proto::synapses::CallEvidence)>)
+) -> (Result<Vec<PlanStep>, String>, Vec<(orchestra_proto::receipt::Receipt, orchestra_proto::synapses::CallEvidence)>)
 {
     let Some(llm) = router::route(ledger, "llm_chat", contract).into_iter().next() else {
-        return (Err("no llm_chat subnet in the Ledger".into()), None);
+        return (Err("no llm_chat subnet in the Ledger".into()), Vec::new());
     };
+    let input = fit_inputs(&llm.input_schema, &llm_plan_input(objective, target_schema, ledger));
+    let out = adapters.call(llm, &input, "plan", timeout).await;
+    // Every call that went out (failed attempts first), each with its bodies.
+    let receipt: Vec<_> = out.calls().into_iter().map(|(r, e)| (r.clone(), e.clone())).collect();
+    let content = match out.output {
+        Ok(v) => v.pointer("/choices/0/message/content").and_then(Value::as_str).map(str::to_string),
+        Err(e) => return (Err(format!("planning call failed: {e}")), receipt),
+    };
+    let Some(content) = content else { return (Err("the LLM answer has no message content".into()), receipt) };
+    (repair(&content, objective, target_schema, ledger, contract), receipt)
+}
+
+/// The chat request the LLM planner sends (before the route's entry adds its model).
+pub fn llm_plan_input(objective: &str, target_schema: &Value, ledger: &[LedgerEntry]) -> Value {
     let mut caps: Vec<&str> = ledger.iter().flat_map(|e| e.capabilities.iter().map(String::as_str)).collect();
     caps.sort_unstable();
     caps.dedup();
@@ -548,15 +563,7 @@ for objectives about people, posts or sentiment. Do not add an LLM step: the ans
 steps return.\nObjective: {objective}\nTarget schema: {target_schema}",
         caps.iter().filter(|c| **c != "llm_chat").copied().collect::<Vec<_>>().join(", ")
     );
-    let input = json!({"messages": [{"role": "user", "content": prompt}], "response_format": {"type": "json_object"}});
-    let out = adapters.call(llm, &input, "plan", timeout).await;
-    let receipt = out.receipt.clone().zip(out.evidence.clone());
-    let content = match out.output {
-        Ok(v) => v.pointer("/choices/0/message/content").and_then(Value::as_str).map(str::to_string),
-        Err(e) => return (Err(format!("planning call failed: {e}")), receipt),
-    };
-    let Some(content) = content else { return (Err("the LLM answer has no message content".into()), receipt) };
-    (repair(&content, objective, target_schema, ledger, contract), receipt)
+    json!({"messages": [{"role": "user", "content": prompt}], "response_format": {"type": "json_object"}})
 }
 
 /// Parse and repair an LLM's plan text.

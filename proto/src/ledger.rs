@@ -41,6 +41,24 @@ pub enum AuthKind {
     },
 }
 
+/// How calls to a subnet's axons are signed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AxonDialect {
+    /// The v10 `bt_header_*` headers every deployed axon checks.
+    #[default]
+    #[serde(rename = "v10")]
+    V10,
+    /// `btauth/1` (`X-Bittensor-*`) headers, bittensor 11.
+    #[serde(rename = "btauth/1")]
+    Btauth,
+}
+
+impl AxonDialect {
+    pub fn is_v10(&self) -> bool {
+        *self == AxonDialect::V10
+    }
+}
+
 /// One way to reach a subnet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -58,6 +76,10 @@ pub enum TransportSpec {
         endpoint: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hotkey: Option<String>,
+        /// The signing dialect the axons speak: v10 headers (every deployed axon) or btauth/1
+        /// (bittensor 11). Left out of the JSON when v10, so older entries keep their leaves.
+        #[serde(default, skip_serializing_if = "AxonDialect::is_v10")]
+        dialect: AxonDialect,
     },
     /// btauth/1-signed HTTP.
     Btauth { url: String, method: String },
@@ -211,6 +233,50 @@ impl LedgerEntry {
     }
 }
 
+/// The one ranking rule for entries offering a capability, best first. The Ledger store's
+/// `find`, the Ledger API's `/v1/find` and the miner's router all sort with it, so "best" means
+/// the same thing everywhere (and the miner's fallback order is the order the API shows):
+///
+/// 1. status: verified, then candidate, then deprecated (callers of [`rank_for_capability`]
+///    never see deprecated entries);
+/// 2. reliability, higher first; an unmeasured entry counts as 0.5;
+/// 3. p50 latency, lower first; an unmeasured entry comes after every measured one;
+/// 4. cost per call, lower first;
+/// 5. the one tie rule: the lower netuid first. The order never depends on the input order.
+pub fn rank_cmp(a: &LedgerEntry, b: &LedgerEntry) -> std::cmp::Ordering {
+    fn status(s: EntryStatus) -> u8 {
+        match s {
+            EntryStatus::Verified => 0,
+            EntryStatus::Candidate => 1,
+            EntryStatus::Deprecated => 2,
+        }
+    }
+    // A total order on reliability: NaN (never valid, see `validate`) ranks as 0, and -0.0 as 0.0.
+    fn reliability(e: &LedgerEntry) -> f64 {
+        match e.metrics.reliability.unwrap_or(0.5) {
+            r if r.is_nan() => 0.0,
+            r => r + 0.0,
+        }
+    }
+    status(a.status)
+        .cmp(&status(b.status))
+        .then_with(|| reliability(b).total_cmp(&reliability(a)))
+        .then_with(|| a.metrics.latency_p50_ms.unwrap_or(u32::MAX).cmp(&b.metrics.latency_p50_ms.unwrap_or(u32::MAX)))
+        .then_with(|| a.metrics.cost_micros.cmp(&b.metrics.cost_micros))
+        .then_with(|| a.netuid.cmp(&b.netuid))
+}
+
+/// The entries offering `capability`, deprecated ones left out, in [`rank_cmp`] order.
+pub fn rank_for_capability<'a>(
+    entries: impl IntoIterator<Item = &'a LedgerEntry>,
+    capability: &str,
+) -> Vec<&'a LedgerEntry> {
+    let mut v: Vec<&LedgerEntry> =
+        entries.into_iter().filter(|e| e.has_capability(capability) && e.status != EntryStatus::Deprecated).collect();
+    v.sort_by(|a, b| rank_cmp(a, b));
+    v
+}
+
 fn is_capability_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 48 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
@@ -266,5 +332,36 @@ mod tests {
         let text = serde_json::to_string(&a).expect("json");
         let back: LedgerEntry = serde_json::from_str(&text).expect("parse");
         assert_eq!(back, a);
+    }
+
+    fn ranked(status: EntryStatus, netuid: u16, reliability: Option<f64>, p50: Option<u32>, cost: u64) -> LedgerEntry {
+        let mut e = entry();
+        e.netuid = netuid;
+        e.status = status;
+        e.metrics = Metrics { latency_p50_ms: p50, latency_p95_ms: None, reliability, cost_micros: cost };
+        e
+    }
+
+    #[test]
+    fn ranking_is_status_reliability_latency_cost_then_netuid() {
+        use EntryStatus::*;
+        let entries = [
+            ranked(Candidate, 1, Some(1.0), Some(1), 0),
+            ranked(Verified, 9, Some(0.9), Some(50), 5),
+            ranked(Verified, 8, Some(0.9), Some(50), 5), // ties 9 on everything but netuid
+            ranked(Verified, 7, Some(0.9), Some(50), 1), // cheaper
+            ranked(Verified, 6, Some(0.9), Some(10), 9), // faster
+            ranked(Verified, 5, None, Some(1), 0),       // unmeasured reliability = 0.5
+            ranked(Verified, 4, Some(0.99), None, 0),    // more reliable beats unmeasured latency
+            ranked(Deprecated, 3, Some(1.0), Some(1), 0),
+            ranked(Verified, 2, Some(0.9), None, 0), // unmeasured latency after measured
+        ];
+        let order: Vec<u16> = rank_for_capability(&entries, "web_search").iter().map(|e| e.netuid).collect();
+        assert_eq!(order, vec![4, 6, 7, 8, 9, 2, 5, 1]);
+        let mut reversed: Vec<LedgerEntry> = entries.to_vec();
+        reversed.reverse();
+        let again: Vec<u16> = rank_for_capability(&reversed, "web_search").iter().map(|e| e.netuid).collect();
+        assert_eq!(again, order, "the order does not depend on the input order");
+        assert!(rank_for_capability(&entries, "scrape").is_empty());
     }
 }

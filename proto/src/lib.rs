@@ -15,6 +15,9 @@
 //!   under.
 //! - [`extract`]: the extraction contract (objective + schema + receipted documents → an
 //!   answer with a citation per leaf) shared by miners, LLM subnets and validators.
+//! - [`nonce`]: the process's one nonce source (Unix ns, strictly increasing across threads).
+//! - [`retry`]: the one retry backoff (exponential, capped, optional jitter) every retry loop
+//!   sleeps by.
 //! - [`weights`]: the SDK's conversion of float weights to the u16 vectors the chain takes.
 
 pub mod body_hash;
@@ -24,8 +27,10 @@ pub mod contract;
 pub mod date;
 pub mod extract;
 pub mod ledger;
+pub mod nonce;
 pub mod pyrepr;
 pub mod receipt;
+pub mod retry;
 pub mod schema_diff;
 pub mod shorthand;
 pub mod synapses;

@@ -125,7 +125,16 @@ impl LedgerProposal {
                         .into()
                 })
             }
-            UpdateType::SchemaChange | UpdateType::CapabilityAdded | UpdateType::Deprecation => None,
+            // A probe of the entry's fixture cannot show what else a subnet can do: a claimed
+            // capability would be approved whenever the subnet answers (free discovery credit,
+            // and miners would route to it for things it cannot do). Capabilities come from
+            // operators and subnet owners.
+            UpdateType::CapabilityAdded => Some(
+                "capabilities are not accepted from proposals: a probe cannot show them; operators and subnet \
+                 owners list them"
+                    .into(),
+            ),
+            UpdateType::SchemaChange | UpdateType::Deprecation => None,
         }
     }
 }

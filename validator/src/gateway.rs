@@ -1,7 +1,10 @@
 //! The validator's HTTP surface: the objective gateway (`/v1/objectives`), the miner feedback
 //! API (`/v1/feedback/{hotkey}`), status, metrics, with the Ledger API mounted beside them.
 //!
-//! Gateway calls need an API key of the developer tier or above (the Ledger API's keys).
+//! Gateway calls go through the Ledger API's own admission ([`LedgerApi::metered`]): an API key
+//! of the developer tier or above, its per-key rate limit, its monthly quota and the API's
+//! usage metrics. Submitting or revising an objective costs `--api.objective_cost` requests
+//! (it makes the validator call miners and subnets); reading or accepting one costs 1.
 //! Feedback is for miners: the request is signed by the miner's hotkey (btauth/1 headers) and
 //! the answer is signed by the validator's hotkey (`X-Orchestra-Validator-Signature` over the
 //! sha256 of the body).
@@ -10,12 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use orchestra_incentive::score::task_score;
+use orchestra_ledger_api::{ApiCaller, LedgerApi, Metering};
 use orchestra_ledger_store::Tier;
 use orchestra_net::AxonTarget;
 use orchestra_proto::btauth;
@@ -44,19 +48,32 @@ fn err(code: StatusCode, what: &str, msg: impl Into<String>) -> Response {
     (code, Json(json!({"error": msg.into(), "code": what}))).into_response()
 }
 
-/// The router: gateway, feedback, status and metrics, merged with the Ledger API's routes.
-pub fn router(node: Arc<ValidatorNode>, ledger: Router) -> Router {
+/// The objective routes, as metric labels.
+const SUBMIT_ROUTES: &[&str] = &["/v1/objectives", "/v1/objectives/{id}/revise"];
+const READ_ROUTES: &[&str] = &["/v1/objectives/{id}", "/v1/objectives/{id}/accept"];
+
+/// The router: gateway, feedback, status and metrics, merged with the Ledger API's routes. The
+/// objective routes are metered by the Ledger API (`api`): keys, tiers, rate limits, quotas,
+/// usage metrics.
+pub fn router(node: Arc<ValidatorNode>, api: &LedgerApi) -> Router {
+    let cost = node.cfg.objective_cost.max(1);
+    let submit = Router::new()
+        .route("/v1/objectives", post(submit))
+        .route("/v1/objectives/{id}/revise", post(revise))
+        .with_state(node.clone());
+    let submit = api.metered(submit, Metering { tier: Tier::Developer, cost, routes: SUBMIT_ROUTES });
+    let read = Router::new()
+        .route("/v1/objectives/{id}", get(get_objective))
+        .route("/v1/objectives/{id}/accept", post(accept))
+        .with_state(node.clone());
+    let read = api.metered(read, Metering { tier: Tier::Developer, cost: 1, routes: READ_ROUTES });
     let own = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
-        .route("/v1/objectives", post(submit))
-        .route("/v1/objectives/{id}", get(get_objective))
-        .route("/v1/objectives/{id}/revise", post(revise))
-        .route("/v1/objectives/{id}/accept", post(accept))
         .route("/v1/feedback/{hotkey}", get(feedback))
         .with_state(node);
-    own.merge(ledger)
+    own.merge(submit).merge(read).merge(api.api_router())
 }
 
 /// `/metrics` and `/v1/status` show every miner's scores and the validator's errors: only to
@@ -93,6 +110,11 @@ async fn metrics(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Reques
         n.metrics.weight_failures.clone(),
     );
     reg.register("orchestra_validator_objectives", "Gateway objectives served", n.metrics.objectives.clone());
+    // The Ledger API's (and so the gateway's) requests, refusals and quota units.
+    if let Some(api) = n.api.get() {
+        api.register_metrics(&mut reg);
+    }
+    n.server_stats.register(reg.sub_registry_with_prefix("orchestra_validator_server"));
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {
         return err(StatusCode::INTERNAL_SERVER_ERROR, "metrics", "encoding failed");
@@ -109,36 +131,16 @@ async fn status(State(n): State<Arc<ValidatorNode>>, req: axum::extract::Request
         .into_response()
 }
 
-/// The caller's key: its tier and id (objectives belong to the key that created them).
-fn api_key_tier(n: &ValidatorNode, headers: &HeaderMap) -> Result<(Tier, String), Box<Response>> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .ok_or_else(|| {
-            Box::new(err(
-                StatusCode::UNAUTHORIZED,
-                "key_required",
-                "an API key (developer tier or above) is required: Authorization: Bearer <key>",
-            ))
-        })?;
-    let rec = n
-        .store
-        .api_key_by_hash(&orchestra_ledger_api::hash_key(key))
-        .map_err(|e| Box::new(err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())))?
-        .ok_or_else(|| Box::new(err(StatusCode::UNAUTHORIZED, "unknown_key", "unknown API key")))?;
-    if rec.revoked {
-        return Err(Box::new(err(StatusCode::UNAUTHORIZED, "revoked_key", "this API key was revoked")));
-    }
-    if rec.tier < Tier::Developer {
-        return Err(Box::new(err(
-            StatusCode::FORBIDDEN,
-            "tier_too_low",
-            "objectives need the developer tier or above",
-        )));
-    }
-    Ok((rec.tier, rec.id))
+/// The key id admission found (objectives belong to the key that created them). Admission
+/// already refused callers without a key of the developer tier.
+fn key_of(caller: &ApiCaller) -> Result<String, Box<Response>> {
+    caller.key_id.clone().ok_or_else(|| {
+        Box::new(err(
+            StatusCode::UNAUTHORIZED,
+            "key_required",
+            "an API key (developer tier or above) is required: Authorization: Bearer <key>",
+        ))
+    })
 }
 
 /// Where an objective stands. On the wire: `"completed"`, `"failed"`, `"accepted"`.
@@ -202,6 +204,74 @@ pub struct ObjectiveRecord {
     /// The id of the API key that created it: only that key may read, revise or accept it.
     #[serde(default)]
     pub owner: Option<String>,
+    /// When it last changed (created, revised, accepted), Unix ms: retention counts from it.
+    #[serde(default)]
+    pub updated_ms: u64,
+}
+
+/// Why a gateway request body was refused: a stable code (`bad_json`, `bad_objective`,
+/// `bad_schema`, `bad_feedback`) and a message. Answered as 400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl BodyError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        BodyError { code, message: message.into() }
+    }
+
+    fn into_response(self) -> Response {
+        err(StatusCode::BAD_REQUEST, self.code, self.message)
+    }
+}
+
+/// The default contract of a gateway objective.
+fn default_contract() -> Contract {
+    Contract { deadline_ms: 20_000, ..Contract::default() }
+}
+
+/// Parse and check a `POST /v1/objectives` body: everything checked before any miner is asked
+/// (the task's own rules, the schema shorthand, that the target schema compiles). Network
+/// input: it never panics (property-tested in `tests/gateway_bodies.rs`).
+pub fn parse_objective(body: &[u8]) -> Result<ObjectiveRequest, BodyError> {
+    let req: ObjectiveRequest =
+        serde_json::from_slice(body).map_err(|e| BodyError::new("bad_json", format!("body: {e}")))?;
+    check_objective(&req, &[])?;
+    Ok(req)
+}
+
+/// The checks of [`parse_objective`] on a parsed request with its revision requests.
+pub fn check_objective(req: &ObjectiveRequest, feedback: &[String]) -> Result<OrchestrateRequest, BodyError> {
+    let mut objective = req.objective.clone();
+    for f in feedback {
+        objective.push_str(&format!("\nRevision request: {f}"));
+    }
+    let task = OrchestrateRequest {
+        task_id: "gw-check".into(),
+        objective,
+        target_schema: req.target_schema.clone(),
+        contract: req.contract.clone().unwrap_or_else(default_contract),
+        inputs: req.inputs.clone(),
+    };
+    task.validate().map_err(|e| BodyError::new("bad_objective", e.to_string()))?;
+    let schema = orchestra_proto::shorthand::to_json_schema(&task.target_schema)
+        .map_err(|e| BodyError::new("bad_schema", e.to_string()))?;
+    jsonschema::validator_for(&schema)
+        .map_err(|e| BodyError::new("bad_schema", format!("the target schema does not compile: {e}")))?;
+    Orchestrate::from_request(task.clone()).map_err(|e| BodyError::new("bad_objective", e.to_string()))?;
+    Ok(task)
+}
+
+/// Parse a `POST /v1/objectives/{id}/revise` body: `{"feedback": "..."}`, 1..=2000 bytes.
+pub fn parse_revise(body: &[u8]) -> Result<String, BodyError> {
+    let rv: Revise = serde_json::from_slice(body)
+        .map_err(|e| BodyError::new("bad_json", format!("body needs {{\"feedback\": \"...\"}}: {e}")))?;
+    if rv.feedback.trim().is_empty() || rv.feedback.len() > 2000 {
+        return Err(BodyError::new("bad_feedback", "feedback must be 1..=2000 bytes"));
+    }
+    Ok(rv.feedback)
 }
 
 async fn run_objective(
@@ -210,23 +280,10 @@ async fn run_objective(
     req: &ObjectiveRequest,
     feedback: &[String],
 ) -> Result<ObjectiveRecord, Response> {
-    let mut objective = req.objective.clone();
-    for f in feedback {
-        objective.push_str(&format!("\nRevision request: {f}"));
-    }
-    let contract = req.contract.clone().unwrap_or(Contract { deadline_ms: 20_000, ..Contract::default() });
-    let task = OrchestrateRequest {
-        // Miners see an id unrelated to the objective's: derived with the validator's key, so
-        // nobody else can link the two (and a miner cannot name the objective to anyone).
-        task_id: format!("gw-{}", hex::encode(&n.key.sign(format!("{id}/{}", feedback.len()).as_bytes())[..16])),
-        objective,
-        target_schema: req.target_schema.clone(),
-        contract,
-        inputs: req.inputs.clone(),
-    };
-    task.validate().map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
-    orchestra_proto::shorthand::to_json_schema(&task.target_schema)
-        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_schema", e.to_string()))?;
+    let mut task = check_objective(req, feedback).map_err(BodyError::into_response)?;
+    // Miners see an id unrelated to the objective's: derived with the validator's key, so
+    // nobody else can link the two (and a miner cannot name the objective to anyone).
+    task.task_id = format!("gw-{}", hex::encode(&n.key.sign(format!("{id}/{}", feedback.len()).as_bytes())[..16]));
     let syn = Orchestrate::from_request(task.clone())
         .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_objective", e.to_string()))?;
     // Pick miners: serving neurons by this validator's orchestration score, best first.
@@ -341,17 +398,18 @@ async fn run_objective(
         contestants,
         reason,
         owner: None,
+        updated_ms: orchestra_ledger_store::now_ms(),
     })
 }
 
-async fn submit(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, body: Bytes) -> Response {
-    let key_id = match api_key_tier(&n, &headers) {
-        Ok((_, id)) => id,
+async fn submit(State(n): State<Arc<ValidatorNode>>, Extension(c): Extension<ApiCaller>, body: Bytes) -> Response {
+    let key_id = match key_of(&c) {
+        Ok(id) => id,
         Err(r) => return *r,
     };
-    let req: ObjectiveRequest = match serde_json::from_slice(&body) {
+    let req = match parse_objective(&body) {
         Ok(r) => r,
-        Err(e) => return err(StatusCode::BAD_REQUEST, "bad_json", format!("body: {e}")),
+        Err(e) => return e.into_response(),
     };
     let id =
         format!("obj-{}", &blake3::hash(&[&body[..], &orchestra_net::now_ns().to_le_bytes()].concat()).to_hex()[..20]);
@@ -383,9 +441,13 @@ async fn load(n: &ValidatorNode, id: &str, key_id: &str) -> Result<ObjectiveReco
     }
 }
 
-async fn get_objective(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let key_id = match api_key_tier(&n, &headers) {
-        Ok((_, id)) => id,
+async fn get_objective(
+    State(n): State<Arc<ValidatorNode>>,
+    Extension(c): Extension<ApiCaller>,
+    Path(id): Path<String>,
+) -> Response {
+    let key_id = match key_of(&c) {
+        Ok(id) => id,
         Err(r) => return *r,
     };
     match load(&n, &id, &key_id).await {
@@ -401,23 +463,18 @@ struct Revise {
 
 async fn revise(
     State(n): State<Arc<ValidatorNode>>,
-    headers: HeaderMap,
+    Extension(c): Extension<ApiCaller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let key_id = match api_key_tier(&n, &headers) {
-        Ok((_, id)) => id,
+    let key_id = match key_of(&c) {
+        Ok(id) => id,
         Err(r) => return *r,
     };
-    let rv: Revise = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return err(StatusCode::BAD_REQUEST, "bad_json", format!("body needs {{\"feedback\": \"...\"}}: {e}"));
-        }
+    let feedback = match parse_revise(&body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
     };
-    if rv.feedback.trim().is_empty() || rv.feedback.len() > 2000 {
-        return err(StatusCode::BAD_REQUEST, "bad_feedback", "feedback must be 1..=2000 bytes");
-    }
     let rec = match load(&n, &id, &key_id).await {
         Ok(r) => r,
         Err(r) => return r,
@@ -426,7 +483,7 @@ async fn revise(
         return err(StatusCode::CONFLICT, "settled", "this objective was accepted; submit a new one");
     }
     let mut fb = rec.revisions.clone();
-    fb.push(rv.feedback);
+    fb.push(feedback);
     match run_objective(&n, &id, &rec.request, &fb).await {
         Ok(mut new) => {
             new.owner = rec.owner.clone();
@@ -439,9 +496,13 @@ async fn revise(
     }
 }
 
-async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let key_id = match api_key_tier(&n, &headers) {
-        Ok((_, id)) => id,
+async fn accept(
+    State(n): State<Arc<ValidatorNode>>,
+    Extension(c): Extension<ApiCaller>,
+    Path(id): Path<String>,
+) -> Response {
+    let key_id = match key_of(&c) {
+        Ok(id) => id,
         Err(r) => return *r,
     };
     let mut rec = match load(&n, &id, &key_id).await {
@@ -456,6 +517,7 @@ async fn accept(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(id
         );
     }
     rec.state = ObjectiveState::Accepted;
+    rec.updated_ms = orchestra_ledger_store::now_ms();
     match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
         Ok(()) => Json(rec).into_response(),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),

@@ -12,12 +12,14 @@
 //! - [`tasks`]: the synthetic task bank, randomized per miner and epoch.
 //! - [`node`]: the daemon: rounds of tasks, verification, scoring, governance, guarded weights.
 //! - [`gateway`]: objectives for API clients, miner feedback, status and metrics.
+//! - [`retention`]: the `retention` task that keeps every growing store bounded.
 
 pub mod compare;
 pub mod gateway;
 pub mod node;
 pub mod prober;
 pub mod reference;
+pub mod retention;
 pub mod tasks;
 pub mod verify;
 

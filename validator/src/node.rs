@@ -22,6 +22,7 @@ use orchestra_ledger_store::{CreditKind, LedgerStore, StoreConfig};
 use orchestra_net::{AxonTarget, Dendrite};
 use orchestra_node::NeuronArgs;
 use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::retry::Backoff;
 use orchestra_proto::synapses::{LedgerProposals, Orchestrate};
 use orchestra_subnets::Adapters;
 use parking_lot::Mutex;
@@ -89,6 +90,73 @@ pub struct ValidatorConfig {
     /// ...with at least this many seconds between counted probes.
     #[arg(long = "ledger.probe_gap_secs", default_value_t = 600)]
     pub probe_gap_secs: u64,
+    /// What one objective submission or revision costs against the caller's rate window and
+    /// monthly quota, in Ledger lookups (it makes the validator call miners and subnets).
+    #[arg(long = "api.objective_cost", default_value_t = 10)]
+    pub objective_cost: u32,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    /// Address of the Ledger admin endpoint (key management while the validator runs; see
+    /// `orchestra ledger keys`). Loopback by default; every request needs the token in
+    /// `<ledger dir>/admin.token` or a signature of an authorized key.
+    #[arg(long = "admin.host", default_value = "127.0.0.1")]
+    pub admin_host: String,
+    /// Port of the admin endpoint (0: any free port; the URL is in `<ledger dir>/admin.json`).
+    #[arg(long = "admin.port", default_value_t = 0)]
+    pub admin_port: u16,
+    /// SS58 keys, besides this validator's hotkey and coldkey, whose btauth/1 signatures the
+    /// admin endpoint accepts (comma separated).
+    #[arg(long = "admin.authorized_keys", value_delimiter = ',')]
+    pub admin_authorized_keys: Vec<String>,
+    /// Do not sell API keys for TAO (`/v1/keys/quote`, `/v1/keys/redeem`).
+    #[arg(long = "payments.disable")]
+    pub payments_disable: bool,
+    /// The coldkey (SS58) key payments must reach (default: this validator's coldkey, from
+    /// `coldkeypub.txt` or --uri).
+    #[arg(long = "payments.coldkey")]
+    pub payments_coldkey: Option<String>,
+    /// Price of a developer key, rao per month (the seed's 0.1 TAO).
+    #[arg(long = "payments.developer_rao", default_value_t = orchestra_ledger_api::payments::SEED_DEVELOPER.rao_per_month)]
+    pub payments_developer_rao: u64,
+    /// Lookups per month of a developer key bought with TAO (the seed's 1,000).
+    #[arg(long = "payments.developer_quota", default_value_t = 1000)]
+    pub payments_developer_quota: u64,
+    /// Price of a production key, rao per month (the seed's 1 TAO).
+    #[arg(long = "payments.production_rao", default_value_t = orchestra_ledger_api::payments::SEED_PRODUCTION.rao_per_month)]
+    pub payments_production_rao: u64,
+}
+
+/// How long the validator keeps what grows (pruned by the `retention` task, never on a
+/// request path).
+#[derive(clap::Args, Debug, Clone)]
+pub struct RetentionArgs {
+    /// Seconds between retention passes.
+    #[arg(long = "retention.interval_secs", default_value_t = 3600)]
+    pub interval_secs: u64,
+    /// Gateway objectives are removed this many days after they last changed...
+    #[arg(long = "retention.objective_days", default_value_t = 30)]
+    pub objective_days: u64,
+    /// ...and beyond this many, oldest first.
+    #[arg(long = "retention.max_objectives", default_value_t = 100_000)]
+    pub max_objectives: usize,
+    /// Decided Ledger proposals (and their decisions) are removed this many days after the
+    /// decision; proposals still pending after it are dropped too. A removed proposal that is
+    /// sent again is judged again (a change already applied is refused as a no-op).
+    #[arg(long = "retention.proposal_days", default_value_t = 30)]
+    pub proposal_days: u64,
+    /// Most proposals kept, oldest removed first.
+    #[arg(long = "retention.max_proposals", default_value_t = 100_000)]
+    pub max_proposals: usize,
+    /// Months of API usage counters kept before the current one.
+    #[arg(long = "retention.usage_months", default_value_t = 12)]
+    pub usage_months: u32,
+    /// Dead webhook deliveries are removed this many days after their event.
+    #[arg(long = "retention.dead_webhook_days", default_value_t = 30)]
+    pub dead_webhook_days: u64,
+    /// Task records, EMA state and known receipt leaves of a miner that left the metagraph are
+    /// removed when its last task is this many days old.
+    #[arg(long = "retention.task_days", default_value_t = 7)]
+    pub task_days: u64,
 }
 
 /// Receipt leaves this validator has seen a miner sign (its own tasks), so a Ledger proposal's
@@ -114,12 +182,82 @@ pub struct Status {
 }
 
 /// Durable record of weight submissions: the intent is written before a submission and the
-/// outcome after, so a restart never submits twice in one rate-limit window.
+/// outcome after, so a restart never submits twice in one rate-limit window. With
+/// commit-reveal, each reveal is written (synced) before its commit is sent and stays until it
+/// is revealed or can no longer be (see [`RevealOutcome`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WeightJournal {
     pub last_submitted_block: Option<u64>,
     pub intent_block: Option<u64>,
+    /// The single reveal slot of older journals; moved into `pending_reveals` when read.
+    #[serde(default, skip_serializing)]
     pub pending_reveal: Option<(WeightsReveal, u64)>,
+    /// Commits not revealed yet, oldest first: a new commit while an earlier one waits for its
+    /// reveal epoch must not overwrite it.
+    #[serde(default)]
+    pub pending_reveals: Vec<PendingReveal>,
+}
+
+/// One commit waiting for its reveal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReveal {
+    pub reveal: WeightsReveal,
+    /// The block the commit was sent at.
+    pub commit_block: u64,
+    /// Reveal attempts that failed and kept it.
+    #[serde(default)]
+    pub failures: u32,
+}
+
+impl WeightJournal {
+    /// Move a legacy single reveal into the list.
+    fn upgrade(&mut self) {
+        if let Some((reveal, commit_block)) = self.pending_reveal.take()
+            && !self.pending_reveals.iter().any(|p| p.reveal == reveal)
+        {
+            self.pending_reveals.insert(0, PendingReveal { reveal, commit_block, failures: 0 });
+        }
+    }
+}
+
+/// What a reveal attempt means for its journal entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevealOutcome {
+    /// Revealed: remove it.
+    Revealed,
+    /// Not due yet, or a failure that may pass (connection, RPC, time-out, or an error the
+    /// chain may not repeat): keep it and try again next round.
+    Keep,
+    /// The chain says it can never be revealed (expired, no such commit, hash mismatch), or
+    /// its reveal window has passed by our own count: remove it.
+    Gone,
+}
+
+/// Blocks after its commit at which a reveal is certainly past its window: the reveal epoch is
+/// `period` epochs after the commit's, so `period + 2` epochs of `tempo + 1` blocks is past it.
+pub fn reveal_expiry_blocks(tempo: u16, period: u64) -> u64 {
+    (u64::from(tempo) + 1).saturating_mul(period.max(1).saturating_add(2))
+}
+
+/// Classify a reveal attempt. Pure, so the rule is tested on its own.
+pub fn reveal_outcome(
+    result: &Result<orchestra_chain::TxOutcome, orchestra_chain::ChainError>,
+    commit_block: u64,
+    now_block: u64,
+    expiry_blocks: u64,
+) -> RevealOutcome {
+    match result {
+        Ok(_) => RevealOutcome::Revealed,
+        Err(e)
+            if e.is("ExpiredWeightCommit")
+                || e.is("NoWeightsCommitFound")
+                || e.is("InvalidRevealCommitHashNotMatch") =>
+        {
+            RevealOutcome::Gone
+        }
+        Err(_) if now_block.saturating_sub(commit_block) > expiry_blocks => RevealOutcome::Gone,
+        Err(_) => RevealOutcome::Keep,
+    }
 }
 
 /// Per-miner EMA state, persisted.
@@ -143,17 +281,31 @@ pub struct ValidatorNode {
     /// Bound in `new` (so a busy port fails early), handed to the server in `run`.
     api_listener: Mutex<Option<tokio::net::TcpListener>>,
     api_addr: Option<SocketAddr>,
+    /// The Ledger admin endpoint, bound (and its files written) in `new`, served in `run`.
+    admin: Mutex<Option<orchestra_ledger_api::admin::AdminEndpoint>>,
+    admin_url: String,
+    /// The coldkey (SS58) that is paid for keys, when keys are sold.
+    pay_to: Option<String>,
     pub(crate) metrics: Arc<gateway::Metrics>,
+    /// The Ledger API, once `run` built it (the gateway meters objectives through it and
+    /// `/metrics` shows its counters).
+    pub(crate) api: std::sync::OnceLock<orchestra_ledger_api::LedgerApi>,
     /// Proposals probed at once in the background.
     governance_slots: Arc<tokio::sync::Semaphore>,
+    /// The API server's connection limits at work (shown on `/metrics`).
+    pub(crate) server_stats: orchestra_net::ServeStats,
     /// Serializes read-modify-write of the pending Ledger credits.
     activity_lock: Arc<Mutex<()>>,
 }
 
 /// Ledger credits decided but not yet scored.
 const ACTIVITY_KEY: &str = "validator/ledger_activity";
+/// The weight journal (see [`WeightJournal`]).
+const WEIGHTS_JOURNAL: &str = "validator/weights_journal";
 /// Probes of Ledger proposals running at once.
 const GOVERN_CONCURRENCY: usize = 4;
+/// Retries of a transiently failed weights submission: 1 s, then 2 s.
+const WEIGHTS_RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(4));
 
 impl std::fmt::Debug for ValidatorNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,6 +315,13 @@ impl std::fmt::Debug for ValidatorNode {
 
 impl ValidatorNode {
     pub async fn new(cfg: ValidatorConfig) -> anyhow::Result<Self> {
+        let key = cfg.neuron.hotkey()?;
+        let chain = orchestra_node::connect_chain(&cfg.neuron, key.clone()).await?;
+        Self::with_chain(cfg, chain).await
+    }
+
+    /// [`ValidatorNode::new`] on a chain the caller connected (tests use their own).
+    pub async fn with_chain(cfg: ValidatorConfig, chain: Arc<dyn Chain>) -> anyhow::Result<Self> {
         let key = cfg.neuron.hotkey()?;
         let dir = cfg.neuron.data_dir().join("validator").join(key.ss58());
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("data dir {}: {e}", dir.display()))?;
@@ -189,11 +348,13 @@ impl ValidatorNode {
         if cfg.policy_file.is_some() && !cfg.policy_override {
             anyhow::bail!("--policy.file needs --policy.override: the owner's published policy is the default");
         }
-        let chain = orchestra_node::connect_chain(&cfg.neuron, key.clone()).await?;
         // Axon addresses come from the metagraph, which anyone who registers writes: internal
         // addresses only with --net.allow_private (local networks).
         let dendrite = Dendrite::new(key.clone(), cfg.neuron.dendrite())?;
-        let mut adapters = Adapters::with_guard(cfg.neuron.guard())?;
+        // Metagraph-routed axon transports (miners' calls being re-probed, proposals being
+        // probed) find the target subnet's axons through the chain.
+        let axons = orchestra_node::ChainAxons::new(chain.clone(), Duration::from_secs(cfg.neuron.sync_secs.max(1)));
+        let mut adapters = Adapters::with_guard(cfg.neuron.guard())?.with_axons(Arc::new(axons));
         if let Some(p) = &cfg.neuron.subnet_credentials {
             adapters = adapters.with_credentials(orchestra_subnets::Credentials::load(p)?);
         }
@@ -202,6 +363,37 @@ impl ValidatorNode {
         let api_listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
         let status: Status = store.kv_get("validator/status")?.unwrap_or_default();
+        let coldkey = match &cfg.neuron.uri {
+            Some(u) => Some(Keypair::from_uri(u)?.ss58().to_string()),
+            None => orchestra_keys::Wallet::from_args(&cfg.neuron.wallet).coldkeypub().ok().map(|k| k.to_ss58()),
+        };
+        let mut authorized = vec![key.ss58().to_string()];
+        authorized.extend(coldkey.iter().cloned());
+        authorized.extend(cfg.admin_authorized_keys.iter().cloned());
+        authorized.dedup();
+        let admin_host: IpAddr = cfg.admin_host.parse().map_err(|e| anyhow::anyhow!("--admin.host: {e}"))?;
+        let admin = orchestra_ledger_api::admin::AdminEndpoint::bind(
+            SocketAddr::new(admin_host, cfg.admin_port),
+            store.path(),
+            authorized,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("Ledger admin endpoint: {e}"))?;
+        let pay_to = match (&cfg.payments_coldkey, cfg.payments_disable) {
+            (_, true) => None,
+            (Some(k), false) => {
+                orchestra_keys::PublicKey::from_ss58(k).map_err(|e| anyhow::anyhow!("--payments.coldkey {k}: {e}"))?;
+                Some(k.clone())
+            }
+            (None, false) => {
+                if coldkey.is_none() {
+                    tracing::warn!(
+                        "no coldkeypub.txt in the wallet: API keys are not sold for TAO (--payments.coldkey)"
+                    );
+                }
+                coldkey.clone()
+            }
+        };
         Ok(ValidatorNode {
             cfg,
             key: key.clone(),
@@ -213,14 +405,29 @@ impl ValidatorNode {
             metagraph: Arc::new(tokio::sync::RwLock::new(None)),
             api_addr: api_listener.local_addr().ok(),
             api_listener: Mutex::new(Some(api_listener)),
+            admin_url: admin.url().to_string(),
+            admin: Mutex::new(Some(admin)),
+            pay_to,
             metrics: Arc::new(gateway::Metrics::default()),
+            api: std::sync::OnceLock::new(),
             governance_slots: Arc::new(tokio::sync::Semaphore::new(GOVERN_CONCURRENCY)),
+            server_stats: orchestra_net::ServeStats::default(),
             activity_lock: Arc::new(Mutex::new(())),
         })
     }
 
     pub fn api_addr(&self) -> Option<SocketAddr> {
         self.api_addr
+    }
+
+    /// The validator's store (the Ledger, API keys, its own state); for tools and tests.
+    pub fn store(&self) -> Arc<LedgerStore> {
+        self.store.clone()
+    }
+
+    /// The Ledger admin endpoint's URL (also in `<ledger dir>/admin.json`).
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
     }
 
     pub fn hotkey(&self) -> &str {
@@ -271,21 +478,53 @@ impl ValidatorNode {
     /// Run until shutdown: the validation loop and the API server.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let node = Arc::new(self);
+        let payments = node.pay_to.as_ref().map(|pay_to| {
+            let mut p = orchestra_ledger_api::payments::PaymentsConfig::new(node.chain.clone(), pay_to);
+            p.developer.rao_per_month = node.cfg.payments_developer_rao;
+            p.developer.monthly_quota = Some(node.cfg.payments_developer_quota);
+            p.production.rao_per_month = node.cfg.payments_production_rao;
+            tracing::info!(pay_to = %pay_to, developer = ?p.developer, production = ?p.production, "selling API keys for TAO");
+            p
+        });
+        let defaults = orchestra_ledger_api::ApiConfig::default();
         let api = orchestra_ledger_api::LedgerApi::new(
             orchestra_ledger_api::ApiConfig {
                 allow_private_webhooks: node.cfg.allow_private_webhooks,
-                ..Default::default()
+                usage_months_kept: node.cfg.retention.usage_months,
+                payments,
+                webhook: orchestra_ledger_api::WebhookConfig {
+                    dead_retention: Duration::from_secs(node.cfg.retention.dead_webhook_days.saturating_mul(86_400)),
+                    ..defaults.webhook.clone()
+                },
+                ..defaults
             },
             node.store.clone(),
         )?;
-        let app = gateway::router(node.clone(), api.api_router());
+        let _ = node.api.set(api.clone());
+        let admin = node.admin.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
+        let mut rx_admin = shutdown.clone();
+        let admin_api = api.clone();
+        let admin_task = tokio::spawn(async move {
+            if let Err(e) = admin_api
+                .serve_admin(admin, async move {
+                    let _ = rx_admin.wait_for(|s| *s).await;
+                })
+                .await
+            {
+                tracing::error!(error = %e, "Ledger admin endpoint failed");
+            }
+        });
+        let app = gateway::router(node.clone(), &api);
         let mut rx = shutdown.clone();
         let listener =
             node.api_listener.lock().take().ok_or_else(|| anyhow::anyhow!("the validator is already running"))?;
         tracing::info!(addr = ?listener.local_addr().ok(), "gateway and Ledger API listening");
+        let server = orchestra_net::Server::new(node.cfg.neuron.server.limits())
+            .map_err(|e| anyhow::anyhow!("--server.*: {e}"))?
+            .with_stats(node.server_stats.clone());
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
+            let _ = server
+                .serve(listener, app, async move {
                     let _ = rx.wait_for(|s| *s).await;
                 })
                 .await;
@@ -299,6 +538,10 @@ impl ValidatorNode {
                 })
                 .await;
         });
+        let retention = tokio::spawn(tracing::Instrument::instrument(
+            crate::retention::run(node.clone(), shutdown.clone()),
+            tracing::info_span!("retention"),
+        ));
         let mut rx3 = shutdown.clone();
         let mut tick = tokio::time::interval(Duration::from_secs(node.cfg.epoch_secs.max(1)));
         loop {
@@ -322,6 +565,8 @@ impl ValidatorNode {
         }
         let _ = server.await;
         let _ = webhooks.await;
+        let _ = retention.await;
+        let _ = admin_task.await;
         let _ = api.flush_usage();
         tracing::info!("validator stopped");
         Ok(())
@@ -434,7 +679,7 @@ impl ValidatorNode {
             writes.put(
                 format!("validator/task/{}/{}", n.hotkey, req.task_id),
                 &serde_json::json!({"task_id": req.task_id, "epoch": epoch, "uid": n.uid, "sub": v.sub, "notes": v.notes,
-                                    "score": score, "reprobed": v.reprobed}),
+                                    "score": score, "reprobed": v.reprobed, "at_ms": orchestra_ledger_store::now_ms()}),
             )?;
             // Retention: one task record per miner (the last, which feedback shows).
             let last_key = format!("validator/last_task/{}", n.hotkey);
@@ -616,7 +861,7 @@ impl ValidatorNode {
             Ok(h) => h,
             Err(e) => return fail(self, format!("hyperparams: {e}")),
         };
-        let mut journal: WeightJournal = match self.store.kv_get("validator/weights_journal") {
+        let mut journal: WeightJournal = match self.store.kv_get(WEIGHTS_JOURNAL) {
             Ok(j) => j.unwrap_or_default(),
             Err(e) => return fail(self, format!("journal: {e}")),
         };
@@ -625,29 +870,12 @@ impl ValidatorNode {
         // for our uid tells whether it landed.
         let me = mg.neurons.iter().find(|n| n.hotkey == self.key.ss58()).map(|n| n.last_update);
         reconcile_intent(&mut journal, me);
-        if let Some((reveal, _)) = journal.pending_reveal.clone() {
-            match self.chain.reveal_weights(netuid, &reveal).await {
-                Ok(_) => {
-                    tracing::info!(netuid, "weights revealed");
-                    journal.pending_reveal = None;
-                }
-                Err(e) if e.is("RevealTooEarly") => tracing::info!("reveal not due yet"),
-                // A transient failure keeps the reveal for the next round; only a refusal the
-                // chain will repeat (no commit found, expired) drops it.
-                Err(e) if e.is_transient() => {
-                    tracing::warn!(error = %e, "reveal failed; kept for the next round");
-                    fail(self, format!("reveal (kept): {e}"));
-                }
-                Err(e) => {
-                    journal.pending_reveal = None;
-                    fail(self, format!("reveal: {e}"));
-                }
-            }
-        }
+        journal.upgrade();
+        self.reveal_pending(&mut journal, block, &hp).await;
         if rate_limited(&journal, block, hp.weights_rate_limit) {
             let last = journal.last_submitted_block.unwrap_or_default();
             tracing::info!(block, last, limit = hp.weights_rate_limit, "weights rate limit: not submitting this round");
-            let _ = self.store.kv_put("validator/weights_journal", &journal);
+            let _ = self.store.kv_put(WEIGHTS_JOURNAL, &journal);
             return;
         }
         let uids: Vec<u16> = weights.iter().map(|w| w.0).collect();
@@ -661,7 +889,7 @@ impl ValidatorNode {
             Err(e) => return fail(self, format!("normalization: {e}")),
         };
         journal.intent_block = Some(block);
-        if let Err(e) = self.store.kv_put("validator/weights_journal", &journal) {
+        if let Err(e) = self.store.kv_put(WEIGHTS_JOURNAL, &journal) {
             return fail(self, format!("journal: {e}"));
         }
         let mut attempt = 0;
@@ -676,16 +904,27 @@ impl ValidatorNode {
                     salt,
                     version_key: sub.version_key,
                 };
-                // Journal the reveal before the commit: a crash after the commit landed must not
-                // lose what to reveal.
-                let before = journal.pending_reveal.replace((reveal.clone(), block));
-                if let Err(e) = self.store.kv_put("validator/weights_journal", &journal) {
-                    journal.pending_reveal = before;
+                // Journal the reveal (a synced write) before the commit: a crash after the
+                // commit landed must not lose what to reveal. Retries send the same commit.
+                let added = !journal.pending_reveals.iter().any(|p| p.reveal == reveal);
+                if added {
+                    journal.pending_reveals.push(PendingReveal {
+                        reveal: reveal.clone(),
+                        commit_block: block,
+                        failures: 0,
+                    });
+                }
+                if let Err(e) = self.store.kv_put(WEIGHTS_JOURNAL, &journal) {
+                    if added {
+                        journal.pending_reveals.pop();
+                    }
                     break Err(orchestra_chain::ChainError::Rpc(format!("local journal write failed: {e}")));
                 }
                 let out = self.chain.commit_weights_for(netuid, &reveal).await;
+                // A refusal the chain will repeat means no commit landed: nothing to reveal. A
+                // transient failure may have landed: the reveal stays (the chain says later).
                 if out.as_ref().is_err_and(|e| !e.is_transient()) {
-                    journal.pending_reveal = before;
+                    journal.pending_reveals.retain(|p| p.reveal != reveal);
                 }
                 out
             } else {
@@ -695,7 +934,7 @@ impl ValidatorNode {
                 Ok(tx) => break Ok(tx),
                 Err(e) if e.is_transient() && attempt < 3 => {
                     tracing::warn!(attempt, error = %e, "weights submission failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500 * (1 << attempt))).await;
+                    tokio::time::sleep(WEIGHTS_RETRY.nominal(attempt)).await;
                 }
                 Err(e) => break Err(e),
             }
@@ -712,13 +951,67 @@ impl ValidatorNode {
             }
             Err(e) => fail(self, format!("{e}")),
         }
-        if let Err(e) = self.store.kv_put("validator/weights_journal", &journal) {
+        if let Err(e) = self.store.kv_put(WEIGHTS_JOURNAL, &journal) {
             fail(self, format!("journal: {e}"));
         }
     }
 }
 
 impl ValidatorNode {
+    /// The weight journal as stored (tests, tools).
+    pub fn weight_journal(&self) -> anyhow::Result<WeightJournal> {
+        let mut j: WeightJournal = self.store.kv_get(WEIGHTS_JOURNAL)?.unwrap_or_default();
+        j.upgrade();
+        Ok(j)
+    }
+
+    /// Try every pending reveal, oldest first; each stays in the journal until it is revealed
+    /// or can no longer be (see [`reveal_outcome`]). The journal is written after each change.
+    async fn reveal_pending(&self, journal: &mut WeightJournal, block: u64, hp: &orchestra_chain::Hyperparams) {
+        let netuid = self.cfg.neuron.netuid;
+        let expiry = reveal_expiry_blocks(hp.tempo, hp.commit_reveal_period);
+        let mut i = 0;
+        while i < journal.pending_reveals.len() {
+            let p = journal.pending_reveals[i].clone();
+            let r = self.chain.reveal_weights(netuid, &p.reveal).await;
+            match reveal_outcome(&r, p.commit_block, block, expiry) {
+                RevealOutcome::Revealed => {
+                    tracing::info!(netuid, commit_block = p.commit_block, "weights revealed");
+                    journal.pending_reveals.remove(i);
+                }
+                RevealOutcome::Gone => {
+                    journal.pending_reveals.remove(i);
+                    let msg = r.err().map(|e| e.to_string()).unwrap_or_default();
+                    self.weight_failure(format!("reveal of the commit at block {} dropped: {msg}", p.commit_block));
+                }
+                RevealOutcome::Keep => {
+                    let early = r.as_ref().is_err_and(|e| e.is("RevealTooEarly"));
+                    let e = r.err().map(|e| e.to_string()).unwrap_or_default();
+                    if early {
+                        tracing::info!(commit_block = p.commit_block, "reveal not due yet");
+                    } else {
+                        journal.pending_reveals[i].failures += 1;
+                        tracing::warn!(error = %e, commit_block = p.commit_block, "reveal failed; kept for the next round");
+                        self.weight_failure(format!("reveal (kept): {e}"));
+                    }
+                    i += 1;
+                }
+            }
+            if let Err(e) = self.store.kv_put(WEIGHTS_JOURNAL, &*journal) {
+                self.weight_failure(format!("journal: {e}"));
+            }
+        }
+    }
+
+    /// Count and show a weights failure (logged as an error).
+    fn weight_failure(&self, msg: String) {
+        tracing::error!(netuid = self.cfg.neuron.netuid, "weights: {msg}");
+        self.metrics.weight_failures.inc();
+        let mut s = self.status.lock();
+        s.weight_failures += 1;
+        s.last_error = Some(msg);
+    }
+
     /// Remember the receipt leaves of a response whose signature and root checked out.
     fn remember_leaves(
         &self,
@@ -826,6 +1119,16 @@ async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every flag (the shared neuron and server flags included) has its own id and name.
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        ValidatorConfig::command().debug_assert();
+        let cfg = ValidatorConfig::parse_from(["validator", "--server.max_connections", "10", "--api.public_status"]);
+        assert_eq!(cfg.neuron.server.limits().max_connections, 10);
+        assert!(cfg.public_status);
+    }
 
     #[test]
     fn an_unseen_submission_counts_only_if_the_chain_saw_it() {

@@ -66,7 +66,11 @@ impl Prober for LiveProber {
                         Drift::Moved { .. } => false,
                     })
                 });
-                if !still && (present || p.new_value.is_null()) {
+                // A removal (`new_value` null) needs the same evidence as any change: the live
+                // answer must show the drift under the current schema (a required field it no
+                // longer returns). Removing an optional field the fixture's answer happens not
+                // to contain proves nothing and earns nothing.
+                if !still && present {
                     ProbeOutcome {
                         confirmed: true,
                         reason: "live response matches the proposed schema".into(),

@@ -15,7 +15,7 @@ pub use orchestra_proto::extract::is_judgment;
 use orchestra_proto::extract::{
     Document, ExtractionAnswer, ExtractionRequest, check_citation_under, documents_from, leaves, parse_answer,
 };
-use orchestra_proto::ledger::{EntryStatus, LedgerEntry};
+use orchestra_proto::ledger::LedgerEntry;
 use orchestra_subnets::Adapters;
 use serde_json::{Map, Value, json};
 
@@ -248,8 +248,9 @@ pub fn prune(answer: &Value, keep: &BTreeSet<String>) -> Value {
 /// the operator's own seed entries (no proposer); never an entry a miner created, and never a
 /// deprecated one: a miner that could point the validator at its own endpoint would make its
 /// fabrications "reproduce".
+/// The same rule as [`LedgerEntry::verifies`], which the miner's router applies too.
 pub fn usable_for_verification(e: &LedgerEntry) -> bool {
-    e.status != EntryStatus::Deprecated && (e.status == EntryStatus::Verified || e.provenance.proposer.is_none())
+    e.verifies()
 }
 
 fn pick<'a>(ledger: &'a [LedgerEntry], capability: &str) -> Vec<&'a LedgerEntry> {

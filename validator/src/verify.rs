@@ -60,10 +60,12 @@ struct Compiled {
 
 /// Compiled target schemas by their shorthand text: every round sends the same few dozen task
 /// shapes to hundreds of miners, and compiling one costs more than all the other checks.
-static SCHEMAS: LazyLock<Mutex<HashMap<String, Arc<Result<Compiled, String>>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static SCHEMAS: LazyLock<Mutex<HashMap<String, CompiledEntry>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
-fn compiled_schema(target: &Value) -> Arc<Result<Compiled, String>> {
+/// A cached compilation: the schema, or why the target is not one.
+type CompiledEntry = Arc<Result<Compiled, String>>;
+
+fn compiled_schema(target: &Value) -> CompiledEntry {
     let key = target.to_string();
     if let Some(c) = SCHEMAS.lock().get(&key) {
         return Arc::clone(c);
@@ -489,7 +491,9 @@ pub async fn verify(
         let Some(entry) = ledger.iter().find(|e| e.netuid == r.netuid && usable_for_verification(e)) else {
             return (i, None);
         };
-        (i, Some(adapters.call(entry, &resp.evidence[i].request, "reprobe", cfg.reprobe_timeout).await.output))
+        // A metagraph-routed axon transport re-calls the axon the receipt names when the
+        // metagraph shows it serving on that subnet, and any other serving axon otherwise.
+        (i, Some(adapters.reprobe(entry, &resp.evidence[i].request, "reprobe", cfg.reprobe_timeout, r).await.output))
     });
     for (i, out) in futures::future::join_all(probes).await {
         let r = &resp.receipts[i];

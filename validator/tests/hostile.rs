@@ -161,3 +161,26 @@ async fn remote_error_text_is_not_republished() {
     assert!(!published.contains("SECRET-BODY-TEXT"), "{published}");
     assert!(d.reason.contains("HTTP 500"), "{}", d.reason);
 }
+
+/// A removal needs evidence like any change: dropping an optional field the fixture's answer
+/// happens not to contain is refuted (it used to be approved and credited as a discovery).
+#[tokio::test]
+async fn removing_a_field_the_subnet_never_dropped_is_refuted() {
+    let (addr, _seen) = attacker(StatusCode::OK, "{\"a\":\"x\"}").await;
+    let (_d, s) = store();
+    let mut e = entry(81, format!("http://{addr}/api"), AuthKind::None);
+    e.output_schema = json!({"type": "object", "properties": {"a": {"type": "string"}, "extra": {"type": "string"}}});
+    s.seed(vec![e]).expect("seed");
+    let mut p = proposal(81, UpdateType::SchemaChange, "output_schema.properties.extra", Value::Null);
+    p.old_value = json!({"type": "string"});
+    let Received::New(id) = governance::receive(&s, p, "5Spammer").expect("receive") else { panic!("new") };
+    let prober = LiveProber {
+        adapters: Adapters::with_guard(GuardConfig::local()).expect("adapters"),
+        timeout: Duration::from_secs(5),
+    };
+    let d = governance::govern(&s, &prober, &id, "5Validator").await.expect("govern");
+    assert!(!d.approved, "{}", d.reason);
+    assert!(d.credits.iter().all(|c| c.kind == orchestra_ledger_store::CreditKind::FalseProposal));
+    let cur = s.entry(81).expect("get").expect("present");
+    assert!(cur.output_schema["properties"].get("extra").is_some(), "the schema is unchanged");
+}

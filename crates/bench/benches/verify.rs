@@ -32,6 +32,9 @@ use serde_json::{Value, json};
 
 const RECEIPTS: [usize; 6] = [1, 3, 10, 30, 60, 100];
 
+/// One criterion sample: receipts, iterations, wall time, process CPU seconds.
+type Sample = (usize, u64, Duration, f64);
+
 struct Fixture {
     req: OrchestrateRequest,
     key: Keypair,
@@ -100,7 +103,7 @@ fn main() {
     let f = fixture(&rt);
     let cfg = VerifyConfig { reprobe_rate: 0.0, seed: 1, reprobe_timeout: Duration::from_secs(5) };
     // Per receipt count: every criterion sample as (iterations, wall time, process CPU seconds).
-    let samples: Arc<Mutex<Vec<(usize, u64, Duration, f64)>>> = Arc::default();
+    let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let mut c = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))

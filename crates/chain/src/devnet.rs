@@ -2,20 +2,19 @@
 //! ([`crate::devnet_api`]). Reads are plain GETs; each state change is a signed
 //! [`ExtrinsicRequest`] the server checks against subtensor's rules.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use orchestra_keys::Keypair;
 use serde::de::DeserializeOwned;
 
 use crate::devnet_api::{
-    API_VERSION, BlockResponse, CommitmentResponse, DevnetCall, ErrorResponse, ExtrinsicRequest, InfoResponse,
-    SignerRole, UidResponse, paths,
+    API_VERSION, AccountResponse, BlockExtrinsics, BlockResponse, CommitmentResponse, DevnetCall, ErrorResponse,
+    ExtrinsicRequest, InfoResponse, UidResponse, paths,
 };
 use crate::types::{
-    AxonServe, Commitment, CommitmentData, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome, WeightsReveal,
-    WeightsSubmission,
+    AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, Metagraph, NetUid, ServeAxonArgs, SignerRole,
+    TxOutcome, TxRef, WeightsReveal, WeightsSubmission,
 };
 use crate::{Chain, ChainError};
 
@@ -26,7 +25,6 @@ pub struct DevnetClient {
     timeout: Duration,
     hotkey: Option<Keypair>,
     coldkey: Option<Keypair>,
-    last_nonce: AtomicU64,
 }
 
 impl std::fmt::Debug for DevnetClient {
@@ -53,7 +51,6 @@ impl DevnetClient {
             timeout,
             hotkey: None,
             coldkey: None,
-            last_nonce: AtomicU64::new(0),
         })
     }
 
@@ -125,20 +122,6 @@ impl DevnetClient {
         self.parse(resp, netuid).await
     }
 
-    /// A nonce above every earlier one: the Unix time in nanoseconds, bumped if the clock did not
-    /// move (or moved back) since the last request.
-    fn next_nonce(&self) -> u64 {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-        let mut last = self.last_nonce.load(Ordering::Relaxed);
-        loop {
-            let next = now.max(last.saturating_add(1));
-            match self.last_nonce.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return next,
-                Err(seen) => last = seen,
-            }
-        }
-    }
-
     fn key(&self, role: SignerRole) -> Result<&Keypair, ChainError> {
         match role {
             SignerRole::Hotkey => self.hotkey.as_ref(),
@@ -148,10 +131,14 @@ impl DevnetClient {
     }
 
     async fn submit(&self, netuid: NetUid, call: DevnetCall) -> Result<TxOutcome, ChainError> {
-        let req = ExtrinsicRequest::sign(self.key(call.signer_role())?, self.next_nonce(), call)?;
+        self.submit_for(Some(netuid), call).await
+    }
+
+    async fn submit_for(&self, netuid: Option<NetUid>, call: DevnetCall) -> Result<TxOutcome, ChainError> {
+        let req = ExtrinsicRequest::sign(self.key(call.signer_role())?, orchestra_proto::nonce::next_nonce(), call)?;
         let resp =
             self.http.post(self.url(paths::EXTRINSICS)).json(&req).send().await.map_err(|e| self.transport_error(e))?;
-        self.parse(resp, Some(netuid)).await
+        self.parse(resp, netuid).await
     }
 }
 
@@ -231,5 +218,30 @@ impl Chain for DevnetClient {
 
     async fn burned_register(&self, netuid: NetUid, hotkey: &str) -> Result<TxOutcome, ChainError> {
         self.submit(netuid, DevnetCall::BurnedRegister { netuid, hotkey: hotkey.to_string() }).await
+    }
+
+    async fn free_balance(&self, account: &str) -> Result<u64, ChainError> {
+        Ok(self.get::<AccountResponse>(&paths::account(account), None).await?.balance)
+    }
+
+    async fn transfer(&self, dest: &str, amount: u64, remark: Option<&[u8]>) -> Result<TxOutcome, ChainError> {
+        let call = DevnetCall::Transfer {
+            dest: dest.to_string(),
+            amount,
+            remark: remark.map(|r| format!("0x{}", hex::encode(r))),
+        };
+        self.submit_for(None, call).await
+    }
+
+    async fn extrinsic_receipt(&self, at: &TxRef) -> Result<Option<ExtrinsicReceipt>, ChainError> {
+        let number = at
+            .block_number
+            .ok_or_else(|| ChainError::InvalidInput("a devnet payment is found by its block number".into()))?;
+        let block: BlockExtrinsics = self.get(&paths::block_extrinsics(number), None).await?;
+        let want = at.extrinsic_hash.to_ascii_lowercase();
+        Ok(block.extrinsics.into_iter().find(|x| x.extrinsic_hash.to_ascii_lowercase() == want).map(|mut x| {
+            x.finalized = block.finalized;
+            x
+        }))
     }
 }

@@ -11,6 +11,8 @@
 //! | `GET /v1/subnets/{netuid}/metagraph` | | [`Metagraph`](crate::Metagraph) |
 //! | `GET /v1/subnets/{netuid}/uids/{hotkey}` | | [`UidResponse`] |
 //! | `GET /v1/subnets/{netuid}/commitments/{hotkey}` | | [`CommitmentResponse`] |
+//! | `GET /v1/accounts/{ss58}` | | [`AccountResponse`] |
+//! | `GET /v1/blocks/{number}` | | [`BlockExtrinsics`] |
 //! | `POST /v1/extrinsics` | [`ExtrinsicRequest`] | [`TxOutcome`](crate::TxOutcome) |
 //!
 //! `{hotkey}` is an SS58 address. Numbers are JSON numbers except u128 values (axon IPs), which are
@@ -20,7 +22,7 @@
 //! # Extrinsics
 //!
 //! A state change is a [`DevnetCall`] signed by the account subtensor would take as origin: the
-//! hotkey for weights, axons and commitments, the coldkey for `burned_register`
+//! hotkey for weights, axons and commitments, the coldkey for `burned_register` and transfers
 //! ([`DevnetCall::signer_role`]). The signature is sr25519 (the wallet's key, sp-core/schnorrkel
 //! context `substrate`) over [`signing_payload`]. The server checks, in order: the signature
 //! ([`ExtrinsicRequest::verify`]), that `nonce` is greater than the last nonce it accepted from
@@ -42,6 +44,8 @@ use orchestra_keys::{Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
+/// Which key signs a call: shared by both backends, re-exported here for the devnet's wire API.
+pub use crate::types::SignerRole;
 use crate::types::{CommitmentData, NetUid, ServeAxonArgs, hex_array};
 
 /// Version of this API; `GET /v1/info` reports the server's.
@@ -69,6 +73,20 @@ pub mod paths {
     pub const UID_ROUTE: &str = "/v1/subnets/{netuid}/uids/{hotkey}";
     /// `GET`: [`super::CommitmentResponse`].
     pub const COMMITMENT_ROUTE: &str = "/v1/subnets/{netuid}/commitments/{hotkey}";
+    /// `GET`: [`super::AccountResponse`].
+    pub const ACCOUNT_ROUTE: &str = "/v1/accounts/{account}";
+    /// `GET`: [`super::BlockExtrinsics`].
+    pub const BLOCK_EXTRINSICS_ROUTE: &str = "/v1/blocks/{number}";
+
+    /// Path of [`ACCOUNT_ROUTE`].
+    pub fn account(ss58: &str) -> String {
+        format!("/v1/accounts/{ss58}")
+    }
+
+    /// Path of [`BLOCK_EXTRINSICS_ROUTE`].
+    pub fn block_extrinsics(number: u64) -> String {
+        format!("/v1/blocks/{number}")
+    }
 
     /// Path of [`HYPERPARAMS_ROUTE`].
     pub fn hyperparams(netuid: NetUid) -> String {
@@ -125,14 +143,25 @@ pub struct CommitmentResponse {
     pub commitment: Option<crate::Commitment>,
 }
 
-/// Which key must sign a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignerRole {
-    /// The neuron's hotkey.
-    Hotkey,
-    /// The coldkey that owns (or will own) the hotkey.
-    Coldkey,
+/// `GET /v1/accounts/{ss58}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountResponse {
+    /// The account.
+    pub account: String,
+    /// Free balance, rao.
+    pub balance: u64,
+}
+
+/// `GET /v1/blocks/{number}`: the recorded extrinsics of a block. The devnet records the calls a
+/// payee reads back (transfers, with their remarks), not every call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockExtrinsics {
+    /// The block.
+    pub block: u64,
+    /// Whether it is finalized: every block before the one being built is.
+    pub finalized: bool,
+    /// Its recorded extrinsics, in order.
+    pub extrinsics: Vec<crate::ExtrinsicReceipt>,
 }
 
 /// A state change, named and shaped like the subtensor extrinsic it stands for. JSON:
@@ -194,23 +223,25 @@ pub enum DevnetCall {
         /// SS58 of the hotkey to register.
         hotkey: String,
     },
-}
-
-impl SignerRole {
-    /// `"hotkey"` or `"coldkey"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignerRole::Hotkey => "hotkey",
-            SignerRole::Coldkey => "coldkey",
-        }
-    }
+    /// `Balances.transfer_keep_alive(dest, amount)`, signed by the coldkey; with a remark it
+    /// stands for `Utility.batch_all([transfer_keep_alive, System.remark_with_event(remark)])`.
+    /// Recorded in its block ([`BlockExtrinsics`]) with its events.
+    Transfer {
+        /// SS58 of the recipient.
+        dest: String,
+        /// rao.
+        amount: u64,
+        /// The remark bound to the transfer, `0x` hex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remark: Option<String>,
+    },
 }
 
 impl DevnetCall {
     /// The key that must sign this call (the origin subtensor would see).
     pub fn signer_role(&self) -> SignerRole {
         match self {
-            DevnetCall::BurnedRegister { .. } => SignerRole::Coldkey,
+            DevnetCall::BurnedRegister { .. } | DevnetCall::Transfer { .. } => SignerRole::Coldkey,
             _ => SignerRole::Hotkey,
         }
     }

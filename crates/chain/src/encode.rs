@@ -1,14 +1,20 @@
 //! Pure chain encodings, independent of any connection: the commit-reveal v2 hash, the mechanism
-//! storage index, and the SCALE encoding of the Commitments pallet's `Data` enum and
-//! `CommitmentInfo`.
+//! storage index, the remark hash, and the SCALE encoding of the Commitments pallet's `Data` enum
+//! and `CommitmentInfo`. It depends on [`crate::types`] (it encodes those types), never the other
+//! way round: the encodings of a type live here, as `impl` blocks.
 
 use parity_scale_codec::{Compact, Decode, Encode, Input, Output};
 
-use crate::types::{CommitmentData, NetUid};
+use crate::types::{CommitmentData, NetUid, WeightsReveal};
 
 /// Subnet ids are below this; mechanism `m` of subnet `n` is stored at `m * 4096 + n`
 /// (`GLOBAL_MAX_SUBNET_COUNT`, subtensor `subnets/mechanism.rs`).
 pub const GLOBAL_MAX_SUBNET_COUNT: u16 = 4096;
+
+/// BLAKE2-256 of a remark: what `System.remark_with_event` puts in its `Remarked` event.
+pub fn remark_hash(remark: &[u8]) -> [u8; 32] {
+    <sp_core::Blake2Hasher as sp_core::Hasher>::hash(remark).0
+}
 
 /// Most raw bytes a `Raw` field holds (`Raw128`).
 pub const MAX_RAW_LEN: usize = 128;
@@ -39,6 +45,21 @@ pub fn commit_hash(
     // `[u8; 32]` encodes as its 32 raw bytes, exactly as AccountId32 does.
     let preimage = (account, netuid_index, uids, values, salt, version_key).encode();
     <sp_core::Blake2Hasher as sp_core::Hasher>::hash(&preimage).0
+}
+
+impl WeightsReveal {
+    /// The hash to commit for this reveal by `hotkey` (its 32-byte public key) on `netuid`
+    /// (see [`commit_hash`]).
+    pub fn commit_hash(&self, hotkey: &[u8; 32], netuid: NetUid) -> [u8; 32] {
+        commit_hash(
+            hotkey,
+            netuid_index(netuid, self.mechanism),
+            &self.uids,
+            &self.values,
+            &self.salt,
+            self.version_key,
+        )
+    }
 }
 
 impl CommitmentData {

@@ -62,8 +62,12 @@
 //! hyperparameters ([`ChainAdmin`]), `register_network`, `burned_register`, `add_stake`,
 //! `serve_axon`, `set_weights`, `commit_weights` then `reveal_weights` in the next epoch,
 //! `set_commitment` and its read, metagraph and hyperparameters from storage, epochs with
-//! `dev_newBlock`. The same scenario (`tests/conformance/mod.rs`) runs on the devnet
-//! (crates/devnet/tests/conformance.rs).
+//! `dev_newBlock`, and a payment: [`Chain::transfer`] with a remark
+//! (`Utility.batch_all([Balances.transfer_keep_alive, System.remark_with_event])`) read back with
+//! [`Chain::extrinsic_receipt`] (signer, success, `Balances.Transfer` and `System.Remarked`
+//! events, finality) and [`Chain::free_balance`]. The same scenario (`tests/conformance/mod.rs`)
+//! runs on the devnet (crates/devnet/tests/conformance.rs). The payment call's bytes are checked
+//! offline against both the finney snapshot and the spec-218 metadata.
 //!
 //! # Where the devnet and the subtensor runtime (spec 218) differ
 //!
@@ -106,6 +110,13 @@
 //! - **Fees and accounts.** Subtensor charges fees and refuses extrinsics from accounts that do
 //!   not exist, so hotkeys need a balance (local-runtime.sh funds the dev accounts); the devnet
 //!   has no fees.
+//! - **Finality.** Chopsticks finalizes every block at once; the devnet finalizes a block once the
+//!   next one is being built (so a transfer in the current block is not final yet).
+//! - **Reading blocks.** Subtensor blocks have hashes and hold every extrinsic with its events; the
+//!   devnet has no block hashes (an extrinsic is found by block number and hash) and records only
+//!   transfers (`GET /v1/blocks/{n}`), with synthetic extrinsic hashes, no fees and no
+//!   existential deposit. An overdraft fails in the block on subtensor (`batch_all`: arithmetic
+//!   underflow), before it on the devnet (`Balances::InsufficientBalance`).
 //! - **Loopback axons.** Subtensor refuses `serve_axon` to 127.0.0.1 (`InvalidIpAddress`); the
 //!   devnet accepts it unless `DevnetConfig::allow_loopback_axons` is off (the local scripts
 //!   rely on loopback axons; the conformance run turns it off).
@@ -141,11 +152,12 @@ pub mod types;
 use async_trait::async_trait;
 
 pub use admin::{ChainAdmin, Hyperparam};
-pub use encode::{commit_hash, netuid_index};
+pub use encode::{commit_hash, netuid_index, remark_hash};
 pub use error::{ChainError, custom_transaction_error_name};
 pub use types::{
-    AxonInfo, AxonServe, Commitment, CommitmentData, Hyperparams, MAIN_MECHANISM, Metagraph, NetUid, NeuronInfo,
-    ServeAxonArgs, TxOutcome, WeightsReveal, WeightsSubmission, int_to_ip, ip_to_int,
+    AxonInfo, AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, MAIN_MECHANISM, Metagraph, NetUid,
+    NeuronInfo, RemarkEvent, ServeAxonArgs, SignerRole, TransferEvent, TxOutcome, TxRef, WeightsReveal,
+    WeightsSubmission, int_to_ip, ip_to_int,
 };
 
 /// What the neurons need from a chain. Object safe: hold it as `Arc<dyn Chain>`.
@@ -211,4 +223,19 @@ pub trait Chain: Send + Sync {
     /// Registers `hotkey` (SS58) on the subnet by burning the current registration cost from the
     /// coldkey this client signs with.
     async fn burned_register(&self, netuid: NetUid, hotkey: &str) -> Result<TxOutcome, ChainError>;
+
+    /// The free balance of `account` (SS58), in rao.
+    async fn free_balance(&self, account: &str) -> Result<u64, ChainError>;
+
+    /// Transfers `amount` rao from the coldkey to `dest` (SS58). With a `remark`, the transfer
+    /// and the remark are one extrinsic, `Utility.batch_all([Balances.transfer_keep_alive(dest,
+    /// amount), System.remark_with_event(remark)])`, so they land or fail together and the
+    /// remark (a payment reference) is bound to the transfer; without, a plain
+    /// `Balances.transfer_keep_alive`. The outcome's [`TxOutcome::tx_ref`] finds it again.
+    async fn transfer(&self, dest: &str, amount: u64, remark: Option<&[u8]>) -> Result<TxOutcome, ChainError>;
+
+    /// Reads back the extrinsic `at` names from its block: finalized or not, success, its
+    /// `Balances.Transfer` and `System.Remarked` events. `Ok(None)` when the block has no such
+    /// extrinsic (or the block is unknown).
+    async fn extrinsic_receipt(&self, at: &TxRef) -> Result<Option<ExtrinsicReceipt>, ChainError>;
 }

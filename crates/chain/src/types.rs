@@ -317,19 +317,6 @@ impl WeightsReveal {
             version_key: weights.version_key,
         }
     }
-
-    /// The hash to commit for this reveal by `hotkey` (its 32-byte public key) on `netuid`
-    /// (see [`crate::commit_hash`]).
-    pub fn commit_hash(&self, hotkey: &[u8; 32], netuid: NetUid) -> [u8; 32] {
-        crate::encode::commit_hash(
-            hotkey,
-            crate::encode::netuid_index(netuid, self.mechanism),
-            &self.uids,
-            &self.values,
-            &self.salt,
-            self.version_key,
-        )
-    }
 }
 
 /// A published commitment (`Commitments.CommitmentOf`).
@@ -382,6 +369,27 @@ pub enum CommitmentData {
     BigRaw(#[serde(with = "hex_bytes")] Vec<u8>),
 }
 
+/// Which key must sign a call: the hotkey for weights, axons and commitments, the coldkey for
+/// registration and transfers (the origin subtensor checks). Both backends sign by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignerRole {
+    /// The neuron's hotkey.
+    Hotkey,
+    /// The coldkey that owns (or will own) the hotkey.
+    Coldkey,
+}
+
+impl SignerRole {
+    /// `"hotkey"` or `"coldkey"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignerRole::Hotkey => "hotkey",
+            SignerRole::Coldkey => "coldkey",
+        }
+    }
+}
+
 /// Where an extrinsic ended up.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxOutcome {
@@ -391,6 +399,94 @@ pub struct TxOutcome {
     pub block_number: Option<u64>,
     /// Hash of the extrinsic (`0x` hex), when known.
     pub extrinsic_hash: Option<String>,
+}
+
+impl TxOutcome {
+    /// Where the transaction is, to read it back with [`crate::Chain::extrinsic_receipt`]; `None`
+    /// without an extrinsic hash (the devnet gives one for transfers only).
+    pub fn tx_ref(&self) -> Option<TxRef> {
+        Some(TxRef {
+            block_hash: self.block_hash.clone(),
+            block_number: self.block_number,
+            extrinsic_hash: self.extrinsic_hash.clone()?,
+        })
+    }
+}
+
+/// An extrinsic's place on chain, as a payer presents it: the block (by hash on subtensor, by
+/// number on the devnet, which has no block hashes) and the extrinsic's hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxRef {
+    /// Block hash (`0x` hex); required on subtensor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_hash: Option<String>,
+    /// Block number; required on the devnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_number: Option<u64>,
+    /// Extrinsic hash (`0x` hex).
+    pub extrinsic_hash: String,
+}
+
+/// One balance transfer as executed (a `Balances.Transfer` event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferEvent {
+    /// SS58 of the sender.
+    pub from: String,
+    /// SS58 of the recipient.
+    pub to: String,
+    /// rao.
+    pub amount: u64,
+}
+
+/// A remark as executed (a `System.Remarked` event of `System.remark_with_event`): the chain
+/// keeps only the remark's BLAKE2-256 ([`crate::remark_hash`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemarkEvent {
+    /// SS58 of the account that made the remark.
+    pub sender: String,
+    /// BLAKE2-256 of the remark bytes.
+    #[serde(with = "hex_array")]
+    pub hash: [u8; 32],
+}
+
+/// What one extrinsic did, read back from its block (what a payee checks before it trusts a
+/// payment): whether its block is finalized, whether it succeeded, and its transfer and remark
+/// events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtrinsicReceipt {
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash (`0x` hex); `None` on the devnet.
+    #[serde(default)]
+    pub block_hash: Option<String>,
+    /// Position in the block.
+    pub extrinsic_index: u32,
+    /// Extrinsic hash (`0x` hex).
+    pub extrinsic_hash: String,
+    /// SS58 of the signer (`None` for an unsigned extrinsic).
+    #[serde(default)]
+    pub signer: Option<String>,
+    /// The block is finalized: the extrinsic cannot be reverted.
+    pub finalized: bool,
+    /// The extrinsic succeeded (`System.ExtrinsicSuccess`); a failed `batch_all` moved nothing.
+    pub success: bool,
+    /// Its `Balances.Transfer` events.
+    pub transfers: Vec<TransferEvent>,
+    /// Its `System.Remarked` events.
+    pub remarks: Vec<RemarkEvent>,
+}
+
+impl ExtrinsicReceipt {
+    /// rao transferred from `from` to `to` by this extrinsic.
+    pub fn paid(&self, from: &str, to: &str) -> u64 {
+        self.transfers.iter().filter(|t| t.from == from && t.to == to).map(|t| t.amount).fold(0u64, u64::saturating_add)
+    }
+
+    /// Whether `sender` remarked exactly `remark` in this extrinsic.
+    pub fn has_remark(&self, sender: &str, remark: &[u8]) -> bool {
+        let h = crate::remark_hash(remark);
+        self.remarks.iter().any(|r| r.sender == sender && r.hash == h)
+    }
 }
 
 /// u128 as a decimal JSON string.

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "chopsticks/mod.rs"]
+mod chopsticks;
 mod conformance;
 
 use std::path::PathBuf;
@@ -19,74 +21,14 @@ use orchestra_chain::subtensor::{Network, SubtensorChain, SubtensorOptions};
 use orchestra_chain::{Chain, ChainAdmin};
 use orchestra_keys::Keypair;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn chopsticks() -> PathBuf {
-    let dir = std::env::var_os("ORCHESTRA_CHOPSTICKS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
-        cache.join("orchestra/chopsticks")
-    });
-    dir.join("bin/chopsticks")
-}
-
-fn spec() -> PathBuf {
-    std::env::var_os("ORCHESTRA_RUNTIME_SPEC").map(PathBuf::from).unwrap_or_else(|| {
-        let shared =
-            std::env::var_os("ORCHESTRA_SHARED").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"));
-        shared.join("chain/subtensor-raonet-spec218.json")
-    })
-}
-
-/// Skips (or fails under ORCHESTRA_REQUIRE_CHOPSTICKS=1) with `reason`.
-fn skip(reason: &str) {
-    if std::env::var("ORCHESTRA_REQUIRE_CHOPSTICKS").is_ok_and(|v| v == "1") {
-        panic!("conformance on the subtensor runtime cannot run: {reason}");
-    }
-    println!("SKIPPED: conformance on the subtensor runtime: {reason}");
-}
-
-/// chopsticks started by scripts/local-runtime.sh; stopped on drop.
-struct Runtime {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Runtime {
-    fn start() -> Runtime {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = tempfile::tempdir().unwrap();
-        let t = Instant::now();
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/local-runtime.sh"))
-            .args(["--port", &port.to_string(), "--dir"])
-            .arg(dir.path())
-            .env("ORCHESTRA_RUNTIME_SPEC", spec())
-            .output()
-            .expect("run scripts/local-runtime.sh");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "local-runtime.sh failed: {stderr}");
-        let url = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
-        println!("[subtensor] chopsticks at {url} in {:.1} s ({})", t.elapsed().as_secs_f64(), stderr.trim());
-        Runtime { dir, url }
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(repo().join("scripts/local-runtime.sh"))
-            .args(["--stop", "--dir"])
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 async fn client(url: &str, hotkey: &str) -> SubtensorChain {
-    let opts = SubtensorOptions { tx_timeout: Duration::from_secs(60), ..SubtensorOptions::default() };
+    // Generous bounds: the first block chopsticks builds compiles the runtime, and the test
+    // suite shares two cores with everything else.
+    let opts = SubtensorOptions {
+        tx_timeout: Duration::from_secs(240),
+        request_timeout: Duration::from_secs(120),
+        ..SubtensorOptions::default()
+    };
     SubtensorChain::connect(Network::Custom(url.to_string()), opts)
         .await
         .expect("connect to chopsticks")
@@ -96,15 +38,7 @@ async fn client(url: &str, hotkey: &str) -> SubtensorChain {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_the_subtensor_runtime() {
-    if !chopsticks().exists() {
-        skip(&format!("chopsticks is not installed at {} (run scripts/chopsticks.sh)", chopsticks().display()));
-        return;
-    }
-    if !spec().exists() {
-        skip(&format!("no chain spec at {}", spec().display()));
-        return;
-    }
-    let rt = Runtime::start();
+    let Some(rt) = chopsticks::start("conformance") else { return };
     let t = Instant::now();
     // ORCHESTRA_SUBNET_MECHANISM: the subnet's mechid (1 dynamic, the default; 0 stable).
     let mechid = std::env::var("ORCHESTRA_SUBNET_MECHANISM").ok().and_then(|v| v.parse().ok()).unwrap_or(1);

@@ -114,6 +114,7 @@ async fn extrinsic(State(s): State<Shared>, Json(req): Json<ExtrinsicRequest>) -
             m.neurons.push(NeuronInfo { uid, hotkey, coldkey: req.signer.clone(), ..Default::default() });
         }
         DevnetCall::BurnedRegister { .. } => return subtensor("SubnetNotExists"),
+        DevnetCall::Transfer { .. } => return subtensor("NotSimulatedHere"),
         _ if registered.is_none() => return subtensor("HotKeyNotRegisteredInSubNet"),
         DevnetCall::ServeAxon(a) => {
             let Some(i) = registered else { unreachable!() };

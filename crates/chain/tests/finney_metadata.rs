@@ -624,3 +624,44 @@ fn read_paths_follow_the_metadata() {
         assert!(report.extensions.iter().any(|e| e == ext), "{ext} in {:?}", report.extensions);
     }
 }
+
+/// The payment extrinsic (`Utility.batch_all([Balances.transfer_keep_alive(Id(dest), value),
+/// System.remark_with_event(remark)])`) against both runtimes' metadata: the outer and inner
+/// pallet and call indices come from each metadata, the arguments are encoded independently.
+#[test]
+fn payment_call_on_finney_and_spec_218() {
+    use orchestra_chain::subtensor::balances::{PAYMENT_CALLS, transfer_call};
+    let dest = [7u8; 32];
+    let amount = 100_000_000u64;
+    let remark = b"orchestra-key:0123";
+    for md in [metadata(), metadata_from(&std::fs::read(SPEC218).expect("spec 218 metadata"))] {
+        let (spec, _) = versions(&md);
+        let idx = |pallet: &str, call: &str| {
+            let p = md.pallet_by_name(pallet).unwrap_or_else(|| panic!("spec {spec}: no pallet {pallet}"));
+            (p.call_index(), p.call_variant_by_name(call).unwrap_or_else(|| panic!("no {pallet}.{call}")).index)
+        };
+        for (pallet, call, args) in PAYMENT_CALLS {
+            let v = md.pallet_by_name(pallet).and_then(|p| p.call_variant_by_name(call)).expect("payment call");
+            let names: Vec<&str> = v.fields.iter().map(|f| f.name.as_deref().unwrap_or("")).collect();
+            assert_eq!(&names, args, "spec {spec}: {pallet}.{call}");
+        }
+        let (u, batch) = idx("Utility", "batch_all");
+        let (b, transfer) = idx("Balances", "transfer_keep_alive");
+        let (s, remark_call) = idx("System", "remark_with_event");
+        let mut want = vec![u, batch];
+        Compact(2u32).encode_to(&mut want);
+        want.extend([b, transfer, 0]); // MultiAddress::Id
+        want.extend(dest);
+        Compact(amount).encode_to(&mut want);
+        want.extend([s, remark_call]);
+        remark.to_vec().encode_to(&mut want);
+        let call = transfer_call(&md, dest, amount, Some(remark)).expect("build");
+        assert_eq!(client(md.clone()).tx().call_data(&call).unwrap(), want, "spec {spec}");
+        // Without a remark: a plain transfer_keep_alive.
+        let plain = transfer_call(&md, dest, amount, None).expect("build");
+        let mut want = vec![b, transfer, 0];
+        want.extend(dest);
+        Compact(amount).encode_to(&mut want);
+        assert_eq!(client(md).tx().call_data(&plain).unwrap(), want, "spec {spec}");
+    }
+}

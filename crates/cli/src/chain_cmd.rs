@@ -155,7 +155,7 @@ impl ChainArgs {
             .with_context(|| format!("load hotkey {} (or its pub file)", w.hotkey_path().display()))
     }
 
-    fn coldkey(&self) -> anyhow::Result<Keypair> {
+    pub(crate) fn coldkey(&self) -> anyhow::Result<Keypair> {
         if let Some(uri) = self.coldkey_uri.as_deref().or(self.uri.as_deref()) {
             return dev_key(uri);
         }

@@ -37,6 +37,8 @@ pub struct DevnetArgs {
     /// Refuse loopback axon IPs as subtensor does (`InvalidIpAddress`).
     #[arg(long = "strict-ips")]
     pub strict_ips: bool,
+    #[command(flatten)]
+    pub server: orchestra_net::ServerArgs,
 }
 
 /// Runs the devnet until a shutdown signal.
@@ -51,6 +53,7 @@ pub fn run(a: DevnetArgs) -> anyhow::Result<ExitCode> {
     config.emission_per_block = a.emission_per_block;
     config.dev_accounts = !a.no_dev_accounts;
     config.allow_loopback_axons = !a.strict_ips;
+    config.server = a.server.limits();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
     rt.block_on(async move {
         let server = DevnetServer::new(config)

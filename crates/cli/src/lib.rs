@@ -84,3 +84,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every subcommand's flags (the `--server.*` flags of `ledger serve` and `devnet`
+    /// included) have their own ids and names.
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

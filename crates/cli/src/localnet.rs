@@ -7,25 +7,52 @@
 //! simulated search subnets down, to show the fallback), injects schema drift into the
 //! simulated data subnet and shows the Ledger change it leads to (as JSON, to an SSE client and to
 //! a webhook receiver that checks the HMAC signature), and prints weights and emissions after an
-//! epoch. Then it keeps running (URLs printed) until Ctrl-C, or with
-//! `--demo` exits with a status saying whether everything worked.
+//! epoch. It also creates an API key through validator0's Ledger admin endpoint while the
+//! validator runs, and buys a developer key with TAO from it. Then it keeps running (URLs
+//! printed) until Ctrl-C, or with `--demo` exits with a status saying whether everything worked.
+//!
+//! `--chain subtensor` runs the same demo on the real subtensor runtime (spec 218 under
+//! chopsticks, started with scripts/local-runtime.sh) instead of the devnet: //Alice (its Sudo
+//! key) creates the subnet and sets its hyperparameters, the wallets are funded with
+//! `dev_setStorage`, and miners announce 127.0.0.2 (the runtime refuses exactly 127.0.0.1; the
+//! whole 127/8 is loopback). That runtime's epoch is a mock (docs/chain-conformance.md), so the
+//! last step waits for the validators' weights and prints the emission it pays by stake;
+//! incentive stays 0 there.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
-use clap::Args;
-use orchestra_chain::Chain;
+use clap::{Args, ValueEnum};
 use orchestra_chain::devnet::DevnetClient;
+use orchestra_chain::subtensor::{Network, SubtensorChain, SubtensorOptions};
+use orchestra_chain::{Chain, ChainAdmin, Hyperparam};
 use orchestra_devnet::admin::{AdminCall, AdminClient};
 use orchestra_keys::{Keypair, Wallet};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The chain a localnet runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LocalChainKind {
+    /// The devnet, our subtensor simulator (fast: 250 ms blocks; the default).
+    Devnet,
+    /// The real subtensor runtime (spec 218) under chopsticks, one block per extrinsic.
+    Subtensor,
+}
+
 #[derive(Args, Debug)]
 pub struct LocalnetArgs {
+    /// The chain: the devnet (default) or the real subtensor runtime under chopsticks.
+    #[arg(long, value_enum, default_value = "devnet")]
+    pub chain: LocalChainKind,
+    /// Port of the subtensor runtime with --chain subtensor (0: a free one).
+    #[arg(long = "runtime-port", default_value_t = 0)]
+    pub runtime_port: u16,
     #[arg(long, default_value_t = 3)]
     pub miners: usize,
     #[arg(long, default_value_t = 2)]
@@ -59,10 +86,20 @@ struct Proc {
 
 struct Net {
     procs: Vec<Proc>,
+    /// scripts/local-runtime.sh and the runtime's directory, to stop chopsticks at the end.
+    runtime: Option<(PathBuf, PathBuf)>,
 }
 
 impl Net {
     async fn stop(&mut self) {
+        self.stop_procs().await;
+        if let Some((script, dir)) = self.runtime.take() {
+            let _ =
+                tokio::process::Command::new("bash").arg(&script).arg("--stop").arg("--dir").arg(&dir).status().await;
+        }
+    }
+
+    async fn stop_procs(&mut self) {
         for p in &mut self.procs {
             if let Some(id) = p.child.id() {
                 // SIGTERM first so daemons flush and exit cleanly.
@@ -227,6 +264,167 @@ where
     }
 }
 
+/// scripts/NAME of this repository: $ORCHESTRA_REPO, the current directory, or where this binary
+/// was built from.
+fn script(name: &str) -> anyhow::Result<PathBuf> {
+    let mut roots = Vec::new();
+    if let Some(r) = std::env::var_os("ORCHESTRA_REPO") {
+        roots.push(PathBuf::from(r));
+    }
+    roots.push(std::env::current_dir()?);
+    roots.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
+    roots
+        .iter()
+        .map(|r| r.join("scripts").join(name))
+        .find(|p| p.exists())
+        .with_context(|| format!("scripts/{name} not found (run from the repository or set ORCHESTRA_REPO)"))
+}
+
+/// The chain under a localnet, and what the demo needs from it beyond the `Chain` trait.
+enum LocalChain {
+    Devnet {
+        url: String,
+    },
+    /// The real runtime: `sudo` signs as //Alice, chopsticks' Sudo key.
+    Subtensor {
+        url: String,
+        sudo: Arc<SubtensorChain>,
+    },
+}
+
+impl LocalChain {
+    fn url(&self) -> &str {
+        match self {
+            LocalChain::Devnet { url } | LocalChain::Subtensor { url, .. } => url,
+        }
+    }
+
+    /// The flags that point a neuron at this chain.
+    fn neuron_flags(&self) -> [String; 2] {
+        match self {
+            LocalChain::Devnet { url } => ["--chain.endpoint".into(), url.clone()],
+            LocalChain::Subtensor { url, .. } => ["--subtensor.network".into(), url.clone()],
+        }
+    }
+
+    /// A client signing with `coldkey` (if any).
+    async fn client(&self, coldkey: Option<Keypair>) -> anyhow::Result<Arc<dyn Chain>> {
+        Ok(match self {
+            LocalChain::Devnet { url } => {
+                let c = DevnetClient::connect(url).await?;
+                Arc::new(match coldkey {
+                    Some(k) => c.with_coldkey(k),
+                    None => c,
+                })
+            }
+            LocalChain::Subtensor { url, .. } => {
+                let c = SubtensorChain::connect(Network::Custom(url.clone()), subtensor_options()).await?;
+                Arc::new(match coldkey {
+                    Some(k) => c.with_coldkey(k),
+                    None => c,
+                })
+            }
+        })
+    }
+
+    /// Gives each key `amount` rao: the devnet's faucet, or `dev_setStorage` on chopsticks.
+    async fn fund(&self, keys: &[&Keypair], amount: u64) -> anyhow::Result<()> {
+        match self {
+            LocalChain::Devnet { url } => {
+                for k in keys {
+                    AdminClient::new(url, (*k).clone())?.submit(AdminCall::Faucet { amount }).await?;
+                }
+            }
+            LocalChain::Subtensor { sudo, .. } => {
+                let accounts: Vec<String> = keys.iter().map(|k| k.ss58().to_string()).collect();
+                sudo.dev_fund(&accounts, amount).await.context("fund the wallets (dev_setStorage)")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates subnet `netuid` (the devnet) or the next one (subtensor) with `owner_hk` as uid 0,
+    /// tuned for a quick demo. Returns the netuid.
+    async fn create_subnet(&self, owner_ck: &Keypair, owner_hk: &Keypair, a: &LocalnetArgs) -> anyhow::Result<u16> {
+        match self {
+            LocalChain::Devnet { url } => {
+                let owner = AdminClient::new(url, owner_ck.clone())?;
+                let mut hp = serde_json::Map::new();
+                hp.insert("weights_rate_limit".into(), json!(5));
+                hp.insert("commit_reveal_weights_enabled".into(), json!(false));
+                hp.insert("min_allowed_weights".into(), json!(1));
+                hp.insert("max_validators".into(), json!(a.validators.max(1)));
+                owner
+                    .submit(AdminCall::CreateSubnet {
+                        netuid: Some(a.netuid),
+                        owner_hotkey: Some(owner_hk.ss58().to_string()),
+                        hyperparams: hp,
+                    })
+                    .await
+                    .context("creating the subnet")?;
+                Ok(a.netuid)
+            }
+            LocalChain::Subtensor { sudo, .. } => {
+                let netuid = sudo.create_subnet(owner_hk.ss58()).await.context("creating the subnet")?;
+                for p in [
+                    Hyperparam::Tempo(a.tempo),
+                    Hyperparam::WeightsRateLimit(0),
+                    Hyperparam::CommitRevealEnabled(false),
+                    Hyperparam::MinAllowedWeights(1),
+                    Hyperparam::TargetRegistrationsPerInterval(64),
+                    Hyperparam::MaxRegistrationsPerBlock(64),
+                    Hyperparam::WeightsMinStake(0),
+                    Hyperparam::ServingRateLimit(0),
+                ] {
+                    sudo.set_hyperparam(netuid, p).await.with_context(|| format!("set {p:?}"))?;
+                }
+                Ok(netuid)
+            }
+        }
+    }
+
+    /// Stakes `amount` rao from `coldkey` to `hotkey`.
+    async fn stake(&self, netuid: u16, coldkey: &Keypair, hotkey: &str, amount: u64) -> anyhow::Result<()> {
+        match self {
+            LocalChain::Devnet { url } => {
+                AdminClient::new(url, coldkey.clone())?
+                    .submit(AdminCall::AddStake { netuid, hotkey: hotkey.to_string(), amount })
+                    .await?;
+            }
+            LocalChain::Subtensor { url, .. } => {
+                let c = SubtensorChain::connect(Network::Custom(url.clone()), subtensor_options())
+                    .await?
+                    .with_coldkey(coldkey.clone());
+                c.add_stake(netuid, hotkey, amount).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs an epoch now so validators hold permits from the first round (the devnet hands
+    /// them out at epochs; spec 218 gives every uid one at every block).
+    async fn first_epoch(&self, owner_ck: &Keypair, tempo: u16) -> anyhow::Result<()> {
+        match self {
+            LocalChain::Devnet { url } => {
+                AdminClient::new(url, owner_ck.clone())?
+                    .submit(AdminCall::AdvanceBlocks { blocks: u32::from(tempo) + 2 })
+                    .await
+                    .context("advancing to the first epoch")?;
+            }
+            LocalChain::Subtensor { sudo, .. } => sudo.advance_blocks(1).await?,
+        }
+        Ok(())
+    }
+}
+
+fn subtensor_options() -> SubtensorOptions {
+    SubtensorOptions {
+        tx_timeout: Duration::from_secs(240),
+        request_timeout: Duration::from_secs(120),
+        ..SubtensorOptions::default()
+    }
+}
+
 pub fn run(a: LocalnetArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(run_async(a))
@@ -248,7 +446,7 @@ async fn run_async(mut a: LocalnetArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&wallets)?;
     let me = std::env::current_exe()?;
     let (miner_bin, validator_bin) = (bin("miner")?, bin("validator")?);
-    let mut net = Net { procs: Vec::new() };
+    let mut net = Net { procs: Vec::new(), runtime: None };
     let outcome = demo(&a, &dir, &logs, &wallets, &me, &miner_bin, &validator_bin, &mut net).await;
     let ok = match &outcome {
         Ok(()) => true,
@@ -285,30 +483,64 @@ async fn demo(
     let s = |x: &str| x.to_string();
     step(&format!("working directory {}", dir.display()));
 
-    step("starting the devnet (local subtensor simulator)");
-    let (p, ready) = spawn_ready(
-        "devnet",
-        me,
-        &[
-            s("devnet"),
-            s("--port"),
-            s("0"),
-            s("--data-dir"),
-            dir.join("devnet").display().to_string(),
-            s("--block-time-ms"),
-            a.block_time_ms.to_string(),
-            s("--tempo"),
-            a.tempo.to_string(),
-            // The localnet creates its own subnet with its own owner.
-            s("--no-dev-accounts"),
-        ],
-        logs,
-        Duration::from_secs(30),
-    )
-    .await?;
-    net.procs.push(p);
-    let chain_url = ready.get("url").and_then(Value::as_str).context("devnet ready line has no url")?.to_string();
-    eprintln!("    devnet {chain_url}");
+    let chain = match a.chain {
+        LocalChainKind::Devnet => {
+            step("starting the devnet (local subtensor simulator)");
+            let (p, ready) = spawn_ready(
+                "devnet",
+                me,
+                &[
+                    s("devnet"),
+                    s("--port"),
+                    s("0"),
+                    s("--data-dir"),
+                    dir.join("devnet").display().to_string(),
+                    s("--block-time-ms"),
+                    a.block_time_ms.to_string(),
+                    s("--tempo"),
+                    a.tempo.to_string(),
+                    // The localnet creates its own subnet with its own owner.
+                    s("--no-dev-accounts"),
+                ],
+                logs,
+                Duration::from_secs(30),
+            )
+            .await?;
+            net.procs.push(p);
+            let url = ready.get("url").and_then(Value::as_str).context("devnet ready line has no url")?.to_string();
+            eprintln!("    devnet {url}");
+            LocalChain::Devnet { url }
+        }
+        LocalChainKind::Subtensor => {
+            step("starting the real subtensor runtime (spec 218 under chopsticks, scripts/local-runtime.sh)");
+            let script = script("local-runtime.sh")?;
+            let port = if a.runtime_port == 0 { free_port()? } else { a.runtime_port };
+            let rdir = dir.join("runtime");
+            let t = Instant::now();
+            let out = tokio::process::Command::new("bash")
+                .arg(&script)
+                .args(["--port", &port.to_string(), "--dir"])
+                .arg(&rdir)
+                .output()
+                .await
+                .context("run scripts/local-runtime.sh")?;
+            net.runtime = Some((script, rdir.clone()));
+            if !out.status.success() {
+                bail!("scripts/local-runtime.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let url = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
+            let sudo = SubtensorChain::connect(Network::Custom(url.clone()), subtensor_options())
+                .await?
+                .with_coldkey(Keypair::from_uri("//Alice")?);
+            eprintln!(
+                "    subtensor runtime {url} up in {:.1} s (log {})",
+                t.elapsed().as_secs_f64(),
+                rdir.join("chopsticks.log").display()
+            );
+            LocalChain::Subtensor { url, sudo: Arc::new(sudo) }
+        }
+    };
+    let chain_url = chain.url().to_string();
 
     step("starting the simulated subnets (search like SN22, data like SN13, LLM like SN64)");
     let ledger_file = dir.join("ledger.json");
@@ -357,56 +589,42 @@ async fn demo(
 
     step("creating wallets, the subnet and its neurons");
     let (owner_ck, owner_hk) = new_wallet(wallets, "owner")?;
-    let owner = AdminClient::new(&chain_url, owner_ck.clone())?;
-    owner.submit(AdminCall::Faucet { amount: 10_000 * TAO }).await?;
-    let mut hp = serde_json::Map::new();
-    hp.insert("weights_rate_limit".into(), json!(5));
-    hp.insert("commit_reveal_weights_enabled".into(), json!(false));
-    hp.insert("min_allowed_weights".into(), json!(1));
-    hp.insert("max_validators".into(), json!(a.validators.max(1)));
-    owner
-        .submit(AdminCall::CreateSubnet {
-            netuid: Some(a.netuid),
-            owner_hotkey: Some(owner_hk.ss58().to_string()),
-            hyperparams: hp,
-        })
-        .await
-        .context("creating the subnet")?;
-    eprintln!("    subnet {} owned by {}", a.netuid, owner_ck.ss58());
+    let mut keys = vec![(s("owner"), owner_ck.clone(), owner_hk.clone())];
+    for i in 0..a.validators + a.miners {
+        let name = if i < a.validators { format!("validator{i}") } else { format!("miner{}", i - a.validators) };
+        let (ck, hk) = new_wallet(wallets, &name)?;
+        keys.push((name, ck, hk));
+    }
+    let (client_ck, _) = new_wallet(wallets, "client")?;
+    // Coldkeys pay registration and stake; on subtensor hotkeys pay their transactions' fees.
+    let mut to_fund: Vec<&Keypair> = keys.iter().flat_map(|(_, ck, hk)| [ck, hk]).collect();
+    to_fund.push(&client_ck);
+    chain.fund(&to_fund, 10_000 * TAO).await?;
+    let netuid = chain.create_subnet(&owner_ck, &owner_hk, a).await?;
+    eprintln!("    subnet {netuid} with owner hotkey {}", owner_hk.ss58());
     let mut validators = Vec::new();
     let mut miners = Vec::new();
-    for i in 0..a.validators + a.miners {
-        let is_val = i < a.validators;
-        let name = if is_val { format!("validator{i}") } else { format!("miner{}", i - a.validators) };
-        let (ck, hk) = new_wallet(wallets, &name)?;
-        let admin = AdminClient::new(&chain_url, ck.clone())?;
-        admin.submit(AdminCall::Faucet { amount: 1_000 * TAO }).await?;
-        let c = DevnetClient::connect(&chain_url).await?.with_coldkey(ck.clone());
-        c.burned_register(a.netuid, hk.ss58()).await.with_context(|| format!("registering {name}"))?;
-        if is_val {
-            admin
-                .submit(AdminCall::AddStake {
-                    netuid: a.netuid,
-                    hotkey: hk.ss58().to_string(),
-                    amount: (500 - 100 * i as u64) * TAO,
-                })
-                .await?;
-            validators.push((name, hk));
+    for (i, (name, ck, hk)) in keys.iter().skip(1).enumerate() {
+        let c = chain.client(Some(ck.clone())).await?;
+        c.burned_register(netuid, hk.ss58()).await.with_context(|| format!("registering {name}"))?;
+        if i < a.validators {
+            chain
+                .stake(netuid, ck, hk.ss58(), (500 - 100 * i as u64) * TAO)
+                .await
+                .with_context(|| format!("staking {name}"))?;
+            validators.push((name.clone(), hk.clone()));
         } else {
-            miners.push((name, hk));
+            miners.push((name.clone(), hk.clone()));
         }
     }
     eprintln!("    {} validators (staked) and {} miners registered", validators.len(), miners.len());
     // Validator permits are assigned by the epoch (top stake), as on subtensor: run one now so
     // validators can call miners from the first round.
-    owner
-        .submit(AdminCall::AdvanceBlocks { blocks: u32::from(a.tempo) + 2 })
-        .await
-        .context("advancing to the first epoch")?;
-    let c = DevnetClient::connect(&chain_url).await?;
-    let mg = c.metagraph(a.netuid).await?;
+    chain.first_epoch(&owner_ck, a.tempo).await?;
+    let reader = chain.client(None).await?;
+    let mg = reader.metagraph(netuid).await?;
     let permits = mg.neurons.iter().filter(|n| n.validator_permit).count();
-    eprintln!("    first epoch ran at block {}: {permits} validator permits", mg.block);
+    eprintln!("    epoch ran at block {}: {permits} validator permits", mg.block);
 
     step("starting miners and validators (the real binaries)");
     let common = |name: &str| {
@@ -417,10 +635,10 @@ async fn demo(
             name.to_string(),
             s("--wallet.hotkey"),
             s("default"),
-            s("--chain.endpoint"),
-            chain_url.clone(),
+            chain.neuron_flags()[0].clone(),
+            chain.neuron_flags()[1].clone(),
             s("--netuid"),
-            a.netuid.to_string(),
+            netuid.to_string(),
             s("--data-dir"),
             dir.join("state").display().to_string(),
             s("--metagraph.sync_secs"),
@@ -438,12 +656,19 @@ async fn demo(
     let api_urls: Vec<String> = api_ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
     let key_file = dir.join("validator0.key");
     let mut miner_ports = Vec::new();
+    // The runtime refuses axons at exactly 127.0.0.1 (InvalidIpAddress); 127.0.0.2 is loopback too.
+    let axon_ip = match a.chain {
+        LocalChainKind::Devnet => "127.0.0.1",
+        LocalChainKind::Subtensor => "127.0.0.2",
+    };
     for (name, _) in &miners {
         let port = free_port()?;
         let mut args = common(name);
         args.extend([
             s("--axon.host"),
-            s("127.0.0.1"),
+            s(axon_ip),
+            s("--axon.external_ip"),
+            s(axon_ip),
             s("--axon.port"),
             port.to_string(),
             s("--ledger.file"),
@@ -644,18 +869,95 @@ async fn demo(
         .context("the webhook's HMAC signature does not verify")?;
     eprintln!("    webhook delivered event {event_id}, HMAC signature verified");
 
-    step("waiting for weights and an epoch on the devnet");
-    let chain = DevnetClient::connect(&chain_url).await?;
-    let mg = wait_for("emissions to miners", Duration::from_secs(180), || {
-        let chain = &chain;
-        let netuid = a.netuid;
-        async move {
-            let m = chain.metagraph(netuid).await.ok()?;
-            let paid = m.neurons.iter().any(|n| n.incentive > 0 && n.emission > 0);
-            paid.then(|| serde_json::to_value(&m).unwrap_or(Value::Null))
+    step("Ledger admin while validator0 runs: a key through its admin endpoint (`orchestra ledger keys`)");
+    let ledger_dir = dir.join("state").join("validator").join(validators[0].1.ss58());
+    let admin_out = tokio::process::Command::new(me)
+        .args(["ledger", "keys", "create", "--tier", "developer", "--name", "localnet-admin", "--data-dir"])
+        .arg(&ledger_dir)
+        .output()
+        .await?;
+    if !admin_out.status.success() {
+        bail!("ledger keys create while validator0 runs: {}", String::from_utf8_lossy(&admin_out.stderr));
+    }
+    let created: Value = serde_json::from_slice(&admin_out.stdout).context("ledger keys create output")?;
+    let list_out = tokio::process::Command::new(me)
+        .args(["ledger", "keys", "list", "--data-dir"])
+        .arg(&ledger_dir)
+        .output()
+        .await?;
+    let listed: Value = serde_json::from_slice(&list_out.stdout).context("ledger keys list output")?;
+    eprintln!(
+        "    created {} ({}) through {}; validator0 holds {} keys",
+        created["id"].as_str().unwrap_or("?"),
+        created["tier"].as_str().unwrap_or("?"),
+        ledger_dir.join("admin.json").display(),
+        listed.as_array().map(Vec::len).unwrap_or(0)
+    );
+
+    step("buying a developer API key with TAO from validator0 (quote, transfer + remark, redeem)");
+    let buyer = chain.client(Some(client_ck.clone())).await?;
+    let ledger_client = orchestra_ledger_api::LedgerClient::new(&api, None)?;
+    let purchase = orchestra_ledger_api::payments::buy_key(
+        &ledger_client,
+        buyer.as_ref(),
+        orchestra_ledger_store::Tier::Developer,
+        1,
+        None,
+        Some(client_ck.ss58()),
+        Duration::from_secs(120),
+    )
+    .await
+    .context("buying a developer key")?;
+    let paid_key = purchase.key.clone().unwrap_or_default();
+    let full = http.get(format!("{api}/v1/subnets/13/schema")).bearer_auth(&paid_key).send().await?;
+    if !full.status().is_success() {
+        bail!("the paid developer key is refused: {}", full.status());
+    }
+    eprintln!(
+        "    paid {} to {} (block {}, extrinsic {}): key {} with {} lookups a month works",
+        orchestra_ledger_api::payments::tao(purchase.redeemed.amount_rao),
+        purchase.quote.pay_to,
+        purchase.paid.block_number.map(|n| n.to_string()).unwrap_or_default(),
+        purchase.paid.extrinsic_hash.as_deref().unwrap_or(""),
+        purchase.redeemed.key_id,
+        purchase.redeemed.monthly_quota.map(|q| q.to_string()).unwrap_or_else(|| "unlimited".into())
+    );
+
+    let mg = match a.chain {
+        LocalChainKind::Devnet => {
+            step("waiting for weights and an epoch on the devnet");
+            wait_for("emissions to miners", Duration::from_secs(180), || {
+                let reader = &reader;
+                async move {
+                    let m = reader.metagraph(netuid).await.ok()?;
+                    let paid = m.neurons.iter().any(|n| n.incentive > 0 && n.emission > 0);
+                    paid.then(|| serde_json::to_value(&m).unwrap_or(Value::Null))
+                }
+            })
+            .await?
         }
-    })
-    .await?;
+        LocalChainKind::Subtensor => {
+            step("waiting for the validators' weights on the subtensor runtime");
+            let vals: Vec<String> = validators.iter().map(|v| v.1.ss58().to_string()).collect();
+            let registered = mg.block;
+            let m = wait_for("weights from every validator and emission", Duration::from_secs(300), || {
+                let (reader, vals) = (&reader, &vals);
+                async move {
+                    let m = reader.metagraph(netuid).await.ok()?;
+                    let weighted =
+                        vals.iter().all(|v| m.neurons.iter().any(|n| &n.hotkey == v && n.last_update > registered));
+                    let paid = m.neurons.iter().any(|n| n.emission > 0);
+                    (weighted && paid).then(|| serde_json::to_value(&m).unwrap_or(Value::Null))
+                }
+            })
+            .await?;
+            eprintln!(
+                "    every validator set weights; spec 218 runs `epoch_mock` (emission by stake, incentive 0; \
+                 docs/chain-conformance.md)"
+            );
+            m
+        }
+    };
     eprintln!(
         "    uid  role       hotkey                                            stake(TAO)  incentive  dividends  emission(rao)"
     );
@@ -680,15 +982,19 @@ async fn demo(
         );
     }
     eprintln!("\nendpoints:");
-    eprintln!("  devnet              {chain_url}");
+    match a.chain {
+        LocalChainKind::Devnet => eprintln!("  devnet              {chain_url}"),
+        LocalChainKind::Subtensor => eprintln!("  subtensor runtime   {chain_url}"),
+    }
     for (i, u) in api_urls.iter().enumerate() {
         eprintln!(
             "  validator{i} gateway  {u}/v1/objectives   Ledger API {u}/v1/subnets   metrics {u}/metrics   status {u}/v1/status"
         );
     }
     for (i, p) in miner_ports.iter().enumerate() {
-        eprintln!("  miner{i} axon         http://127.0.0.1:{p}   metrics http://127.0.0.1:{p}/metrics");
+        eprintln!("  miner{i} axon         http://{axon_ip}:{p}   metrics http://{axon_ip}:{p}/metrics");
     }
     eprintln!("  API key (production) in {}", key_file.display());
+    eprintln!("  API key (developer, paid in TAO): {paid_key}");
     Ok(())
 }

@@ -8,7 +8,10 @@
 //! | method and path | body | response |
 //! |---|---|---|
 //! | `POST /v1/admin` | [`AdminRequest`] | `TxOutcome` |
-//! | `GET /v1/accounts/{ss58}` | | [`AccountResponse`] |
+//!
+//! (`GET /v1/accounts/{ss58}`, the free balance, is part of `orchestra_chain::devnet_api` now,
+//! since `Chain::free_balance` reads it; [`AccountResponse`] and [`ACCOUNT_ROUTE`] are re-exported
+//! here.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,8 +25,8 @@ use serde::{Deserialize, Serialize};
 pub const ADMIN_SIGNING_DOMAIN: &str = "orchestra-devnet-admin/1";
 /// Route of [`AdminRequest`].
 pub const ADMIN_ROUTE: &str = "/v1/admin";
-/// axum pattern of the account route.
-pub const ACCOUNT_ROUTE: &str = "/v1/accounts/{account}";
+pub use orchestra_chain::devnet_api::AccountResponse;
+pub use orchestra_chain::devnet_api::paths::ACCOUNT_ROUTE;
 /// Most blocks one [`AdminCall::AdvanceBlocks`] produces.
 pub const MAX_ADVANCE: u32 = 100_000;
 
@@ -129,15 +132,6 @@ impl AdminRequest {
         let payload = admin_signing_payload(&self.signer, self.nonce, &self.call).map_err(|e| e.to_string())?;
         if key.verify(&payload, &sig) { Ok(key) } else { Err("admin signature does not verify".into()) }
     }
-}
-
-/// `GET /v1/accounts/{ss58}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountResponse {
-    /// The account.
-    pub account: String,
-    /// Free balance, rao.
-    pub balance: u64,
 }
 
 /// Sends [`AdminCall`]s to a devnet (tests, the bench and local setup scripts).

@@ -6,7 +6,10 @@
 //! subnets and their owners and hyperparameters, `burned_register` with uid assignment and
 //! pruning (lowest emission among non-immune uids), `serve_axon`, `set_weights`, commit-reveal
 //! v2 (`commit_weights` / `reveal_weights`, the chain's BLAKE2 hash), commitments with
-//! `MaxSpace`, balances, stake and transfers, and tempo epochs that run Yuma Consensus
+//! `MaxSpace`, balances, stake and transfers (a transfer with a remark stands for
+//! `Utility.batch_all([transfer_keep_alive, remark_with_event])` and is recorded in its block with
+//! its events, so a payee can read it back; a block is final once the next one is being built),
+//! and tempo epochs that run Yuma Consensus
 //! (`orchestra_yuma::epoch`, on-chain fidelity) and pay incentive and dividends into stake.
 //!
 //! Layers, kept apart so another transport (Substrate JSON-RPC) can serve the same state later:

@@ -61,6 +61,8 @@ pub struct DevnetConfig {
     pub dev_accounts: bool,
     /// fsync every write (off only for benchmarks).
     pub sync_writes: bool,
+    /// Connection-level limits of the HTTP server (see `orchestra_net::serve`).
+    pub server: orchestra_net::ServeLimits,
 }
 
 impl DevnetConfig {
@@ -76,6 +78,7 @@ impl DevnetConfig {
             allow_loopback_axons: true,
             dev_accounts: true,
             sync_writes: true,
+            server: orchestra_net::ServeLimits::default(),
         }
     }
 }
@@ -170,7 +173,11 @@ impl Shared {
         }
         self.metrics.apply_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.block.set(node.state.block as i64);
-        result.map(|_| TxOutcome { block_hash: None, block_number: Some(node.state.block), extrinsic_hash: None })
+        result.map(|c| TxOutcome {
+            block_hash: None,
+            block_number: Some(node.state.block),
+            extrinsic_hash: c.extrinsic_hash,
+        })
     }
 
     /// Produces `n` blocks and persists them.
@@ -203,6 +210,7 @@ pub struct DevnetServer {
     shared: Arc<Shared>,
     listener: std::net::TcpListener,
     addr: SocketAddr,
+    server: orchestra_net::Server,
 }
 
 impl std::fmt::Debug for DevnetServer {
@@ -249,7 +257,8 @@ impl DevnetServer {
             metrics,
             block_time_ms: config.block_time_ms,
         });
-        Ok(DevnetServer { shared, listener, addr })
+        let server = orchestra_net::Server::new(config.server).map_err(DevnetError::Config)?;
+        Ok(DevnetServer { shared, listener, addr, server })
     }
 
     /// The bound address.
@@ -274,7 +283,7 @@ impl DevnetServer {
         let shared = self.shared;
         let producer = (shared.block_time_ms > 0).then(|| tokio::spawn(block_loop(shared.clone())));
         tracing::info!(addr = %self.addr, block_time_ms = shared.block_time_ms, "devnet serving");
-        let served = axum::serve(listener, router(shared)).with_graceful_shutdown(shutdown).await;
+        let served = self.server.serve(listener, router(shared), shutdown).await;
         if let Some(p) = producer {
             p.abort();
             let _ = p.await;
@@ -361,6 +370,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::EXTRINSICS, post(extrinsic))
         .route(ADMIN_ROUTE, post(admin))
         .route(ACCOUNT_ROUTE, get(account))
+        .route(paths::BLOCK_EXTRINSICS_ROUTE, get(block_extrinsics))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .fallback(not_found)
@@ -435,6 +445,10 @@ async fn account(State(s): State<Arc<Shared>>, Path(account): Path<String>) -> R
     axum::Json(AccountResponse { account, balance }).into_response()
 }
 
+async fn block_extrinsics(State(s): State<Arc<Shared>>, Path(number): Path<u64>) -> Response {
+    axum::Json(s.node.lock().state.block_extrinsics(number)).into_response()
+}
+
 fn call_name(c: &DevnetCall) -> &'static str {
     match c {
         DevnetCall::SetWeights { .. } => "set_weights",
@@ -443,6 +457,7 @@ fn call_name(c: &DevnetCall) -> &'static str {
         DevnetCall::ServeAxon(_) => "serve_axon",
         DevnetCall::SetCommitment { .. } => "set_commitment",
         DevnetCall::BurnedRegister { .. } => "burned_register",
+        DevnetCall::Transfer { .. } => "transfer",
     }
 }
 

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use orchestra_chain::devnet_api::{ApiError, ApiErrorKind, DevnetCall};
 use orchestra_chain::{
-    AxonInfo, Commitment, CommitmentData, Hyperparams, MAIN_MECHANISM, Metagraph, NetUid, NeuronInfo, ServeAxonArgs,
-    commit_hash, netuid_index,
+    AxonInfo, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, MAIN_MECHANISM, Metagraph, NetUid, NeuronInfo,
+    RemarkEvent, ServeAxonArgs, TransferEvent, commit_hash, netuid_index, remark_hash,
 };
 use orchestra_keys::PublicKey;
 use orchestra_yuma::math::{check_vec_max_limited, vec_u16_max_upscale_to_u16};
@@ -432,19 +432,23 @@ pub struct Changes {
     pub meta: bool,
     /// Subnets written.
     pub subnets: Vec<NetUid>,
+    /// The extrinsic log ([`DevnetState::extrinsics`]) grew.
+    pub extrinsics: bool,
+    /// The hash of the extrinsic the call recorded, if it recorded one (transfers).
+    pub extrinsic_hash: Option<String>,
 }
 
 impl Changes {
     fn meta() -> Self {
-        Changes { meta: true, subnets: Vec::new() }
+        Changes { meta: true, ..Changes::default() }
     }
 
     fn subnet(netuid: NetUid) -> Self {
-        Changes { meta: false, subnets: vec![netuid] }
+        Changes { subnets: vec![netuid], ..Changes::default() }
     }
 
     fn both(netuid: NetUid) -> Self {
-        Changes { meta: true, subnets: vec![netuid] }
+        Changes { meta: true, subnets: vec![netuid], ..Changes::default() }
     }
 }
 
@@ -479,6 +483,10 @@ pub struct DevnetState {
     pub hotkey_owner: BTreeMap<String, String>,
     /// Subnets by netuid.
     pub subnets: BTreeMap<NetUid, Subnet>,
+    /// Recorded extrinsics by block (transfers, with their events), so a payee can read a
+    /// payment back; a block is finalized once the next one is being built.
+    #[serde(default)]
+    pub extrinsics: BTreeMap<u64, Vec<ExtrinsicReceipt>>,
 }
 
 /// What one epoch did, for logs and metrics.
@@ -501,6 +509,7 @@ impl DevnetState {
             balances: BTreeMap::new(),
             hotkey_owner: BTreeMap::new(),
             subnets: BTreeMap::new(),
+            extrinsics: BTreeMap::new(),
         }
     }
 
@@ -583,7 +592,72 @@ impl DevnetState {
             DevnetCall::ServeAxon(args) => self.serve_axon(who, args),
             DevnetCall::SetCommitment { netuid, fields } => self.set_commitment(who, *netuid, fields),
             DevnetCall::BurnedRegister { netuid, hotkey } => self.burned_register(who, *netuid, hotkey),
+            DevnetCall::Transfer { dest, amount, remark } => self.transfer(who, dest, *amount, remark.as_deref()),
         }
+    }
+
+    /// `transfer_keep_alive` (batched with `remark_with_event` when there is a remark): moves
+    /// `amount` rao and records the extrinsic with its `Transfer` and `Remarked` events in the
+    /// current block. The existential deposit is not modelled.
+    fn transfer(&mut self, who: &str, dest: &str, amount: u64, remark: Option<&str>) -> Result<Changes, ApiError> {
+        PublicKey::from_ss58(dest).map_err(|e| bad_request(format!("dest {dest:?}: {e}")))?;
+        let remark = match remark {
+            None => None,
+            Some(h) => Some(
+                hex::decode(h.trim_start_matches("0x"))
+                    .map_err(|e| bad_request(format!("remark {h:?} is not hex: {e}")))?,
+            ),
+        };
+        if self.balance(who) < amount {
+            return Err(ApiError::dispatch(
+                BALANCES,
+                "InsufficientBalance",
+                format!("balance {} rao, transfer {amount}", self.balance(who)),
+            ));
+        }
+        if let Some(b) = self.balances.get_mut(who) {
+            *b -= amount;
+        }
+        self.credit(dest, amount);
+        let block = self.block;
+        let log = self.extrinsics.entry(block).or_default();
+        let index = log.len() as u32;
+        let remark_hex = remark.as_deref().map(hex::encode).unwrap_or_default();
+        let hash =
+            remark_hash(format!("devnet-extrinsic/{block}/{index}/{who}/{dest}/{amount}/{remark_hex}").as_bytes());
+        let extrinsic_hash = format!("0x{}", hex::encode(hash));
+        log.push(ExtrinsicReceipt {
+            block_number: block,
+            block_hash: None,
+            extrinsic_index: index,
+            extrinsic_hash: extrinsic_hash.clone(),
+            signer: Some(who.to_string()),
+            finalized: false,
+            success: true,
+            transfers: vec![TransferEvent { from: who.to_string(), to: dest.to_string(), amount }],
+            remarks: remark.iter().map(|r| RemarkEvent { sender: who.to_string(), hash: remark_hash(r) }).collect(),
+        });
+        Ok(Changes { meta: true, extrinsics: true, extrinsic_hash: Some(extrinsic_hash), ..Changes::default() })
+    }
+
+    /// The recorded extrinsics of `block`, each marked finalized when the block is (every block
+    /// before the one being built).
+    pub fn block_extrinsics(&self, block: u64) -> orchestra_chain::devnet_api::BlockExtrinsics {
+        let finalized = block < self.block;
+        let extrinsics = self
+            .extrinsics
+            .get(&block)
+            .map(|v| {
+                v.iter()
+                    .cloned()
+                    .map(|mut x| {
+                        x.finalized = finalized;
+                        x
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        orchestra_chain::devnet_api::BlockExtrinsics { block, finalized, extrinsics }
     }
 
     /// `do_set_weights` checks, in the chain's order (reference 3.4); returns what to store.

@@ -2,8 +2,8 @@
 //! column family of an `orchestra_ledger_store::LedgerStore` (RocksDB is wrapped there only).
 //!
 //! Keys: `devnet/meta` (block, settings, balances, hotkey owners, list of subnets),
-//! `devnet/subnet/{netuid}` (one subnet each, so a call writes only its subnet) and
-//! `devnet/nonces`. Every applied extrinsic and every block is one atomic, synced batch.
+//! `devnet/subnet/{netuid}` (one subnet each, so a call writes only its subnet),
+//! `devnet/extrinsics` (the recorded transfers, by block) and `devnet/nonces`. Every applied extrinsic and every block is one atomic, synced batch.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +21,7 @@ pub const STATE_SCHEMA: u32 = 1;
 const CF_KV: &str = "kv";
 const META_KEY: &str = "devnet/meta";
 const NONCES_KEY: &str = "devnet/nonces";
+const EXTRINSICS_KEY: &str = "devnet/extrinsics";
 
 fn subnet_key(netuid: NetUid) -> String {
     format!("devnet/subnet/{netuid}")
@@ -76,6 +77,7 @@ impl DevnetStore {
             balances: meta.balances,
             hotkey_owner: meta.hotkey_owner,
             subnets,
+            extrinsics: self.db.kv_get(EXTRINSICS_KEY)?.unwrap_or_default(),
         };
         Ok(Some((state, nonces)))
     }
@@ -94,6 +96,9 @@ impl DevnetStore {
                 };
                 tx.put_json(CF_KV, META_KEY.as_bytes(), &meta)?;
             }
+            if changes.extrinsics {
+                tx.put_json(CF_KV, EXTRINSICS_KEY.as_bytes(), &state.extrinsics)?;
+            }
             for netuid in &changes.subnets {
                 if let Some(s) = state.subnets.get(netuid) {
                     tx.put_json(CF_KV, subnet_key(*netuid).as_bytes(), s)?;
@@ -106,7 +111,12 @@ impl DevnetStore {
 
     /// Writes everything.
     pub fn save_all(&self, state: &DevnetState, nonces: &Nonces) -> Result<(), DevnetError> {
-        let changes = Changes { meta: true, subnets: state.subnets.keys().copied().collect() };
+        let changes = Changes {
+            meta: true,
+            subnets: state.subnets.keys().copied().collect(),
+            extrinsics: true,
+            extrinsic_hash: None,
+        };
         self.save(state, nonces, &changes)
     }
 }

@@ -7,12 +7,16 @@
 //!
 //! Limits, per tier:
 //! - free (no key, or a free key): `free_per_minute` requests per minute **per client IP**;
-//! - developer: `developer_per_second` per key, and `developer_monthly_quota` successful requests
+//! - developer: `developer_per_second` per key, and the key record's `monthly_quota` (keys
+//!   bought with TAO carry the seed's 1,000), else `developer_monthly_quota`, successful requests
 //!   per calendar month (UTC);
-//! - production: no quota; `production_per_second` per key, only as a guard against runaway
-//!   clients;
+//! - production: no quota unless the key record has one; `production_per_second` per key, only
+//!   as a guard against runaway clients;
 //! - enterprise: the key record's `rate_per_sec` and `monthly_quota`, falling back to the
 //!   production rate and no quota.
+//!
+//! A key with `expires_ms` in the past is refused (401 `expired_key`): keys bought with TAO
+//! ([`crate::payments`]) run for the months paid for.
 //!
 //! `X-RateLimit-Limit/Remaining/Reset` describe the rate window (burst size, what is left of it,
 //! seconds until it is full again); tiers with a quota also get `X-Quota-Limit/Remaining/Reset`
@@ -88,6 +92,7 @@ pub fn create_key_with_limits(
         revoked: false,
         monthly_quota,
         rate_per_sec,
+        expires_ms: None,
     };
     store.put_api_key(&key)?;
     Ok((secret, key))
@@ -197,6 +202,8 @@ impl LimitHeaders {
 pub(crate) struct Admission {
     pub caller: Caller,
     pub headers: LimitHeaders,
+    /// Requests this one counts as against the quota when it succeeds.
+    pub cost: u32,
 }
 
 /// A refused request, with the headers it still carries.
@@ -306,8 +313,12 @@ impl Auth {
     fn key_state(&self, key: ApiKey) -> Result<KeyState, ApiError> {
         let (per_sec, quota) = match key.tier {
             Tier::Free => (self.config.free_per_minute, None),
-            Tier::Developer => (self.config.developer_per_second, Some(self.config.developer_monthly_quota)),
-            Tier::Production => (self.config.production_per_second, None),
+            // A key's own quota (keys paid in TAO carry their tier's) wins over the tier default.
+            Tier::Developer => (
+                self.config.developer_per_second,
+                Some(key.monthly_quota.unwrap_or(self.config.developer_monthly_quota)),
+            ),
+            Tier::Production => (self.config.production_per_second, key.monthly_quota),
             Tier::Enterprise => (key.rate_per_sec.unwrap_or(self.config.production_per_second), key.monthly_quota),
         };
         let limiter = RateLimiter::direct(Quota::per_second(nonzero(per_sec, "rate_per_sec")?))
@@ -374,8 +385,17 @@ impl Auth {
         Ok(state)
     }
 
-    /// Decide whether a request may proceed, and with which headers.
-    pub fn admit(&self, presented: Result<Option<&str>, ApiError>, ip: IpAddr) -> Result<Admission, Refusal> {
+    /// Decide whether a request may proceed, and with which headers. It counts as `cost`
+    /// requests (an objective costs more than a lookup) against the key's rate window and
+    /// monthly quota. Callers below `required` are charged one request (the tier check that
+    /// follows refuses them), so a refused call never costs more than a lookup.
+    pub fn admit_cost(
+        &self,
+        presented: Result<Option<&str>, ApiError>,
+        ip: IpAddr,
+        required: Tier,
+        cost: u32,
+    ) -> Result<Admission, Refusal> {
         let secret = match presented {
             Ok(s) => s,
             Err(error) => {
@@ -386,7 +406,7 @@ impl Auth {
         };
         let Some(secret) = secret else {
             let headers = self.check_ip(ip)?;
-            return Ok(Admission { caller: Caller { tier: Tier::Free, key: None }, headers });
+            return Ok(Admission { caller: Caller { tier: Tier::Free, key: None }, headers, cost: 1 });
         };
         let state = match self.lookup(secret) {
             Ok(s) => s,
@@ -415,12 +435,29 @@ impl Auth {
                 headers: Some(headers),
             });
         }
+        if state.key.expired_at(now_ms()) {
+            let headers = self.check_ip(ip)?;
+            return Err(Refusal {
+                error: ApiError::Unauthorized {
+                    code: "expired_key",
+                    message: format!(
+                        "API key {} expired; extend it with `orchestra ledger keys buy --extend {}`",
+                        state.key.id, state.key.id
+                    ),
+                    required: None,
+                },
+                headers: Some(headers),
+            });
+        }
+        // What this request costs: more than a burst can never pass, so it is capped there.
+        let cost = if state.key.tier >= required { cost.clamp(1, state.per_sec.max(1)) } else { 1 };
         let mut headers = if state.key.tier == Tier::Free {
             self.check_ip(ip)?
         } else {
-            match state.limiter.check() {
-                Ok(snap) => window_headers(&snap),
-                Err(not_until) => {
+            let n = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
+            match state.limiter.check_n(n) {
+                Ok(Ok(snap)) => window_headers(&snap),
+                Ok(Err(not_until)) => {
                     let secs = retry_secs(not_until.wait_time_from(state.limiter.clock().now()));
                     return Err(Refusal {
                         error: ApiError::RateLimited { limit: state.per_sec, window: "second", retry_after_secs: secs },
@@ -432,6 +469,13 @@ impl Auth {
                         }),
                     });
                 }
+                Err(_insufficient) => {
+                    // Unreachable with the cap above; refused like an exhausted window.
+                    return Err(Refusal {
+                        error: ApiError::RateLimited { limit: state.per_sec, window: "second", retry_after_secs: 1 },
+                        headers: None,
+                    });
+                }
             }
         };
         if let (Some(quota), Some(usage)) = (state.quota, &state.usage) {
@@ -439,23 +483,23 @@ impl Auth {
             self.roll_period(usage, now);
             let used = usage.stored.load(Ordering::Relaxed) + usage.pending.load(Ordering::Relaxed);
             let reset = ms_until_next_month(now).div_ceil(1000);
-            if used >= quota {
-                headers.quota = Some((quota, 0, reset));
+            if used.saturating_add(u64::from(cost)) > quota {
+                headers.quota = Some((quota, quota.saturating_sub(used), reset));
                 return Err(Refusal {
                     error: ApiError::QuotaExceeded { quota, retry_after_secs: reset },
                     headers: Some(headers),
                 });
             }
             // Remaining after this request, if it succeeds.
-            headers.quota = Some((quota, quota - used - 1, reset));
+            headers.quota = Some((quota, quota - used - u64::from(cost), reset));
         }
-        Ok(Admission { caller: Caller { tier: state.key.tier, key: Some(state) }, headers })
+        Ok(Admission { caller: Caller { tier: state.key.tier, key: Some(state) }, headers, cost })
     }
 
-    /// Count one successful request against the caller's quota.
-    pub fn count(&self, caller: &Caller) {
+    /// Count a successful request of `cost` requests against the caller's quota.
+    pub fn count(&self, caller: &Caller, cost: u32) {
         if let Some(u) = caller.key.as_ref().and_then(|k| k.usage.as_ref()) {
-            u.pending.fetch_add(1, Ordering::Relaxed);
+            u.pending.fetch_add(u64::from(cost), Ordering::Relaxed);
         }
     }
 

@@ -180,6 +180,26 @@ impl LedgerClient {
         Ok(())
     }
 
+    /// Prices of the tiers sold for TAO.
+    pub async fn key_prices(&self) -> Result<crate::payments::PricesView, ApiError> {
+        self.get_json("v1/keys/prices", &[]).await
+    }
+
+    /// Ask for a quote for a key paid in TAO.
+    pub async fn key_quote(&self, req: &crate::payments::QuoteRequest) -> Result<crate::payments::QuoteView, ApiError> {
+        let resp = self.send(self.request(Method::POST, self.url("v1/keys/quote", &[])?)?.json(req)).await?;
+        serde_json::from_slice(&resp.body).map_err(|e| ApiError::Decode(format!("quote: {e}")))
+    }
+
+    /// Present the payment of a quote.
+    pub async fn key_redeem(
+        &self,
+        req: &crate::payments::RedeemRequest,
+    ) -> Result<crate::payments::RedeemView, ApiError> {
+        let resp = self.send(self.request(Method::POST, self.url("v1/keys/redeem", &[])?)?.json(req)).await?;
+        serde_json::from_slice(&resp.body).map_err(|e| ApiError::Decode(format!("redeem: {e}")))
+    }
+
     /// Live change events over SSE (production tier), after `since` or from now on. The
     /// stream ends when the server closes it; resume with the last `seq` seen.
     pub async fn watch(&self, since: Option<u64>) -> Result<EventStream, ApiError> {

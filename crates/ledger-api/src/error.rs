@@ -30,6 +30,10 @@ pub enum ApiError {
     /// The key's monthly quota is used up.
     #[error("monthly quota of {quota} requests used up; it resets in {retry_after_secs} s")]
     QuotaExceeded { quota: u64, retry_after_secs: u64 },
+    /// A request refused for a reason of its own (key purchases: `payment_not_finalized`,
+    /// `short_payment`, ...), with its status and, when waiting helps, a retry delay.
+    #[error("{message}")]
+    Refused { status: u16, code: &'static str, message: String, retry_after_secs: Option<u32> },
     /// A webhook target the SSRF guard refuses (private, loopback, link-local, ...).
     #[error("webhook target refused: {0}")]
     TargetRefused(String),
@@ -87,6 +91,9 @@ impl ApiError {
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             ApiError::TargetRefused(_) => (StatusCode::BAD_REQUEST, "webhook_target_refused"),
+            ApiError::Refused { status, code, .. } => {
+                (StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST), code)
+            }
             ApiError::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Store(StoreError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid"),
             ApiError::Remote { status, code, .. } => {
@@ -104,7 +111,12 @@ pub struct ErrorBody {
     pub error: String,
     /// Stable machine-readable code: `bad_netuid`, `bad_since`, `bad_capability`, `bad_request`,
     /// `key_required`, `unknown_key`, `revoked_key`, `bad_authorization`, `tier_too_low`,
-    /// `not_found`, `rate_limited`, `quota_exceeded`, `webhook_target_refused`, `internal`.
+    /// `not_found`, `rate_limited`, `quota_exceeded`, `webhook_target_refused`, `internal`; key
+    /// purchases add `payments_disabled`, `bad_quote`, `quote_not_found`, `quote_expired`,
+    /// `quote_redeemed`, `payment_not_found`, `payment_not_finalized`, `payment_failed`,
+    /// `payment_reused`, `wrong_payer`, `wrong_recipient`, `short_payment`,
+    /// `reference_mismatch`, `chain_unavailable`; the admin endpoint `admin_auth_required`,
+    /// `bad_admin_token`, `not_authorized`, `stale`, `replayed`, `expired_key` for API keys.
     pub code: String,
     /// The lowest tier that may make this request (401 `key_required` and 403 `tier_too_low`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +137,7 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after_secs, .. } | ApiError::QuotaExceeded { retry_after_secs, .. } => {
                 Some(*retry_after_secs)
             }
+            ApiError::Refused { retry_after_secs, .. } => retry_after_secs.map(u64::from),
             _ => None,
         };
         // Internal details go to the log, not to the caller.

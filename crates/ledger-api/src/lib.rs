@@ -14,19 +14,24 @@
 //! | `GET /v1/changes?since=SEQ` | developer | change feed page; SSE (`Accept: text/event-stream`) needs production |
 //! | `GET /v1/root` | free | Merkle root with every entry's inclusion proof (`?netuid=N` for one, with the entry for developer+) |
 //! | `POST /v1/webhooks`, `GET/DELETE /v1/webhooks/{id}` | production | signed change webhooks |
+//! | `GET /v1/keys/prices`, `POST /v1/keys/quote`, `POST /v1/keys/redeem` | free | API keys paid in TAO ([`payments`]) |
 //! | `GET /openapi.json` | free | this API's OpenAPI document |
 //! | `GET /healthz`, `GET /metrics` | none | operator endpoints, not metered |
 //!
 //! Lookups are answered from an in-memory [`snapshot`] of pre-serialized bodies that a
 //! background task rebuilds whenever the store commits change events (the store's commit hook
 //! wakes it); the same task fans the new events out to SSE subscribers. Keys, tiers and limits
-//! are in [`auth`]; webhook signing, the SSRF guard and the outbox worker in [`webhook`].
+//! are in [`auth`]; webhook signing, the SSRF guard and the outbox worker in [`webhook`]; keys
+//! bought with TAO in [`payments`]; key management on a running node (the loopback admin
+//! endpoint) in [`admin`].
 
+pub mod admin;
 pub mod auth;
 pub mod client;
 pub mod error;
 mod metrics;
 pub mod openapi;
+pub mod payments;
 mod routes;
 mod snapshot;
 mod sse;
@@ -34,7 +39,6 @@ pub mod views;
 pub mod webhook;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -82,6 +86,15 @@ pub struct ApiConfig {
     /// Allow webhook targets on loopback and private networks (local runs only).
     pub allow_private_webhooks: bool,
     pub webhook: WebhookConfig,
+    /// Months of usage counters kept before the current one; older ones are deleted by the
+    /// background task (hourly).
+    pub usage_months_kept: u32,
+    /// Connection-level limits of [`LedgerApi::serve`] (timeouts, connection, in-flight and
+    /// body caps; see `orchestra_net::serve`). A server that mounts the API sets its own.
+    pub server: orchestra_net::ServeLimits,
+    /// Sell developer and production keys for TAO ([`payments`]); `None`: keys come from the
+    /// operator only.
+    pub payments: Option<payments::PaymentsConfig>,
 }
 
 impl Default for ApiConfig {
@@ -99,8 +112,32 @@ impl Default for ApiConfig {
             changes_page_max: 1000,
             allow_private_webhooks: false,
             webhook: WebhookConfig::default(),
+            usage_months_kept: 12,
+            server: orchestra_net::ServeLimits::default(),
+            payments: None,
         }
     }
+}
+
+/// How another service's routes are metered by [`LedgerApi::metered`].
+#[derive(Debug, Clone, Copy)]
+pub struct Metering {
+    /// The lowest tier allowed (401 without a key, 403 below it).
+    pub tier: orchestra_ledger_store::Tier,
+    /// Requests one call counts as, against the key's rate window and monthly quota (a lookup is
+    /// 1). Capped at the key's burst so a call can always pass eventually.
+    pub cost: u32,
+    /// The route templates, used as metric labels (`ledger_api_requests{route=...}`).
+    pub routes: &'static [&'static str],
+}
+
+/// Who called, as admission found it: a request extension for handlers behind
+/// [`LedgerApi::metered`] (and the API's own routes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCaller {
+    pub tier: orchestra_ledger_store::Tier,
+    /// The id of the API key (never its secret); `None` for anonymous callers.
+    pub key_id: Option<String>,
 }
 
 /// State shared by the handlers and the background tasks.
@@ -111,6 +148,8 @@ pub(crate) struct Inner {
     pub auth: auth::Auth,
     pub metrics: Metrics,
     pub registry: Registry,
+    /// [`LedgerApi::serve`]'s connection limits at work (`ledger_api_server_*`).
+    pub server_stats: orchestra_net::ServeStats,
     /// Change frames for SSE subscribers.
     pub events: broadcast::Sender<Arc<Frame>>,
     /// Last sequence number sent on `events`.
@@ -196,6 +235,8 @@ impl LedgerApi {
         metrics.snapshot_seq.set(seq as i64);
         let mut registry = Registry::default();
         metrics.register(&mut registry);
+        let server_stats = orchestra_net::ServeStats::default();
+        server_stats.register(registry.sub_registry_with_prefix("ledger_api_server"));
         let (events, _) = broadcast::channel(config.sse_buffer);
         let (commits, commits_rx) = watch::channel(seq);
         let commits = Arc::new(commits);
@@ -212,6 +253,7 @@ impl LedgerApi {
             snapshot: snapshot::shared(snap),
             metrics,
             registry,
+            server_stats,
             events,
             broadcast_seq: AtomicU64::new(seq),
             closing: watch::channel(false).0,
@@ -236,6 +278,25 @@ impl LedgerApi {
     /// `/metrics` (register ours there with [`LedgerApi::register_metrics`]).
     pub fn api_router(&self) -> axum::Router {
         routes::router(self.clone(), false)
+    }
+
+    /// Put another service's routes behind this API's admission: the same keys, tiers, per-key
+    /// rate limits, monthly quotas and usage metrics as the Ledger's own routes, with a tier
+    /// check and a cost per call (`m`). Handlers find the caller in an [`ApiCaller`] extension.
+    /// Refusals are the API's own: 401 `key_required`/`unknown_key`/`revoked_key`, 403
+    /// `tier_too_low`, 429 `rate_limited`/`quota_exceeded` with `Retry-After`.
+    pub fn metered<S: Clone + Send + Sync + 'static>(&self, routes: axum::Router<S>, m: Metering) -> axum::Router<S> {
+        routes.layer(axum::middleware::from_fn_with_state((self.clone(), m), routes::metered))
+    }
+
+    /// Serve the admin routes ([`admin`]) on `endpoint` until `shutdown`; the endpoint's files
+    /// are removed when it stops.
+    pub async fn serve_admin(
+        &self,
+        endpoint: admin::AdminEndpoint,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ApiError> {
+        endpoint.serve(self.clone(), shutdown).await
     }
 
     /// Register the API's metrics in another registry (values are shared).
@@ -273,13 +334,15 @@ impl LedgerApi {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "ledger api listening");
         let closing = self.inner.closing.clone();
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let server = orchestra_net::Server::new(self.inner.config.server.clone())
+            .map_err(ApiError::Internal)?
+            .with_stats(self.inner.server_stats.clone());
         let signal = async move {
             shutdown.await;
             // SSE streams never end by themselves; graceful shutdown would wait for them forever.
             closing.send_replace(true);
         };
-        axum::serve(listener, app).with_graceful_shutdown(signal).await?;
+        server.serve(listener, self.router(), signal).await?;
         let api = self.clone();
         tokio::task::spawn_blocking(move || api.flush_usage())
             .await
@@ -298,14 +361,15 @@ impl LedgerApi {
         tokio::pin!(shutdown);
         let mut last_prune: Option<Instant> = None;
         loop {
-            if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            if last_prune.is_none_or(|t| t.elapsed() >= cfg.prune_interval) {
                 last_prune = Some(Instant::now());
                 let store = inner.store.clone();
-                let before =
-                    orchestra_ledger_store::now_ms().saturating_sub(cfg.delivered_retention.as_millis() as u64);
-                match tokio::task::spawn_blocking(move || store.prune_delivered(before)).await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(n)) => tracing::info!(removed = n, "pruned delivered webhook rows"),
+                let now = orchestra_ledger_store::now_ms();
+                let delivered = now.saturating_sub(cfg.delivered_retention.as_millis() as u64);
+                let dead = now.saturating_sub(cfg.dead_retention.as_millis() as u64);
+                match tokio::task::spawn_blocking(move || store.prune_outbox(delivered, dead)).await {
+                    Ok(Ok((0, 0))) => {}
+                    Ok(Ok((d, x))) => tracing::info!(delivered = d, dead = x, "pruned webhook outbox rows"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "pruning the webhook outbox failed"),
                     Err(e) => tracing::warn!(error = %e, "outbox prune task failed"),
                 }
@@ -344,10 +408,19 @@ impl LedgerApi {
     }
 }
 
+/// The oldest usage period (`YYYY-MM`) kept at `now_ms` when `months` before the current one
+/// are kept.
+pub fn oldest_usage_period_kept(now_ms: u64, months: u32) -> String {
+    let (y, m, _) = orchestra_proto::date::civil_from_days((now_ms / 86_400_000) as i64);
+    let index = y * 12 + i64::from(m) - 1 - i64::from(months);
+    format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1)
+}
+
 /// Keeps the snapshot current and does housekeeping, until the API is dropped.
 async fn background(weak: Weak<Inner>, mut commits: watch::Receiver<u64>) {
     let tick = Duration::from_millis(500);
     let mut last_housekeeping = Instant::now();
+    let mut last_usage_prune: Option<Instant> = None;
     loop {
         tokio::select! {
             r = commits.changed() => {
@@ -371,5 +444,32 @@ async fn background(weak: Weak<Inner>, mut commits: watch::Receiver<u64>) {
                 Err(e) => tracing::warn!(error = %e, "usage flush task failed"),
             }
         }
+        if last_usage_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_usage_prune = Some(Instant::now());
+            let store = inner.store.clone();
+            let before = oldest_usage_period_kept(orchestra_ledger_store::now_ms(), inner.config.usage_months_kept);
+            match tokio::task::spawn_blocking(move || store.prune_usage(&before)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(removed = n, "pruned old usage counters"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "pruning usage counters failed"),
+                Err(e) => tracing::warn!(error = %e, "usage prune task failed"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::oldest_usage_period_kept;
+
+    #[test]
+    fn usage_periods_kept() {
+        // 2026-02-15 (Unix days 20_499).
+        let feb = 20_499 * 86_400_000;
+        assert_eq!(oldest_usage_period_kept(feb, 0), "2026-02");
+        assert_eq!(oldest_usage_period_kept(feb, 1), "2026-01");
+        assert_eq!(oldest_usage_period_kept(feb, 2), "2025-12");
+        assert_eq!(oldest_usage_period_kept(feb, 12), "2025-02");
+        assert_eq!(oldest_usage_period_kept(feb, 25), "2024-01");
     }
 }

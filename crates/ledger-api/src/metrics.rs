@@ -40,6 +40,8 @@ pub(crate) struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub refused: Family<TierLabels, Counter>,
+    /// Quota units charged by route (a lookup is 1, an objective its configured cost).
+    pub units: Family<RouteLabels, Counter>,
     pub sse_subscribers: Gauge,
     pub snapshot_seq: Gauge,
     pub snapshot_rebuilds: Counter,
@@ -58,6 +60,7 @@ impl Metrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
             refused: Family::default(),
+            units: Family::default(),
             sse_subscribers: Gauge::default(),
             snapshot_seq: Gauge::default(),
             snapshot_rebuilds: Counter::default(),
@@ -71,6 +74,7 @@ impl Metrics {
         r.register("requests", "Ledger API responses by route and status", self.requests.clone());
         r.register("request_duration_seconds", "Ledger API handling time by route", self.latency.clone());
         r.register("refused", "Requests refused for rate limit, quota or key, by tier", self.refused.clone());
+        r.register("units", "Quota units charged for successful requests, by route", self.units.clone());
         r.register("sse_subscribers", "Open change-feed SSE streams", self.sse_subscribers.clone());
         r.register("snapshot_seq", "Change sequence the served snapshot is current to", self.snapshot_seq.clone());
         r.register("snapshot_rebuilds", "Snapshot rebuilds after Ledger changes", self.snapshot_rebuilds.clone());

@@ -35,6 +35,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/webhooks"),
     ("GET", "/v1/webhooks/{id}"),
     ("DELETE", "/v1/webhooks/{id}"),
+    ("GET", "/v1/keys/prices"),
+    ("POST", "/v1/keys/quote"),
+    ("POST", "/v1/keys/redeem"),
     ("GET", "/openapi.json"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
@@ -51,7 +54,10 @@ pub(crate) fn router(api: LedgerApi, with_ops: bool) -> Router {
         .route("/v1/subnets/{netuid}", get(get_one))
         .route("/v1/find", get(find))
         .route("/v1/root", get(root))
-        .route("/openapi.json", get(openapi));
+        .route("/openapi.json", get(openapi))
+        .route("/v1/keys/prices", get(crate::payments::prices))
+        .route("/v1/keys/quote", axum::routing::post(crate::payments::quote))
+        .route("/v1/keys/redeem", axum::routing::post(crate::payments::redeem));
     let developer = Router::new()
         .route("/v1/subnets/{netuid}/schema", get(schema))
         .route("/v1/subnets/{netuid}/history", get(history))
@@ -69,19 +75,78 @@ pub(crate) fn router(api: LedgerApi, with_ops: bool) -> Router {
 }
 
 /// Identify the caller, apply its limits, and stamp the rate-limit headers on the answer.
-async fn admission(State(api): State<LedgerApi>, mut req: Request, next: Next) -> Response {
-    let start = Instant::now();
+async fn admission(State(api): State<LedgerApi>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|m| route_label(m.as_str())).unwrap_or("other");
+    admit_and_run(&api, req, next, route, Tier::Free, 1).await
+}
+
+/// Admission for another service's routes (see [`crate::LedgerApi::metered`]): the same keys,
+/// limits, quota and metrics, a tier check, and a cost per request.
+pub(crate) async fn metered(
+    State((api, m)): State<(LedgerApi, crate::Metering)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|p| m.routes.iter().find(|r| **r == p.as_str()).copied())
+        .unwrap_or("other");
+    let gated = Gated { required: m.tier, route, next };
+    admit_and_run(&api, req, gated, route, m.tier, m.cost).await
+}
+
+/// A handler behind a tier check, run once admission knows the caller.
+struct Gated {
+    required: Tier,
+    route: &'static str,
+    next: Next,
+}
+
+/// Something admission runs once the caller is known.
+trait Proceed {
+    fn proceed(self, req: Request) -> impl std::future::Future<Output = Response> + Send;
+}
+
+impl Proceed for Next {
+    async fn proceed(self, req: Request) -> Response {
+        self.run(req).await
+    }
+}
+
+impl Proceed for Gated {
+    async fn proceed(self, req: Request) -> Response {
+        let caller = req.extensions().get::<Caller>().cloned().unwrap_or(Caller { tier: Tier::Free, key: None });
+        let what = format!("`{} {}`", req.method(), self.route);
+        match caller.require(self.required, &what) {
+            Ok(()) => self.next.run(req).await,
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+async fn admit_and_run(
+    api: &LedgerApi,
+    mut req: Request,
+    next: impl Proceed,
+    route: &'static str,
+    required: Tier,
+    cost: u32,
+) -> Response {
+    let start = Instant::now();
     let inner = &api.inner;
     let ip = inner.auth.client_ip(&req);
-    let outcome = inner.auth.admit(presented_key(req.headers()), ip);
+    let outcome = inner.auth.admit_cost(presented_key(req.headers()), ip, required, cost);
     let resp = match outcome {
         Ok(adm) => {
             let caller = adm.caller.clone();
+            req.extensions_mut()
+                .insert(crate::ApiCaller { tier: adm.caller.tier, key_id: adm.caller.key_id().map(str::to_string) });
             req.extensions_mut().insert(adm.caller);
-            let mut resp = next.run(req).await;
+            let mut resp = next.proceed(req).await;
             if resp.status().is_success() {
-                inner.auth.count(&caller);
+                inner.auth.count(&caller, adm.cost);
+                inner.metrics.units.get_or_create(&RouteLabels { route }).inc_by(u64::from(adm.cost));
             }
             adm.headers.apply(resp.headers_mut());
             resp
@@ -520,13 +585,15 @@ carries `X-RateLimit-Limit/Remaining/Reset` (the rate window); quota tiers also 
 Errors are `{\"error\": ..., \"code\": ...}`. Webhook deliveries are signed: `X-Orchestra-Signature: \
 t=<unix s>,v1=<hex HMAC-SHA256(secret, \"{t}.{event_id}.{body}\")>`, with `X-Orchestra-Event-Id` to dedupe on."
     ),
-    paths(list, get_one, schema, history, find, changes, root, create_webhook, get_webhook, delete_webhook, openapi, healthz, metrics),
+    paths(list, get_one, schema, history, find, changes, root, create_webhook, get_webhook, delete_webhook,
+        crate::payments::prices, crate::payments::quote, crate::payments::redeem, openapi, healthz, metrics),
     components(schemas(crate::views::LedgerEntryDoc, crate::views::ChangeEventDoc, crate::views::SubnetSummary,
         crate::views::EntryProofView, crate::views::WebhookPayload)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "ledger", description = "Entries, schemas, history, search, change feed, root"),
         (name = "webhooks", description = "Signed change webhooks (production tier)"),
+        (name = "keys", description = "API keys paid in TAO: quote, pay on chain, redeem"),
         (name = "ops", description = "Operator endpoints"),
     )
 )]

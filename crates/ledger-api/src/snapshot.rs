@@ -15,9 +15,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use orchestra_ledger_store::{LedgerStore, Tier, rank_for_capability};
+use orchestra_ledger_store::{LedgerStore, Tier};
 use orchestra_proto::canonical::Digest;
 use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::ledger::rank_for_capability;
 use orchestra_proto::receipt::{InclusionProof, Side, merkle_root};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -204,7 +205,8 @@ impl Snapshot {
         let by_ref: HashMap<u16, &Arc<EntryCache>> = caches.iter().map(|c| (c.entry.netuid, c)).collect();
         let mut find = HashMap::with_capacity(caps.len());
         for cap in caps {
-            // The store's own ranking, so the API and in-process callers agree on "best first".
+            // The shared ranking (`proto::ledger::rank_cmp`), so the API, the store and the miner's
+            // router agree on "best first".
             let ranked: Vec<&Arc<EntryCache>> = rank_for_capability(caches.iter().map(|c| &c.entry), cap)
                 .into_iter()
                 .filter_map(|e| by_ref.get(&e.netuid).copied())

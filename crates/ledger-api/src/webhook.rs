@@ -29,6 +29,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use orchestra_ledger_store::{Delivery, DeliveryState, LedgerStore, Webhook, now_ms};
+use orchestra_proto::retry::Backoff;
 use rand::Rng;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -60,8 +61,12 @@ pub struct WebhookConfig {
     pub concurrency: usize,
     /// Webhooks one key may register.
     pub max_per_key: usize,
-    /// Delivered outbox rows are deleted this long after their event (dead rows are kept).
+    /// Delivered outbox rows are deleted this long after their event...
     pub delivered_retention: Duration,
+    /// ...and dead (dead-lettered) rows this long after theirs.
+    pub dead_retention: Duration,
+    /// How often the webhook worker prunes the outbox.
+    pub prune_interval: Duration,
 }
 
 impl Default for WebhookConfig {
@@ -75,6 +80,8 @@ impl Default for WebhookConfig {
             concurrency: 16,
             max_per_key: 25,
             delivered_retention: Duration::from_secs(7 * 24 * 3600),
+            dead_retention: Duration::from_secs(30 * 24 * 3600),
+            prune_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -289,10 +296,7 @@ async fn attempt(client: &reqwest::Client, hook: &Webhook, d: &Delivery, allow_p
 /// Delay before the next attempt after `attempts` failures: base · 2^(attempts−1), capped,
 /// ±20% jitter so many deliveries failing together do not retry in lockstep.
 pub(crate) fn backoff(config: &WebhookConfig, attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(30);
-    let raw = config.backoff_base.saturating_mul(1u32 << exp).min(config.backoff_max);
-    let jitter = rand::thread_rng().gen_range(0.8..1.2);
-    raw.mul_f64(jitter).min(config.backoff_max)
+    Backoff::new(config.backoff_base, config.backoff_max).with_jitter(0.2).delay(attempts, rand::thread_rng().r#gen())
 }
 
 /// Deliver one batch of due rows. Returns how many rows were attempted.

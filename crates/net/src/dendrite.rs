@@ -7,7 +7,8 @@
 //! timeout → 408 `Request timeout after N seconds`, anything unreadable → 422
 //! `Failed to parse response: …`. A non-200 answer copies the axon's status and `message`.
 //!
-//! One uuid (v1) per dendrite, `time_ns` nonces, the v10 signature over
+//! One uuid (v1) per dendrite, `time_ns` nonces from the process's one nonce source
+//! ([`orchestra_proto::nonce`]), the v10 signature over
 //! `nonce.dendrite_hotkey.axon_hotkey.uuid.body_hash`, `bt_header_input_obj_*` headers for the
 //! synapse's required fields. In [`DendriteAuth::BtAuth`] mode the request is signed with the
 //! `btauth/1` headers instead.
@@ -227,7 +228,7 @@ impl Dendrite {
         timeout: Duration,
     ) -> Result<Answer<S>, Failure> {
         let me = &self.inner;
-        let nonce = crate::now_ns();
+        let nonce = orchestra_proto::nonce::next_nonce();
         env.dendrite = TerminalInfo {
             ip: me.cfg.external_ip.clone(),
             version: Some(SDK_VERSION_AS_INT),
@@ -446,7 +447,7 @@ impl Dendrite {
     ) -> Result<(u16, String, TerminalInfo, serde_json::Value), Failure> {
         use orchestra_proto::body_hash::body_hash;
         let me = &self.inner;
-        let nonce = crate::now_ns();
+        let nonce = orchestra_proto::nonce::next_nonce();
         let timeout_s = timeout.as_secs_f64();
         let dendrite = TerminalInfo {
             ip: me.cfg.external_ip.clone(),

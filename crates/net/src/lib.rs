@@ -9,6 +9,8 @@
 //!   the SDK's status codes (503, 408, 422).
 //! - [`guard`]: the one guarded outbound HTTP client (no redirects, private destinations refused
 //!   unless allowed, size and time caps, TLS with system roots or an operator CA).
+//! - [`serve`]: the one HTTP/1.1 serving loop every node server uses (header, idle, body and
+//!   write timeouts, connection, in-flight and body-byte caps).
 //! - [`echo`]: the echo synapse the reference Python peer serves, for interop tests and benchmarks.
 //!
 //! Wire facts live in `orchestra_proto::wire` and `orchestra_proto::btauth`; this crate adds the
@@ -24,6 +26,7 @@ mod keycache;
 pub mod metagraph;
 pub mod metrics;
 mod replay;
+pub mod serve;
 
 pub use axon::{AuthScheme, Axon, AxonConfig, RateLimit, RequestContext, SynapseError};
 pub use dendrite::{AxonTarget, Dendrite, DendriteAuth, DendriteConfig, DynSynapse, Response};
@@ -31,6 +34,7 @@ pub use error::NetError;
 pub use guard::{GuardConfig, GuardError, GuardedClient, GuardedResponse};
 pub use metagraph::{BlacklistPolicy, MetagraphHandle, MetagraphSnapshot, Peer};
 pub use metrics::AxonMetrics;
+pub use serve::{ServeLimits, ServeStats, Server, ServerArgs};
 
 /// Wall-clock time in nanoseconds since the Unix epoch, the unit of every nonce on the wire.
 /// A clock before 1970 reads as 0, which every freshness check then refuses.

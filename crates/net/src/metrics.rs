@@ -39,6 +39,8 @@ pub struct AxonMetrics {
     pub(crate) in_flight: Gauge,
     pub(crate) queued: Gauge,
     pub(crate) batch: BatchCounters,
+    /// The axon server's connection limits at work (`orchestra_axon_server_*`).
+    pub server: crate::serve::ServeStats,
 }
 
 /// Counters of the signature batcher: `signatures / batches` is the mean batch size.
@@ -89,7 +91,9 @@ impl AxonMetrics {
             "Batches with a bad signature, re-checked one by one",
             batch.failed_batches.clone(),
         );
-        AxonMetrics { registry, requests, latency, in_flight, queued, batch }
+        let server = crate::serve::ServeStats::default();
+        server.register(registry.sub_registry_with_prefix("server"));
+        AxonMetrics { registry, requests, latency, in_flight, queued, batch, server }
     }
 
     /// The registry, to encode together with other registries.

@@ -585,3 +585,91 @@ async fn a_forged_v10_signature_is_refused_before_the_body_is_read() {
     assert!(t0.elapsed() < Duration::from_secs(3), "answered without waiting for the body");
     assert_eq!(calls.get(), 0);
 }
+
+/// The axon's server cuts a slow request head and a trickled body by its own timeouts, not the
+/// request's (unsigned) `timeout` header: the trickled body gets the axon's 408 well before the
+/// 30 s the request asked for.
+#[tokio::test]
+async fn slow_heads_and_trickled_bodies_are_cut_by_the_server_timeouts() {
+    let server = orchestra_net::ServeLimits {
+        header_read_timeout: Duration::from_millis(500),
+        body_read_timeout: Duration::from_millis(500),
+        ..orchestra_net::ServeLimits::default()
+    };
+    let (axon, calls) = counting_axon(AxonConfig { server, ..config() }).await;
+    // Slowloris: the head never ends.
+    let mut s = tokio::net::TcpStream::connect(axon.addr).await.unwrap();
+    s.write_all(b"POST /EchoSynapse HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    let t0 = std::time::Instant::now();
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if s.write_all(b"a").await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(t0.elapsed() < Duration::from_millis(2500), "the slow head was not cut");
+    // A correctly signed request whose body trickles in.
+    let req = RawRequest::fresh(&key("//Bob"), ALICE, EchoSynapse::new("slow body"));
+    let mut s = tokio::net::TcpStream::connect(axon.addr).await.unwrap();
+    let mut head = format!("POST /EchoSynapse HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n", req.body.len());
+    for (n, v) in &req.headers {
+        if n != "timeout" {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+    }
+    head.push_str("timeout: 30\r\n\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&req.body[..4]).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_millis(100), s.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                Err(_) => {
+                    let _ = s.write_all(b" ").await;
+                }
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("bt_header_axon_status_code: 408"), "{text}");
+    assert!(text.contains("Request body not received within the 0.5s timeout"), "{text}");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert_eq!(calls.get(), 0);
+}
+
+/// `/metrics` (every caller's request counts) answers loopback peers only, unless public.
+#[tokio::test]
+async fn axon_metrics_are_loopback_only_unless_public() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("skipped: this machine has no non-loopback address to test from");
+        return;
+    };
+    let c = client();
+    for public in [false, true] {
+        let cfg = AxonConfig { serve_metrics: true, public_metrics: public, ..config() };
+        let axon = Axon::new(cfg, key("//Alice")).unwrap();
+        let axon = Running::start_on(axon, "0.0.0.0:0").await;
+        let port = axon.addr.port();
+        let local = c.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap();
+        assert_eq!(local.status().as_u16(), 200);
+        let remote = c.get(format!("http://{}/metrics", std::net::SocketAddr::new(ip, port))).send().await.unwrap();
+        let status = remote.status().as_u16();
+        let text = remote.text().await.unwrap();
+        if public {
+            assert_eq!(status, 200, "{text}");
+            assert!(text.contains("orchestra_axon_server_connections_open"), "{text}");
+        } else {
+            assert_eq!(status, 403, "{text}");
+            assert!(text.contains("loopback"), "{text}");
+        }
+    }
+}

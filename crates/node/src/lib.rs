@@ -1,7 +1,8 @@
 //! What the miner and validator daemons share: the bittensor-style flags every neuron takes
 //! (wallet, chain, netuid, axon), an optional TOML config file merged under the command line,
 //! the chain connection (devnet or subtensor), the metagraph sync that feeds the axon's
-//! blacklist, and logging.
+//! blacklist, the metagraph view the subnet adapters route axon calls with ([`ChainAxons`]),
+//! and logging.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use clap::Args;
 use orchestra_chain::{Chain, ChainError, Metagraph};
 use orchestra_keys::{Keypair, Wallet, WalletArgs};
 use orchestra_net::{MetagraphHandle, MetagraphSnapshot, Peer};
+use orchestra_subnets::axons::DirectoryFuture;
+use orchestra_subnets::{AxonDirectory, ServingAxon};
 
 /// Errors of neuron setup.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +81,9 @@ pub struct NeuronArgs {
     /// The only source of secrets for subnet calls; a Ledger entry cannot name one.
     #[arg(long = "subnet.credentials")]
     pub subnet_credentials: Option<std::path::PathBuf>,
+    /// Limits of the node's HTTP server (the miner's axon, the validator's API).
+    #[command(flatten)]
+    pub server: orchestra_net::ServerArgs,
 }
 
 impl NeuronArgs {
@@ -278,6 +284,78 @@ pub async fn sync_metagraph(
     }
 }
 
+/// The subnet adapters' view of other subnets' metagraphs, read through the chain connection:
+/// each netuid's serving axons, cached for `ttl` (a failed read keeps the last good answer).
+pub struct ChainAxons {
+    chain: Arc<dyn Chain>,
+    ttl: Duration,
+    cache: std::sync::Mutex<std::collections::HashMap<u16, CachedAxons>>,
+}
+
+/// When a netuid's axons were read, and what they were.
+type CachedAxons = (std::time::Instant, Arc<Vec<ServingAxon>>);
+
+impl std::fmt::Debug for ChainAxons {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainAxons").field("ttl", &self.ttl).finish_non_exhaustive()
+    }
+}
+
+impl ChainAxons {
+    pub fn new(chain: Arc<dyn Chain>, ttl: Duration) -> Self {
+        ChainAxons { chain, ttl, cache: Default::default() }
+    }
+}
+
+/// The serving axons of a metagraph (announced address and port), as the adapters rank them:
+/// stake in TAO-like units, u16 scores as fractions of 1.
+pub fn serving_axons(m: &Metagraph) -> Vec<ServingAxon> {
+    let frac = |x: u16| f64::from(x) / f64::from(u16::MAX);
+    m.neurons
+        .iter()
+        .filter(|n| n.axon.is_serving() && n.axon.port != 0 && n.axon.ip_addr().is_some())
+        .map(|n| ServingAxon {
+            uid: n.uid,
+            hotkey: n.hotkey.clone(),
+            endpoint: n.axon.endpoint(),
+            stake: n.stake as f64 / 1e9,
+            trust: frac(n.trust),
+            consensus: frac(n.consensus),
+            incentive: frac(n.incentive),
+            validator_permit: n.validator_permit,
+        })
+        .collect()
+}
+
+impl AxonDirectory for ChainAxons {
+    fn serving_axons(&self, netuid: u16) -> DirectoryFuture<'_> {
+        Box::pin(async move {
+            let cached = self.cache.lock().ok().and_then(|c| c.get(&netuid).cloned());
+            if let Some((at, axons)) = &cached
+                && at.elapsed() < self.ttl
+            {
+                return Ok(axons.as_ref().clone());
+            }
+            match self.chain.metagraph(netuid).await {
+                Ok(m) => {
+                    let axons = Arc::new(serving_axons(&m));
+                    if let Ok(mut c) = self.cache.lock() {
+                        c.insert(netuid, (std::time::Instant::now(), axons.clone()));
+                    }
+                    Ok(axons.as_ref().clone())
+                }
+                Err(e) => match cached {
+                    Some((_, axons)) => {
+                        tracing::warn!(netuid, error = %e, "metagraph read failed; routing with the last one");
+                        Ok(axons.as_ref().clone())
+                    }
+                    None => Err(format!("metagraph of netuid {netuid}: {e}")),
+                },
+            }
+        })
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM (systemd and pm2 stop services with SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -309,6 +387,37 @@ mod tests {
     struct Cfg {
         #[command(flatten)]
         neuron: NeuronArgs,
+    }
+
+    #[test]
+    fn serving_axons_from_a_metagraph() {
+        use orchestra_chain::{AxonInfo, NeuronInfo, ip_to_int};
+        let served = |uid: u16, ip: &str, port: u16| {
+            let (ip, ip_type) = ip_to_int(ip.parse().expect("ip"));
+            NeuronInfo {
+                uid,
+                hotkey: format!("5H{uid}"),
+                stake: 2_500_000_000,
+                incentive: u16::MAX,
+                consensus: u16::MAX / 2,
+                axon: AxonInfo { ip, ip_type, port, protocol: 4, ..AxonInfo::default() },
+                ..NeuronInfo::default()
+            }
+        };
+        let m = Metagraph {
+            netuid: 22,
+            block: 7,
+            neurons: vec![
+                served(0, "1.2.3.4", 8091),
+                NeuronInfo { uid: 1, ..NeuronInfo::default() },
+                served(2, "::2", 9),
+            ],
+        };
+        let v = serving_axons(&m);
+        assert_eq!(v.len(), 2, "the neuron that never served is left out");
+        assert_eq!((v[0].uid, v[0].endpoint.as_str(), v[0].stake), (0, "1.2.3.4:8091", 2.5));
+        assert!((v[0].incentive - 1.0).abs() < 1e-12 && (v[0].consensus - 0.5).abs() < 1e-4);
+        assert_eq!(v[1].endpoint, "[::2]:9");
     }
 
     #[test]

@@ -99,7 +99,12 @@ pub(crate) async fn build(state: Arc<SubnetState>) -> Result<Option<(Axon, tokio
     if kind == SubnetKind::Llm {
         return Ok(None);
     }
-    let key = axon_key(state.cfg.netuid)?;
+    let key = match &state.cfg.axon_key {
+        Some(uri) => {
+            Keypair::from_uri(uri).map_err(|e| SimError::Config { path: "<axon key>".into(), reason: e.to_string() })?
+        }
+        None => axon_key(state.cfg.netuid)?,
+    };
     let cfg = AxonConfig { policy: BlacklistPolicy::allow_all(), rate_limit: None, ..AxonConfig::default() };
     let axon = Axon::new(cfg, key).map_err(|e| SimError::Config { path: "<axon>".into(), reason: e.to_string() })?;
     let axon = match kind {
@@ -140,7 +145,9 @@ pub(crate) async fn build(state: Arc<SubnetState>) -> Result<Option<(Axon, tokio
         }
     }
     .map_err(|e| SimError::Config { path: "<axon>".into(), reason: e.to_string() })?;
-    let addr = format!("{}:0", state.cfg.host);
+    // Beside an HTTP API the axon takes a free port; alone it takes the configured one.
+    let port = if state.cfg.axon_only { state.cfg.port } else { 0 };
+    let addr = format!("{}:{port}", state.cfg.host);
     let listener =
         tokio::net::TcpListener::bind(&addr).await.map_err(|source| SimError::Bind { addr: addr.clone(), source })?;
     Ok(Some((axon, listener)))

@@ -1,7 +1,7 @@
 //! Ledger entries describing the running simulated subnets (marked `simulated: true`), so a
 //! local network's Ledger can route to them like to real subnets.
 
-use orchestra_proto::ledger::{AuthKind, EntryStatus, LedgerEntry, Metrics, Provenance, TransportSpec};
+use orchestra_proto::ledger::{AuthKind, AxonDialect, EntryStatus, LedgerEntry, Metrics, Provenance, TransportSpec};
 use serde_json::{Value, json};
 
 use crate::server::{RunningSubnet, SubnetKind};
@@ -59,10 +59,32 @@ pub fn schemas(kind: SubnetKind) -> (Value, Value, Value, Vec<String>) {
     }
 }
 
-/// The Ledger entry of one running simulated subnet.
+/// The synapse name and the fields without default of a kind's axon.
+fn synapse(kind: SubnetKind) -> (&'static str, Vec<String>) {
+    match kind {
+        SubnetKind::Search => ("WebSearchSynapse", vec!["prompt".to_string()]),
+        _ => ("OnDemandRequest", vec![]),
+    }
+}
+
+/// The Ledger entry of one running simulated subnet. A subnet served only as an axon gets a
+/// metagraph-routed `axon_v10` transport (no endpoint, no hotkey): callers find its axons in
+/// the subnet's metagraph.
 pub fn entry(s: &RunningSubnet) -> LedgerEntry {
     let (input_schema, output_schema, fixture, capabilities) = schemas(s.kind);
     let mut transports = Vec::new();
+    if s.axon_only {
+        let (synapse, required) = synapse(s.kind);
+        transports.push(TransportSpec::AxonV10 {
+            synapse: synapse.into(),
+            required_fields: required,
+            hash_fields: vec![],
+            endpoint: None,
+            hotkey: None,
+            dialect: AxonDialect::V10,
+        });
+        return with_transports(s, transports, input_schema, output_schema, fixture, capabilities);
+    }
     let transport = match s.kind {
         SubnetKind::Llm => TransportSpec::OpenaiChat {
             base_url: format!("{}/v1", s.base_url()),
@@ -72,29 +94,43 @@ pub fn entry(s: &RunningSubnet) -> LedgerEntry {
         _ => TransportSpec::HttpJson { url: s.url(), method: "POST".into(), auth: AuthKind::None },
     };
     transports.push(transport);
-    // The same subnet as a v10 axon (an alternative path; the adapters use the first transport).
+    // The same subnet as a v10 axon: the fallback when the HTTP API fails.
     if let Some((addr, hotkey)) = &s.axon {
-        let (synapse, required) = match s.kind {
-            SubnetKind::Search => ("WebSearchSynapse", vec!["prompt".to_string()]),
-            _ => ("OnDemandRequest", vec![]),
-        };
+        let (synapse, required) = synapse(s.kind);
         transports.push(TransportSpec::AxonV10 {
             synapse: synapse.into(),
             required_fields: required,
             hash_fields: vec![],
             endpoint: Some(addr.to_string()),
             hotkey: Some(hotkey.clone()),
+            dialect: AxonDialect::V10,
         });
     }
+    with_transports(s, transports, input_schema, output_schema, fixture, capabilities)
+}
+
+fn with_transports(
+    s: &RunningSubnet,
+    transports: Vec<TransportSpec>,
+    input_schema: Value,
+    output_schema: Value,
+    fixture: Value,
+    capabilities: Vec<String>,
+) -> LedgerEntry {
     let (description, cost) = match s.kind {
         SubnetKind::Search => ("SIMULATED web search shaped like SN22 Desearch", 200),
         SubnetKind::Data => ("SIMULATED on-demand data and scraping shaped like SN13 Data Universe", 300),
         SubnetKind::Llm => ("SIMULATED OpenAI-compatible LLM chat shaped like SN64 Chutes", 500),
     };
+    let description = if s.axon_only {
+        format!("{description}, served only by v10 axons found in its metagraph")
+    } else {
+        description.to_string()
+    };
     LedgerEntry {
         netuid: s.netuid,
         name: s.name.clone(),
-        description: description.into(),
+        description,
         capabilities,
         transports,
         input_schema,

@@ -59,6 +59,16 @@ pub struct SubnetSimConfig {
     pub port: u16,
     #[serde(default)]
     pub faults: Faults,
+    /// Serve the subnet only as a Bittensor v10 axon (search and data kinds), on `host:port`:
+    /// no HTTP API, no control endpoint. Its Ledger entry routes through the metagraph, so the
+    /// axon must be registered and served on a (devnet) chain to be found
+    /// (`orchestra subnet-sim --axon-only KIND --chain.endpoint URL` does both).
+    #[serde(default)]
+    pub axon_only: bool,
+    /// Dev URI of the axon's hotkey (default `//SimulatedSubnet<netuid>`). Several axons of one
+    /// simulated subnet need distinct keys.
+    #[serde(default)]
+    pub axon_key: Option<String>,
 }
 
 fn default_host() -> String {
@@ -93,6 +103,8 @@ impl SimConfig {
             host: default_host(),
             port: 0,
             faults: Faults::default(),
+            axon_only: false,
+            axon_key: None,
         };
         SimConfig {
             seed: 42,
@@ -154,6 +166,9 @@ pub struct RunningSubnet {
     /// The same subnet served as a Bittensor v10 axon (search and data kinds): address and
     /// the axon's hotkey.
     pub axon: Option<(SocketAddr, String)>,
+    /// Served only as that axon (`addr` is the axon's address; there is no HTTP API).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub axon_only: bool,
 }
 
 impl RunningSubnet {
@@ -198,13 +213,24 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let mut tasks = Vec::new();
     for cfg in config.subnets {
         cfg.faults.validate().map_err(|reason| SimError::Config { path: "<config>".into(), reason })?;
+        if cfg.axon_only {
+            let running = start_axon_only(cfg, config.seed, config.world.clone(), &rx, &mut tasks).await?;
+            subnets.push(running);
+            continue;
+        }
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|source| SimError::Bind { addr: addr.clone(), source })?;
         let local = listener.local_addr().map_err(|source| SimError::Bind { addr, source })?;
-        let mut running =
-            RunningSubnet { kind: cfg.kind, netuid: cfg.netuid, name: cfg.name.clone(), addr: local, axon: None };
+        let mut running = RunningSubnet {
+            kind: cfg.kind,
+            netuid: cfg.netuid,
+            name: cfg.name.clone(),
+            addr: local,
+            axon: None,
+            axon_only: false,
+        };
         let state = Arc::new(SubnetState {
             faults: Mutex::new((cfg.faults.clone(), Instant::now())),
             cfg,
@@ -230,15 +256,54 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         let mut rx = rx.clone();
         tracing::info!(subnet = %running.name, kind = ?running.kind, addr = %local, "simulated subnet listening");
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await;
+            let _ = orchestra_net::serve::serve(listener, app, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
         }));
         subnets.push(running);
     }
     Ok(SimHandle { subnets, stop, tasks })
+}
+
+/// A simulated subnet served only as a v10 axon on its configured `host:port`.
+async fn start_axon_only(
+    cfg: SubnetSimConfig,
+    seed: u64,
+    world: Arc<World>,
+    rx: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<RunningSubnet, SimError> {
+    if cfg.kind == SubnetKind::Llm {
+        return Err(SimError::Config {
+            path: "<config>".into(),
+            reason: format!("{}: the LLM kind has no axon (axon_only needs search or data)", cfg.name),
+        });
+    }
+    let (kind, netuid, name) = (cfg.kind, cfg.netuid, cfg.name.clone());
+    let state = Arc::new(SubnetState {
+        faults: Mutex::new((cfg.faults.clone(), Instant::now())),
+        cfg,
+        seed,
+        world,
+        requests: AtomicU64::new(0),
+    });
+    let Some((axon, listener)) = crate::axon::build(state).await? else {
+        return Err(SimError::Config { path: "<config>".into(), reason: format!("{name}: no axon for this kind") });
+    };
+    let addr = listener.local_addr().map_err(|source| SimError::Bind { addr: "axon".into(), source })?;
+    let hotkey = axon.hotkey().to_string();
+    let mut rx = rx.clone();
+    tracing::info!(subnet = %name, %addr, %hotkey, "SIMULATED subnet axon listening (axon only)");
+    tasks.push(tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axon.serve(listener, stop).await {
+            tracing::error!(error = %e, "simulated subnet axon stopped");
+        }
+    }));
+    Ok(RunningSubnet { kind, netuid, name, addr, axon: Some((addr, hotkey)), axon_only: true })
 }
 
 fn router(state: Arc<SubnetState>) -> Router {

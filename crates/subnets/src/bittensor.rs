@@ -1,13 +1,14 @@
-//! The Bittensor transports: a fixed v10 axon called through the dendrite with a synapse
+//! The Bittensor transports: axons (a fixed one, or the serving axons of the target subnet's
+//! metagraph) called through the dendrite in the v10 or btauth/1 dialect with a synapse
 //! described by the Ledger entry, and the `btauth/1` headers of signed HTTP calls.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use orchestra_keys::Keypair;
 use orchestra_net::{AxonTarget, DynSynapse};
 use orchestra_proto::btauth::{self, AuthHeaders};
 use orchestra_proto::canonical::{Digest, request_digest, response_digest};
-use orchestra_proto::ledger::LedgerEntry;
+use orchestra_proto::ledger::{AxonDialect, LedgerEntry};
 use orchestra_proto::receipt::{CallStatus, Receipt, Transport};
 use orchestra_proto::synapses::CallEvidence;
 use orchestra_proto::wire::PyType;
@@ -27,6 +28,15 @@ pub(crate) struct AxonSpec<'a> {
     pub hash_fields: &'a [String],
     pub endpoint: Option<&'a str>,
     pub hotkey: Option<&'a str>,
+    pub dialect: AxonDialect,
+}
+
+/// The axon one call goes to.
+struct Target<'a> {
+    endpoint: &'a str,
+    hotkey: &'a str,
+    /// Its uid, when it was picked from the metagraph.
+    uid: Option<u16>,
 }
 
 /// `ip:port` or `[ipv6]:port`.
@@ -84,7 +94,7 @@ pub(crate) fn btauth_headers(
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_string(),
     };
-    let nonce_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let nonce_ns = orchestra_proto::nonce::next_nonce();
     let payload = btauth::payload(method, &target, body, nonce_ns, key.ss58(), None);
     let auth = AuthHeaders {
         hotkey: key.ss58().to_string(),
@@ -96,27 +106,117 @@ pub(crate) fn btauth_headers(
 }
 
 impl Adapters {
-    /// Call a fixed axon over v10. Receipts and evidence are over the fields sent and the
-    /// synapse's own fields of the answer, so digests match as on the HTTP path.
-    pub(crate) async fn call_axon(
+    /// The calls of one axon transport: its fixed axon, or the best serving axons of the
+    /// entry's subnet in turn until one answers. `more_after`: the entry has transports after
+    /// this one (so the last axon does not get all the time that is left).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn call_axons(
         &self,
         entry: &LedgerEntry,
         spec: &AxonSpec<'_>,
         input: &Value,
         step_id: &str,
+        deadline: Instant,
+        more_after: bool,
+        prefer: Option<&str>,
+    ) -> Vec<CallOutcome> {
+        match (spec.endpoint, spec.hotkey) {
+            (Some(endpoint), Some(hotkey)) => {
+                let target = Target { endpoint, hotkey, uid: None };
+                let timeout = crate::attempt_budget(deadline, more_after);
+                return vec![self.call_axon(entry, spec, &target, input, step_id, timeout).await];
+            }
+            (None, None) => {}
+            _ => {
+                return vec![CallOutcome::refused(SubnetError::Unsupported(
+                    "axon_v10 with only one of a fixed endpoint and hotkey",
+                ))];
+            }
+        }
+        let Some(directory) = &self.axons else {
+            return vec![CallOutcome::refused(SubnetError::Unsupported(
+                "axon_v10 routed through the metagraph without a metagraph view (build the adapters with with_axons)",
+            ))];
+        };
+        if self.signer.is_none() {
+            return vec![CallOutcome::refused(SubnetError::Unsupported(
+                "axon_v10 without a signing hotkey (build the adapters with with_keypair)",
+            ))];
+        }
+        let netuid = entry.netuid;
+        let found = match directory.serving_axons(netuid).await {
+            Ok(v) => v,
+            Err(reason) => {
+                let reason = orchestra_net::guard::sanitize(&reason, 160);
+                return vec![CallOutcome::refused(SubnetError::NoServingAxon { netuid, reason })];
+            }
+        };
+        // Addresses are written by whoever registered: the network policy decides which may be
+        // called at all (internal addresses only with --net.allow_private).
+        let allow_private = self.guard.allow_private;
+        let callable: Vec<_> = found
+            .into_iter()
+            .filter(|a| parse_endpoint(&a.endpoint).is_ok_and(|(_, port)| port != 0))
+            .filter(|a| orchestra_net::guard::check_url(&format!("http://{}/", a.endpoint), allow_private).is_ok())
+            .collect();
+        let mut ranked =
+            crate::axons::rank(callable, &self.stats.snapshot(netuid), self.routing.cooldown, Instant::now());
+        if let Some(p) = prefer
+            && let Some(i) = ranked.iter().position(|a| a.hotkey == p)
+        {
+            let named = ranked.remove(i);
+            ranked.insert(0, named);
+        }
+        ranked.truncate(self.routing.max_axons.max(1));
+        if ranked.is_empty() {
+            let reason = "the metagraph shows no callable axon".to_string();
+            return vec![CallOutcome::refused(SubnetError::NoServingAxon { netuid, reason })];
+        }
+        let mut out = Vec::new();
+        let n = ranked.len();
+        for (i, a) in ranked.iter().enumerate() {
+            if i > 0 && deadline <= Instant::now() {
+                break;
+            }
+            let target = Target { endpoint: &a.endpoint, hotkey: &a.hotkey, uid: Some(a.uid) };
+            let timeout = crate::attempt_budget(deadline, more_after || i + 1 < n);
+            let t0 = Instant::now();
+            let o = self.call_axon(entry, spec, &target, input, step_id, timeout).await;
+            let ok = o.output.is_ok();
+            if o.receipt.is_some() {
+                self.stats.record(netuid, &a.hotkey, ok, t0.elapsed());
+            }
+            out.push(o);
+            if ok {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Call one axon. Receipts and evidence are over the fields sent and the synapse's own
+    /// fields of the answer, so digests match as on the HTTP path; the receipt names the axon
+    /// (`endpoint` = `ip:port/Synapse`, `target` = its hotkey, `uid` in the attestation).
+    async fn call_axon(
+        &self,
+        entry: &LedgerEntry,
+        spec: &AxonSpec<'_>,
+        target: &Target<'_>,
+        input: &Value,
+        step_id: &str,
         timeout: Duration,
     ) -> CallOutcome {
-        let (Some(endpoint), Some(hotkey)) = (spec.endpoint, spec.hotkey) else {
-            return CallOutcome::refused(SubnetError::Unsupported(
-                "axon_v10 without a fixed endpoint and hotkey in the Ledger entry (metagraph-routed calls)",
-            ));
-        };
+        let (endpoint, hotkey, uid) = (target.endpoint, target.hotkey, target.uid);
         let Some(signer) = &self.signer else {
             return CallOutcome::refused(SubnetError::Unsupported(
                 "axon_v10 without a signing hotkey (build the adapters with with_keypair)",
             ));
         };
-        let dendrite = match &signer.dendrite {
+        let dendrite = match spec.dialect {
+            AxonDialect::V10 => &signer.dendrite,
+            AxonDialect::Btauth => &signer.btauth,
+        };
+        let dendrite = match dendrite {
             Ok(d) => d,
             Err(e) => return CallOutcome::refused(SubnetError::Other(format!("dendrite: {e}"))),
         };
@@ -145,11 +245,14 @@ impl Adapters {
         let body_axon = resp.synapse.get("axon");
         let process_time =
             body_axon.and_then(|a| a.get("process_time")).and_then(Value::as_f64).or(resp.axon.process_time);
-        let attestation = json!({
+        let mut attestation = json!({
             "status_code": resp.status_code,
             "status_message": resp.status_message,
             "process_time": process_time,
         });
+        if let Some(uid) = uid {
+            attestation["uid"] = json!(uid);
+        }
         let response = match resp.synapse {
             Value::Object(m) => Value::Object(strip_envelope(m)),
             other => other,
@@ -174,7 +277,10 @@ impl Adapters {
             step_id: step_id.to_string(),
             netuid: entry.netuid,
             subnet: entry.name.clone(),
-            transport: Transport::AxonV10,
+            transport: match spec.dialect {
+                AxonDialect::V10 => Transport::AxonV10,
+                AxonDialect::Btauth => Transport::Btauth,
+            },
             endpoint: format!("{endpoint}/{}", spec.synapse),
             target: hotkey.to_string(),
             request_digest: request_digest(&request).unwrap_or(Digest([0; 32])),
@@ -186,7 +292,13 @@ impl Adapters {
             cost_micros: entry.metrics.cost_micros,
             attestation: Some(attestation),
         };
-        CallOutcome { receipt: Some(receipt), evidence: Some(CallEvidence { request, response }), output, drift }
+        CallOutcome {
+            receipt: Some(receipt),
+            evidence: Some(CallEvidence { request, response }),
+            output,
+            drift,
+            attempts: Vec::new(),
+        }
     }
 }
 

@@ -2,11 +2,18 @@
 //! adding a Ledger entry, not code.
 //!
 //! [`Adapters::call`] validates the input against the entry's input schema, calls the subnet
-//! over the entry's transport, and always returns a [`Receipt`] for a call that went out
-//! (success or failure), the parsed output when there is one, and the drift between the
-//! response and the entry's output schema ([`schema::Drift`]). Drift becomes Ledger proposals
-//! through [`proposals_from_drift`].
+//! over the entry's transports in order (falling back to the next one when a transport fails),
+//! and always returns a [`Receipt`] for every call that went out (success or failure: the one
+//! the outcome reports, and the failed [`Attempt`]s before it), the parsed output when there is
+//! one, and the drift between the response and the entry's output schema ([`schema::Drift`]).
+//! Drift becomes Ledger proposals through [`proposals_from_drift`].
+//!
+//! An `axon_v10` transport with a fixed endpoint calls that axon; without one it is routed
+//! through the target subnet's metagraph ([`axons`]): the serving axons, best first, are tried
+//! in turn (at most [`AxonRouting::max_axons`]), and the receipt names the axon that answered
+//! (`endpoint` = `ip:port/Synapse`, `target` = its hotkey, its uid in the attestation).
 
+pub mod axons;
 mod bittensor;
 pub mod credentials;
 pub mod schema;
@@ -21,6 +28,7 @@ use orchestra_proto::receipt::{CallStatus, Receipt, Transport};
 use orchestra_proto::synapses::{CallEvidence, LedgerProposal, UpdateType};
 use serde_json::{Value, json};
 
+pub use axons::{AxonDirectory, AxonRouting, ServingAxon, StaticAxons};
 pub use credentials::{Credential, CredentialKind, Credentials};
 pub use orchestra_net::GuardConfig;
 pub use schema::Drift;
@@ -32,6 +40,9 @@ pub enum SubnetError {
     Schema(String),
     #[error("the entry for netuid {0} has no usable transport")]
     NoTransport(u16),
+    /// A metagraph-routed axon transport found no axon to call.
+    #[error("no serving axon for netuid {netuid}: {reason}")]
+    NoServingAxon { netuid: u16, reason: String },
     #[error("transport {0} is not available in this build or configuration")]
     Unsupported(&'static str),
     #[error("HTTP {code}: {message}")]
@@ -78,6 +89,7 @@ impl SubnetError {
         match self {
             SubnetError::Schema(_) => "the request does not match the entry's input schema".into(),
             SubnetError::NoTransport(_) => "the entry has no usable transport".into(),
+            SubnetError::NoServingAxon { .. } => "no serving axon in the subnet's metagraph".into(),
             SubnetError::Unsupported(_) => "the transport is not supported here".into(),
             SubnetError::Status { code, .. } => format!("HTTP {code}"),
             SubnetError::Timeout(d) => format!("timed out after {} ms", d.as_millis()),
@@ -99,17 +111,92 @@ pub struct CallOutcome {
     /// The bodies behind the receipt: digests equal the receipt's.
     pub evidence: Option<CallEvidence>,
     pub output: Result<Value, SubnetError>,
+    /// Drift seen in the answer, and endpoint moves seen by the failed attempts.
     pub drift: Vec<Drift>,
+    /// Calls of the same request that went out before the reported one and failed (an axon
+    /// that did not answer, a transport that failed before the next was tried), in call order.
+    /// Each has its receipt: the call was made.
+    pub attempts: Vec<Attempt>,
+}
+
+/// A call that went out and failed, before the one a [`CallOutcome`] reports.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub receipt: Receipt,
+    pub evidence: CallEvidence,
+    pub error: SubnetError,
 }
 
 impl CallOutcome {
     /// A call that never went out: no receipt, no evidence.
     fn refused(e: SubnetError) -> CallOutcome {
-        CallOutcome { receipt: None, evidence: None, output: Err(e), drift: Vec::new() }
+        CallOutcome { receipt: None, evidence: None, output: Err(e), drift: Vec::new(), attempts: Vec::new() }
+    }
+
+    /// Every call that went out, in call order: the failed attempts, then the reported call.
+    pub fn calls(&self) -> Vec<(&Receipt, &CallEvidence)> {
+        let mut v: Vec<(&Receipt, &CallEvidence)> = self.attempts.iter().map(|a| (&a.receipt, &a.evidence)).collect();
+        if let (Some(r), Some(e)) = (&self.receipt, &self.evidence) {
+            v.push((r, e));
+        }
+        v
+    }
+
+    /// Gather the per-call outcomes of one request: the first success is reported with every
+    /// call before it as an attempt; without one, the last call that went out is reported; a
+    /// request where nothing went out reports the first reason.
+    fn gather(parts: Vec<CallOutcome>, fallback: SubnetError) -> CallOutcome {
+        let mut attempts = Vec::new();
+        let mut drift = Vec::new();
+        let mut first_refusal = None;
+        let mut last_out: Option<CallOutcome> = None;
+        for mut p in parts {
+            if p.receipt.is_none() || p.evidence.is_none() {
+                if first_refusal.is_none() {
+                    first_refusal = p.output.err();
+                }
+                continue;
+            }
+            if p.output.is_ok() {
+                if let Some(prev) = last_out.take() {
+                    push_attempt(&mut attempts, &mut drift, prev);
+                }
+                drift.append(&mut p.drift);
+                p.drift = drift;
+                p.attempts = attempts;
+                return p;
+            }
+            if let Some(prev) = last_out.replace(p) {
+                push_attempt(&mut attempts, &mut drift, prev);
+            }
+        }
+        match last_out {
+            Some(mut p) => {
+                drift.append(&mut p.drift);
+                p.drift = drift;
+                p.attempts = attempts;
+                p
+            }
+            None => CallOutcome::refused(first_refusal.unwrap_or(fallback)),
+        }
     }
 }
 
-/// The adapters, sharing one pooled guarded HTTP client (and, with a key, one dendrite).
+fn push_attempt(attempts: &mut Vec<Attempt>, drift: &mut Vec<Drift>, p: CallOutcome) {
+    drift.extend(p.drift);
+    if let (Some(receipt), Some(evidence), Err(error)) = (p.receipt, p.evidence, p.output) {
+        attempts.push(Attempt { receipt, evidence, error });
+    }
+}
+
+/// The time one attempt may take: all that is left for the last candidate, 60% of it when
+/// others could still be tried (a hung axon or endpoint must leave time for the fallback).
+fn attempt_budget(deadline: Instant, more_after: bool) -> Duration {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if more_after { left.mul_f64(0.6) } else { left }
+}
+
+/// The adapters, sharing one pooled guarded HTTP client (and, with a key, its dendrites).
 ///
 /// Every call goes through [`orchestra_net::guard`]: no redirects, internal destinations refused
 /// unless the [`GuardConfig`] allows them, size and time caps, TLS. Credentials come from the
@@ -121,15 +208,21 @@ pub struct Adapters {
     credentials: std::sync::Arc<Credentials>,
     /// The hotkey the Bittensor transports (v10, btauth/1) sign with; `None` = not configured.
     signer: Option<Signer>,
+    /// Who serves on which subnet, for metagraph-routed axon transports.
+    axons: Option<std::sync::Arc<dyn AxonDirectory>>,
+    routing: AxonRouting,
+    /// What these adapters (and their clones) measured calling axons.
+    stats: axons::AxonStats,
 }
 
-/// A hotkey and the dendrite signing with it.
+/// A hotkey and the dendrites signing with it (one per axon dialect).
 #[derive(Clone)]
 struct Signer {
     keypair: Keypair,
-    /// Building the dendrite's HTTP client can fail; kept as an error so that `with_keypair`
+    /// Building a dendrite's HTTP client can fail; kept as an error so that `with_keypair`
     /// stays infallible and the failure surfaces on the calls that need it.
     dendrite: Result<Dendrite, String>,
+    btauth: Result<Dendrite, String>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -152,7 +245,15 @@ impl Adapters {
     /// Redirects are never followed: a 3xx is drift evidence (a moved endpoint).
     pub fn with_guard(guard: GuardConfig) -> Result<Self, SubnetError> {
         let http = GuardedClient::new(guard.clone()).map_err(|e| SubnetError::Other(format!("HTTP client: {e}")))?;
-        Ok(Adapters { http, guard, credentials: Default::default(), signer: None })
+        Ok(Adapters {
+            http,
+            guard,
+            credentials: Default::default(),
+            signer: None,
+            axons: None,
+            routing: AxonRouting::default(),
+            stats: Default::default(),
+        })
     }
 
     /// The operator's credentials, by netuid.
@@ -174,19 +275,106 @@ impl Adapters {
             max_response_bytes: self.guard.max_response_bytes,
             ..DendriteConfig::default()
         };
+        let btauth_cfg = DendriteConfig { auth: orchestra_net::DendriteAuth::BtAuth, ..cfg.clone() };
         let dendrite = Dendrite::new(keypair.clone(), cfg).map_err(|e| e.to_string());
-        self.signer = Some(Signer { keypair, dendrite });
+        let btauth = Dendrite::new(keypair.clone(), btauth_cfg).map_err(|e| e.to_string());
+        self.signer = Some(Signer { keypair, dendrite, btauth });
         self
     }
 
-    /// Call the subnet of `entry` with `input` for plan step `step_id`.
+    /// Route `axon_v10` transports without a fixed endpoint through `directory` (the
+    /// metagraphs of the target subnets). Without one, such transports are refused (and the
+    /// entry's next transport is tried).
+    pub fn with_axons(mut self, directory: std::sync::Arc<dyn AxonDirectory>) -> Self {
+        self.axons = Some(directory);
+        self
+    }
+
+    /// How many axons to try and how long a failed one waits.
+    pub fn with_axon_routing(mut self, routing: AxonRouting) -> Self {
+        self.routing = routing;
+        self
+    }
+
+    /// Call the subnet of `entry` with `input` for plan step `step_id`, within `timeout` in
+    /// total: the entry's transports in order, each routed axon transport over its best
+    /// serving axons, until one answers.
     pub async fn call(&self, entry: &LedgerEntry, input: &Value, step_id: &str, timeout: Duration) -> CallOutcome {
+        self.call_preferring(entry, input, step_id, timeout, None).await
+    }
+
+    /// Re-issue the request behind `receipt` (a validator's re-probe): as [`Adapters::call`],
+    /// but a metagraph-routed axon transport first tries the axon the receipt names, when the
+    /// metagraph shows that hotkey serving on the entry's subnet (called at the metagraph's
+    /// address, never at the one written in the receipt), then the other serving axons.
+    pub async fn reprobe(
+        &self,
+        entry: &LedgerEntry,
+        input: &Value,
+        step_id: &str,
+        timeout: Duration,
+        receipt: &Receipt,
+    ) -> CallOutcome {
+        let prefer = (receipt.netuid == entry.netuid).then_some(receipt.target.as_str());
+        self.call_preferring(entry, input, step_id, timeout, prefer).await
+    }
+
+    async fn call_preferring(
+        &self,
+        entry: &LedgerEntry,
+        input: &Value,
+        step_id: &str,
+        timeout: Duration,
+        prefer: Option<&str>,
+    ) -> CallOutcome {
+        // Required fields the caller left out that the entry gives a default for.
+        let filled = schema::fill_defaults(&entry.input_schema, input);
+        let input = &filled;
         if let Err(e) = schema::validate(&entry.input_schema, input, "input") {
             return CallOutcome::refused(e);
         }
-        let Some(transport) = entry.transports.first() else {
+        if entry.transports.is_empty() {
             return CallOutcome::refused(SubnetError::NoTransport(entry.netuid));
-        };
+        }
+        let deadline = Instant::now() + timeout;
+        let mut parts = Vec::new();
+        for (i, transport) in entry.transports.iter().enumerate() {
+            let more_after = i + 1 < entry.transports.len();
+            if i > 0 && deadline <= Instant::now() {
+                break;
+            }
+            let out = match transport {
+                TransportSpec::AxonV10 { synapse, required_fields, hash_fields, endpoint, hotkey, dialect } => {
+                    let spec = bittensor::AxonSpec {
+                        synapse,
+                        required_fields,
+                        hash_fields,
+                        endpoint: endpoint.as_deref(),
+                        hotkey: hotkey.as_deref(),
+                        dialect: *dialect,
+                    };
+                    self.call_axons(entry, &spec, input, step_id, deadline, more_after, prefer).await
+                }
+                other => vec![self.call_http(entry, other, input, step_id, attempt_budget(deadline, more_after)).await],
+            };
+            let answered = out.iter().any(|o| o.output.is_ok());
+            parts.extend(out);
+            if answered {
+                break;
+            }
+        }
+        CallOutcome::gather(parts, SubnetError::NoTransport(entry.netuid))
+    }
+
+    /// One call over an HTTP-shaped transport (plain JSON, btauth/1, OpenAI chat).
+    async fn call_http(
+        &self,
+        entry: &LedgerEntry,
+        transport: &TransportSpec,
+        input: &Value,
+        step_id: &str,
+        timeout: Duration,
+    ) -> CallOutcome {
         let started_ms = now_ms();
         let t0 = Instant::now();
         // btauth/1 is plain HTTP JSON with signed headers: it shares the HTTP path below.
@@ -216,19 +404,17 @@ impl Adapters {
                     ("POST".into(), auth.clone()),
                 )
             }
-            TransportSpec::AxonV10 { synapse, required_fields, hash_fields, endpoint, hotkey } => {
-                let spec = bittensor::AxonSpec {
-                    synapse,
-                    required_fields,
-                    hash_fields,
-                    endpoint: endpoint.as_deref(),
-                    hotkey: hotkey.as_deref(),
-                };
-                return self.call_axon(entry, &spec, input, step_id, timeout).await;
+            TransportSpec::AxonV10 { .. } => {
+                return CallOutcome::refused(SubnetError::Other("an axon transport on the HTTP path".into()));
             }
         };
         let (method, auth) = target;
         let result = self.http_call(entry.netuid, &endpoint, &method, &auth, btauth_key, &body, timeout).await;
+        // Refused by the network policy, no operator credential, a request that cannot be
+        // built: nothing reached the subnet, so there is nothing to receipt.
+        if let Err(e @ (SubnetError::MissingSecret(_) | SubnetError::Refused(_) | SubnetError::Other(_))) = &result {
+            return CallOutcome::refused(e.clone());
+        }
         let latency_ms = t0.elapsed().as_millis() as u64;
         let req_digest = request_digest(&body).unwrap_or(Digest([0; 32]));
         let mut response_body = Value::Null;
@@ -303,6 +489,7 @@ impl Adapters {
             evidence: Some(CallEvidence { request: body, response: response_body }),
             output,
             drift,
+            attempts: Vec::new(),
         }
     }
 

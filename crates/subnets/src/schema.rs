@@ -19,6 +19,24 @@ pub fn validate(schema: &Value, value: &Value, what: &str) -> Result<(), SubnetE
     }
 }
 
+/// `input` with each required top-level field it leaves out filled from that field's `default`
+/// in `schema` (e.g. SN22's `tools: ["web"]`), so every caller sends what the subnet requires
+/// without knowing each subnet. Fields without a default, and non-object inputs, are left alone.
+pub fn fill_defaults(schema: &Value, input: &Value) -> Value {
+    let (Some(obj), Some(props)) = (input.as_object(), schema.get("properties").and_then(Value::as_object)) else {
+        return input.clone();
+    };
+    let mut out = obj.clone();
+    for r in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        if !out.contains_key(r)
+            && let Some(d) = props.get(r).and_then(|p| p.get("default"))
+        {
+            out.insert(r.to_string(), d.clone());
+        }
+    }
+    Value::Object(out)
+}
+
 /// A difference between a live response and the Ledger's output schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -136,6 +154,16 @@ fn join(base: &str, k: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn required_defaults_are_filled() {
+        let schema = json!({"type": "object", "required": ["prompt", "tools", "n"], "properties": {
+            "prompt": {"type": "string"}, "tools": {"type": "array", "default": ["web"]}, "n": {"type": "integer"},
+            "count": {"type": "integer", "default": 10}}});
+        assert_eq!(fill_defaults(&schema, &json!({"prompt": "q"})), json!({"prompt": "q", "tools": ["web"]}));
+        assert_eq!(fill_defaults(&schema, &json!({"prompt": "q", "tools": []})), json!({"prompt": "q", "tools": []}));
+        assert_eq!(fill_defaults(&schema, &json!("x")), json!("x"));
+    }
 
     #[test]
     fn finds_unknown_missing_and_retyped_fields() {

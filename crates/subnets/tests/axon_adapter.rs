@@ -104,6 +104,7 @@ fn axon_transport(endpoint: Option<String>, hotkey: Option<String>) -> Transport
         hash_fields: Vec::new(),
         endpoint,
         hotkey,
+        dialect: Default::default(),
     }
 }
 
@@ -174,7 +175,7 @@ async fn axon_v10_needs_a_key_and_a_fixed_axon() {
     let signed = unsigned.with_keypair(Keypair::from_uri("//Alice").expect("key"));
     let out = signed.call(&entry(axon_transport(None, None)), &input, "s1", timeout).await;
     assert!(out.receipt.is_none());
-    assert!(matches!(out.output, Err(SubnetError::Unsupported(m)) if m.contains("fixed endpoint")));
+    assert!(matches!(out.output, Err(SubnetError::Unsupported(m)) if m.contains("metagraph view")));
 }
 
 /// Verifies btauth/1 headers like a receiver would, then answers the search.

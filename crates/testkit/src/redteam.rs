@@ -11,14 +11,20 @@
 //!   miner whose blacklist admits only validators);
 //! - **wrong-template**: genuine receipts, but a schema-valid answer filled from a template;
 //! - **lazy-cache**: answers a repeated objective from its cache;
-//! - **slow**: honest, but late in its deadline.
+//! - **slow**: honest, but late in its deadline;
+//! - **ledger-spammer**: answers tasks with the honest pipeline and floods the Ledger with
+//!   proposals that must earn nothing ([`ledger_spam`]): no-ops, unknown-field and cost
+//!   metrics, endpoint changes, a new subnet with a URL, removals of fields the subnet never
+//!   dropped, made-up capabilities and evidence, and the same proposals again after they were
+//!   decided.
 
 use std::collections::HashMap;
 
 use orchestra_keys::Keypair;
-use orchestra_proto::canonical::response_digest;
+use orchestra_proto::canonical::{Digest, response_digest};
+use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::{commitment, receipt_root, result_digest};
-use orchestra_proto::synapses::Orchestrate;
+use orchestra_proto::synapses::{LedgerProposal, Orchestrate, UpdateType};
 use serde_json::{Map, Value, json};
 
 /// A red-team strategy.
@@ -30,16 +36,18 @@ pub enum Strategy {
     WrongTemplate,
     LazyCache,
     Slow,
+    LedgerSpammer,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 6] = [
+    pub const ALL: [Strategy; 7] = [
         Strategy::Fabricator,
         Strategy::Replayer,
         Strategy::Copier,
         Strategy::WrongTemplate,
         Strategy::LazyCache,
         Strategy::Slow,
+        Strategy::LedgerSpammer,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +58,7 @@ impl Strategy {
             Strategy::WrongTemplate => "wrong-template",
             Strategy::LazyCache => "lazy-cache",
             Strategy::Slow => "slow",
+            Strategy::LedgerSpammer => "ledger-spammer",
         }
     }
 
@@ -176,11 +185,79 @@ pub fn replay(old: &Orchestrate, fresh: &Orchestrate, key: &Keypair) -> Orchestr
     out
 }
 
+/// The Ledger spammer's flood for one round: every kind of proposal that must earn nothing,
+/// against each entry of `ledger`, citing `evidence` (leaves of its own genuine receipts, so
+/// validators do not skip them as unseen) or, for one of them, a made-up digest. The kinds
+/// that apply to no particular entry come first: validators take a bounded number per round.
+pub fn ledger_spam(ledger: &[LedgerEntry], evidence: &[Digest], task_id: &str, proposer: &str) -> Vec<LedgerProposal> {
+    let mut out = Vec::new();
+    let p = |e: &LedgerEntry, update_type, field: &str, old_value: Value, new_value: Value| LedgerProposal {
+        netuid: e.netuid,
+        subnet: e.name.clone(),
+        update_type,
+        field: field.to_string(),
+        old_value,
+        new_value,
+        evidence: evidence.to_vec(),
+        task_id: task_id.to_string(),
+        proposed_by: proposer.to_string(),
+    };
+    // A new subnet at the spammer's URL.
+    if let Some(e) = ledger.first() {
+        let mut fake = e.clone();
+        fake.netuid = 250;
+        fake.name = "free-credit".into();
+        let mut np = p(e, UpdateType::NewSubnet, "", Value::Null, serde_json::to_value(&fake).unwrap_or(Value::Null));
+        np.netuid = 250;
+        out.push(np);
+        // Made-up evidence.
+        let mut made_up =
+            p(e, UpdateType::SchemaChange, "output_schema.made_up", Value::Null, json!({"type": "number"}));
+        made_up.evidence = vec![Digest([7; 32])];
+        out.push(made_up);
+    }
+    for e in ledger {
+        let props = e.output_schema.get("properties").cloned().unwrap_or(Value::Null);
+        // A no-op: the schema's own properties, unchanged.
+        out.push(p(e, UpdateType::SchemaChange, "output_schema.properties", props.clone(), props.clone()));
+        // Metrics: an unknown field, and the cost (cheaper routing for free).
+        out.push(p(e, UpdateType::MetricsUpdate, "metrics.quality_bonus", Value::Null, json!(1.0)));
+        out.push(p(e, UpdateType::MetricsUpdate, "metrics.cost_micros", json!(e.metrics.cost_micros), json!(0)));
+        // An endpoint change to the spammer's own address.
+        out.push(p(e, UpdateType::EndpointChange, "transports.0.url", Value::Null, json!("http://127.0.0.1:9/mine")));
+        // A capability it already has.
+        if let Some(cap) = e.capabilities.first() {
+            out.push(p(e, UpdateType::CapabilityAdded, "capabilities", Value::Null, json!(cap)));
+        }
+        // A capability it does not have (the probe cannot show it) and a deprecation of a
+        // subnet that answers: both are probed and refuted.
+        out.push(p(e, UpdateType::CapabilityAdded, "capabilities", Value::Null, json!("free_money")));
+        out.push(p(e, UpdateType::Deprecation, "status", Value::Null, json!("deprecated")));
+        // Removal of every schema property the subnet still returns (or never returned).
+        if let Some(m) = props.as_object() {
+            for (k, v) in m.iter().take(3) {
+                out.push(p(
+                    e,
+                    UpdateType::SchemaChange,
+                    &format!("output_schema.properties.{k}"),
+                    v.clone(),
+                    Value::Null,
+                ));
+            }
+        }
+        // A field the subnet never returns.
+        out.push(p(e, UpdateType::SchemaChange, "output_schema.spam_field", Value::Null, json!({"type": "string"})));
+    }
+    out
+}
+
 /// What a replayer or a lazy cache remembers.
 #[derive(Debug, Default)]
 pub struct Memory {
     pub first: Option<Orchestrate>,
     pub by_objective: HashMap<String, Orchestrate>,
+    /// The spammer's proposals, served to `LedgerProposals` pulls (sequence = index + 1).
+    pub spam: Vec<LedgerProposal>,
 }
 
 #[cfg(test)]

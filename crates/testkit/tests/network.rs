@@ -290,7 +290,9 @@ fn spawn_redteam(strategy: &str, uri: &str, chain: &str, ledger: &Path, peer: Op
 
 /// Red-team miners as real processes against the real validator binary: fabricator (the
 /// number-swapping one), replayer and copier each earn under 5% of the honest miner's
-/// incentive; a schema-valid but wrong answer scores under 0.3 of the honest one.
+/// incentive; a schema-valid but wrong answer scores under 0.3 of the honest one; the Ledger
+/// spammer (honest answers, a flood of proposals that must earn nothing) has a Ledger score of
+/// 0 and earns no more than its orchestration score merits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn red_team_miners_do_not_pay() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -309,6 +311,7 @@ async fn red_team_miners_do_not_pay() {
         "//RtWrong",
         "//RtLazy",
         "//RtSlow",
+        "//RtSpammer",
     ];
     let keys = setup_subnet(&url, 15, &uris).await;
     let (sim, _entries, ledger) = start_sim(dir.path()).await;
@@ -324,7 +327,7 @@ async fn red_team_miners_do_not_pay() {
         assert!(t0.elapsed() < Duration::from_secs(20), "the honest miner never served its axon");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let strategies = ["fabricator", "replayer", "copier", "wrong-template", "lazy-cache", "slow"];
+    let strategies = ["fabricator", "replayer", "copier", "wrong-template", "lazy-cache", "slow", "ledger-spammer"];
     let mut children = Vec::new();
     for (i, st) in strategies.iter().enumerate() {
         let peer = (*st == "copier").then(|| honest_axon.clone());
@@ -351,6 +354,7 @@ async fn red_team_miners_do_not_pay() {
     let honest = inc[1] as f64;
     let share = |i: usize| inc[i] as f64 / honest;
     let score = |i: usize| scores[keys[i].ss58()][0].as_f64().unwrap_or(0.0);
+    let ledger_score = |i: usize| scores[keys[i].ss58()][1].as_f64().unwrap_or(f64::NAN);
     eprintln!("incentive relative to honest ({honest}):");
     for (i, st) in strategies.iter().enumerate() {
         eprintln!(
@@ -364,6 +368,25 @@ async fn red_team_miners_do_not_pay() {
         assert!(share(i + 2) < 0.05, "{st} earns {:.3} of the honest miner's incentive", share(i + 2));
     }
     assert!(score(5) < 0.3 * score(1), "wrong-template scores {} vs honest {}", score(5), score(1));
+    // The Ledger spammer: its flood reached governance (refused on arrival or refuted by a
+    // probe), earned no Ledger credit, and its incentive is what its orchestration merits.
+    let spam = 8;
+    let log = std::fs::read_to_string(dir.path().join("validator.log")).unwrap_or_default();
+    let refused =
+        log.lines().filter(|l| l.contains("malformed proposal refused") && l.contains(keys[spam].ss58())).count();
+    assert!(refused > 0, "the spammer's proposals never reached governance:\n{log}");
+    // Threat model M6 end to end: the proposal citing a made-up digest is skipped unseen.
+    let skipped =
+        log.lines().any(|l| l.contains("cites evidence this validator has not seen") && l.contains(keys[spam].ss58()));
+    assert!(skipped, "the made-up evidence was not skipped:\n{log}");
+    assert_eq!(ledger_score(spam), 0.0, "the spammer's Ledger score");
+    let merit = score(spam) / score(1).max(1e-9);
+    eprintln!("  ledger-spammer: {refused} proposals refused on arrival, orchestration {merit:.3} of honest");
+    assert!(
+        share(spam) <= merit * 1.25 + 0.05,
+        "the spammer earns {:.3} of the honest incentive for {merit:.3} of its orchestration score",
+        share(spam)
+    );
     let _ = validator.kill();
     let _ = validator.wait();
     for mut c in children {

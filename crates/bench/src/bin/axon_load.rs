@@ -8,7 +8,7 @@
 //! omission). With `--pid` the axon's CPU time is read from procfs and throughput is also given
 //! per core of the axon. Prints one JSON line with the results.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -71,10 +71,6 @@ struct Args {
     axon_metrics: bool,
 }
 
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-}
-
 struct Conn {
     stream: TcpStream,
     uuid: String,
@@ -88,9 +84,9 @@ impl Conn {
         Ok(Conn { stream, uuid: uuid::Uuid::new_v4().to_string(), buf: Vec::with_capacity(8192) })
     }
 
-    /// One signed request (the nonce is now).
+    /// One signed request (the nonce is now, strictly increasing per process).
     fn build(&self, a: &Args, key: &Keypair, host_header: &str) -> Vec<u8> {
-        let nonce = now_ns();
+        let nonce = orchestra_proto::nonce::next_nonce();
         let bh = if a.hash_fields { body_hash_from_strs(&[a.query.as_str()]) } else { EMPTY_BODY_HASH.to_string() };
         let dh = key.ss58();
         let msg = wire::dendrite_message(nonce, dh, &a.axon_hotkey, &self.uuid, &bh);

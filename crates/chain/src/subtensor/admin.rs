@@ -11,7 +11,7 @@ use subxt::rpcs::client::RpcParams;
 
 use super::{SubtensorChain, SubtensorConfig, account, calls, rpc_err};
 use crate::admin::{ChainAdmin, Hyperparam};
-use crate::devnet_api::SignerRole;
+use crate::types::SignerRole;
 use crate::{ChainError, NetUid};
 
 fn u(v: impl Into<u128>) -> Value {
@@ -94,6 +94,28 @@ impl SubtensorChain {
         let mut params = RpcParams::new();
         params.push(serde_json::json!({ "count": blocks })).map_err(|e| ChainError::InvalidInput(e.to_string()))?;
         conn.rpc.request::<serde_json::Value>("dev_newBlock", params).await.map_err(rpc_err)?;
+        Ok(())
+    }
+}
+
+impl SubtensorChain {
+    /// On chopsticks, sets the free balance of each of `accounts` (SS58) to `free` rao with
+    /// `dev_setStorage` (`System.Account`): funding many local accounts in one call instead of a
+    /// transfer each. Only for accounts without history (it resets their nonce).
+    pub async fn dev_fund(&self, accounts: &[String], free: u64) -> Result<(), ChainError> {
+        for a in accounts {
+            account(a)?;
+        }
+        let conn = self.conn().await?;
+        let rows: Vec<serde_json::Value> = accounts
+            .iter()
+            .map(|a| serde_json::json!([[a], {"providers": 1, "data": {"free": free.to_string()}}]))
+            .collect();
+        let mut params = RpcParams::new();
+        params
+            .push(serde_json::json!({ "System": { "Account": rows } }))
+            .map_err(|e| ChainError::InvalidInput(e.to_string()))?;
+        conn.rpc.request::<serde_json::Value>("dev_setStorage", params).await.map_err(rpc_err)?;
         Ok(())
     }
 }

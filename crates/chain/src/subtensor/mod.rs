@@ -6,49 +6,47 @@
 //! the metadata describes their output (finney), storage maps by name otherwise ([`storage`];
 //! spec 218). [`ChainAdmin`](crate::ChainAdmin) is implemented for dev chains whose Sudo key is
 //! the client's coldkey. A dropped WebSocket is reopened with exponential backoff.
+//!
+//! By concern: `network` (named networks and endpoints), `connection` (the WebSocket, backoff,
+//! reconnects, reads retried once), `metadata` (the check at connect), `submit` (signing, dry run,
+//! submission), `tx_errors` (failures named as the chain names them), [`calls`] and [`balances`]
+//! (the extrinsics built), [`storage`] and [`decode`] (reads), `admin` (dev-chain set-up).
 
 mod admin;
+pub mod balances;
 pub mod calls;
 pub mod config;
+mod connection;
 pub mod decode;
 mod metadata;
 mod network;
 pub mod storage;
+mod submit;
 mod tx_errors;
 
 use std::fmt;
-use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use orchestra_keys::{Keypair, PublicKey};
-use subxt::OnlineClient;
-use subxt::backend::LegacyBackend;
-use subxt::config::RpcConfigFor;
-use subxt::config::transaction_extensions::CheckMortalityParams;
-use subxt::extrinsics::ExtrinsicEvents;
 use subxt::metadata::ArcMetadata;
-use subxt::rpcs::client::{JsonrpseeRpcClient, RpcClient, jsonrpsee_client};
-use subxt::rpcs::methods::LegacyRpcMethods;
-use subxt::tx::{Signer, TransactionStatus, ValidationResult};
-use subxt::utils::{AccountId32, MultiSignature};
+use subxt::utils::AccountId32;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::devnet_api::SignerRole;
 use crate::types::{
-    AxonServe, Commitment, CommitmentData, Hyperparams, Metagraph, NetUid, ServeAxonArgs, TxOutcome, WeightsReveal,
-    WeightsSubmission,
+    AxonServe, Commitment, CommitmentData, ExtrinsicReceipt, Hyperparams, Metagraph, NetUid, ServeAxonArgs, SignerRole,
+    TxOutcome, TxRef, WeightsReveal, WeightsSubmission,
 };
 use crate::{Chain, ChainError};
 pub use config::{
     ChargeTransactionPaymentWrapper, SUPPORTED_EXTENSIONS, SubtensorConfig, SubtensorExtensions, TxParams,
 };
+use connection::{Conn, open_with_backoff};
 pub use metadata::{MECHANISM_CALLS, MetadataReport, REQUIRED_CALLS, REQUIRED_STORAGE, check_metadata};
 pub use network::{FINNEY_ENDPOINT, LOCAL_ENDPOINT, Network, TEST_ENDPOINT};
+pub use submit::KeypairSigner;
 pub use tx_errors::{dispatch_error, invalid_transaction, parse_custom_code};
-use tx_errors::{events_error, invalid_from_message, submit_error, unknown_transaction};
 
 /// Tuning of [`SubtensorChain`].
 #[derive(Clone, Debug)]
@@ -87,55 +85,6 @@ impl Default for SubtensorOptions {
             reconnect_backoff: Duration::from_millis(500),
             reconnect_backoff_max: Duration::from_secs(30),
         }
-    }
-}
-
-/// Signs extrinsics with an sr25519 [`Keypair`] (a hotkey or coldkey).
-#[derive(Clone)]
-pub struct KeypairSigner {
-    account: AccountId32,
-    key: Keypair,
-}
-
-impl fmt::Debug for KeypairSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeypairSigner").field("account", &self.key.ss58()).finish()
-    }
-}
-
-impl KeypairSigner {
-    /// A signer for `key`.
-    pub fn new(key: Keypair) -> Self {
-        KeypairSigner { account: AccountId32(key.public().0), key }
-    }
-
-    /// The signer's SS58 address.
-    pub fn ss58(&self) -> &str {
-        self.key.ss58()
-    }
-}
-
-impl Signer<SubtensorConfig> for KeypairSigner {
-    fn account_id(&self) -> AccountId32 {
-        self.account
-    }
-
-    fn sign(&self, signer_payload: &[u8]) -> MultiSignature {
-        MultiSignature::Sr25519(self.key.sign(signer_payload))
-    }
-}
-
-/// One open connection.
-#[derive(Clone)]
-struct Conn {
-    api: OnlineClient<SubtensorConfig>,
-    rpc: RpcClient,
-    ws: Arc<JsonrpseeRpcClient>,
-}
-
-impl Conn {
-    fn legacy(&self) -> LegacyRpcMethods<RpcConfigFor<SubtensorConfig>> {
-        LegacyRpcMethods::new(self.rpc.clone())
     }
 }
 
@@ -245,162 +194,6 @@ impl SubtensorChain {
         self.checked_spec.store(spec, Ordering::Release);
         tracing::debug!(spec, extensions = ?report.extensions, "subtensor metadata checked");
         Ok(Some(report))
-    }
-
-    /// The current connection, reopened first if the WebSocket is closed.
-    async fn conn(&self) -> Result<Conn, ChainError> {
-        let conn = self.conn.read().await.clone();
-        if conn.ws.is_connected() { Ok(conn) } else { self.reconnect().await }
-    }
-
-    async fn reconnect(&self) -> Result<Conn, ChainError> {
-        // One task reconnects; the others wait and then reuse its connection.
-        let _guard = self.reconnecting.lock().await;
-        let current = self.conn.read().await.clone();
-        if current.ws.is_connected() {
-            return Ok(current);
-        }
-        tracing::warn!(network = %self.network, "subtensor connection lost; reconnecting");
-        let fresh = open_with_backoff(self.network.endpoint(), &self.config, &self.opts).await?;
-        *self.conn.write().await = fresh.clone();
-        Ok(fresh)
-    }
-
-    /// Runs a read with the request timeout; if it fails because the connection dropped, runs it
-    /// once more on a fresh connection.
-    async fn read<T, F, Fut>(&self, what: &'static str, f: F) -> Result<T, ChainError>
-    where
-        F: Fn(Conn) -> Fut,
-        Fut: Future<Output = Result<T, ChainError>>,
-    {
-        let conn = self.conn().await?;
-        let first = tokio::time::timeout(self.opts.request_timeout, f(conn.clone())).await;
-        match first {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if conn.ws.is_connected() => Err(e),
-            Ok(Err(_)) => {
-                let conn = self.reconnect().await?;
-                tokio::time::timeout(self.opts.request_timeout, f(conn))
-                    .await
-                    .map_err(|_| ChainError::Timeout { what, after: self.opts.request_timeout })?
-            }
-            Err(_) => Err(ChainError::Timeout { what, after: self.opts.request_timeout }),
-        }
-    }
-
-    fn signer(&self, role: SignerRole) -> Result<&KeypairSigner, ChainError> {
-        match role {
-            SignerRole::Hotkey => self.hotkey.as_ref(),
-            SignerRole::Coldkey => self.coldkey.as_ref(),
-        }
-        .ok_or(ChainError::MissingSigner(role.as_str()))
-    }
-
-    /// Signs `call` with `signer`, dry-runs it, submits it and waits for inclusion (or
-    /// finalization), mapping every failure to a named [`ChainError`] where the chain named it.
-    async fn submit(&self, signer: &KeypairSigner, call: calls::Call) -> Result<TxOutcome, ChainError> {
-        self.submit_with_events(signer, call).await.map(|(outcome, _)| outcome)
-    }
-
-    /// [`SubtensorChain::submit`], also returning the extrinsic's events.
-    async fn submit_with_events(
-        &self,
-        signer: &KeypairSigner,
-        call: calls::Call,
-    ) -> Result<(TxOutcome, ExtrinsicEvents<SubtensorConfig>), ChainError> {
-        let conn = self.conn().await?;
-        let fut = self.submit_on(conn, signer, call);
-        tokio::time::timeout(self.opts.tx_timeout, fut)
-            .await
-            .map_err(|_| ChainError::Timeout { what: "transaction", after: self.opts.tx_timeout })?
-    }
-
-    async fn submit_on(
-        &self,
-        conn: Conn,
-        signer: &KeypairSigner,
-        call: calls::Call,
-    ) -> Result<(TxOutcome, ExtrinsicEvents<SubtensorConfig>), ChainError> {
-        let at = conn.api.at_current_block().await.map_err(rpc_err)?;
-        self.ensure_checked(at.metadata(), at.spec_version(), at.transaction_version())?;
-        // The pool-aware nonce (`system_accountNextIndex`), as the Python SDK uses: the runtime API
-        // at the finalized block would miss this key's transactions still in the pool.
-        let nonce = conn.legacy().system_account_next_index(&signer.account).await.map_err(rpc_err)?;
-        let params = TxParams {
-            tip: self.opts.tip,
-            mortality: CheckMortalityParams::mortal_from_unchecked(
-                self.opts.mortality_blocks,
-                at.block_number(),
-                at.block_hash(),
-            ),
-            nonce: Some(nonce),
-        };
-        let tx = at
-            .tx()
-            .create_v4_signable_offline(&call, params.into_params())
-            .and_then(|mut s| s.sign(signer))
-            .map_err(|e| ChainError::Metadata(format!("cannot build the transaction: {e}")))?;
-        if self.opts.validate_before_submit {
-            match tx.validate().await.map_err(rpc_err)? {
-                ValidationResult::Valid(_) => {}
-                ValidationResult::Invalid(i) => return Err(invalid_transaction(&i)),
-                ValidationResult::Unknown(u) => return Err(unknown_transaction(&u)),
-            }
-        }
-        let mut progress = tx.submit_and_watch().await.map_err(|e| submit_error(&e))?;
-        let extrinsic_hash = Some(format!("{:?}", progress.extrinsic_hash()));
-        while let Some(status) = progress.next().await {
-            let in_block = match status.map_err(rpc_err)? {
-                TransactionStatus::InBestBlock(b) if !self.opts.wait_for_finalization => b,
-                TransactionStatus::InFinalizedBlock(b) => b,
-                TransactionStatus::Invalid { message } => return Err(invalid_from_message(&message)),
-                TransactionStatus::Error { message } | TransactionStatus::Dropped { message } => {
-                    return Err(ChainError::NotIncluded(message));
-                }
-                _ => continue,
-            };
-            let events = in_block.wait_for_success().await.map_err(|e| events_error(&e))?;
-            let block_number = in_block.at().await.ok().map(|c| c.block_number());
-            let outcome =
-                TxOutcome { block_hash: Some(format!("{:?}", in_block.block_hash())), block_number, extrinsic_hash };
-            return Ok((outcome, events));
-        }
-        Err(ChainError::NotIncluded("the node closed the transaction status stream".into()))
-    }
-}
-
-async fn open(endpoint: &str, config: &SubtensorConfig) -> Result<Conn, ChainError> {
-    let conn_err =
-        |e: &dyn fmt::Display| ChainError::Connection { endpoint: endpoint.to_string(), reason: e.to_string() };
-    let ws = Arc::new(jsonrpsee_client(endpoint).await.map_err(|e| conn_err(&e))?);
-    let rpc = RpcClient::new(ws.clone());
-    // The legacy JSON-RPC methods only, as the Python SDK uses: public subtensor endpoints serve
-    // them, and chainHead's follow subscriptions and block pinning add failure modes we gain
-    // nothing from. It is also the path the mock-node tests exercise.
-    let backend = Arc::new(LegacyBackend::builder().build(rpc.clone()));
-    let api = OnlineClient::from_backend_with_config(config.clone(), backend).await.map_err(|e| conn_err(&e))?;
-    Ok(Conn { api, rpc, ws })
-}
-
-/// Opens a connection, retrying with exponential backoff up to `reconnect_attempts` times.
-async fn open_with_backoff(
-    endpoint: &str,
-    config: &SubtensorConfig,
-    opts: &SubtensorOptions,
-) -> Result<Conn, ChainError> {
-    let mut delay = opts.reconnect_backoff;
-    let mut attempt = 0u32;
-    loop {
-        match open(endpoint, config).await {
-            Ok(c) => return Ok(c),
-            Err(e) if attempt >= opts.reconnect_attempts => return Err(e),
-            Err(e) => {
-                attempt += 1;
-                tracing::warn!(endpoint, attempt, error = %e, retry_in = ?delay, "cannot connect to subtensor");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(opts.reconnect_backoff_max);
-            }
-        }
     }
 }
 
@@ -529,6 +322,22 @@ impl Chain for SubtensorChain {
         let key = account(hotkey)?;
         self.submit(self.signer(SignerRole::Coldkey)?, calls::burned_register(netuid, key)).await
     }
+
+    async fn free_balance(&self, account_ss58: &str) -> Result<u64, ChainError> {
+        let key = account(account_ss58)?;
+        self.read("balance", |c| async move { balances::free_balance(&c, key).await }).await
+    }
+
+    async fn transfer(&self, dest: &str, amount: u64, remark: Option<&[u8]>) -> Result<TxOutcome, ChainError> {
+        let dest = account(dest)?;
+        let signer = self.signer(SignerRole::Coldkey)?;
+        let md = self.conn().await?.api.at_current_block().await.map_err(rpc_err)?.metadata();
+        self.submit(signer, balances::transfer_call(&md, dest, amount, remark)?).await
+    }
+
+    async fn extrinsic_receipt(&self, at: &TxRef) -> Result<Option<ExtrinsicReceipt>, ChainError> {
+        self.read("extrinsic receipt", |c| async move { balances::receipt(&c, at).await }).await
+    }
 }
 
 impl SubtensorChain {
@@ -539,38 +348,5 @@ impl SubtensorChain {
             )));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use subxt::tx::TransactionInvalid;
-
-    use super::*;
-
-    #[test]
-    fn networks() {
-        assert_eq!("finney".parse::<Network>().unwrap().endpoint(), "wss://entrypoint-finney.opentensor.ai:443");
-        assert_eq!("test".parse::<Network>().unwrap().endpoint(), "wss://test.finney.opentensor.ai:443");
-        assert_eq!("local".parse::<Network>().unwrap().endpoint(), "ws://127.0.0.1:9944");
-        let custom: Network = "ws://10.0.0.5:9945".parse().unwrap();
-        assert_eq!(custom, Network::Custom("ws://10.0.0.5:9945".into()));
-        assert_eq!(custom.to_string(), "ws://10.0.0.5:9945");
-        assert!("mainnet".parse::<Network>().is_err());
-        assert!("http://x".parse::<Network>().is_err());
-    }
-
-    #[test]
-    fn custom_codes_from_node_messages() {
-        assert_eq!(parse_custom_code("Invalid Transaction (1010): Custom error: 6"), Some(6));
-        assert_eq!(parse_custom_code(r#"data: Some(RawValue("Custom error: 255"))"#), Some(255));
-        assert_eq!(parse_custom_code("Transaction is outdated"), None);
-        let e = invalid_from_message("Custom error: 12");
-        assert!(e.is("ServingRateLimitExceeded") && e.is_rate_limited());
-        let e = invalid_transaction(&TransactionInvalid::Custom(6));
-        assert!(e.is("RateLimitExceeded"));
-        let e = invalid_transaction(&TransactionInvalid::Payment);
-        assert!(e.is("Payment"));
     }
 }

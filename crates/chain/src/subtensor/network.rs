@@ -64,3 +64,21 @@ impl fmt::Display for Network {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        assert_eq!("finney".parse::<Network>().unwrap().endpoint(), "wss://entrypoint-finney.opentensor.ai:443");
+        assert_eq!("test".parse::<Network>().unwrap().endpoint(), "wss://test.finney.opentensor.ai:443");
+        assert_eq!("local".parse::<Network>().unwrap().endpoint(), "ws://127.0.0.1:9944");
+        let custom: Network = "ws://10.0.0.5:9945".parse().unwrap();
+        assert_eq!(custom, Network::Custom("ws://10.0.0.5:9945".into()));
+        assert_eq!(custom.to_string(), "ws://10.0.0.5:9945");
+        assert!("mainnet".parse::<Network>().is_err());
+        assert!("http://x".parse::<Network>().is_err());
+    }
+}

@@ -76,3 +76,24 @@ pub(super) fn events_error(e: &TransactionEventsError) -> ChainError {
         other => rpc_err(other),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use subxt::tx::TransactionInvalid;
+
+    use super::*;
+
+    #[test]
+    fn custom_codes_from_node_messages() {
+        assert_eq!(parse_custom_code("Invalid Transaction (1010): Custom error: 6"), Some(6));
+        assert_eq!(parse_custom_code(r#"data: Some(RawValue("Custom error: 255"))"#), Some(255));
+        assert_eq!(parse_custom_code("Transaction is outdated"), None);
+        let e = invalid_from_message("Custom error: 12");
+        assert!(e.is("ServingRateLimitExceeded") && e.is_rate_limited());
+        let e = invalid_transaction(&TransactionInvalid::Custom(6));
+        assert!(e.is("RateLimitExceeded"));
+        let e = invalid_transaction(&TransactionInvalid::Payment);
+        assert!(e.is("Payment"));
+    }
+}

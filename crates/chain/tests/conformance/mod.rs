@@ -219,5 +219,49 @@ pub async fn run(env: &Env) -> Report {
     assert!(v.last_update > 0, "[{name}] validator last_update");
     clock.step("epochs + metagraph");
 
+    // 8. A payment: a transfer with a bound remark, read back from its block as a payee would.
+    payment(env, &mut clock).await;
+
     Report { netuid, steps: clock.steps, final_metagraph: m, reveal: reveal_result.ok() }
+}
+
+/// Transfers 1.5 TAO //Alice → //Ferdie with a reference remark, then reads the extrinsic back:
+/// signer, success, the `Balances.Transfer` and `System.Remarked` events, finality; a plain
+/// transfer has no remark; an unknown extrinsic is not found; an overdraft fails.
+async fn payment(env: &Env, clock: &mut Clock) {
+    let name = env.name;
+    let (alice, ferdie) = (ss58(OWNER), ss58("//Ferdie"));
+    let amount = 1_500_000_000;
+    let before = env.owner.free_balance(&ferdie).await.expect("free_balance");
+    let reference = b"orchestra:key:conformance";
+    let paid =
+        env.owner.transfer(&ferdie, amount, Some(reference)).await.unwrap_or_else(|e| panic!("[{name}] transfer: {e}"));
+    println!("[{name}] payment {paid:?}");
+    let at = paid.tx_ref().expect("the outcome names the extrinsic");
+    let early = env.owner.extrinsic_receipt(&at).await.expect("receipt").expect("the extrinsic is in its block");
+    println!("[{name}] receipt before the next block: finalized {}", early.finalized);
+    env.admin.advance_blocks(1).await.expect("advance");
+    let r = env.owner.extrinsic_receipt(&at).await.expect("receipt").expect("the extrinsic is in its block");
+    println!("[{name}] receipt {r:?}");
+    assert!(r.finalized, "[{name}] finalized after the next block");
+    assert!(r.success, "[{name}] success");
+    assert_eq!(r.signer.as_deref(), Some(alice.as_str()), "[{name}] signer");
+    assert_eq!(r.paid(&alice, &ferdie), amount, "[{name}] Balances.Transfer to //Ferdie");
+    assert!(r.has_remark(&alice, reference), "[{name}] System.Remarked with the reference");
+    assert!(!r.has_remark(&alice, b"something else"), "[{name}] only that remark");
+    let after = env.owner.free_balance(&ferdie).await.expect("free_balance");
+    assert_eq!(after - before, amount, "[{name}] //Ferdie's free balance grew by the amount");
+
+    let plain = env.owner.transfer(&ferdie, 1_000_000, None).await.expect("plain transfer");
+    env.admin.advance_blocks(1).await.expect("advance");
+    let r = env.owner.extrinsic_receipt(&plain.tx_ref().expect("ref")).await.expect("receipt").expect("found");
+    assert!(r.remarks.is_empty() && r.paid(&alice, &ferdie) == 1_000_000, "[{name}] a plain transfer: {r:?}");
+
+    let mut unknown = at.clone();
+    unknown.extrinsic_hash = format!("0x{}", "ab".repeat(32));
+    assert!(env.owner.extrinsic_receipt(&unknown).await.expect("receipt").is_none(), "[{name}] unknown extrinsic");
+    let over = env.owner.transfer(&ferdie, u64::MAX / 2, Some(reference)).await;
+    println!("[{name}] overdraft: {over:?}");
+    assert!(over.is_err(), "[{name}] an overdraft fails");
+    clock.step("transfer with remark + receipt");
 }

@@ -32,6 +32,8 @@
 //! method, path, sha256 of the raw body, nonce, sender and receiver; same replay cache.
 
 mod batch;
+#[cfg(test)]
+mod fuzz_tests;
 mod reply;
 mod verify;
 
@@ -49,10 +51,9 @@ use std::convert::Infallible;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{Method, header};
 use axum::response::Response;
-use axum::serve::ListenerExt;
 use futures::{FutureExt, StreamExt};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use orchestra_keys::{Keypair, PublicKey};
@@ -67,6 +68,7 @@ use crate::keycache::KeyCache;
 use crate::metagraph::{BlacklistPolicy, MetagraphHandle, Peer};
 use crate::metrics::{AxonMetrics, RouteMetrics};
 use crate::replay::ReplayCache;
+use crate::serve::{BodyError, ServeLimits, Server};
 use verify::Claim;
 
 /// The reserved name of the SDK's default ping route.
@@ -110,9 +112,14 @@ pub struct AxonConfig {
     pub max_request_timeout: Duration,
     /// Who may call.
     pub policy: BlacklistPolicy,
-    /// Serve `GET /metrics` (Prometheus text) on the axon port too. Default off: miners usually
-    /// keep metrics off the public port.
+    /// Serve `GET /metrics` (Prometheus text) on the axon port too. Default off.
     pub serve_metrics: bool,
+    /// With `serve_metrics`: answer `/metrics` to any peer. Default off: only loopback peers
+    /// get them (others get 403), like the validator's `--api.public_status`.
+    pub public_metrics: bool,
+    /// Connection-level limits of the axon's server (timeouts, connection, in-flight and body
+    /// byte caps; see [`crate::serve`]). Its body size limit is `max_body_bytes` above.
+    pub server: ServeLimits,
     /// Verifying keys kept decompressed (default 100 000 hotkeys).
     pub key_cache_capacity: usize,
     /// Most request signatures verified in one batch (default 64; 1 = no batching). Requests
@@ -138,6 +145,8 @@ impl Default for AxonConfig {
             max_request_timeout: Duration::from_secs(600),
             policy: BlacklistPolicy::default(),
             serve_metrics: false,
+            public_metrics: false,
+            server: ServeLimits::default(),
             key_cache_capacity: 100_000,
             verify_batch_max: 64,
             verify_batch_wait: Duration::from_micros(200),
@@ -168,7 +177,17 @@ impl AxonConfig {
         if self.key_cache_capacity == 0 {
             return bad("key_cache_capacity must be > 0");
         }
+        self.server_limits().validate().map_err(NetError::Config)?;
         Ok(())
+    }
+
+    /// The server's limits with the axon's own body limit.
+    fn server_limits(&self) -> ServeLimits {
+        ServeLimits {
+            max_body_bytes: self.max_body_bytes,
+            max_body_bytes_in_flight: self.server.max_body_bytes_in_flight.max(self.max_body_bytes),
+            ..self.server.clone()
+        }
     }
 }
 
@@ -531,16 +550,13 @@ impl Axon {
                 }
             })
         });
-        // A plain service rather than an axum Router: every path is looked up in our own
-        // route table anyway, and the Router's layers cost allocations on every request.
-        let make = MakeAxonService { shared: Arc::clone(&shared) };
-        let listener = listener.tap_io(|tcp| {
-            // Small request/response pairs: never wait for Nagle.
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::trace!("TCP_NODELAY: {e}");
-            }
-        });
-        let result = axum::serve(listener, make).with_graceful_shutdown(shutdown).await.map_err(NetError::Serve);
+        // The server's Router holds only a fallback: every path is looked up in our own route
+        // table anyway, and a plain service skips the extractors' work on every request.
+        let app = axum::Router::new().fallback_service(AxonService { shared: Arc::clone(&shared) });
+        let server = Server::new(shared.cfg.server_limits())
+            .map_err(NetError::Config)?
+            .with_stats(shared.metrics.server.clone());
+        let result = server.serve(listener, app, shutdown).await.map_err(NetError::Serve);
         if let Some(s) = sweeper {
             s.abort();
         }
@@ -549,33 +565,10 @@ impl Axon {
     }
 }
 
-/// Makes one [`AxonService`] per accepted connection (it knows the peer's address).
-struct MakeAxonService {
-    shared: Arc<Shared>,
-}
-
-impl<L> tower::Service<axum::serve::IncomingStream<'_, L>> for MakeAxonService
-where
-    L: axum::serve::Listener<Addr = SocketAddr>,
-{
-    type Response = AxonService;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<AxonService, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, incoming: axum::serve::IncomingStream<'_, L>) -> Self::Future {
-        std::future::ready(Ok(AxonService { shared: Arc::clone(&self.shared), remote: *incoming.remote_addr() }))
-    }
-}
-
-/// One connection's request handler: [`dispatch`].
+/// The request handler: [`dispatch`], with the peer address the server put in the request.
 #[derive(Clone)]
 struct AxonService {
     shared: Arc<Shared>,
-    remote: SocketAddr,
 }
 
 impl tower::Service<Request> for AxonService {
@@ -588,7 +581,10 @@ impl tower::Service<Request> for AxonService {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let (shared, remote) = (Arc::clone(&self.shared), self.remote);
+        let shared = Arc::clone(&self.shared);
+        // The serving loop always sets it; without it the peer counts as remote (no /metrics).
+        let remote =
+            req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
         Box::pin(async move { Ok(dispatch(shared, remote, req).await) })
     }
 }
@@ -601,6 +597,10 @@ async fn dispatch(shared: Arc<Shared>, remote: SocketAddr, req: Request) -> Resp
     let name = path.split('/').nth(1).unwrap_or("");
     let Some(entry) = shared.routes.get(name) else {
         if name == "metrics" && shared.cfg.serve_metrics && parts.method == Method::GET {
+            if !metrics_visible_to(&shared.cfg, remote) {
+                let msg = "metrics are served to loopback peers only; the operator can make them public";
+                return reply::error(403, msg, PING_NAME, start);
+            }
             let mut resp = Response::new(Body::from(shared.metrics.encode()));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -623,6 +623,11 @@ async fn dispatch(shared: Arc<Shared>, remote: SocketAddr, req: Request) -> Resp
     };
     shared.metrics.record(Some(&entry.metrics), resp.status().as_u16(), start.elapsed().as_secs_f64());
     resp
+}
+
+/// `/metrics` shows every caller's request counts: loopback peers only unless public.
+fn metrics_visible_to(cfg: &AxonConfig, remote: SocketAddr) -> bool {
+    cfg.public_metrics || remote.ip().to_canonical().is_loopback()
 }
 
 /// Steps 2–9 of the table in the module docs, then the route (steps 10–13).
@@ -682,18 +687,27 @@ async fn check(
         verify::Claim::V10(_) => Some(claim.verify(shared, &parts.method, path_and_query, &[], fresh).await?),
         verify::Claim::BtAuth(_) => None,
     };
-    // A client trickling its body must not hold a connection past its own timeout. A body
-    // that has already arrived whole (the usual small request) is taken without arming a timer.
+    // A client trickling its body must not hold a connection past its own timeout, nor past
+    // the server's body timeout (the timeout header is not signed). A body that has already
+    // arrived whole (the usual small request) is taken without arming a timer.
+    let body_timeout = timeout.min(cfg.server.body_read_timeout);
+    let late = || {
+        let secs = py_float_repr(body_timeout.as_secs_f64());
+        Reject::new(408, format!("Request body not received within the {secs}s timeout"))
+    };
     let mut reading = std::pin::pin!(read_body(body, cfg.max_body_bytes));
-    let body = match reading.as_mut().now_or_never() {
-        Some(body) => body?,
-        None => match tokio::time::timeout(timeout, reading).await {
-            Ok(body) => body?,
-            Err(_) => {
-                let secs = py_float_repr(timeout.as_secs_f64());
-                return Err(Reject::new(408, format!("Request body not received within the {secs}s timeout")));
-            }
+    let read = match reading.as_mut().now_or_never() {
+        Some(read) => read,
+        None => match tokio::time::timeout(body_timeout, reading).await {
+            Ok(read) => read,
+            Err(_) => return Err(late()),
         },
+    };
+    let body = match read {
+        Err(BodyRead::Server(BodyError::Timeout)) => return Err(late()),
+        Err(BodyRead::Server(e)) => return Err(Reject::new(e.status(), e.to_string())),
+        Err(BodyRead::Reject(r)) => return Err(r),
+        Ok(body) => body,
     };
     let proof = match early {
         Some(p) => p,
@@ -742,17 +756,41 @@ fn too_large(limit: usize) -> Reject {
     Reject::new(413, format!("Request body is larger than the limit of {limit} bytes"))
 }
 
+/// Why [`read_body`] failed.
+enum BodyRead {
+    /// One of the server's limits (time, size, bytes held).
+    Server(BodyError),
+    Reject(Reject),
+}
+
+impl From<Reject> for BodyRead {
+    fn from(r: Reject) -> Self {
+        BodyRead::Reject(r)
+    }
+}
+
 /// Reads the body up to `limit` bytes. A body in one chunk (the usual case) is not copied.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Reject> {
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyRead> {
     let mut stream = body.into_data_stream();
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
     let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Reject::new(400, format!("Could not read the request body: {e}")))?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(match crate::serve::body_error(&e) {
+                    Some(BodyError::TooLarge) => too_large(limit).into(),
+                    Some(BodyError::Incomplete) | None => {
+                        Reject::new(400, "Could not read the request body".to_string()).into()
+                    }
+                    Some(other) => BodyRead::Server(other),
+                });
+            }
+        };
         total += chunk.len();
         if total > limit {
-            return Err(too_large(limit));
+            return Err(too_large(limit).into());
         }
         match first.take() {
             None if rest.is_empty() => first = Some(chunk),

@@ -61,7 +61,7 @@ struct Args {
     /// Tokio worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
-    /// Also serve GET /metrics.
+    /// Also serve GET /metrics (to loopback peers unless --public-metrics).
     #[arg(long)]
     metrics: bool,
     /// Most request signatures verified in one batch (1 = every signature on its own).
@@ -70,6 +70,11 @@ struct Args {
     /// Longest a signature batch keeps gathering, in µs.
     #[arg(long, default_value_t = 200)]
     verify_batch_wait_us: u64,
+    /// Serve GET /metrics to any peer.
+    #[arg(long)]
+    public_metrics: bool,
+    #[command(flatten)]
+    server: orchestra_net::ServerArgs,
 }
 
 fn main() {
@@ -109,6 +114,8 @@ async fn serve(args: Args) -> Result<()> {
         max_queue: args.max_queue,
         rate_limit: (args.rate_limit > 0).then_some(RateLimit { per_second: args.rate_limit, burst: args.rate_limit }),
         serve_metrics: args.metrics,
+        public_metrics: args.public_metrics,
+        server: args.server.limits(),
         policy: BlacklistPolicy::allow_all(),
         verify_batch_max: args.verify_batch,
         verify_batch_wait: std::time::Duration::from_micros(args.verify_batch_wait_us),
@@ -172,5 +179,14 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        super::Args::command().debug_assert();
     }
 }

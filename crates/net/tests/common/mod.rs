@@ -58,6 +58,16 @@ pub fn python11() -> PathBuf {
     )
 }
 
+/// This machine's address on its default route, if it has one that is not loopback: a peer
+/// connecting to it is seen with that address, so "loopback only" rules can be tested.
+pub fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // No packet is sent: connecting a UDP socket only picks the route and the source address.
+    s.connect("203.0.113.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
@@ -125,7 +135,12 @@ pub struct Running {
 
 impl Running {
     pub async fn start(axon: Axon) -> Running {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Running::start_on(axon, "127.0.0.1:0").await
+    }
+
+    /// Bound to `bind` (e.g. `0.0.0.0:0` to be reached on a non-loopback address too).
+    pub async fn start_on(axon: Axon, bind: &str) -> Running {
+        let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -17,14 +17,17 @@ use orchestra_keys::Keypair;
 use orchestra_miner::pipeline::MinerCore;
 use orchestra_net::{Axon, AxonConfig, AxonTarget, BlacklistPolicy, Dendrite, DendriteConfig};
 use orchestra_proto::ledger::LedgerEntry;
-use orchestra_proto::synapses::Orchestrate;
-use orchestra_testkit::redteam::{Memory, Strategy, fabricate, replay, resign, wrong_template};
+use orchestra_proto::synapses::{LedgerProposals, Orchestrate};
+use orchestra_testkit::redteam::{Memory, Strategy, fabricate, ledger_spam, replay, resign, wrong_template};
+
+/// Spam proposals kept for `LedgerProposals` pulls.
+const SPAM_KEPT: usize = 1_000;
 use parking_lot::Mutex;
 
 #[derive(Parser, Debug)]
 #[command(name = "redteam-miner", about = "A hostile miner strategy as a real process (local networks only)")]
 struct Args {
-    /// fabricator | replayer | copier | wrong-template | lazy-cache | slow
+    /// fabricator | replayer | copier | wrong-template | lazy-cache | slow | ledger-spammer
     #[arg(long)]
     strategy: String,
     #[arg(long)]
@@ -50,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
     let key = Keypair::from_uri(&a.uri).map_err(|e| anyhow!("--uri: {e}"))?;
     let text = std::fs::read_to_string(&a.ledger_file).with_context(|| a.ledger_file.clone())?;
     let entries: Vec<LedgerEntry> = serde_json::from_str(&text).with_context(|| a.ledger_file.clone())?;
-    let core = Arc::new(MinerCore::new_local(key.clone(), entries, None).map_err(|e| anyhow!("miner: {e}"))?);
+    let core = Arc::new(MinerCore::new_local(key.clone(), entries.clone(), None).map_err(|e| anyhow!("miner: {e}"))?);
     let peer = match &a.peer {
         Some(p) => {
             let (addr, hotkey) = p.split_once('/').ok_or_else(|| anyhow!("--peer is ip:port/hotkey"))?;
@@ -69,9 +72,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let k2 = key.clone();
     let cfg = AxonConfig { policy: BlacklistPolicy::allow_all(), ..AxonConfig::default() };
+    let pulls = memory.clone();
     let axon = Axon::new(cfg, key.clone())?.attach(move |_ctx, req: Orchestrate| {
-        let (core, key, memory, peer, dendrite) =
-            (core.clone(), k2.clone(), memory.clone(), peer.clone(), dendrite.clone());
+        let (core, key, memory, peer, dendrite, entries) =
+            (core.clone(), k2.clone(), memory.clone(), peer.clone(), dendrite.clone(), entries.clone());
         async move {
             let out = match strategy {
                 Strategy::Fabricator => {
@@ -133,8 +137,35 @@ async fn main() -> anyhow::Result<()> {
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                     out
                 }
+                Strategy::LedgerSpammer => {
+                    // Honest work, then the flood: carried in the answer and served to pulls,
+                    // citing the leaves of its own genuine receipts.
+                    let mut out = core.orchestrate(req).await;
+                    let leaves: Vec<_> = out.receipts.iter().filter_map(|r| r.leaf().ok()).collect();
+                    let spam = ledger_spam(&entries, &leaves, &out.task_id, key.ss58());
+                    out.ledger_proposals.extend(spam.iter().cloned());
+                    let mut m = memory.lock();
+                    m.spam.extend(spam);
+                    let extra = m.spam.len().saturating_sub(SPAM_KEPT);
+                    m.spam.drain(..extra);
+                    out
+                }
             };
             Ok(out)
+        }
+    })?;
+    // Every strategy answers pulls; only the spammer has anything to serve. Sequence numbers
+    // restart with the process: validators re-pull what they saw, and a decided proposal sent
+    // again must earn nothing.
+    let axon = axon.attach(move |_ctx, mut req: LedgerProposals| {
+        let memory = pulls.clone();
+        async move {
+            let m = memory.lock();
+            let from = (req.since as usize).min(m.spam.len());
+            let take = (req.max as usize).clamp(1, 100);
+            req.proposals = m.spam[from..].iter().take(take).cloned().collect();
+            req.next = (from + req.proposals.len()) as u64;
+            Ok(req)
         }
     })?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", a.port)).await?;
