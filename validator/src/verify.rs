@@ -323,6 +323,7 @@ fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) ->
 /// Verify `resp` against the request that was sent. `elapsed` is the round trip the validator
 /// measured; `ledger` is the validator's own Ledger (re-probes go through it, never through
 /// endpoints the miner names); `reference` is the validator's own answer, when it has one.
+/// [`check`], then the re-probes it chose.
 #[allow(clippy::too_many_arguments)]
 pub async fn verify(
     sent: &OrchestrateRequest,
@@ -334,6 +335,31 @@ pub async fn verify(
     cfg: &VerifyConfig,
     reference: Option<&Value>,
 ) -> Verification {
+    let checked = check(sent, resp, expected_hotkey, elapsed, cfg, reference);
+    reprobe(checked, resp, ledger, adapters, cfg).await
+}
+
+/// The checks of one response that need no network (every check but the re-probes), and the
+/// receipts to re-probe.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub verification: Verification,
+    /// Receipt indexes to re-probe, in order: behind disagreeing leaves first, then cited, then
+    /// a seeded sample. Empty when a gating check failed.
+    pub reprobe: Vec<usize>,
+}
+
+/// Everything of [`verify`] but the re-probes: signature, receipt root and evidence digests,
+/// schema, grounding, citations, accuracy, cost and the choice of receipts to re-probe. CPU
+/// only (a validator's bench of verification measures this; the re-probes are network calls).
+pub fn check(
+    sent: &OrchestrateRequest,
+    resp: &Orchestrate,
+    expected_hotkey: &str,
+    elapsed: Duration,
+    cfg: &VerifyConfig,
+    reference: Option<&Value>,
+) -> Checked {
     let mut notes = Vec::new();
     let mut sub = SubScores {
         signature: false,
@@ -350,7 +376,7 @@ pub async fn verify(
     };
     let Some(result) = resp.result.as_ref() else {
         notes.push(format!("no result: {}", resp.error.as_deref().unwrap_or("the miner returned nothing")));
-        return Verification { sub, notes, reprobed: Vec::new() };
+        return Checked { verification: Verification { sub, notes, reprobed: Vec::new() }, reprobe: Vec::new() };
     };
     let echoes = resp.task_id == sent.task_id
         && resp.objective == sent.objective
@@ -359,7 +385,7 @@ pub async fn verify(
         && resp.inputs == sent.inputs;
     if !echoes {
         notes.push("the response does not echo the request that was sent".into());
-        return Verification { sub, notes, reprobed: Vec::new() };
+        return Checked { verification: Verification { sub, notes, reprobed: Vec::new() }, reprobe: Vec::new() };
     }
 
     // Signature over the commitment.
@@ -411,7 +437,7 @@ pub async fn verify(
     }
     if !(sub.signature && root_ok && sub.schema) {
         // Nothing else the response claims can be trusted; the score is zero anyway.
-        return Verification { sub, notes, reprobed: Vec::new() };
+        return Checked { verification: Verification { sub, notes, reprobed: Vec::new() }, reprobe: Vec::new() };
     }
 
     // Grounding against the bodies of successful calls only.
@@ -456,7 +482,6 @@ pub async fn verify(
 
     // Re-probes through our own Ledger entries: receipts behind disagreeing leaves first, then
     // a seeded random sample.
-    let mut reprobed = Vec::new();
     let candidates: Vec<usize> =
         resp.receipts.iter().enumerate().filter(|(_, r)| r.status == CallStatus::Ok).map(|(i, _)| i).collect();
     let mut sample: Vec<usize> =
@@ -486,6 +511,20 @@ pub async fn verify(
             sample.push(first);
         }
     }
+    Checked { verification: Verification { sub, notes, reprobed: Vec::new() }, reprobe: sample }
+}
+
+/// The re-probes [`check`] chose, through the validator's own Ledger entries, scored into its
+/// verification.
+pub async fn reprobe(
+    checked: Checked,
+    resp: &Orchestrate,
+    ledger: &[LedgerEntry],
+    adapters: &Adapters,
+    cfg: &VerifyConfig,
+) -> Verification {
+    let Checked { verification: Verification { mut sub, mut notes, .. }, reprobe: sample } = checked;
+    let mut reprobed = Vec::new();
     let probes = sample.iter().map(|&i| async move {
         let r = &resp.receipts[i];
         let Some(entry) = ledger.iter().find(|e| e.netuid == r.netuid && usable_for_verification(e)) else {
