@@ -187,7 +187,16 @@ pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = true;
     for c in s.chars() {
-        if c.is_alphanumeric() || c == '.' || c == '$' || c == '%' {
+        if c.is_ascii() {
+            // The common case, without the Unicode tables (same result for ASCII).
+            if c.is_ascii_alphanumeric() || c == '.' || c == '$' || c == '%' {
+                out.push(c.to_ascii_lowercase());
+                space = false;
+            } else if !space {
+                out.push(' ');
+                space = true;
+            }
+        } else if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
             space = false;
         } else if !space {
@@ -195,7 +204,9 @@ pub fn normalize(s: &str) -> String {
             space = true;
         }
     }
-    out.trim_end().trim_end_matches('.').to_string()
+    let keep = out.trim_end().trim_end_matches('.').len();
+    out.truncate(keep);
+    out
 }
 
 /// Numbers written in `s` (`$1,299.50` → 1299.5; `2.49/hr` → 2.49).

@@ -121,31 +121,104 @@ fn words(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
-/// [`words`] into a hash set, lowercasing into one reused buffer: the evidence's vocabulary
-/// repeats most words, so only new ones allocate.
-fn words_fast(v: &Value, out: &mut HashSet<String>, buf: &mut String) {
+/// Marks in `found` the words of `wanted` that occur among the words of `v` (the same words
+/// [`words`] yields), lowercasing into one reused buffer: the evidence is only scanned, nothing
+/// of it is stored, and its vocabulary is never built. Returns false once every wanted word is
+/// found (the rest need not be read).
+fn mark_words(v: &Value, wanted: &Wanted, found: &mut HashSet<String>, buf: &mut String) -> bool {
     match v {
-        Value::String(s) => {
-            for w in s.split(|c: char| !c.is_alphanumeric() && c != '.' && c != '$').filter(|w| !w.is_empty()) {
-                let w = w.trim_end_matches('.');
-                buf.clear();
-                if w.is_ascii() {
-                    buf.extend(w.chars().map(|c| c.to_ascii_lowercase()));
-                } else {
-                    buf.push_str(&w.to_lowercase());
+        Value::String(s) => mark_text(s, wanted, found, buf),
+        Value::Array(a) => a.iter().all(|x| mark_words(x, wanted, found, buf)),
+        Value::Object(m) => m.values().all(|x| mark_words(x, wanted, found, buf)),
+        Value::Number(n) => {
+            let t = n.to_string();
+            if wanted.words.contains(&t) {
+                found.insert(t);
+            }
+            found.len() < wanted.words.len()
+        }
+        _ => true,
+    }
+}
+
+/// The words grounding looks for, with their byte lengths (most of the evidence's words are
+/// ruled out by length before they are lowercased and hashed).
+struct Wanted {
+    words: HashSet<String>,
+    /// Bit `n` set: a wanted word is `n` bytes long (bit 63: 63 bytes or more).
+    lengths: u64,
+}
+
+impl Wanted {
+    fn new(words: HashSet<String>) -> Wanted {
+        let lengths = words.iter().fold(0u64, |m, w| m | 1 << w.len().min(63));
+        Wanted { words, lengths }
+    }
+}
+
+/// [`mark_words`] for one string: the words of [`words`] (runs of alphanumerics, `.` and `$`,
+/// trailing dots trimmed, lowercased), split bytewise where the text is ASCII.
+fn mark_text(s: &str, wanted: &Wanted, found: &mut HashSet<String>, buf: &mut String) -> bool {
+    let b = s.as_bytes();
+    let word_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'$';
+    let mut i = 0;
+    while i < b.len() {
+        // Skip separators.
+        while i < b.len() {
+            if b[i].is_ascii() {
+                if word_byte(b[i]) {
+                    break;
                 }
-                if !out.contains(buf.as_str()) {
-                    out.insert(buf.clone());
+                i += 1;
+            } else {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                if c.is_alphanumeric() {
+                    break;
                 }
+                i += c.len_utf8();
             }
         }
-        Value::Array(a) => a.iter().for_each(|x| words_fast(x, out, buf)),
-        Value::Object(m) => m.values().for_each(|x| words_fast(x, out, buf)),
-        Value::Number(n) => {
-            out.insert(n.to_string());
+        let start = i;
+        let mut ascii = true;
+        while i < b.len() {
+            if b[i].is_ascii() {
+                if !word_byte(b[i]) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                if !c.is_alphanumeric() {
+                    break;
+                }
+                ascii = false;
+                i += c.len_utf8();
+            }
         }
-        _ => {}
+        if start == i {
+            break;
+        }
+        // A run of dots trims to "", which is a word too (as in `words`).
+        let w = s[start..i].trim_end_matches('.');
+        if ascii {
+            // Lowercasing ASCII keeps the length: rule the word out before copying it.
+            if wanted.lengths & (1 << w.len().min(63)) == 0 {
+                continue;
+            }
+            buf.clear();
+            buf.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            buf.clear();
+            buf.push_str(&w.to_lowercase());
+        }
+        if wanted.words.contains(buf.as_str()) && !found.contains(buf.as_str()) {
+            found.insert(buf.clone());
+            if found.len() == wanted.words.len() {
+                return false;
+            }
+        }
     }
+    true
 }
 
 fn all_text(v: &Value, out: &mut String) {
@@ -179,8 +252,8 @@ fn leaves<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
 /// appears in a response, a short string found verbatim, or prose whose words (≥ 80%) appear.
 ///
 /// Bounded: at most [`MAX_GROUNDING_TEXT`] bytes of evidence text and
-/// [`MAX_GROUNDING_LEAVES`] leaves (an even sample) are read, and the evidence's word set is
-/// built only when a leaf is prose.
+/// [`MAX_GROUNDING_LEAVES`] leaves (an even sample) are read, and the evidence is scanned for
+/// the prose leaves' words only when a leaf is prose.
 pub fn grounding(result: &Value, responses: &[&Value]) -> f64 {
     let mut corpus = String::new();
     let mut read = 0;
@@ -209,29 +282,42 @@ pub fn grounding(result: &Value, responses: &[&Value]) -> f64 {
         let step = total as f64 / MAX_GROUNDING_LEAVES as f64;
         ls = (0..MAX_GROUNDING_LEAVES).map(|i| ls[(i as f64 * step) as usize]).collect();
     }
-    // The evidence's words, for prose leaves only: built on first use, from the text read.
-    let mut vocab: Option<HashSet<String>> = None;
+    // Prose leaves are grounded by their words: gather every prose leaf's words first, then
+    // scan the evidence once for those words only.
+    let prose: Vec<BTreeSet<String>> = ls
+        .iter()
+        .map(|v| {
+            let mut w = BTreeSet::new();
+            if matches!(v, Value::String(s) if s.len() > 80) {
+                words(v, &mut w);
+            }
+            w
+        })
+        .collect();
+    let wanted = Wanted::new(prose.iter().flatten().cloned().collect());
+    let mut found = HashSet::new();
+    if !wanted.words.is_empty() {
+        let mut buf = String::new();
+        for r in &responses[..read] {
+            if !mark_words(r, &wanted, &mut found, &mut buf) {
+                break;
+            }
+        }
+    }
     let grounded = ls
         .iter()
-        .filter(|v| match v {
+        .zip(&prose)
+        .filter(|(v, w)| match v {
             Value::Number(n) => {
                 let t = n.to_string();
                 // 2.5 may be written $2.50 in a page.
                 corpus.contains(&t) || n.as_f64().is_some_and(|f| corpus.contains(&format!("{f:.2}")))
             }
             Value::String(s) => {
-                let s_lc = s.to_lowercase();
                 if s.len() <= 80 {
-                    return corpus_lc.contains(&s_lc);
+                    return corpus_lc.contains(&s.to_lowercase());
                 }
-                let vocab = vocab.get_or_insert_with(|| {
-                    let (mut w, mut buf) = (HashSet::new(), String::new());
-                    responses[..read].iter().for_each(|r| words_fast(r, &mut w, &mut buf));
-                    w
-                });
-                let mut w = BTreeSet::new();
-                words(v, &mut w);
-                let hit = w.iter().filter(|x| vocab.contains(*x)).count();
+                let hit = w.iter().filter(|x| found.contains(*x)).count();
                 !w.is_empty() && hit as f64 / w.len() as f64 >= 0.8
             }
             _ => false,
@@ -593,13 +679,60 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn fast_words_are_the_same_words() {
+    fn marked_words_are_the_words_in_both() {
         let v = json!({"a": "Hello, World. ÉCOLE Straße ΣΟΦΟΣ $2.49 end.", "b": [1, -2.5, "x.y.", "MiXeD"], "c": null});
-        let mut slow = BTreeSet::new();
-        words(&v, &mut slow);
-        let (mut fast, mut buf) = (HashSet::new(), String::new());
-        words_fast(&v, &mut fast, &mut buf);
-        assert_eq!(slow, fast.into_iter().collect::<BTreeSet<_>>());
+        let mut all = BTreeSet::new();
+        words(&v, &mut all);
+        let words: HashSet<String> = [
+            "hello",
+            "world",
+            "école",
+            "straße",
+            "σοφος",
+            "σοφοσ",
+            "$2.49",
+            "-2.5",
+            "x.y",
+            "mixed",
+            "absent",
+            "1",
+            "end",
+            "2.5",
+        ]
+        .map(String::from)
+        .into();
+        let wanted = Wanted::new(words.clone());
+        let (mut found, mut buf) = (HashSet::new(), String::new());
+        assert!(mark_words(&v, &wanted, &mut found, &mut buf), "not every wanted word is there");
+        let expect: BTreeSet<String> = all.into_iter().filter(|w| words.contains(w)).collect();
+        assert!(expect.contains("hello") && expect.contains("1") && !expect.contains("absent"), "{expect:?}");
+        assert_eq!(expect, found.into_iter().collect::<BTreeSet<_>>());
+        // Every wanted word found: the scan stops.
+        let all_there = Wanted::new(["hello", "world"].map(String::from).into());
+        let mut found = HashSet::new();
+        assert!(!mark_words(&v, &all_there, &mut found, &mut buf));
+        assert_eq!(found.len(), 2);
+    }
+
+    /// The bytewise splitter yields exactly the words of [`words`] on mixed text.
+    #[test]
+    fn bytewise_words_are_the_words() {
+        let texts = [
+            "Hello, World. ÉCOLE Straße ΣΟΦΟΣ $2.49 end.",
+            "a..b. .c $$ x1.y2... İstanbul ǅemal ＡＢＣ 123,456 tab\tsep—dash «quote» ...",
+            "",
+            "....",
+            "mixed日本語text and 中文 words ß.",
+        ];
+        for t in texts {
+            let v = Value::String(t.to_string());
+            let mut all = BTreeSet::new();
+            words(&v, &mut all);
+            let wanted = Wanted::new(all.iter().cloned().chain(["absent".to_string()]).collect());
+            let (mut found, mut buf) = (HashSet::new(), String::new());
+            mark_words(&v, &wanted, &mut found, &mut buf);
+            assert_eq!(all, found.into_iter().collect::<BTreeSet<_>>(), "{t}");
+        }
     }
 
     #[test]
