@@ -16,7 +16,15 @@ pub struct Digest(pub [u8; 32]);
 
 impl Digest {
     pub fn to_hex(&self) -> String {
-        format!("0x{}", hex::encode(self.0))
+        // One allocation, no formatting machinery (every receipt leaf writes two of these).
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(66);
+        s.push_str("0x");
+        for b in self.0 {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        s
     }
     pub fn from_hex(s: &str) -> Result<Self, ProtoError> {
         let h = s.strip_prefix("0x").unwrap_or(s);
@@ -350,6 +358,7 @@ mod tests {
     #[test]
     fn digest_hex_round_trip() {
         let d = request_digest(&json!([1])).expect("d");
+        assert_eq!(d.to_hex(), format!("0x{}", hex::encode(d.0)));
         assert_eq!(Digest::from_hex(&d.to_hex()).expect("hex"), d);
         assert!(Digest::from_hex("0x12").is_err());
     }
