@@ -25,7 +25,7 @@ use std::time::Duration;
 use orchestra_incentive::score::SubScores;
 use orchestra_keys::{PublicKey, parse_signature_hex};
 use orchestra_proto::canonical::{request_digest, response_digest};
-use orchestra_proto::extract::{self, check_citation};
+use orchestra_proto::extract;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::{CallStatus, commitment, receipt_root, result_digest};
 use orchestra_proto::shorthand;
@@ -373,6 +373,8 @@ fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) ->
     }
     let mut notes = Vec::new();
     let mut ok = 0usize;
+    // Leaves citing the same text (a page's content) normalize it once.
+    let mut texts = extract::CitedTexts::new();
     for (path, _) in &leaves {
         let mut good = false;
         let mut why = None;
@@ -385,10 +387,7 @@ fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) ->
                 why = Some(format!("citation for {path} names failed call {}", c.receipt));
                 continue;
             }
-            let res = match schema {
-                Some(s) => extract::check_citation_under(s, result, c, &e.response),
-                None => check_citation(result, c, &e.response),
-            };
+            let res = extract::check_citation_cached(schema, result, c, &e.response, &mut texts);
             match res {
                 Ok(()) => {
                     good = true;
