@@ -50,7 +50,8 @@ pub struct StepResult {
 
 struct Shared {
     adapters: Adapters,
-    ledger: BTreeMap<u16, LedgerEntry>,
+    /// Shared with the concurrent calls of a step (a scrape fans out to many pages).
+    ledger: Arc<BTreeMap<u16, LedgerEntry>>,
     contract: Contract,
     deadline: Instant,
     task_id: String,
@@ -105,7 +106,7 @@ impl Executor {
         Executor {
             shared: Arc::new(Shared {
                 adapters,
-                ledger: ledger.iter().map(|e| (e.netuid, e.clone())).collect(),
+                ledger: Arc::new(ledger.iter().map(|e| (e.netuid, e.clone())).collect()),
                 contract,
                 deadline,
                 task_id: task_id.into(),

@@ -37,7 +37,8 @@ pub struct MinerCore {
     llm_planner: bool,
     /// How results are extracted through the LLM subnet.
     extraction: ExtractionConfig,
-    ledger: RwLock<Vec<LedgerEntry>>,
+    /// Shared by every task in flight (a task holds the snapshot it started with).
+    ledger: RwLock<Arc<Vec<LedgerEntry>>>,
     keypair: Keypair,
     store: Option<Arc<LedgerStore>>,
     proposals: Mutex<Vec<QueuedProposal>>,
@@ -63,7 +64,7 @@ impl MinerCore {
             llm_planner: false,
             extraction: ExtractionConfig::default(),
             adapters: Adapters::new()?.with_keypair(keypair.clone()),
-            ledger: RwLock::new(ledger),
+            ledger: RwLock::new(Arc::new(ledger)),
             keypair,
             store,
             proposals: Mutex::new(proposals),
@@ -112,11 +113,11 @@ impl MinerCore {
 
     /// Replace the miner's view of the Ledger (after a sync with a validator's Ledger API).
     pub fn set_ledger(&self, entries: Vec<LedgerEntry>) {
-        *self.ledger.write() = entries;
+        *self.ledger.write() = Arc::new(entries);
     }
 
     pub fn ledger(&self) -> Vec<LedgerEntry> {
-        self.ledger.read().clone()
+        self.ledger.read().as_ref().clone()
     }
 
     /// Serve one Orchestrate request. Never fails: a refused or failed task comes back with
@@ -157,7 +158,8 @@ impl MinerCore {
             .map_err(|e| MinerError::BadRequest(format!("target_schema is not a valid JSON Schema: {e}")))?;
         let deadline_ms = req.contract.deadline_ms;
         let deadline = Instant::now() + Duration::from_millis(deadline_ms);
-        let ledger = self.ledger();
+        // The snapshot, not a copy: a thousand tasks in flight share one Ledger.
+        let ledger = Arc::clone(&*self.ledger.read());
         let mut plan_calls = Vec::new();
         let plan = if self.llm_planner {
             let budget = Duration::from_millis(deadline_ms / 4);
@@ -200,14 +202,17 @@ impl MinerCore {
             receipts.push(r);
             evidence.push(e);
         }
+        // Moved, not copied: each evidence body exists once from here on.
+        let mut results = results;
         for step in &plan {
-            if let Some(r) = results.get(&step.id) {
-                receipts.extend(r.receipts.iter().cloned());
-                evidence.extend(r.evidence.iter().cloned());
-                proposals.extend(r.proposals.iter().cloned());
+            if let Some(r) = results.remove(&step.id) {
+                receipts.extend(r.receipts);
+                evidence.extend(r.evidence);
+                proposals.extend(r.proposals);
                 cost += r.cost_micros;
             }
         }
+        drop(results);
 
         // Synthesis: the LLM subnet extracts a cited answer; when none is routable or it keeps
         // failing, the deterministic fallback fills what the evidence states. The LLM gets the
@@ -220,18 +225,6 @@ impl MinerCore {
         if !llm_route.is_empty() {
             let reserve = Duration::from_millis((deadline_ms / 10).clamp(50, 2_000));
             let llm_deadline = deadline.checked_sub(reserve).unwrap_or(deadline);
-            let data_receipts = receipts.clone();
-            let data_evidence = evidence.clone();
-            let run = extract(
-                &exec,
-                &llm_route,
-                &req.objective,
-                &schema,
-                &data_receipts,
-                &data_evidence,
-                &self.extraction,
-                llm_deadline,
-            );
             // A checked answer is checkpointed with the root of the receipts it cites, so a
             // restarted miner does not pay the LLM twice for the same evidence.
             let key = format!("miner/job/{}/extract", req.task_id);
@@ -246,6 +239,17 @@ impl MinerCore {
                     Ok(x)
                 }
                 None => {
+                    // The evidence is lent to the extraction, not copied for it.
+                    let run = extract(
+                        &exec,
+                        &llm_route,
+                        &req.objective,
+                        &schema,
+                        &receipts,
+                        &evidence,
+                        &self.extraction,
+                        llm_deadline,
+                    );
                     // The rounds stop by `llm_deadline` themselves (their receipts are kept);
                     // this is only a safety net.
                     let r = tokio::time::timeout_at(deadline.into(), run).await;

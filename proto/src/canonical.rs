@@ -3,7 +3,10 @@
 //! Receipts bind requests and responses by digest, so both sides must hash the same bytes for
 //! the same JSON value whatever the key order or number formatting of the producer.
 
+use std::cmp::Ordering;
+
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::ProtoError;
 
@@ -13,7 +16,15 @@ pub struct Digest(pub [u8; 32]);
 
 impl Digest {
     pub fn to_hex(&self) -> String {
-        format!("0x{}", hex::encode(self.0))
+        // One allocation, no formatting machinery (every receipt leaf writes two of these).
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(66);
+        s.push_str("0x");
+        for b in self.0 {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        s
     }
     pub fn from_hex(s: &str) -> Result<Self, ProtoError> {
         let h = s.strip_prefix("0x").unwrap_or(s);
@@ -75,14 +86,171 @@ pub mod contexts {
     pub const SYNAPSE_REQUEST: &str = "orchestra 2026-11 synapse request v1";
 }
 
-/// Digest of a subnet request body (what a receipt's `request_digest` holds).
-pub fn request_digest<T: Serialize>(v: &T) -> Result<Digest, ProtoError> {
-    digest_in(contexts::REQUEST, v)
+/// Digest of a subnet request body (what a receipt's `request_digest` holds). A JSON value
+/// always has a canonical form, so this cannot fail; the `Result` keeps the callers' shape.
+pub fn request_digest(v: &Value) -> Result<Digest, ProtoError> {
+    Ok(digest_value(contexts::REQUEST, v))
 }
 
-/// Digest of a subnet response body.
-pub fn response_digest<T: Serialize>(v: &T) -> Result<Digest, ProtoError> {
-    digest_in(contexts::RESPONSE, v)
+/// Digest of a subnet response body (see [`request_digest`]).
+pub fn response_digest(v: &Value) -> Result<Digest, ProtoError> {
+    Ok(digest_value(contexts::RESPONSE, v))
+}
+
+/// Canonical JSON bytes (RFC 8785) of a JSON value, written straight out: the same bytes as
+/// [`canonical_bytes`] (a property test holds them equal) without its per-member buffers, key
+/// re-parsing and copies of every nested value into its parent (most of a validator's
+/// verification time went there).
+pub fn value_bytes(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_value(v, &mut out);
+    out
+}
+
+/// [`digest_in`] for a JSON value: its canonical bytes go straight into blake3.
+pub fn digest_value(context: &str, v: &Value) -> Digest {
+    let mut sink = HashSink { hasher: blake3::Hasher::new_derive_key(context), buf: Vec::with_capacity(HASH_BUF) };
+    write_value(v, &mut sink);
+    sink.flush();
+    Digest(*sink.hasher.finalize().as_bytes())
+}
+
+/// Where canonical bytes go.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Bytes gathered before a blake3 update: blake3 hashes several 1 KiB chunks at once (SIMD)
+/// only when one update holds them.
+const HASH_BUF: usize = 16 * 1024;
+
+struct HashSink {
+    hasher: blake3::Hasher,
+    buf: Vec<u8>,
+}
+
+impl HashSink {
+    fn flush(&mut self) {
+        self.hasher.update(&self.buf);
+        self.buf.clear();
+    }
+}
+
+impl Sink for HashSink {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.buf.len() + bytes.len() > HASH_BUF {
+            self.flush();
+            if bytes.len() >= HASH_BUF {
+                self.hasher.update(bytes);
+                return;
+            }
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+}
+
+fn write_value<S: Sink>(v: &Value, out: &mut S) {
+    match v {
+        Value::Null => out.put(b"null"),
+        Value::Bool(true) => out.put(b"true"),
+        Value::Bool(false) => out.put(b"false"),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(a) => {
+            out.put(b"[");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.put(b",");
+                }
+                write_value(x, out);
+            }
+            out.put(b"]");
+        }
+        Value::Object(m) => {
+            out.put(b"{");
+            // RFC 8785 orders members by their names' UTF-16 code units. A serde_json map is
+            // usually already in that order (sorted by UTF-8 bytes, which agrees except for
+            // characters past U+FFFF), so sorting is only paid when it is not.
+            let sorted = m.keys().zip(m.keys().skip(1)).all(|(a, b)| utf16_cmp(a, b) == Ordering::Less);
+            let mut first = true;
+            let mut member = |k: &str, x: &Value, out: &mut S| {
+                if !first {
+                    out.put(b",");
+                }
+                first = false;
+                write_string(k, out);
+                out.put(b":");
+                write_value(x, out);
+            };
+            if sorted {
+                for (k, x) in m {
+                    member(k, x, out);
+                }
+            } else {
+                let mut members: Vec<(&String, &Value)> = m.iter().collect();
+                members.sort_by(|a, b| utf16_cmp(a.0, b.0));
+                for (k, x) in members {
+                    member(k, x, out);
+                }
+            }
+            out.put(b"}");
+        }
+    }
+}
+
+/// Order of two strings by UTF-16 code units.
+fn utf16_cmp(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() { a.as_bytes().cmp(b.as_bytes()) } else { a.encode_utf16().cmp(b.encode_utf16()) }
+}
+
+/// A number as ECMAScript writes a double (RFC 8785 §3.2.2.3), as `serde_json_canonicalizer`
+/// does: integers too are doubles. A `Value` never holds a non-finite float.
+fn write_number<S: Sink>(n: &serde_json::Number, out: &mut S) {
+    let f = n.as_f64().unwrap_or(0.0);
+    let mut buf = ryu_js::Buffer::new();
+    out.put(buf.format_finite(f).as_bytes());
+}
+
+/// A JSON string with RFC 8785's escapes: `"` and `\`, the short forms of backspace, tab,
+/// newline, form feed and carriage return, `\u00xx` (lowercase) for the other controls; nothing
+/// else escaped.
+fn write_string<S: Sink>(s: &str, out: &mut S) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.put(b"\"");
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x09 => b"\\t",
+            0x0a => b"\\n",
+            0x0c => b"\\f",
+            0x0d => b"\\r",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        if start < i {
+            out.put(&bytes[start..i]);
+        }
+        if short.is_empty() {
+            out.put(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        } else {
+            out.put(short);
+        }
+        start = i + 1;
+    }
+    if start < bytes.len() {
+        out.put(&bytes[start..]);
+    }
+    out.put(b"\"");
 }
 
 #[cfg(test)]
@@ -112,9 +280,85 @@ mod tests {
         assert_ne!(request_digest(&v).expect("d"), response_digest(&v).expect("d"));
     }
 
+    /// Any JSON value: keys and strings with controls, quotes, backslashes, characters on both
+    /// sides of U+FFFF (where UTF-8 and UTF-16 orders differ), numbers of every shape.
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let text = proptest::collection::vec(
+            prop_oneof![
+                Just('a'),
+                Just('B'),
+                Just('"'),
+                Just('\\'),
+                Just('/'),
+                Just('\u{0}'),
+                Just('\u{1f}'),
+                Just('\u{7f}'),
+                Just('\n'),
+                Just('\t'),
+                Just('\u{8}'),
+                Just('\u{c}'),
+                Just('\r'),
+                Just('é'),
+                Just('\u{e000}'),
+                Just('\u{ffff}'),
+                Just('\u{10000}'),
+                Just('😀'),
+                any::<char>(),
+            ],
+            0..8,
+        )
+        .prop_map(|cs| cs.into_iter().collect::<String>());
+        let number = prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            (-30i32..30).prop_map(|e| Value::from(1.5 * 10f64.powi(e))),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            number,
+            text.clone().prop_map(Value::String)
+        ];
+        leaf.prop_recursive(4, 64, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((text.clone(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn value_bytes_are_the_canonicalizers_bytes(v in any_value()) {
+            proptest::prop_assert_eq!(value_bytes(&v), canonical_bytes(&v).expect("canonical"));
+            proptest::prop_assert_eq!(digest_value(contexts::RESPONSE, &v), digest_in(contexts::RESPONSE, &v).expect("digest"));
+        }
+    }
+
+    #[test]
+    fn value_bytes_of_large_bodies_hash_as_one() {
+        // Past the hash buffer: big strings go to blake3 directly, in the right order.
+        let v = json!({"a": "x".repeat(40_000), "b": ["y".repeat(20_000), "\n".repeat(9_000)], "c": 1});
+        assert_eq!(value_bytes(&v), canonical_bytes(&v).expect("c"));
+        assert_eq!(digest_value(contexts::REQUEST, &v), digest_in(contexts::REQUEST, &v).expect("d"));
+    }
+
+    #[test]
+    fn utf16_order_differs_from_utf8_past_the_bmp() {
+        // U+10000 is a surrogate pair (0xD800...) in UTF-16: before U+E000, after it in UTF-8.
+        let v = json!({"\u{e000}": 1, "\u{10000}": 2, "a": 3});
+        let c = String::from_utf8(value_bytes(&v)).expect("utf8");
+        assert_eq!(c, "{\"a\":3,\"\u{10000}\":2,\"\u{e000}\":1}");
+        assert_eq!(value_bytes(&v), canonical_bytes(&v).expect("c"));
+    }
+
     #[test]
     fn digest_hex_round_trip() {
         let d = request_digest(&json!([1])).expect("d");
+        assert_eq!(d.to_hex(), format!("0x{}", hex::encode(d.0)));
         assert_eq!(Digest::from_hex(&d.to_hex()).expect("hex"), d);
         assert!(Digest::from_hex("0x12").is_err());
     }

@@ -13,6 +13,8 @@
 //! cited place of the body, and the cited value must be what the quote says. It is pure so the
 //! miner's self-check, the validator's check and the re-probe check are one function.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -187,7 +189,16 @@ pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = true;
     for c in s.chars() {
-        if c.is_alphanumeric() || c == '.' || c == '$' || c == '%' {
+        if c.is_ascii() {
+            // The common case, without the Unicode tables (same result for ASCII).
+            if c.is_ascii_alphanumeric() || c == '.' || c == '$' || c == '%' {
+                out.push(c.to_ascii_lowercase());
+                space = false;
+            } else if !space {
+                out.push(' ');
+                space = true;
+            }
+        } else if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
             space = false;
         } else if !space {
@@ -195,7 +206,9 @@ pub fn normalize(s: &str) -> String {
             space = true;
         }
     }
-    out.trim_end().trim_end_matches('.').to_string()
+    let keep = out.trim_end().trim_end_matches('.').len();
+    out.truncate(keep);
+    out
 }
 
 /// Numbers written in `s` (`$1,299.50` → 1299.5; `2.49/hr` → 2.49).
@@ -247,6 +260,16 @@ pub fn quote_states(value: &Value, quote: &str) -> bool {
 /// exists and is stated by the quote, and the quote appears in the text at `pointer` of `body`
 /// (case and whitespace insensitive). The error names what failed.
 pub fn check_citation(result: &Value, c: &Citation, body: &Value) -> Result<(), String> {
+    check_stated(result, c, body, &mut |p, q| quote_at(body, p, q))
+}
+
+/// [`check_citation`] with the quote lookup given (plain or over cached normalized texts).
+fn check_stated(
+    result: &Value,
+    c: &Citation,
+    body: &Value,
+    quote_here: &mut dyn FnMut(&str, &str) -> bool,
+) -> Result<(), String> {
     let value = result.pointer(&c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
     if c.quote.trim().is_empty() {
         return Err(format!("citation for {} has an empty quote", c.path));
@@ -254,7 +277,7 @@ pub fn check_citation(result: &Value, c: &Citation, body: &Value) -> Result<(), 
     if !quote_states(value, &c.quote) {
         return Err(format!("the quote cited for {} does not state its value", c.path));
     }
-    if quote_at(body, &c.pointer, &c.quote) {
+    if quote_here(&c.pointer, &c.quote) {
         Ok(())
     } else if body.pointer(&c.pointer).is_none() {
         Err(format!("citation for {}: pointer {} is not in receipt {}'s body", c.path, c.pointer, c.receipt))
@@ -287,8 +310,50 @@ pub fn is_judgment(schema: &Value, pointer: &str) -> bool {
 /// value allowed by the schema and its quote at the cited place; every other leaf must be
 /// stated by its quote.
 pub fn check_citation_under(schema: &Value, result: &Value, c: &Citation, body: &Value) -> Result<(), String> {
+    check_under(schema, result, c, body, &mut |p, q| quote_at(body, p, q))
+}
+
+/// Normalized texts at the places one response's citations point to, by (receipt, pointer), so
+/// leaves citing the same text normalize it once ([`check_citation_cached`]).
+pub type CitedTexts = HashMap<(usize, String), Option<String>>;
+
+/// [`check_citation_under`] (or [`check_citation`] without a schema), normalizing each cited
+/// text once per response: the same result, the cited text kept in `texts`.
+pub fn check_citation_cached(
+    schema: Option<&Value>,
+    result: &Value,
+    c: &Citation,
+    body: &Value,
+    texts: &mut CitedTexts,
+) -> Result<(), String> {
+    let mut quote_here = |pointer: &str, quote: &str| {
+        let q = normalize(quote);
+        if q.is_empty() {
+            return false;
+        }
+        // As quote_at reads it: a string normalized, a number as written.
+        let text = texts.entry((c.receipt, pointer.to_string())).or_insert_with(|| match body.pointer(pointer) {
+            Some(Value::String(s)) => Some(normalize(s)),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        });
+        text.as_ref().is_some_and(|t| t.contains(&q))
+    };
+    match schema {
+        Some(schema) => check_under(schema, result, c, body, &mut quote_here),
+        None => check_stated(result, c, body, &mut quote_here),
+    }
+}
+
+fn check_under(
+    schema: &Value,
+    result: &Value,
+    c: &Citation,
+    body: &Value,
+    quote_here: &mut dyn FnMut(&str, &str) -> bool,
+) -> Result<(), String> {
     if !is_judgment(schema, &c.path) {
-        return check_citation(result, c, body);
+        return check_stated(result, c, body, quote_here);
     }
     let value = result.pointer(&c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
     let allowed = schema_at(schema, &c.path)
@@ -298,7 +363,7 @@ pub fn check_citation_under(schema: &Value, result: &Value, c: &Citation, body: 
     if !allowed {
         return Err(format!("{} is not one of the values the schema allows", c.path));
     }
-    if quote_at(body, &c.pointer, &c.quote) {
+    if quote_here(&c.pointer, &c.quote) {
         Ok(())
     } else {
         Err(format!("citation for {}: the quote is not at {} of receipt {}", c.path, c.pointer, c.receipt))
@@ -442,6 +507,49 @@ mod tests {
         assert!(check_citation_under(&schema, &json!({"mood": "ecstatic"}), &c, &body).is_err());
         let absent = Citation { quote: "terrible".into(), ..c };
         assert!(check_citation_under(&schema, &json!({"mood": "negative"}), &absent, &body).is_err());
+    }
+
+    #[test]
+    fn cached_citation_checks_give_the_same_answers() {
+        // One cache across every citation, as for one response: each answer (and error text)
+        // is the uncached one, with or without a schema, whatever was cached before it.
+        let schema = json!({"type": "object", "properties": {
+            "mood": {"type": "string", "enum": ["positive", "negative"]},
+            "price": {"type": "number"}, "provider": {"type": "string"}, "n": {"type": "number"}}});
+        let body = json!({"data": [{"content": "Huge win. Lambda Cloud: $2.49 per GPU-hour", "n": 42}]});
+        let results = [
+            json!({"mood": "positive", "price": 2.49, "provider": "Lambda Cloud", "n": 42}),
+            json!({"mood": "ecstatic", "price": 0.42, "provider": "Acme", "n": 7}),
+        ];
+        let cite = |path: &str, pointer: &str, quote: &str| Citation {
+            path: path.into(),
+            receipt: 0,
+            pointer: pointer.into(),
+            quote: quote.into(),
+        };
+        let citations = [
+            cite("/mood", "/data/0/content", "huge win"),
+            cite("/price", "/data/0/content", "$2.49 per GPU-hour"),
+            cite("/provider", "/data/0/content", "lambda  cloud"),
+            cite("/price", "/data/0/content", "$0.42 per GPU-hour"),
+            cite("/n", "/data/0/n", "42"),
+            cite("/n", "/data/0/n", "7"),
+            cite("/price", "/data/9", "$2.49"),
+            cite("/missing", "/data/0/content", "win"),
+            cite("/mood", "/data/0/content", "   "),
+        ];
+        let mut texts = CitedTexts::new();
+        let mut errors = 0;
+        for r in &results {
+            for c in &citations {
+                let with = check_citation_cached(Some(&schema), r, c, &body, &mut texts);
+                assert_eq!(with, check_citation_under(&schema, r, c, &body), "{c:?} {r}");
+                errors += usize::from(with.is_err());
+                assert_eq!(check_citation_cached(None, r, c, &body, &mut texts), check_citation(r, c, &body), "{c:?}");
+            }
+        }
+        assert!(errors > 0 && errors < results.len() * citations.len(), "both outcomes are exercised");
+        assert!(texts.len() >= 2, "texts are cached per place");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     ProtoError,
-    canonical::{Digest, canonical_bytes, contexts},
+    canonical::{Digest, contexts},
 };
 
 /// How a subnet was reached.
@@ -69,10 +69,10 @@ pub struct Receipt {
 impl Receipt {
     /// The receipt's leaf hash: blake3 (leaf context) over its canonical JSON.
     pub fn leaf(&self) -> Result<Digest, ProtoError> {
-        let bytes = canonical_bytes(self)?;
-        let mut h = blake3::Hasher::new_derive_key(contexts::RECEIPT_LEAF);
-        h.update(&bytes);
-        Ok(Digest(*h.finalize().as_bytes()))
+        // As a JSON value, written canonically straight into the hash: the same bytes as
+        // `canonical_bytes(self)` (a receipt holds no float that could be non-finite).
+        let v = serde_json::to_value(self).map_err(|e| ProtoError::Canonical(e.to_string()))?;
+        Ok(crate::canonical::digest_value(contexts::RECEIPT_LEAF, &v))
     }
 }
 
@@ -187,7 +187,7 @@ pub fn commitment(task_id: &str, result_digest: &Digest, root: &Digest) -> Diges
 
 /// Digest of a task's result value.
 pub fn result_digest(result: &Value) -> Result<Digest, ProtoError> {
-    crate::canonical::digest_in(contexts::RESULT, result)
+    Ok(crate::canonical::digest_value(contexts::RESULT, result))
 }
 
 #[cfg(test)]
@@ -229,6 +229,20 @@ mod tests {
         let mut c = a.clone();
         c.swap(0, 1);
         assert_ne!(root, receipt_root(&c).expect("root"), "order is bound");
+    }
+
+    #[test]
+    fn leaf_hashes_the_canonicalizers_bytes() {
+        // The leaf is written canonically straight into blake3; it must hash exactly what
+        // serde_json_canonicalizer writes for the receipt (receipts already signed depend on it).
+        let mut r = receipt("s\u{10000}\u{e000}\n\"");
+        r.status = CallStatus::Error { code: 503, message: "busy \u{1}".into() };
+        r.attestation = Some(json!({"http_status": 200, "z": 1.5e-7, "\u{e000}": [true, null], "a": "€"}));
+        r.started_at_ms = u64::MAX;
+        let bytes = crate::canonical::canonical_bytes(&r).expect("canonical");
+        let mut h = blake3::Hasher::new_derive_key(contexts::RECEIPT_LEAF);
+        h.update(&bytes);
+        assert_eq!(r.leaf().expect("leaf"), Digest(*h.finalize().as_bytes()));
     }
 
     #[test]

@@ -551,6 +551,11 @@ impl ValidatorNode {
         self.key.ss58()
     }
 
+    /// A copy of what the status endpoint shows (benchmarks and tools driving [`Self::round`]).
+    pub fn status(&self) -> Status {
+        self.status.lock().clone()
+    }
+
     /// The policy in force: the local override, the owner's commitment, or the default.
     pub async fn policy(&self) -> OwnerPolicy {
         if let (Some(p), true) = (&self.cfg.policy_file, self.cfg.policy_override) {
@@ -752,6 +757,8 @@ impl ValidatorNode {
         // Proposals carried in answers whose signature and root checked out: their evidence is
         // this validator's own task, so every validator can decide the drift it saw itself.
         let mut embedded: BTreeMap<String, Vec<orchestra_proto::synapses::LedgerProposal>> = BTreeMap::new();
+        // Every miner's records of this round, committed at once (one fsync, not five per miner).
+        let mut writes = orchestra_ledger_store::KvBatch::default();
         for ((n, req, _), (resp, elapsed)) in calls.iter().zip(answers) {
             let mut st: MinerState = self.store.kv_get(&format!("validator/miner/{}", n.hotkey))?.unwrap_or_default();
             let v = match resp {
@@ -761,7 +768,7 @@ impl ValidatorNode {
                         verify(req, &r.synapse, &n.hotkey, elapsed, &ledger, &self.adapters, &vcfg, reference.as_ref())
                             .await;
                     if v.sub.signature && v.sub.receipt_root {
-                        self.remember_leaves(&n.hotkey, &r.synapse.receipts)?;
+                        self.remember_leaves(&mut writes, &n.hotkey, &r.synapse.receipts)?;
                         embedded.insert(n.hotkey.clone(), r.synapse.ledger_proposals.clone());
                     }
                     v
@@ -782,8 +789,8 @@ impl ValidatorNode {
             let score = task_score(&v.sub, &policy);
             self.metrics.tasks.inc();
             st.orchestration.observe(score.total, epoch, policy.half_life_orchestration);
-            self.store.kv_put(
-                &format!("validator/task/{}/{}", n.hotkey, req.task_id),
+            writes.put(
+                format!("validator/task/{}/{}", n.hotkey, req.task_id),
                 &serde_json::json!({"task_id": req.task_id, "epoch": epoch, "uid": n.uid, "sub": v.sub, "notes": v.notes,
                                     "score": score, "reprobed": v.reprobed, "at_ms": orchestra_ledger_store::now_ms()}),
             )?;
@@ -792,20 +799,31 @@ impl ValidatorNode {
             if let Some(prev) = self.store.kv_get::<String>(&last_key)?
                 && prev != req.task_id
             {
-                self.store.kv_delete(&format!("validator/task/{}/{prev}", n.hotkey))?;
+                writes.delete(format!("validator/task/{}/{prev}", n.hotkey));
             }
-            self.store.kv_put(&last_key, &req.task_id)?;
+            writes.put(last_key, &req.task_id)?;
             states.insert(n.hotkey.clone(), st);
         }
+        // Before the proposals below read the leaves back.
+        self.store.kv_commit(std::mem::take(&mut writes))?;
 
         // Ledger proposals: pull and receive now (cheap, bounded per miner); probing and
         // deciding runs in the background under a semaphore, so it never delays weights. Credits
         // of decisions reach the Ledger score when they are decided (this round or a later one).
         let mut pending = Vec::new();
-        for (n, _, target) in &calls {
-            let Some(st) = states.get_mut(&n.hotkey) else { continue };
-            let pull = LedgerProposals { since: st.proposals_cursor, max: 50, ..Default::default() };
-            let r = self.dendrite.call(target, pull, Duration::from_secs(5)).await;
+        // The pulls go out together (each miner answers on its own); what they bring is
+        // processed in miner order below.
+        let pulls = calls.iter().map(|(n, _, target)| {
+            let since = states.get(&n.hotkey).map(|st| st.proposals_cursor);
+            async move {
+                let since = since?;
+                let pull = LedgerProposals { since, max: 50, ..Default::default() };
+                Some(self.dendrite.call(target, pull, Duration::from_secs(5)).await)
+            }
+        });
+        let pulled = futures_join(pulls).await;
+        for ((n, _, _), r) in calls.iter().zip(pulled) {
+            let (Some(st), Some(r)) = (states.get_mut(&n.hotkey), r) else { continue };
             let mut proposals = embedded.remove(&n.hotkey).unwrap_or_default();
             if r.is_success() {
                 st.proposals_cursor = r.synapse.next.max(st.proposals_cursor);
@@ -841,10 +859,11 @@ impl ValidatorNode {
             let Some(st) = states.get_mut(&n.hotkey) else { continue };
             let a = activity.get(&n.hotkey).cloned().unwrap_or_default();
             st.ledger.observe(ledger_score(&a, &policy), epoch, policy.half_life_ledger);
-            self.store.kv_put(&format!("validator/miner/{}", n.hotkey), &*st)?;
+            writes.put(format!("validator/miner/{}", n.hotkey), &*st)?;
             scores.push(MinerScores { uid: n.uid, orchestration: st.orchestration.value, ledger: st.ledger.value });
             shown.insert(n.hotkey.clone(), (st.orchestration.value, st.ledger.value));
         }
+        self.store.kv_commit(writes)?;
         {
             let mut s = self.status.lock();
             s.epoch = epoch;
@@ -1093,7 +1112,12 @@ impl ValidatorNode {
     }
 
     /// Remember the receipt leaves of a response whose signature and root checked out.
-    fn remember_leaves(&self, hotkey: &str, receipts: &[orchestra_proto::receipt::Receipt]) -> anyhow::Result<()> {
+    fn remember_leaves(
+        &self,
+        writes: &mut orchestra_ledger_store::KvBatch,
+        hotkey: &str,
+        receipts: &[orchestra_proto::receipt::Receipt],
+    ) -> anyhow::Result<()> {
         let mut known = self.known_leaves(hotkey)?;
         for r in receipts {
             if let Ok(leaf) = r.leaf()
@@ -1105,7 +1129,7 @@ impl ValidatorNode {
         if known.len() > KNOWN_LEAVES {
             known.drain(..known.len() - KNOWN_LEAVES);
         }
-        self.store.kv_put(&format!("validator/leaves/{hotkey}"), &known)?;
+        writes.put(format!("validator/leaves/{hotkey}"), &known)?;
         Ok(())
     }
 

@@ -18,18 +18,20 @@
 //!   says is fabricated evidence (`contradicted`), which zeroes the task;
 //! - **deadline** and **cost**: response time over the deadline, receipted cost over the budget.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use orchestra_incentive::score::SubScores;
 use orchestra_keys::{PublicKey, parse_signature_hex};
 use orchestra_proto::canonical::{request_digest, response_digest};
-use orchestra_proto::extract::{self, check_citation};
+use orchestra_proto::extract;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::{CallStatus, commitment, receipt_root, result_digest};
 use orchestra_proto::shorthand;
 use orchestra_proto::synapses::{Orchestrate, OrchestrateRequest};
 use orchestra_subnets::Adapters;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -42,6 +44,44 @@ const MAX_TARGETED_REPROBES: usize = 4;
 const MIN_CITED_REPROBES: usize = 2;
 /// Below this text-and-number similarity a re-probe disagrees (scores 0).
 const REPROBE_AGREE: f64 = 0.6;
+/// Grounding reads at most this much text of the evidence (the first bytes of each body in
+/// receipt order): a miner that hides its evidence past it only grounds less.
+const MAX_GROUNDING_TEXT: usize = 1 << 20;
+/// Grounding checks at most this many of the result's leaves (an even sample of the rest).
+const MAX_GROUNDING_LEAVES: usize = 256;
+/// Compiled target schemas kept (one per task shape; a round uses a few dozen).
+const SCHEMA_CACHE: usize = 512;
+
+/// A target schema as JSON Schema, compiled once per task shape.
+struct Compiled {
+    json: Value,
+    validator: jsonschema::Validator,
+}
+
+/// Compiled target schemas by their shorthand text: every round sends the same few dozen task
+/// shapes to hundreds of miners, and compiling one costs more than all the other checks.
+static SCHEMAS: LazyLock<Mutex<HashMap<String, CompiledEntry>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A cached compilation: the schema, or why the target is not one.
+type CompiledEntry = Arc<Result<Compiled, String>>;
+
+fn compiled_schema(target: &Value) -> CompiledEntry {
+    let key = target.to_string();
+    if let Some(c) = SCHEMAS.lock().get(&key) {
+        return Arc::clone(c);
+    }
+    // Compiled outside the lock; two tasks racing on a new shape both compile it once.
+    let c = Arc::new(shorthand::to_json_schema(target).map_err(|e| e.to_string()).and_then(|json| {
+        let validator = jsonschema::validator_for(&json).map_err(|e| e.to_string())?;
+        Ok(Compiled { json, validator })
+    }));
+    let mut cache = SCHEMAS.lock();
+    if cache.len() >= SCHEMA_CACHE {
+        cache.clear();
+    }
+    cache.insert(key, Arc::clone(&c));
+    c
+}
 
 /// Everything measured about one response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +121,106 @@ fn words(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
+/// Marks in `found` the words of `wanted` that occur among the words of `v` (the same words
+/// [`words`] yields), lowercasing into one reused buffer: the evidence is only scanned, nothing
+/// of it is stored, and its vocabulary is never built. Returns false once every wanted word is
+/// found (the rest need not be read).
+fn mark_words(v: &Value, wanted: &Wanted, found: &mut HashSet<String>, buf: &mut String) -> bool {
+    match v {
+        Value::String(s) => mark_text(s, wanted, found, buf),
+        Value::Array(a) => a.iter().all(|x| mark_words(x, wanted, found, buf)),
+        Value::Object(m) => m.values().all(|x| mark_words(x, wanted, found, buf)),
+        Value::Number(n) => {
+            let t = n.to_string();
+            if wanted.words.contains(&t) {
+                found.insert(t);
+            }
+            found.len() < wanted.words.len()
+        }
+        _ => true,
+    }
+}
+
+/// The words grounding looks for, with their byte lengths (most of the evidence's words are
+/// ruled out by length before they are lowercased and hashed).
+struct Wanted {
+    words: HashSet<String>,
+    /// Bit `n` set: a wanted word is `n` bytes long (bit 63: 63 bytes or more).
+    lengths: u64,
+}
+
+impl Wanted {
+    fn new(words: HashSet<String>) -> Wanted {
+        let lengths = words.iter().fold(0u64, |m, w| m | 1 << w.len().min(63));
+        Wanted { words, lengths }
+    }
+}
+
+/// [`mark_words`] for one string: the words of [`words`] (runs of alphanumerics, `.` and `$`,
+/// trailing dots trimmed, lowercased), split bytewise where the text is ASCII.
+fn mark_text(s: &str, wanted: &Wanted, found: &mut HashSet<String>, buf: &mut String) -> bool {
+    let b = s.as_bytes();
+    let word_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'$';
+    let mut i = 0;
+    while i < b.len() {
+        // Skip separators.
+        while i < b.len() {
+            if b[i].is_ascii() {
+                if word_byte(b[i]) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                if c.is_alphanumeric() {
+                    break;
+                }
+                i += c.len_utf8();
+            }
+        }
+        let start = i;
+        let mut ascii = true;
+        while i < b.len() {
+            if b[i].is_ascii() {
+                if !word_byte(b[i]) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                if !c.is_alphanumeric() {
+                    break;
+                }
+                ascii = false;
+                i += c.len_utf8();
+            }
+        }
+        if start == i {
+            break;
+        }
+        // A run of dots trims to "", which is a word too (as in `words`).
+        let w = s[start..i].trim_end_matches('.');
+        if ascii {
+            // Lowercasing ASCII keeps the length: rule the word out before copying it.
+            if wanted.lengths & (1 << w.len().min(63)) == 0 {
+                continue;
+            }
+            buf.clear();
+            buf.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            buf.clear();
+            buf.push_str(&w.to_lowercase());
+        }
+        if wanted.words.contains(buf.as_str()) && !found.contains(buf.as_str()) {
+            found.insert(buf.clone());
+            if found.len() == wanted.words.len() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 fn all_text(v: &Value, out: &mut String) {
     match v {
         Value::String(s) => {
@@ -110,12 +250,26 @@ fn leaves<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
 
 /// Share of the result's leaf values traceable to the evidence: a number whose decimal text
 /// appears in a response, a short string found verbatim, or prose whose words (≥ 80%) appear.
+///
+/// Bounded: at most [`MAX_GROUNDING_TEXT`] bytes of evidence text and
+/// [`MAX_GROUNDING_LEAVES`] leaves (an even sample) are read, and the evidence is scanned for
+/// the prose leaves' words only when a leaf is prose.
 pub fn grounding(result: &Value, responses: &[&Value]) -> f64 {
     let mut corpus = String::new();
-    let mut vocab = BTreeSet::new();
+    let mut read = 0;
     for r in responses {
+        if corpus.len() >= MAX_GROUNDING_TEXT {
+            break;
+        }
         all_text(r, &mut corpus);
-        words(r, &mut vocab);
+        read += 1;
+    }
+    if corpus.len() > MAX_GROUNDING_TEXT {
+        let mut cut = MAX_GROUNDING_TEXT;
+        while !corpus.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        corpus.truncate(cut);
     }
     let corpus_lc = corpus.to_lowercase();
     let mut ls = Vec::new();
@@ -123,22 +277,47 @@ pub fn grounding(result: &Value, responses: &[&Value]) -> f64 {
     if ls.is_empty() {
         return 0.0;
     }
+    let total = ls.len();
+    if total > MAX_GROUNDING_LEAVES {
+        let step = total as f64 / MAX_GROUNDING_LEAVES as f64;
+        ls = (0..MAX_GROUNDING_LEAVES).map(|i| ls[(i as f64 * step) as usize]).collect();
+    }
+    // Prose leaves are grounded by their words: gather every prose leaf's words first, then
+    // scan the evidence once for those words only.
+    let prose: Vec<BTreeSet<String>> = ls
+        .iter()
+        .map(|v| {
+            let mut w = BTreeSet::new();
+            if matches!(v, Value::String(s) if s.len() > 80) {
+                words(v, &mut w);
+            }
+            w
+        })
+        .collect();
+    let wanted = Wanted::new(prose.iter().flatten().cloned().collect());
+    let mut found = HashSet::new();
+    if !wanted.words.is_empty() {
+        let mut buf = String::new();
+        for r in &responses[..read] {
+            if !mark_words(r, &wanted, &mut found, &mut buf) {
+                break;
+            }
+        }
+    }
     let grounded = ls
         .iter()
-        .filter(|v| match v {
+        .zip(&prose)
+        .filter(|(v, w)| match v {
             Value::Number(n) => {
                 let t = n.to_string();
                 // 2.5 may be written $2.50 in a page.
                 corpus.contains(&t) || n.as_f64().is_some_and(|f| corpus.contains(&format!("{f:.2}")))
             }
             Value::String(s) => {
-                let s_lc = s.to_lowercase();
                 if s.len() <= 80 {
-                    return corpus_lc.contains(&s_lc);
+                    return corpus_lc.contains(&s.to_lowercase());
                 }
-                let mut w = BTreeSet::new();
-                words(v, &mut w);
-                let hit = w.iter().filter(|x| vocab.contains(*x)).count();
+                let hit = w.iter().filter(|x| found.contains(*x)).count();
                 !w.is_empty() && hit as f64 / w.len() as f64 >= 0.8
             }
             _ => false,
@@ -194,6 +373,8 @@ fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) ->
     }
     let mut notes = Vec::new();
     let mut ok = 0usize;
+    // Leaves citing the same text (a page's content) normalize it once.
+    let mut texts = extract::CitedTexts::new();
     for (path, _) in &leaves {
         let mut good = false;
         let mut why = None;
@@ -206,10 +387,7 @@ fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) ->
                 why = Some(format!("citation for {path} names failed call {}", c.receipt));
                 continue;
             }
-            let res = match schema {
-                Some(s) => extract::check_citation_under(s, result, c, &e.response),
-                None => check_citation(result, c, &e.response),
-            };
+            let res = extract::check_citation_cached(schema, result, c, &e.response, &mut texts);
             match res {
                 Ok(()) => {
                     good = true;
@@ -230,6 +408,7 @@ fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) ->
 /// Verify `resp` against the request that was sent. `elapsed` is the round trip the validator
 /// measured; `ledger` is the validator's own Ledger (re-probes go through it, never through
 /// endpoints the miner names); `reference` is the validator's own answer, when it has one.
+/// [`check`], then the re-probes it chose.
 #[allow(clippy::too_many_arguments)]
 pub async fn verify(
     sent: &OrchestrateRequest,
@@ -241,6 +420,31 @@ pub async fn verify(
     cfg: &VerifyConfig,
     reference: Option<&Value>,
 ) -> Verification {
+    let checked = check(sent, resp, expected_hotkey, elapsed, cfg, reference);
+    reprobe(checked, resp, ledger, adapters, cfg).await
+}
+
+/// The checks of one response that need no network (every check but the re-probes), and the
+/// receipts to re-probe.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub verification: Verification,
+    /// Receipt indexes to re-probe, in order: behind disagreeing leaves first, then cited, then
+    /// a seeded sample. Empty when a gating check failed.
+    pub reprobe: Vec<usize>,
+}
+
+/// Everything of [`verify`] but the re-probes: signature, receipt root and evidence digests,
+/// schema, grounding, citations, accuracy, cost and the choice of receipts to re-probe. CPU
+/// only (a validator's bench of verification measures this; the re-probes are network calls).
+pub fn check(
+    sent: &OrchestrateRequest,
+    resp: &Orchestrate,
+    expected_hotkey: &str,
+    elapsed: Duration,
+    cfg: &VerifyConfig,
+    reference: Option<&Value>,
+) -> Checked {
     let mut notes = Vec::new();
     let mut sub = SubScores {
         signature: false,
@@ -257,11 +461,16 @@ pub async fn verify(
     };
     let Some(result) = resp.result.as_ref() else {
         notes.push(format!("no result: {}", resp.error.as_deref().unwrap_or("the miner returned nothing")));
-        return Verification { sub, notes, reprobed: Vec::new() };
+        return Checked { verification: Verification { sub, notes, reprobed: Vec::new() }, reprobe: Vec::new() };
     };
-    if resp.request() != *sent {
+    let echoes = resp.task_id == sent.task_id
+        && resp.objective == sent.objective
+        && resp.target_schema == sent.target_schema
+        && resp.contract == sent.contract
+        && resp.inputs == sent.inputs;
+    if !echoes {
         notes.push("the response does not echo the request that was sent".into());
-        return Verification { sub, notes, reprobed: Vec::new() };
+        return Checked { verification: Verification { sub, notes, reprobed: Vec::new() }, reprobe: Vec::new() };
     }
 
     // Signature over the commitment.
@@ -304,19 +513,16 @@ pub async fn verify(
     }
     sub.receipt_root = root_ok;
 
-    // Schema.
-    let json_schema = shorthand::to_json_schema(&sent.target_schema).map_err(|e| e.to_string());
-    match json_schema
-        .clone()
-        .and_then(|s| jsonschema::validator_for(&s).map_err(|e| e.to_string()).map(|v| v.is_valid(result)))
-    {
-        Ok(true) => sub.schema = true,
-        Ok(false) => notes.push("result does not validate against the target schema".into()),
+    // Schema (compiled once per task shape).
+    let schema = compiled_schema(&sent.target_schema);
+    match schema.as_ref() {
+        Ok(c) if c.validator.is_valid(result) => sub.schema = true,
+        Ok(_) => notes.push("result does not validate against the target schema".into()),
         Err(e) => notes.push(format!("target schema: {e}")),
     }
     if !(sub.signature && root_ok && sub.schema) {
         // Nothing else the response claims can be trusted; the score is zero anyway.
-        return Verification { sub, notes, reprobed: Vec::new() };
+        return Checked { verification: Verification { sub, notes, reprobed: Vec::new() }, reprobe: Vec::new() };
     }
 
     // Grounding against the bodies of successful calls only.
@@ -330,7 +536,7 @@ pub async fn verify(
     sub.grounding = grounding(result, &ok_bodies);
 
     // Citations.
-    let (share, cnotes) = citation_share(result, resp, json_schema.as_ref().ok());
+    let (share, cnotes) = citation_share(result, resp, schema.as_ref().as_ref().ok().map(|c| &c.json));
     sub.citations = Some(share);
     notes.extend(cnotes);
 
@@ -361,7 +567,6 @@ pub async fn verify(
 
     // Re-probes through our own Ledger entries: receipts behind disagreeing leaves first, then
     // a seeded random sample.
-    let mut reprobed = Vec::new();
     let candidates: Vec<usize> =
         resp.receipts.iter().enumerate().filter(|(_, r)| r.status == CallStatus::Ok).map(|(i, _)| i).collect();
     let mut sample: Vec<usize> =
@@ -391,6 +596,20 @@ pub async fn verify(
             sample.push(first);
         }
     }
+    Checked { verification: Verification { sub, notes, reprobed: Vec::new() }, reprobe: sample }
+}
+
+/// The re-probes [`check`] chose, through the validator's own Ledger entries, scored into its
+/// verification.
+pub async fn reprobe(
+    checked: Checked,
+    resp: &Orchestrate,
+    ledger: &[LedgerEntry],
+    adapters: &Adapters,
+    cfg: &VerifyConfig,
+) -> Verification {
+    let Checked { verification: Verification { mut sub, mut notes, .. }, reprobe: sample } = checked;
+    let mut reprobed = Vec::new();
     let probes = sample.iter().map(|&i| async move {
         let r = &resp.receipts[i];
         let Some(entry) = ledger.iter().find(|e| e.netuid == r.netuid && usable_for_verification(e)) else {
@@ -457,6 +676,63 @@ pub async fn verify(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn marked_words_are_the_words_in_both() {
+        let v = json!({"a": "Hello, World. ÉCOLE Straße ΣΟΦΟΣ $2.49 end.", "b": [1, -2.5, "x.y.", "MiXeD"], "c": null});
+        let mut all = BTreeSet::new();
+        words(&v, &mut all);
+        let words: HashSet<String> = [
+            "hello",
+            "world",
+            "école",
+            "straße",
+            "σοφος",
+            "σοφοσ",
+            "$2.49",
+            "-2.5",
+            "x.y",
+            "mixed",
+            "absent",
+            "1",
+            "end",
+            "2.5",
+        ]
+        .map(String::from)
+        .into();
+        let wanted = Wanted::new(words.clone());
+        let (mut found, mut buf) = (HashSet::new(), String::new());
+        assert!(mark_words(&v, &wanted, &mut found, &mut buf), "not every wanted word is there");
+        let expect: BTreeSet<String> = all.into_iter().filter(|w| words.contains(w)).collect();
+        assert!(expect.contains("hello") && expect.contains("1") && !expect.contains("absent"), "{expect:?}");
+        assert_eq!(expect, found.into_iter().collect::<BTreeSet<_>>());
+        // Every wanted word found: the scan stops.
+        let all_there = Wanted::new(["hello", "world"].map(String::from).into());
+        let mut found = HashSet::new();
+        assert!(!mark_words(&v, &all_there, &mut found, &mut buf));
+        assert_eq!(found.len(), 2);
+    }
+
+    /// The bytewise splitter yields exactly the words of [`words`] on mixed text.
+    #[test]
+    fn bytewise_words_are_the_words() {
+        let texts = [
+            "Hello, World. ÉCOLE Straße ΣΟΦΟΣ $2.49 end.",
+            "a..b. .c $$ x1.y2... İstanbul ǅemal ＡＢＣ 123,456 tab\tsep—dash «quote» ...",
+            "",
+            "....",
+            "mixed日本語text and 中文 words ß.",
+        ];
+        for t in texts {
+            let v = Value::String(t.to_string());
+            let mut all = BTreeSet::new();
+            words(&v, &mut all);
+            let wanted = Wanted::new(all.iter().cloned().chain(["absent".to_string()]).collect());
+            let (mut found, mut buf) = (HashSet::new(), String::new());
+            mark_words(&v, &wanted, &mut found, &mut buf);
+            assert_eq!(all, found.into_iter().collect::<BTreeSet<_>>(), "{t}");
+        }
+    }
 
     #[test]
     fn grounding_counts_traceable_values() {

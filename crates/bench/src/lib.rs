@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub mod plot;
+
 /// Percentile (0..=100) of a sorted slice of durations, nearest-rank.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -24,6 +26,22 @@ pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
     let stime: f64 = fields.get(12)?.parse().ok()?;
     let ticks = clock_ticks_per_second();
     Some((utime + stime) / ticks)
+}
+
+/// The 1-minute load average (`/proc/loadavg`), recorded with every figure: this machine is
+/// shared, and a figure taken under load says so.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// Peak and current resident memory of process `pid` in MB (`VmHWM`, `VmRSS`).
+pub fn process_rss_mb(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
 fn clock_ticks_per_second() -> f64 {

@@ -12,5 +12,7 @@ mod keypair;
 mod wallet;
 
 pub use error::KeyError;
-pub use keypair::{Keypair, PublicKey, SS58_FORMAT, VerifyingKey, parse_signature_hex, python_message_bytes};
+pub use keypair::{
+    BatchItem, Keypair, PublicKey, SS58_FORMAT, VerifyingKey, parse_signature_hex, python_message_bytes, verify_batch,
+};
 pub use wallet::Wallet;

@@ -38,8 +38,17 @@ pub struct AxonMetrics {
     latency: Family<SynapseLabels, Histogram, fn() -> Histogram>,
     pub(crate) in_flight: Gauge,
     pub(crate) queued: Gauge,
+    pub(crate) batch: BatchCounters,
     /// The axon server's connection limits at work (`orchestra_axon_server_*`).
     pub server: crate::serve::ServeStats,
+}
+
+/// Counters of the signature batcher: `signatures / batches` is the mean batch size.
+#[derive(Clone, Default)]
+pub(crate) struct BatchCounters {
+    pub(crate) batches: Counter,
+    pub(crate) signatures: Counter,
+    pub(crate) failed_batches: Counter,
 }
 
 impl std::fmt::Debug for AxonMetrics {
@@ -70,9 +79,21 @@ impl AxonMetrics {
         );
         registry.register("in_flight", "Requests whose handler is running", in_flight.clone());
         registry.register("queued", "Requests waiting for a handler slot", queued.clone());
+        let batch = BatchCounters::default();
+        registry.register("signature_batches", "sr25519 batch verifications run", batch.batches.clone());
+        registry.register(
+            "signatures_verified",
+            "Request signatures verified (in batches or alone)",
+            batch.signatures.clone(),
+        );
+        registry.register(
+            "signature_batches_failed",
+            "Batches with a bad signature, re-checked one by one",
+            batch.failed_batches.clone(),
+        );
         let server = crate::serve::ServeStats::default();
         server.register(registry.sub_registry_with_prefix("server"));
-        AxonMetrics { registry, requests, latency, in_flight, queued, server }
+        AxonMetrics { registry, requests, latency, in_flight, queued, batch, server }
     }
 
     /// The registry, to encode together with other registries.
@@ -112,6 +133,12 @@ impl AxonMetrics {
                 self.requests.get_or_create(&RequestLabels { synapse: "unknown", status }).inc();
             }
         }
+    }
+
+    /// Signatures verified and the batches they were verified in (the mean batch size is the
+    /// ratio).
+    pub fn signature_batches(&self) -> (u64, u64) {
+        (self.batch.signatures.get(), self.batch.batches.get())
     }
 
     /// Value of `requests{synapse,status}` (tests and dashboards).

@@ -65,6 +65,12 @@ struct Args {
     /// Also serve GET /metrics (to loopback peers unless --public-metrics).
     #[arg(long)]
     metrics: bool,
+    /// Most request signatures verified in one batch (1 = every signature on its own).
+    #[arg(long, default_value_t = 64)]
+    verify_batch: usize,
+    /// Longest a signature batch keeps gathering, in µs.
+    #[arg(long, default_value_t = 200)]
+    verify_batch_wait_us: u64,
     /// Serve GET /metrics to any peer.
     #[arg(long)]
     public_metrics: bool,
@@ -112,6 +118,8 @@ async fn serve(args: Args) -> Result<()> {
         public_metrics: args.public_metrics,
         server: args.server.limits(),
         policy: BlacklistPolicy::allow_all(),
+        verify_batch_max: args.verify_batch,
+        verify_batch_wait: std::time::Duration::from_micros(args.verify_batch_wait_us),
         ..AxonConfig::default()
     };
     let mut snapshot = MetagraphSnapshot::default();
@@ -148,8 +156,10 @@ async fn serve(args: Args) -> Result<()> {
         "pid": std::process::id(),
     });
     println!("{ready}");
+    let metrics = axon.metrics();
     axon.serve(listener, orchestra_node::shutdown::signal()).await?;
-    println!("{}", serde_json::json!({ "event": "stopped" }));
+    let (signatures, batches) = metrics.signature_batches();
+    println!("{}", serde_json::json!({ "event": "stopped", "signatures": signatures, "batches": batches }));
     Ok(())
 }
 

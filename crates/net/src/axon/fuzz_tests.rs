@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderName, HeaderValue, Request};
 use orchestra_keys::Keypair;
 use orchestra_proto::wire::{Envelope, SDK_VERSION_AS_INT, TerminalInfo, dendrite_message, request_header_pairs};
@@ -75,7 +74,7 @@ fn run(f: &Fixture, method: &str, path: &str, headers: &[(String, String)], body
     let remote: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let shared = f.shared.clone();
     f.rt.block_on(async move {
-        let resp = dispatch(State(shared), ConnectInfo(remote), req).await;
+        let resp = dispatch(shared, remote, req).await;
         let status = resp.status().as_u16();
         let status_header =
             resp.headers().get("bt_header_axon_status_code").and_then(|v| v.to_str().ok()).map(str::to_string);

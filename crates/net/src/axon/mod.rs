@@ -31,6 +31,7 @@
 //! the receiver must be us, the nonce within 10 s back / 2 s ahead, the signature covers the
 //! method, path, sha256 of the raw body, nonce, sender and receiver; same replay cache.
 
+mod batch;
 #[cfg(test)]
 mod fuzz_tests;
 mod reply;
@@ -46,9 +47,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{Method, header};
 use axum::response::Response;
 use futures::{FutureExt, StreamExt};
@@ -119,6 +122,11 @@ pub struct AxonConfig {
     pub server: ServeLimits,
     /// Verifying keys kept decompressed (default 100 000 hotkeys).
     pub key_cache_capacity: usize,
+    /// Most request signatures verified in one batch (default 64; 1 = no batching). Requests
+    /// that arrive together are batched (see `axon/batch.rs`); a lone request is not delayed.
+    pub verify_batch_max: usize,
+    /// Longest a batch keeps gathering requests while more keep arriving (default 200 µs).
+    pub verify_batch_wait: Duration,
 }
 
 impl Default for AxonConfig {
@@ -140,6 +148,8 @@ impl Default for AxonConfig {
             public_metrics: false,
             server: ServeLimits::default(),
             key_cache_capacity: 100_000,
+            verify_batch_max: 64,
+            verify_batch_wait: Duration::from_micros(200),
         }
     }
 }
@@ -368,6 +378,7 @@ pub(crate) struct Shared {
     metrics: Arc<AxonMetrics>,
     replay: ReplayCache,
     keys: KeyCache,
+    batcher: batch::Batcher,
     limiter: Option<DefaultKeyedRateLimiter<PublicKey>>,
     gate: Arc<Gate>,
     blacklist: Option<Arc<BlacklistFn>>,
@@ -419,6 +430,7 @@ impl Axon {
         ));
         let shared = Shared {
             keys: KeyCache::new(config.key_cache_capacity),
+            batcher: batch::Batcher::new(config.verify_batch_max, config.verify_batch_wait, metrics.batch.clone()),
             hotkey: keypair.ss58().to_string(),
             routes: HashMap::new(),
             names: Vec::new(),
@@ -538,7 +550,9 @@ impl Axon {
                 }
             })
         });
-        let app = Router::new().fallback(dispatch).with_state(Arc::clone(&shared));
+        // The server's Router holds only a fallback: every path is looked up in our own route
+        // table anyway, and a plain service skips the extractors' work on every request.
+        let app = axum::Router::new().fallback_service(AxonService { shared: Arc::clone(&shared) });
         let server = Server::new(shared.cfg.server_limits())
             .map_err(NetError::Config)?
             .with_stats(shared.metrics.server.clone());
@@ -551,11 +565,31 @@ impl Axon {
     }
 }
 
-async fn dispatch(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
+/// The request handler: [`dispatch`], with the peer address the server put in the request.
+#[derive(Clone)]
+struct AxonService {
+    shared: Arc<Shared>,
+}
+
+impl tower::Service<Request> for AxonService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        // The serving loop always sets it; without it the peer counts as remote (no /metrics).
+        let remote =
+            req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        Box::pin(async move { Ok(dispatch(shared, remote, req).await) })
+    }
+}
+
+async fn dispatch(shared: Arc<Shared>, remote: SocketAddr, req: Request) -> Response {
     let start = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
@@ -650,25 +684,34 @@ async fn check(
     // signature is checked before the body is read: an unsigned sender cannot make us read (or
     // wait for) a body at all. btauth/1 signs the body's sha256, so it is checked after.
     let early = match &claim {
-        verify::Claim::V10(_) => Some(claim.verify(shared, &parts.method, path_and_query, &[], fresh)?),
+        verify::Claim::V10(_) => Some(claim.verify(shared, &parts.method, path_and_query, &[], fresh).await?),
         verify::Claim::BtAuth(_) => None,
     };
     // A client trickling its body must not hold a connection past its own timeout, nor past
-    // the server's body timeout (the timeout header is not signed).
+    // the server's body timeout (the timeout header is not signed). A body that has already
+    // arrived whole (the usual small request) is taken without arming a timer.
     let body_timeout = timeout.min(cfg.server.body_read_timeout);
     let late = || {
         let secs = py_float_repr(body_timeout.as_secs_f64());
         Reject::new(408, format!("Request body not received within the {secs}s timeout"))
     };
-    let body = match tokio::time::timeout(body_timeout, read_body(body, cfg.max_body_bytes)).await {
-        Ok(Err(BodyRead::Server(BodyError::Timeout))) | Err(_) => return Err(late()),
-        Ok(Err(BodyRead::Server(e))) => return Err(Reject::new(e.status(), e.to_string())),
-        Ok(Err(BodyRead::Reject(r))) => return Err(r),
-        Ok(Ok(body)) => body,
+    let mut reading = std::pin::pin!(read_body(body, cfg.max_body_bytes));
+    let read = match reading.as_mut().now_or_never() {
+        Some(read) => read,
+        None => match tokio::time::timeout(body_timeout, reading).await {
+            Ok(read) => read,
+            Err(_) => return Err(late()),
+        },
+    };
+    let body = match read {
+        Err(BodyRead::Server(BodyError::Timeout)) => return Err(late()),
+        Err(BodyRead::Server(e)) => return Err(Reject::new(e.status(), e.to_string())),
+        Err(BodyRead::Reject(r)) => return Err(r),
+        Ok(body) => body,
     };
     let proof = match early {
         Some(p) => p,
-        None => claim.verify(shared, &parts.method, path_and_query, &body, fresh)?,
+        None => claim.verify(shared, &parts.method, path_and_query, &body, fresh).await?,
     };
     // Only claim.hotkey() == None fails precheck, so this is always set here.
     let hotkey = claim.hotkey().unwrap_or_default();

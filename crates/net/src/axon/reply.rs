@@ -84,12 +84,28 @@ fn put_str(h: &mut HeaderMap, name: &HeaderName, v: &Option<String>) {
     }
 }
 
+static STATUS_200: HeaderValue = HeaderValue::from_static("200");
+static SUCCESS: HeaderValue = HeaderValue::from_static("Success");
+
 fn put_terminal(h: &mut HeaderMap, n: &TerminalNames, t: &TerminalInfo) {
-    if let Some(v) = t.status_code {
-        h.insert(n.status_code.clone(), HeaderValue::from(v));
+    // The success values are static (no allocation on the common path).
+    match t.status_code {
+        Some(200) => {
+            h.insert(n.status_code.clone(), STATUS_200.clone());
+        }
+        Some(v) => {
+            h.insert(n.status_code.clone(), HeaderValue::from(v));
+        }
+        None => {}
     }
-    if let Some(v) = &t.status_message {
-        h.insert(n.status_message.clone(), text_value(v));
+    match t.status_message.as_deref() {
+        Some("Success") => {
+            h.insert(n.status_message.clone(), SUCCESS.clone());
+        }
+        Some(v) => {
+            h.insert(n.status_message.clone(), text_value(v));
+        }
+        None => {}
     }
     if let Some(v) = t.process_time {
         h.insert(n.process_time.clone(), text_value(&py_float_repr(v)));

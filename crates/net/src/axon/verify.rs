@@ -206,7 +206,7 @@ impl<'a> Claim<'a> {
 
     /// The signature. Returns what [`Proof::admit`] needs to record the nonce once the body
     /// has been checked too.
-    pub(crate) fn verify(
+    pub(crate) async fn verify(
         &self,
         shared: &Shared,
         method: &Method,
@@ -250,9 +250,12 @@ impl<'a> Claim<'a> {
         let sig = signature_bytes(sig_text).map_err(|e| not_verified(&e))?;
         let (vk, cached) =
             shared.keys.get(hotkey).map_err(|e| not_verified(&format!("cannot use hotkey {hotkey:?}: {e}")))?;
-        if !vk.verify(message.as_bytes(), &sig) {
+        let (ok, message) = shared.batcher.verify(Arc::clone(&vk), message.into_bytes(), sig).await;
+        if !ok {
             return Err(not_verified(&match self {
-                Claim::V10(_) => format!("Signature mismatch with {message} and {sig_text}"),
+                Claim::V10(_) => {
+                    format!("Signature mismatch with {} and {sig_text}", String::from_utf8_lossy(&message))
+                }
                 Claim::BtAuth(_) => "signature does not verify against the claimed hotkey".to_string(),
             }));
         }
