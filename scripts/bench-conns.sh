@@ -6,7 +6,8 @@
 #
 #   scripts/bench-conns.sh          # release build; ~1 minute after the build
 #
-# CONNS (default 1000) flood connections, N (default 2000) requests per measurement. The
+# CONNS (default 1000) flood connections, N (default 2000) requests per measurement, ROUNDS
+# (default 5) rounds of (unloaded, flooded) per row, medians reported. The
 # validator runs against a local devnet with a bootstrap production key; the HTTP client asks
 # `GET /v1/subnets` (a real Ledger API lookup) with it.
 set -euo pipefail
@@ -73,7 +74,7 @@ curl -sf "http://127.0.0.1:$APORT/healthz" >/dev/null || { echo "validator API n
 OUT="$WORK/conns.jsonl"
 echo "{\"bench\":\"conn_flood_meta\",\"profile\":\"$PROFILE\",\"nproc\":$(nproc)}" >"$OUT"
 echo "== echo axon: $CONNS idle, then $CONNS trickling connections" >&2
-"$R/conn-flood" --addr "127.0.0.1:$EPORT" --kind axon --axon-hotkey "$EHOT" --conns "$CONNS" -n "$N" \
+"$R/conn-flood" --rounds "${ROUNDS:-5}" --addr "127.0.0.1:$EPORT" --kind axon --axon-hotkey "$EHOT" --conns "$CONNS" -n "$N" \
   --pid "$EPID" --label echo-axon | tee -a "$OUT"
 for _ in $(seq 1 300); do
   python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$MPORT" 2>/dev/null && break
@@ -81,10 +82,10 @@ for _ in $(seq 1 300); do
 done
 MHOT="$EHOT" # the miner runs as //Alice too (not registered; the echo axon printed that hotkey)
 echo "== miner axon (signed Capabilities): $CONNS idle, then $CONNS trickling connections" >&2
-"$R/conn-flood" --addr "127.0.0.1:$MPORT" --kind miner --axon-hotkey "$MHOT" --conns "$CONNS" -n "$N" \
+"$R/conn-flood" --rounds "${ROUNDS:-5}" --addr "127.0.0.1:$MPORT" --kind miner --axon-hotkey "$MHOT" --conns "$CONNS" -n "$N" \
   --pid "$MPID" --label miner-axon | tee -a "$OUT"
 echo "== validator API (GET /v1/subnets, production key): $CONNS idle, then $CONNS trickling connections" >&2
-"$R/conn-flood" --addr "127.0.0.1:$APORT" --kind http --path /v1/subnets --bearer-file "$WORK/key" \
+"$R/conn-flood" --rounds "${ROUNDS:-5}" --addr "127.0.0.1:$APORT" --kind http --path /v1/subnets --bearer-file "$WORK/key" \
   --conns "$CONNS" -n "$N" --pid "$VPID" --label validator-api | tee -a "$OUT"
 mkdir -p docs
 cp "$OUT" docs/benchmarks-conns.jsonl
