@@ -50,8 +50,9 @@ pub struct StepResult {
 
 struct Shared {
     adapters: Adapters,
-    /// Shared with the concurrent calls of a step (a scrape fans out to many pages).
-    ledger: Arc<BTreeMap<u16, LedgerEntry>>,
+    /// The miner's current Ledger snapshot, shared by every task and call (not copied per task:
+    /// with a thousand objectives in flight a copy each was a fifth of the miner's memory).
+    ledger: Arc<Vec<LedgerEntry>>,
     contract: Contract,
     deadline: Instant,
     task_id: String,
@@ -95,7 +96,7 @@ impl Executor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         adapters: Adapters,
-        ledger: &[LedgerEntry],
+        ledger: Arc<Vec<LedgerEntry>>,
         contract: Contract,
         deadline: Instant,
         task_id: &str,
@@ -106,7 +107,7 @@ impl Executor {
         Executor {
             shared: Arc::new(Shared {
                 adapters,
-                ledger: Arc::new(ledger.iter().map(|e| (e.netuid, e.clone())).collect()),
+                ledger,
                 contract,
                 deadline,
                 task_id: task_id.into(),
@@ -123,7 +124,8 @@ impl Executor {
     /// no answer).
     pub async fn run(&self, plan: &[PlanStep]) -> Result<BTreeMap<String, StepResult>, MinerError> {
         crate::planner::validate(plan)?;
-        let mut done: BTreeMap<String, StepResult> = BTreeMap::new();
+        // Results are shared with the steps that depend on them, not copied into each.
+        let mut done: BTreeMap<String, Arc<StepResult>> = BTreeMap::new();
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
         loop {
             let ready: Vec<&PlanStep> = plan
@@ -138,8 +140,7 @@ impl Executor {
             for step in ready {
                 let shared = self.shared.clone();
                 let step = step.clone();
-                let deps: BTreeMap<String, StepResult> =
-                    step.depends_on.iter().filter_map(|d| done.get(d).map(|r| (d.clone(), r.clone()))).collect();
+                let deps: Vec<Arc<StepResult>> = step.depends_on.iter().filter_map(|d| done.get(d).cloned()).collect();
                 set.spawn(async move {
                     let r = run_step(&shared, &step, &deps).await;
                     (step.id.clone(), r)
@@ -149,7 +150,7 @@ impl Executor {
                 let (id, r) = joined.map_err(|e| MinerError::Step { step: "?".into(), reason: e.to_string() })?;
                 match r {
                     Ok(res) => {
-                        done.insert(id, res);
+                        done.insert(id, Arc::new(res));
                     }
                     Err(e) => {
                         tracing::warn!(task = %self.shared.task_id, step = %id, error = %e, "step failed");
@@ -166,7 +167,8 @@ impl Executor {
             return Err(MinerError::Step { step, reason });
         }
         // Keep the receipts of failed steps too: they were paid for and belong in the root.
-        Ok(done)
+        // Every step task has finished, so each result has one owner again.
+        Ok(done.into_iter().map(|(id, r)| (id, Arc::try_unwrap(r).unwrap_or_else(|r| (*r).clone()))).collect())
     }
 
     pub fn spent(&self) -> u64 {
@@ -215,7 +217,7 @@ pub fn token_cost(response: &Value, micros_per_1k_tokens: f64) -> u64 {
     orchestra_subnets::probe::token_cost(usage_tokens(response), micros_per_1k_tokens)
 }
 
-async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResult>) -> Result<StepResult, MinerError> {
+async fn run_step(s: &Shared, step: &PlanStep, deps: &[Arc<StepResult>]) -> Result<StepResult, MinerError> {
     if let Some(store) = &s.store
         && let Some(mut r) = store.kv_get::<StepResult>(&checkpoint_key(&s.task_id, &step.id))?
     {
@@ -235,7 +237,7 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &BTreeMap<String, StepResul
                 .clamp(1, crate::planner::MAX_SCRAPES as u64) as usize;
             let mut seen = std::collections::BTreeSet::new();
             let links: Vec<String> = deps
-                .values()
+                .iter()
                 .flat_map(|r| r.outputs.iter())
                 .flat_map(|o| o.get("search_results").and_then(Value::as_array).cloned().unwrap_or_default())
                 .filter_map(|it| it.get("link").and_then(Value::as_str).map(str::to_string))
@@ -314,7 +316,7 @@ async fn call_until(
     let deadline = until.min(s.deadline);
     let mut last: Option<String> = None;
     for netuid in route {
-        let Some(entry) = s.ledger.get(netuid) else { continue };
+        let Some(entry) = s.ledger.iter().find(|e| e.netuid == *netuid) else { continue };
         for attempt in 0..=s.contract.max_retries {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -339,11 +341,11 @@ async fn call_until(
             let outcome = s.adapters.call(entry, input, step_id, remaining.min(cap)).await;
             // Every call that went out is receipted: failed attempts (an axon that did not
             // answer, a transport before the one that did) first, then the reported call.
-            for a in &outcome.attempts {
+            for a in outcome.attempts {
                 *s.spent.lock() += a.receipt.cost_micros;
                 res.cost_micros += a.receipt.cost_micros;
-                res.receipts.push(a.receipt.clone());
-                res.evidence.push(a.evidence.clone());
+                res.receipts.push(a.receipt);
+                res.evidence.push(a.evidence);
             }
             if let Some(r) = outcome.receipt {
                 *s.spent.lock() += r.cost_micros;
@@ -355,7 +357,7 @@ async fn call_until(
                 }
                 res.receipts.push(r);
                 res.evidence.push(
-                    outcome.evidence.clone().unwrap_or(CallEvidence { request: input.clone(), response: Value::Null }),
+                    outcome.evidence.unwrap_or_else(|| CallEvidence { request: input.clone(), response: Value::Null }),
                 );
             }
             match outcome.output {

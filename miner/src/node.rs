@@ -162,7 +162,8 @@ impl MinerNode {
             MinerCore::new(hotkey.clone(), ledger, Some(store))?
                 .with_adapters(adapters)
                 .with_llm_planner(cfg.planner == "llm")
-                .with_extraction(extraction),
+                .with_extraction(extraction)
+                .with_max_concurrent_objectives(cfg.max_in_flight),
         );
         let policy =
             if cfg.allow_any { BlacklistPolicy::allow_all() } else { BlacklistPolicy::validators(cfg.min_stake) };

@@ -23,6 +23,10 @@ use crate::{MinerError, planner, router, synth};
 
 const PROPOSALS_KEY: &str = "miner/proposals";
 
+/// Objectives executed at once by default; more wait their turn (within their deadline).
+/// The same as the axon's default handler cap.
+pub const DEFAULT_MAX_CONCURRENT_OBJECTIVES: usize = 256;
+
 /// A proposal waiting to be pulled, with its sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueuedProposal {
@@ -42,6 +46,10 @@ pub struct MinerCore {
     keypair: Keypair,
     store: Option<Arc<LedgerStore>>,
     proposals: Mutex<Vec<QueuedProposal>>,
+    /// Slots for objectives being executed. An objective waiting for one holds only its
+    /// request; one being executed holds its plan, its calls' connections and its evidence
+    /// (≈ 140 KB), so this bounds the miner's memory whatever the number of objectives sent.
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for MinerCore {
@@ -68,7 +76,15 @@ impl MinerCore {
             keypair,
             store,
             proposals: Mutex::new(proposals),
+            running: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_CONCURRENT_OBJECTIVES)),
         })
+    }
+
+    /// Execute at most `n` objectives at once (at least 1); the others wait for a slot, and the
+    /// wait counts against their deadline.
+    pub fn with_max_concurrent_objectives(mut self, n: usize) -> Self {
+        self.running = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     /// [`MinerCore::new`] for local networks and tests: subnets on loopback and private
@@ -149,15 +165,22 @@ impl MinerCore {
     }
 
     async fn run(&self, syn: &Orchestrate) -> Result<Done, MinerError> {
+        let started = Instant::now();
         syn.check_request_digest().map_err(|e| MinerError::BadRequest(e.to_string()))?;
         let req = syn.request();
         req.validate().map_err(|e| MinerError::BadRequest(e.to_string()))?;
+        let deadline_ms = req.contract.deadline_ms;
+        let deadline = started + Duration::from_millis(deadline_ms);
+        // Wait for an execution slot before building anything the objective needs.
+        let _slot = match tokio::time::timeout_at(deadline.into(), self.running.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(MinerError::Plan("the miner is shutting down".into())),
+            Err(_) => return Err(MinerError::Deadline(deadline_ms)),
+        };
         let schema =
             shorthand::to_json_schema(&req.target_schema).map_err(|e| MinerError::BadRequest(e.to_string()))?;
         jsonschema::validator_for(&schema)
             .map_err(|e| MinerError::BadRequest(format!("target_schema is not a valid JSON Schema: {e}")))?;
-        let deadline_ms = req.contract.deadline_ms;
-        let deadline = Instant::now() + Duration::from_millis(deadline_ms);
         // The snapshot, not a copy: a thousand tasks in flight share one Ledger.
         let ledger = Arc::clone(&*self.ledger.read());
         let mut plan_calls = Vec::new();
@@ -178,7 +201,7 @@ impl MinerCore {
         };
         let exec = Executor::new(
             self.adapters.clone(),
-            &ledger,
+            Arc::clone(&ledger),
             req.contract.clone(),
             deadline,
             &req.task_id,

@@ -214,3 +214,39 @@ async fn a_restarted_miner_resumes_without_paying_twice() {
     assert_eq!(requests(SubnetKind::Data).await, data_before, "scrapes were not called again");
     sim.shutdown().await;
 }
+
+/// Objectives beyond the execution cap wait for a slot, and the wait counts against their
+/// deadline: with one slot and subnets answering slowly, the first objective finishes, a second
+/// whose deadline passes while it waits fails with the deadline error (it never called a
+/// subnet), and a third with time to spare runs once the slot frees.
+#[tokio::test]
+async fn objectives_beyond_the_cap_wait_within_their_deadline() {
+    let mut cfg = SimConfig::default_trio();
+    for s in &mut cfg.subnets {
+        s.faults = Faults { latency_ms: 150, ..Faults::default() };
+    }
+    let sim = start(cfg).await.expect("sim");
+    let entries: Vec<_> = sim.subnets.iter().map(ledger::entry).collect();
+    let core = Arc::new(
+        MinerCore::new_local(Keypair::from_uri("//Miner1").expect("key"), entries, None)
+            .expect("core")
+            .with_max_concurrent_objectives(1),
+    );
+    let first = tokio::spawn({
+        let core = core.clone();
+        async move { core.orchestrate(worked_example("slot-1", 20_000)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (short, long) = tokio::join!(
+        core.orchestrate(worked_example("slot-2", 300)),
+        core.orchestrate(worked_example("slot-3", 30_000))
+    );
+    let first = first.await.expect("join");
+    assert_eq!(first.error, None);
+    let err = short.error.expect("the short deadline passed while waiting");
+    assert!(err.contains("deadline of 300 ms exceeded"), "{err}");
+    assert!(short.receipts.is_empty(), "no subnet was called for it");
+    assert_eq!(long.error, None);
+    assert!(long.result.is_some());
+    sim.shutdown().await;
+}

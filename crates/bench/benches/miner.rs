@@ -35,6 +35,12 @@ struct Args {
     concurrency: usize,
     #[arg(long, default_value_t = 1000)]
     in_flight: usize,
+    /// The miner's cap of subnet calls in flight per destination (`--net.max_in_flight_per_host`).
+    #[arg(long, default_value_t = orchestra_net::guard::DEFAULT_MAX_IN_FLIGHT_PER_HOST)]
+    max_in_flight_per_host: usize,
+    /// Objectives the miner executes at once; the rest of `--in-flight` wait for a slot.
+    #[arg(long, default_value_t = orchestra_miner::pipeline::DEFAULT_MAX_CONCURRENT_OBJECTIVES)]
+    max_concurrent: usize,
     /// Internal: serve the simulated subnets and print their Ledger entries.
     #[arg(long, hide = true)]
     sim: bool,
@@ -87,7 +93,16 @@ fn worked_example(task_id: &str, deadline_ms: u64) -> Result<Orchestrate> {
 
 async fn run(args: &Args, entries: Vec<LedgerEntry>, urls: Vec<String>) -> Result<()> {
     let me = std::process::id();
-    let core = Arc::new(MinerCore::new_local(Keypair::from_uri("//BenchMiner")?, entries, None)?);
+    let guard = orchestra_net::GuardConfig {
+        max_in_flight_per_host: args.max_in_flight_per_host,
+        ..orchestra_net::GuardConfig::local()
+    };
+    let adapters = orchestra_subnets::Adapters::with_guard(guard)?;
+    let core = Arc::new(
+        MinerCore::new(Keypair::from_uri("//BenchMiner")?, entries, None)?
+            .with_adapters(adapters)
+            .with_max_concurrent_objectives(args.max_concurrent),
+    );
     // Warm-up (connections, first allocations).
     for i in 0..20 {
         let out = core.orchestrate(worked_example(&format!("w-{i}"), 20_000)?).await;
@@ -164,7 +179,8 @@ async fn run(args: &Args, entries: Vec<LedgerEntry>, urls: Vec<String>) -> Resul
     let (_, after) = process_rss_mb(me).unwrap_or((0.0, 0.0));
     println!(
         "{}",
-        json!({"bench": "miner_rss_in_flight", "in_flight": args.in_flight, "completed": ok, "took_s": took,
+        json!({"bench": "miner_rss_in_flight", "in_flight": args.in_flight, "completed": ok,
+            "max_in_flight_per_host": args.max_in_flight_per_host, "max_concurrent_objectives": args.max_concurrent, "took_s": took,
             "rss_before_mb": before, "rss_peak_mb": peak_sampled, "rss_after_mb": after, "load_avg": load_average()})
     );
     Ok(())

@@ -21,6 +21,11 @@
 //! - **TLS** through rustls with the system's roots, plus an optional operator CA file (PEM) for
 //!   private CAs ([`GuardConfig::ca_file`]).
 //! - **No proxy** from the environment.
+//! - **Calls in flight per destination** (`host:port`) capped
+//!   ([`GuardConfig::max_in_flight_per_host`]): further calls wait for a slot, within their own
+//!   timeout, instead of opening another connection. A miner with a thousand objectives in
+//!   flight would otherwise hold thousands of sockets to the same few subnets (each ≈ 28 KB of
+//!   client state), and subnets' servers cap connections per address anyway.
 //!
 //! Errors never carry remote text: a failure is a kind, a status code or a byte count, and local
 //! detail only (see [`GuardError`]). Callers that show a non-2xx answer use
@@ -54,7 +59,13 @@ pub struct GuardConfig {
     pub pool_max_idle_per_host: usize,
     pub pool_idle_timeout: Duration,
     pub user_agent: String,
+    /// Requests in flight at once to one `host:port`; more wait for a slot (0: no cap).
+    pub max_in_flight_per_host: usize,
 }
+
+/// Default cap of requests in flight to one destination: the per-address connection cap of
+/// our own serving loop, so a miner does not open connections an Orchestra peer would refuse.
+pub const DEFAULT_MAX_IN_FLIGHT_PER_HOST: usize = 256;
 
 impl Default for GuardConfig {
     fn default() -> Self {
@@ -67,6 +78,7 @@ impl Default for GuardConfig {
             pool_max_idle_per_host: 16,
             pool_idle_timeout: Duration::from_secs(90),
             user_agent: concat!("orchestra/", env!("CARGO_PKG_VERSION")).to_string(),
+            max_in_flight_per_host: DEFAULT_MAX_IN_FLIGHT_PER_HOST,
         }
     }
 }
@@ -140,6 +152,58 @@ impl GuardedResponse {
 pub struct GuardedClient {
     http: reqwest::Client,
     cfg: Arc<GuardConfig>,
+    slots: Arc<HostSlots>,
+}
+
+/// One semaphore per destination (`host:port`), made on first use. Destinations come from
+/// Ledger entries, the metagraph and operators' flags, so the map is small; it is still pruned
+/// of idle destinations past [`HostSlots::PRUNE_AT`] so that no peer can grow it without bound.
+#[derive(Debug, Default)]
+struct HostSlots {
+    per_host: usize,
+    map: parking_lot::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl HostSlots {
+    const PRUNE_AT: usize = 4096;
+
+    fn semaphore(&self, key: &str) -> Arc<tokio::sync::Semaphore> {
+        let mut map = self.map.lock();
+        if let Some(s) = map.get(key) {
+            return Arc::clone(s);
+        }
+        if map.len() >= Self::PRUNE_AT {
+            // Idle: nobody holds or waits for a slot (the map's own reference is the only one).
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        let s = Arc::new(tokio::sync::Semaphore::new(self.per_host));
+        map.insert(key.to_string(), Arc::clone(&s));
+        s
+    }
+
+    /// A slot for `url`'s destination, waiting at most `wait`. `None` when there is no cap.
+    async fn acquire(
+        &self,
+        url: &Url,
+        wait: Duration,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, GuardError> {
+        if self.per_host == 0 {
+            return Ok(None);
+        }
+        let key = format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
+        let sem = self.semaphore(&key);
+        match tokio::time::timeout(wait, sem.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            // The semaphore is never closed; treat it as no cap rather than failing the call.
+            Ok(Err(_)) => Ok(None),
+            Err(_) => Err(GuardError::Timeout(wait)),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().len()
+    }
 }
 
 impl std::fmt::Debug for GuardedClient {
@@ -230,7 +294,8 @@ impl GuardedClient {
             b = b.tls_certs_merge(load_ca_file(path)?);
         }
         let http = b.build().map_err(|e| GuardError::Build(error_chain(&e)))?;
-        Ok(GuardedClient { http, cfg: Arc::new(cfg) })
+        let slots = Arc::new(HostSlots { per_host: cfg.max_in_flight_per_host, ..HostSlots::default() });
+        Ok(GuardedClient { http, cfg: Arc::new(cfg), slots })
     }
 
     pub fn config(&self) -> &GuardConfig {
@@ -258,7 +323,18 @@ impl GuardedClient {
     pub async fn send_capped(&self, req: RequestBuilder, limit: usize) -> Result<GuardedResponse, GuardError> {
         let limit = limit.min(self.cfg.max_response_bytes);
         let timeout = self.cfg.timeout;
-        let resp = req.send().await.map_err(|e| map_error(&e, timeout))?;
+        let mut req = req.build().map_err(|e| GuardError::Build(error_chain(&e)))?;
+        // The slot is held until the body is read: that is when the connection is free again.
+        // Waiting for it counts against the request's total time.
+        let total = req.timeout().copied().unwrap_or(timeout).min(timeout);
+        let t0 = std::time::Instant::now();
+        let _slot = self.slots.acquire(req.url(), total).await?;
+        let left = total.saturating_sub(t0.elapsed());
+        if left.is_zero() {
+            return Err(GuardError::Timeout(total));
+        }
+        *req.timeout_mut() = Some(left);
+        let resp = self.http.execute(req).await.map_err(|e| map_error(&e, timeout))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = read_capped(resp, limit, timeout).await?;
@@ -466,6 +542,18 @@ pub fn sanitize(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn idle_destinations_are_pruned() {
+        let slots = HostSlots { per_host: 1, ..HostSlots::default() };
+        let held = slots.semaphore("held:1");
+        for i in 0..HostSlots::PRUNE_AT {
+            slots.semaphore(&format!("h{i}:1"));
+        }
+        // The map reached the bound: idle destinations went, the one in use stayed.
+        assert!(slots.len() <= 2, "{}", slots.len());
+        assert!(Arc::ptr_eq(&held, &slots.semaphore("held:1")));
+    }
 
     fn refused(s: &str) -> bool {
         forbidden_reason(s.parse().expect("ip")).is_some()

@@ -201,3 +201,77 @@ async fn https_with_an_operator_ca_file() {
         Err(GuardError::Build(_))
     ));
 }
+
+/// Calls to one destination beyond `max_in_flight_per_host` wait for a slot instead of opening
+/// more connections, and every one of them is still answered; another destination is not held
+/// up by the first one's queue.
+#[tokio::test]
+async fn calls_to_one_destination_wait_for_a_slot() {
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (n, p) = (now.clone(), peak.clone());
+    let busy = serve(Router::new().route(
+        "/work",
+        get(move || {
+            let (n, p) = (n.clone(), p.clone());
+            async move {
+                let cur = n.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(cur, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                "done"
+            }
+        }),
+    ))
+    .await;
+    let other = serve(Router::new().route("/", get(|| async { "other" }))).await;
+    let c = GuardedClient::new(GuardConfig { max_in_flight_per_host: 2, ..GuardConfig::local() }).expect("client");
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (c, url) = (c.clone(), format!("http://{busy}/work"));
+        calls.spawn(async move { get_url(&c, &url).await.map(|r| r.status) });
+    }
+    // While the six wait their turn (three rounds of 150 ms), the other destination answers.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let t0 = std::time::Instant::now();
+    let r = get_url(&c, &format!("http://{other}/")).await.expect("other destination");
+    assert_eq!(r.status, 200);
+    assert!(t0.elapsed() < Duration::from_millis(140), "held up by another destination: {:?}", t0.elapsed());
+    let mut ok = 0;
+    while let Some(j) = calls.join_next().await {
+        assert_eq!(j.expect("join").expect("answered"), 200);
+        ok += 1;
+    }
+    assert_eq!(ok, 6);
+    assert_eq!(peak.load(Ordering::SeqCst), 2, "at most two calls in flight to one destination");
+}
+
+/// Waiting for a slot counts against the request's total time.
+#[tokio::test]
+async fn waiting_for_a_slot_counts_against_the_timeout() {
+    let slow = serve(Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "late"
+        }),
+    ))
+    .await;
+    let c = GuardedClient::new(GuardConfig {
+        max_in_flight_per_host: 1,
+        timeout: Duration::from_millis(400),
+        ..GuardConfig::local()
+    })
+    .expect("client");
+    let url = format!("http://{slow}/slow");
+    let first = tokio::spawn({
+        let (c, url) = (c.clone(), url.clone());
+        async move { get_url(&c, &url).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t0 = std::time::Instant::now();
+    let e = get_url(&c, &url).await.expect_err("no slot within the timeout");
+    assert!(matches!(e, GuardError::Timeout(_)), "{e:?}");
+    assert!(t0.elapsed() < Duration::from_millis(1500), "{:?}", t0.elapsed());
+    assert!(matches!(first.await.expect("join"), Err(GuardError::Timeout(_))));
+}

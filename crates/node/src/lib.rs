@@ -158,6 +158,10 @@ pub struct NeuronArgs {
     /// Largest answer read from a subnet, in bytes.
     #[arg(long = "net.max_response_bytes", default_value_t = orchestra_net::guard::DEFAULT_MAX_RESPONSE_BYTES)]
     pub net_max_response_bytes: usize,
+    /// Calls in flight at once to one subnet or peer (`host:port`); more wait for a slot within
+    /// their timeout instead of opening another connection (0: no cap).
+    #[arg(long = "net.max_in_flight_per_host", default_value_t = orchestra_net::guard::DEFAULT_MAX_IN_FLIGHT_PER_HOST)]
+    pub net_max_in_flight_per_host: usize,
     /// Extra CA certificates (PEM) trusted for https besides the system roots (private CAs).
     #[arg(long = "tls.ca-file")]
     pub tls_ca_file: Option<std::path::PathBuf>,
@@ -184,6 +188,7 @@ impl NeuronArgs {
         orchestra_net::GuardConfig {
             allow_private: self.net_allow_private,
             max_response_bytes: self.net_max_response_bytes,
+            max_in_flight_per_host: self.net_max_in_flight_per_host,
             ca_file: self.tls_ca_file.clone(),
             ..orchestra_net::GuardConfig::default()
         }
