@@ -195,11 +195,14 @@ impl Store {
         &'s self,
         cf: &'static str,
         from: &[u8],
-    ) -> Result<impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), StoreError>> + use<'s>, StoreError> {
+    ) -> Result<impl Iterator<Item = Result<RawPair, StoreError>> + use<'s>, StoreError> {
         let it = self.db.iterator_cf(self.cf(cf)?, IteratorMode::From(from, Direction::Forward));
         Ok(it.map(|item| item.map_err(|e| self.db_err(e))))
     }
 }
+
+/// A stored `(key, value)` as RocksDB returns it.
+type RawPair = (Box<[u8]>, Box<[u8]>);
 
 enum Op {
     Put(&'static str, Vec<u8>, Vec<u8>),
