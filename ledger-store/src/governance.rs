@@ -35,6 +35,7 @@ use orchestra_proto::schema_diff;
 use orchestra_proto::synapses::{LedgerProposal, UpdateType};
 use serde_json::{Value, json};
 
+use crate::keys::{DEFERRED, DecimalNetuid, HexDigest, PROMOTIONS};
 use crate::{
     ChangeKind, Confirmation, Credit, CreditKind, Decision, LedgerStore, ProposalRecord, ProposalStatus, StoreError,
     now_ms,
@@ -413,15 +414,9 @@ pub struct Deferral {
     pub reason: String,
 }
 
-const DEFERRED_PREFIX: &str = "governance/deferred/";
-
-fn deferred_key(id: &Digest) -> String {
-    format!("{DEFERRED_PREFIX}{id}")
-}
-
 /// Every deferred proposal.
 pub fn deferred(store: &LedgerStore) -> Result<Vec<Deferral>, StoreError> {
-    Ok(store.kv_scan::<Deferral>(DEFERRED_PREFIX)?.into_iter().map(|(_, d)| d).collect())
+    Ok(DEFERRED.scan(store.db())?.into_iter().map(|(_, d)| d).collect())
 }
 
 /// Deferred proposals due for another probe at `now_ms`, longest waiting first.
@@ -468,9 +463,9 @@ pub async fn govern_with<P: Prober>(
         }
     };
     if outcome.undecided == Some(Undecided::Transient) {
-        let key = deferred_key(id);
+        let key = HexDigest(*id);
         let now = now_ms();
-        let mut d: Deferral = store.kv_get(&key)?.unwrap_or(Deferral {
+        let mut d: Deferral = DEFERRED.get(store.db(), &key)?.unwrap_or(Deferral {
             id: *id,
             netuid: rec.proposal.netuid,
             attempts: 0,
@@ -482,7 +477,7 @@ pub async fn govern_with<P: Prober>(
         d.reason = outcome.reason.clone();
         if now.saturating_sub(d.first_ms) < rule.give_up_after.as_millis() as u64 {
             d.next_ms = now.saturating_add(rule.retry_after.as_millis() as u64);
-            store.kv_put(&key, &d)?;
+            store.write(|tx| Ok(DEFERRED.put(tx.batch(), &key, &d)?))?;
             return Ok(Governed::Deferred { reason: d.reason, attempts: d.attempts, next_ms: d.next_ms });
         }
         let reason = format!(
@@ -517,7 +512,7 @@ pub fn decide(
         }
         let p = rec.proposal.clone();
         let current = tx.store().entry(p.netuid)?;
-        tx.kv_delete(&deferred_key(id))?;
+        DEFERRED.delete(tx.batch(), &HexDigest(*id));
         let mut proposers = vec![rec.first_proposer.clone()];
         proposers.extend(rec.confirmations.iter().map(|c| c.hotkey.clone()));
         let now = now_ms();
@@ -728,14 +723,14 @@ pub fn promote_observed(
     if entry.status != EntryStatus::Candidate {
         return Ok(Promotion::NotDue);
     }
-    let key = promotion_key(netuid);
+    let key = DecimalNetuid(netuid);
     let mut st = promotion_state(store, &entry)?;
     let now = now_ms();
     if !ok {
         st.last_probe_ms = Some(now);
         st.probes_ok = 0;
         st.first_ok_ms = None;
-        store.kv_put(&key, &st)?;
+        put_promotion(store, &key, &st)?;
         return Ok(Promotion::Reset);
     }
     if let Some(last) = st.last_probe_ms
@@ -747,7 +742,7 @@ pub fn promote_observed(
     st.probes_ok = st.probes_ok.saturating_add(1);
     let first = *st.first_ok_ms.get_or_insert(now);
     if st.probes_ok < rule.min_probes || now.saturating_sub(first) < rule.min_span.as_millis() as u64 {
-        store.kv_put(&key, &st)?;
+        put_promotion(store, &key, &st)?;
         return Ok(Promotion::Counted(st.probes_ok));
     }
     let (r, _) = store.write(|tx| {
@@ -771,27 +766,28 @@ pub fn promote_observed(
             validator,
             json!({"promotion": {"probes_ok": st.probes_ok, "first_ok_ms": first, "last_ok_ms": now}}),
         )?;
-        tx.kv_delete(&key)?;
+        PROMOTIONS.delete(tx.batch(), &key);
         Ok(Promotion::Verified)
     })?;
     Ok(r)
 }
 
-fn promotion_key(netuid: u16) -> String {
-    format!("governance/promotion/{netuid}")
+fn put_promotion(store: &LedgerStore, key: &DecimalNetuid, st: &PromotionState) -> Result<(), StoreError> {
+    store.write(|tx| Ok(PROMOTIONS.put(tx.batch(), key, st)?))?;
+    Ok(())
 }
 
 /// The candidate's promotion count; a changed entry (another version) starts again.
 fn promotion_state(store: &LedgerStore, entry: &LedgerEntry) -> Result<PromotionState, StoreError> {
-    Ok(store
-        .kv_get(&promotion_key(entry.netuid))?
+    Ok(PROMOTIONS
+        .get(store.db(), &DecimalNetuid(entry.netuid))?
         .filter(|s: &PromotionState| s.version == entry.version)
         .unwrap_or(PromotionState { version: entry.version, probes_ok: 0, first_ok_ms: None, last_probe_ms: None }))
 }
 
 /// A candidate's run of successful promotion probes (kept in the store's key-value space).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct PromotionState {
+pub(crate) struct PromotionState {
     /// The entry version the probes were of.
     version: u64,
     probes_ok: u32,

@@ -1,11 +1,11 @@
-//! The Subnet Ledger and the other durable state of a validator, on RocksDB.
+//! The Subnet Ledger: its records, rules and change feed, on the `orchestra-store` engine.
 //!
-//! One [`LedgerStore`] owns a RocksDB database with a column family per kind of record: current
-//! entries, every entry version, proposals, decisions, the change feed (monotonic sequence
-//! numbers), API keys, usage counters, webhooks and the webhook outbox. Every logical change is
-//! one atomic `WriteBatch` (the entry, its version, its change event and the outbox deliveries
-//! it triggers land together or not at all), written with `sync` so that a write acknowledged to
-//! a caller survives a crash of the process or the machine.
+//! One [`LedgerStore`] owns an engine database with a column family per kind of record (see
+//! `keys`): current entries, every entry version, proposals, decisions, the change feed
+//! (monotonic sequence numbers), API keys, usage counters, webhooks and the webhook outbox,
+//! quotes and payments. Every logical change is one atomic batch (the entry, its version, its
+//! change event and the outbox deliveries it triggers land together or not at all), synced by
+//! the engine so that a write acknowledged to a caller survives a crash.
 //!
 //! Writes are serialized by one mutex: sequence numbers must be dense and ordered, and the
 //! write rate of a Ledger (proposals, key changes) is tiny next to its read rate; reads never
@@ -17,65 +17,39 @@
 //! - [`records`]: the stored record types.
 
 pub mod governance;
+mod keys;
 pub mod records;
 pub mod upkeep;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use orchestra_proto::canonical::Digest;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::{InclusionProof, merkle_root, prove};
+use orchestra_store::{Batch, Schema, Store};
 use parking_lot::{Mutex, RwLock};
-use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
-use serde::{Serialize, de::DeserializeOwned};
 
+pub use keys::CF_KV;
+pub use orchestra_store::StoreConfig;
 pub use records::*;
 
-/// Current on-disk schema version. Bump it and add a step to [`LedgerStore::migrate`] for any
-/// change to keys or record layouts.
+use keys::*;
+
+/// Current on-disk schema version. Bump it and add a step to the migration in
+/// [`LedgerStore::open`] for any change to keys or record layouts.
 pub const SCHEMA_VERSION: u32 = 1;
 
-const CF_META: &str = "meta";
-const CF_ENTRIES: &str = "entries";
-const CF_VERSIONS: &str = "versions";
-const CF_PROPOSALS: &str = "proposals";
-const CF_DECISIONS: &str = "decisions";
-const CF_CHANGES: &str = "changes";
-const CF_API_KEYS: &str = "api_keys";
-const CF_USAGE: &str = "usage";
-const CF_WEBHOOKS: &str = "webhooks";
-const CF_OUTBOX: &str = "outbox";
-const CF_KV: &str = "kv";
-/// Key quotes (`quote/{id}`) and accepted payments (`paid/{payment id}`).
-const CF_PAYMENTS: &str = "payments";
-const ALL_CFS: &[&str] = &[
-    CF_META,
-    CF_ENTRIES,
-    CF_VERSIONS,
-    CF_PROPOSALS,
-    CF_DECISIONS,
-    CF_CHANGES,
-    CF_API_KEYS,
-    CF_USAGE,
-    CF_WEBHOOKS,
-    CF_OUTBOX,
-    CF_KV,
-    CF_PAYMENTS,
-];
-const META_SCHEMA: &[u8] = b"schema_version";
-const META_SEQ: &[u8] = b"last_seq";
+/// The Ledger's database layout, for the engine.
+const SCHEMA: Schema = Schema { name: "ledger", version: SCHEMA_VERSION, column_families: ALL_CFS };
 
-/// Errors of the store.
+/// Errors of the Ledger.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("RocksDB at {path}: {source}")]
-    Db { path: PathBuf, source: rocksdb::Error },
-    #[error("stored record under `{key}` in `{cf}` is corrupt: {reason}")]
-    Corrupt { cf: &'static str, key: String, reason: String },
-    #[error("on-disk schema version {found} is newer than this binary supports ({supported}); upgrade orchestra")]
-    SchemaTooNew { found: u32, supported: u32 },
+    /// The storage engine failed (I/O, lock, corrupt record, schema version).
+    #[error(transparent)]
+    Engine(#[from] orchestra_store::StoreError),
     #[error("invalid: {0}")]
     Invalid(String),
     #[error("not found: {0}")]
@@ -84,20 +58,6 @@ pub enum StoreError {
     Conflict(String),
     #[error(transparent)]
     Proto(#[from] orchestra_proto::ProtoError),
-}
-
-/// Store options.
-#[derive(Debug, Clone)]
-pub struct StoreConfig {
-    pub path: PathBuf,
-    /// fsync every batch (default). Off only for benchmarks and throwaway test stores.
-    pub sync_writes: bool,
-}
-
-impl StoreConfig {
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        StoreConfig { path: path.into(), sync_writes: true }
-    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -111,9 +71,7 @@ pub type CommitListener = Box<dyn Fn(u64) + Send + Sync>;
 
 /// The Ledger database.
 pub struct LedgerStore {
-    db: DB,
-    path: PathBuf,
-    write_opts: WriteOptions,
+    db: Store,
     /// Serializes writers and holds the last assigned change sequence number.
     writer: Mutex<u64>,
     /// Mirror of the last committed sequence number, so readers (API snapshots, SSE) can ask
@@ -125,14 +83,14 @@ pub struct LedgerStore {
 
 impl std::fmt::Debug for LedgerStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LedgerStore").field("path", &self.path).finish()
+        f.debug_struct("LedgerStore").field("path", &self.db.path()).finish()
     }
 }
 
 /// A batch being assembled under the writer lock; committed atomically.
 pub struct Tx<'a> {
     store: &'a LedgerStore,
-    batch: WriteBatch,
+    batch: Batch,
     seq: u64,
     events: Vec<ChangeEvent>,
 }
@@ -140,112 +98,27 @@ pub struct Tx<'a> {
 impl LedgerStore {
     /// Open (creating if needed) and migrate to [`SCHEMA_VERSION`].
     pub fn open(config: StoreConfig) -> Result<Self, StoreError> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, &config.path, cfs)
-            .map_err(|source| StoreError::Db { path: config.path.clone(), source })?;
-        let mut write_opts = WriteOptions::default();
-        write_opts.set_sync(config.sync_writes);
-        let mut store = LedgerStore {
+        // Version 0 → 1: a new database; nothing to convert. Later steps go here, each adding
+        // its conversion to the batch that stamps the new version.
+        let db = Store::open_with_migration(&config, SCHEMA, |_, _, _| Ok(()))?;
+        let seq = LAST_SEQ.get(&db)?.unwrap_or(0);
+        Ok(LedgerStore {
             db,
-            path: config.path,
-            write_opts,
-            writer: Mutex::new(0),
-            committed: AtomicU64::new(0),
+            writer: Mutex::new(seq),
+            committed: AtomicU64::new(seq),
             listeners: RwLock::new(Vec::new()),
-        };
-        store.migrate()?;
-        let seq = store.read_u64(CF_META, META_SEQ)?.unwrap_or(0);
-        store.writer = Mutex::new(seq);
-        store.committed = AtomicU64::new(seq);
-        Ok(store)
+        })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.db.path()
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
-        let found = match self.get_raw(CF_META, META_SCHEMA)? {
-            Some(b) => {
-                let arr: [u8; 4] = b.as_slice().try_into().map_err(|_| StoreError::Corrupt {
-                    cf: CF_META,
-                    key: "schema_version".into(),
-                    reason: format!("{} bytes, expected 4", b.len()),
-                })?;
-                u32::from_be_bytes(arr)
-            }
-            None => 0,
-        };
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
-        }
-        if found < SCHEMA_VERSION {
-            // Version 0 → 1: a new database; nothing to convert. Later steps go here, each in
-            // its own batch together with the version bump.
-            let mut b = WriteBatch::default();
-            b.put_cf(self.cf(CF_META)?, META_SCHEMA, SCHEMA_VERSION.to_be_bytes());
-            self.db.write_opt(b, &self.write_opts).map_err(|e| self.db_err(e))?;
-            tracing::info!(from = found, to = SCHEMA_VERSION, path = %self.path.display(), "ledger store migrated");
-        }
-        Ok(())
-    }
-
-    fn db_err(&self, source: rocksdb::Error) -> StoreError {
-        StoreError::Db { path: self.path.clone(), source }
-    }
-
-    fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StoreError> {
-        self.db.cf_handle(name).ok_or_else(|| StoreError::Invalid(format!("column family `{name}` is missing")))
-    }
-
-    fn get_raw(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db.get_cf(self.cf(cf)?, key).map_err(|e| self.db_err(e))
-    }
-
-    fn read_u64(&self, cf: &'static str, key: &[u8]) -> Result<Option<u64>, StoreError> {
-        match self.get_raw(cf, key)? {
-            None => Ok(None),
-            Some(b) => {
-                let arr: [u8; 8] = b.as_slice().try_into().map_err(|_| StoreError::Corrupt {
-                    cf,
-                    key: String::from_utf8_lossy(key).into(),
-                    reason: "expected 8 bytes".into(),
-                })?;
-                Ok(Some(u64::from_be_bytes(arr)))
-            }
-        }
-    }
-
-    fn get_json<T: DeserializeOwned>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.get_raw(cf, key)? {
-            None => Ok(None),
-            Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| StoreError::Corrupt {
-                cf,
-                key: hex_key(key),
-                reason: e.to_string(),
-            }),
-        }
-    }
-
-    /// Every record of a column family whose key starts with `prefix`, in key order.
-    fn scan<T: DeserializeOwned>(&self, cf: &'static str, prefix: &[u8], limit: usize) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        let it = self.db.iterator_cf(self.cf(cf)?, IteratorMode::From(prefix, Direction::Forward));
-        for item in it {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            if !k.starts_with(prefix) || out.len() >= limit {
-                break;
-            }
-            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                cf,
-                key: hex_key(&k),
-                reason: e.to_string(),
-            })?);
-        }
-        Ok(out)
+    /// The engine under the Ledger, for records that live next to it (the validator's own
+    /// keyspaces in [`CF_KV`]). Batches committed on it directly do not take the Ledger's writer
+    /// lock, so they must not touch Ledger records (entries, feed, ...), only their own.
+    pub fn db(&self) -> &Store {
+        &self.db
     }
 
     // ---------------------------------------------------------------- writes
@@ -258,7 +131,7 @@ impl LedgerStore {
         f: impl FnOnce(&mut Tx<'_>) -> Result<R, StoreError>,
     ) -> Result<(R, Vec<ChangeEvent>), StoreError> {
         let mut guard = self.writer.lock();
-        let mut tx = Tx { store: self, batch: WriteBatch::default(), seq: *guard, events: Vec::new() };
+        let mut tx = Tx { store: self, batch: Batch::new(), seq: *guard, events: Vec::new() };
         let r = f(&mut tx)?;
         let Tx { mut batch, seq, events, .. } = tx;
         if !events.is_empty() {
@@ -266,12 +139,12 @@ impl LedgerStore {
             for ev in &events {
                 for h in hooks.iter().filter(|h| h.active && h.matches(ev)) {
                     let d = Delivery::new(h.id.clone(), ev.clone());
-                    batch.put_cf(self.cf(CF_OUTBOX)?, d.key(), to_json(&d)?);
+                    OUTBOX.put(&mut batch, &DeliveryKey::of(&d), &d)?;
                 }
             }
-            batch.put_cf(self.cf(CF_META)?, META_SEQ, seq.to_be_bytes());
+            LAST_SEQ.put(&mut batch, &seq)?;
         }
-        self.db.write_opt(batch, &self.write_opts).map_err(|e| self.db_err(e))?;
+        self.db.commit(batch)?;
         *guard = seq;
         self.committed.store(seq, Ordering::Release);
         drop(guard);
@@ -320,12 +193,12 @@ impl LedgerStore {
     // ---------------------------------------------------------------- entries
 
     pub fn entry(&self, netuid: u16) -> Result<Option<LedgerEntry>, StoreError> {
-        self.get_json(CF_ENTRIES, &netuid.to_be_bytes())
+        Ok(ENTRIES.get(&self.db, &netuid)?)
     }
 
     /// All current entries in netuid order.
     pub fn entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.scan(CF_ENTRIES, &[], usize::MAX)
+        values(ENTRIES.scan(&self.db))
     }
 
     /// Entries offering a capability, best first by the shared ranking rule
@@ -337,12 +210,12 @@ impl LedgerStore {
 
     /// One version of an entry.
     pub fn entry_version(&self, netuid: u16, version: u64) -> Result<Option<LedgerEntry>, StoreError> {
-        self.get_json(CF_VERSIONS, &version_key(netuid, version))
+        Ok(VERSIONS.get(&self.db, &(netuid, version))?)
     }
 
     /// Every version of an entry, oldest first.
     pub fn history(&self, netuid: u16) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.scan(CF_VERSIONS, &netuid.to_be_bytes(), usize::MAX)
+        values(VERSIONS.range(&self.db, (netuid, 0)..=(netuid, u64::MAX)))
     }
 
     /// The Merkle root over current entries (leaves in netuid order).
@@ -368,19 +241,11 @@ impl LedgerStore {
 
     /// Change events with `seq > since`, oldest first, at most `limit`.
     pub fn changes_since(&self, since: u64, limit: usize) -> Result<Vec<ChangeEvent>, StoreError> {
-        // Keys are big-endian sequence numbers: seek straight to the first one after `since`.
-        let start = since.saturating_add(1).to_be_bytes();
+        // Keys are big-endian sequence numbers: the range seeks straight to the first one after
+        // `since`, and the limit stops decoding.
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(CF_CHANGES)?, IteratorMode::From(&start, Direction::Forward)) {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                cf: CF_CHANGES,
-                key: hex_key(&k),
-                reason: e.to_string(),
-            })?);
+        for item in CHANGES.iter(&self.db, since.saturating_add(1)..)?.take(limit) {
+            out.push(item?.1);
         }
         Ok(out)
     }
@@ -399,29 +264,29 @@ impl LedgerStore {
     // ---------------------------------------------------------------- proposals
 
     pub fn proposal(&self, id: &Digest) -> Result<Option<ProposalRecord>, StoreError> {
-        self.get_json(CF_PROPOSALS, &id.0)
+        Ok(PROPOSALS.get(&self.db, &id.0)?)
     }
 
     pub fn proposals(&self) -> Result<Vec<ProposalRecord>, StoreError> {
-        self.scan(CF_PROPOSALS, &[], usize::MAX)
+        values(PROPOSALS.scan(&self.db))
     }
 
     pub fn decision(&self, id: &Digest) -> Result<Option<Decision>, StoreError> {
-        self.get_json(CF_DECISIONS, &id.0)
+        Ok(DECISIONS.get(&self.db, &id.0)?)
     }
 
     // ---------------------------------------------------------------- API keys, usage, webhooks
 
     pub fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
-        self.get_json(CF_API_KEYS, key_hash.as_bytes())
+        Ok(API_KEYS.get(&self.db, &key_hash.to_string())?)
     }
 
     pub fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.scan(CF_API_KEYS, &[], usize::MAX)
+        values(API_KEYS.scan(&self.db))
     }
 
     pub fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.write(|tx| tx.put_json(CF_API_KEYS, key.key_hash.as_bytes(), key))?;
+        self.write(|tx| Ok(API_KEYS.put(&mut tx.batch, &key.key_hash, key)?))?;
         Ok(())
     }
 
@@ -433,22 +298,22 @@ impl LedgerStore {
     // ---------------------------------------------------------------- keys paid in TAO
 
     pub fn put_quote(&self, q: &KeyQuote) -> Result<(), StoreError> {
-        self.write(|tx| tx.put_json(CF_PAYMENTS, format!("quote/{}", q.id).as_bytes(), q))?;
+        self.write(|tx| Ok(QUOTES.put(&mut tx.batch, &q.id, q)?))?;
         Ok(())
     }
 
     pub fn quote(&self, id: &str) -> Result<Option<KeyQuote>, StoreError> {
-        self.get_json(CF_PAYMENTS, format!("quote/{id}").as_bytes())
+        Ok(QUOTES.get(&self.db, &id.to_string())?)
     }
 
     /// The accepted payment with this id, if any.
     pub fn payment(&self, id: &str) -> Result<Option<PaymentRecord>, StoreError> {
-        self.get_json(CF_PAYMENTS, format!("paid/{id}").as_bytes())
+        Ok(PAYMENTS.get(&self.db, &id.to_string())?)
     }
 
     /// Every accepted payment, in id order.
     pub fn payments(&self) -> Result<Vec<PaymentRecord>, StoreError> {
-        self.scan(CF_PAYMENTS, b"paid/", usize::MAX)
+        values(PAYMENTS.scan(&self.db))
     }
 
     /// Redeems a quote with a payment in one atomic batch: the quote is marked redeemed, the
@@ -474,9 +339,9 @@ impl LedgerStore {
                 )));
             }
             q.redeemed = Some(payment.clone());
-            tx.put_json(CF_PAYMENTS, format!("quote/{}", q.id).as_bytes(), &q)?;
-            tx.put_json(CF_PAYMENTS, format!("paid/{}", payment.id).as_bytes(), payment)?;
-            tx.put_json(CF_API_KEYS, key.key_hash.as_bytes(), key)?;
+            QUOTES.put(&mut tx.batch, &q.id, &q)?;
+            PAYMENTS.put(&mut tx.batch, &payment.id, payment)?;
+            API_KEYS.put(&mut tx.batch, &key.key_hash, key)?;
             Ok(q)
         })?;
         Ok(q)
@@ -486,29 +351,29 @@ impl LedgerStore {
     pub fn add_usage(&self, key_id: &str, period: &str, n: u64) -> Result<u64, StoreError> {
         let k = format!("{key_id}/{period}");
         let (v, _) = self.write(|tx| {
-            let cur = tx.store.read_u64(CF_USAGE, k.as_bytes())?.unwrap_or(0);
+            let cur = USAGE.get(&tx.store.db, &k)?.unwrap_or(0);
             let next = cur.saturating_add(n);
-            tx.batch.put_cf(tx.store.cf(CF_USAGE)?, k.as_bytes(), next.to_be_bytes());
+            USAGE.put(&mut tx.batch, &k, &next)?;
             Ok(next)
         })?;
         Ok(v)
     }
 
     pub fn usage(&self, key_id: &str, period: &str) -> Result<u64, StoreError> {
-        Ok(self.read_u64(CF_USAGE, format!("{key_id}/{period}").as_bytes())?.unwrap_or(0))
+        Ok(USAGE.get(&self.db, &format!("{key_id}/{period}"))?.unwrap_or(0))
     }
 
     pub fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
-        self.scan(CF_WEBHOOKS, &[], usize::MAX)
+        values(WEBHOOKS.scan(&self.db))
     }
 
     pub fn put_webhook(&self, hook: &Webhook) -> Result<(), StoreError> {
-        self.write(|tx| tx.put_json(CF_WEBHOOKS, hook.id.as_bytes(), hook))?;
+        self.write(|tx| Ok(WEBHOOKS.put(&mut tx.batch, &hook.id, hook)?))?;
         Ok(())
     }
 
     pub fn webhook(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
-        self.get_json(CF_WEBHOOKS, id.as_bytes())
+        Ok(WEBHOOKS.get(&self.db, &id.to_string())?)
     }
 
     /// Remove a webhook and its still-pending deliveries in one batch (delivered and dead rows
@@ -518,10 +383,10 @@ impl LedgerStore {
             if tx.store.webhook(id)?.is_none() {
                 return Ok(false);
             }
-            tx.batch.delete_cf(tx.store.cf(CF_WEBHOOKS)?, id.as_bytes());
+            WEBHOOKS.delete(&mut tx.batch, &id.to_string());
             let pending = tx.store.deliveries()?;
             for d in pending.iter().filter(|d| d.webhook_id == id && d.state == DeliveryState::Pending) {
-                tx.batch.delete_cf(tx.store.cf(CF_OUTBOX)?, d.key());
+                OUTBOX.delete(&mut tx.batch, &DeliveryKey::of(d));
             }
             Ok(true)
         })?;
@@ -530,8 +395,8 @@ impl LedgerStore {
 
     /// Deliveries due at `now_ms` (pending, next attempt reached), oldest first.
     pub fn due_deliveries(&self, now_ms: u64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        let all: Vec<Delivery> = self.scan(CF_OUTBOX, &[], usize::MAX)?;
-        Ok(all
+        Ok(self
+            .deliveries()?
             .into_iter()
             .filter(|d| d.state == DeliveryState::Pending && d.next_attempt_ms <= now_ms)
             .take(limit)
@@ -539,7 +404,7 @@ impl LedgerStore {
     }
 
     pub fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
-        self.scan(CF_OUTBOX, &[], usize::MAX)
+        values(OUTBOX.scan(&self.db))
     }
 
     /// Delete delivered outbox rows whose event is older than `before_ms` (pending rows are
@@ -550,7 +415,7 @@ impl LedgerStore {
             let mut n = 0;
             for d in tx.store.deliveries()? {
                 if d.state == DeliveryState::Delivered && d.event.at_ms < before_ms {
-                    tx.batch.delete_cf(tx.store.cf(CF_OUTBOX)?, d.key());
+                    OUTBOX.delete(&mut tx.batch, &DeliveryKey::of(&d));
                     n += 1;
                 }
             }
@@ -578,7 +443,7 @@ impl LedgerStore {
                     _ => false,
                 };
                 if gone {
-                    tx.batch.delete_cf(tx.store.cf(CF_OUTBOX)?, d.key());
+                    OUTBOX.delete(&mut tx.batch, &DeliveryKey::of(&d));
                 }
             }
             Ok((delivered, dead))
@@ -627,8 +492,8 @@ impl LedgerStore {
         let n = gone.len();
         self.write(|tx| {
             for id in &gone {
-                tx.batch.delete_cf(tx.store.cf(CF_PROPOSALS)?, id.0);
-                tx.batch.delete_cf(tx.store.cf(CF_DECISIONS)?, id.0);
+                PROPOSALS.delete(&mut tx.batch, &id.0);
+                DECISIONS.delete(&mut tx.batch, &id.0);
             }
             Ok(())
         })?;
@@ -638,21 +503,18 @@ impl LedgerStore {
     /// Retention of usage counters: delete those of periods (`YYYY-MM`) before `before_period`.
     /// Returns how many were removed.
     pub fn prune_usage(&self, before_period: &str) -> Result<usize, StoreError> {
-        let mut gone = Vec::new();
-        for item in self.db.iterator_cf(self.cf(CF_USAGE)?, IteratorMode::Start) {
-            let (k, _) = item.map_err(|e| self.db_err(e))?;
-            let key = String::from_utf8_lossy(&k);
-            if key.rsplit_once('/').is_some_and(|(_, period)| period < before_period) {
-                gone.push(k.to_vec());
-            }
-        }
+        let gone: Vec<String> = USAGE
+            .keys(&self.db)?
+            .into_iter()
+            .filter(|k| k.rsplit_once('/').is_some_and(|(_, period)| period < before_period))
+            .collect();
         if gone.is_empty() {
             return Ok(0);
         }
         let n = gone.len();
         self.write(|tx| {
             for k in &gone {
-                tx.batch.delete_cf(tx.store.cf(CF_USAGE)?, k);
+                USAGE.delete(&mut tx.batch, k);
             }
             Ok(())
         })?;
@@ -661,107 +523,7 @@ impl LedgerStore {
 
     /// Record the outcome of a delivery attempt.
     pub fn put_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
-        self.write(|tx| tx.put_json(CF_OUTBOX, &d.key(), d))?;
-        Ok(())
-    }
-
-    // ---------------------------------------------------------------- generic state
-
-    /// A JSON value under `key` in the general-purpose state column family (validator scores,
-    /// journals and similar small records that must survive restarts).
-    pub fn kv_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        self.get_json(CF_KV, key.as_bytes())
-    }
-
-    pub fn kv_put<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        self.write(|tx| tx.put_json(CF_KV, key.as_bytes(), value))?;
-        Ok(())
-    }
-
-    /// Commits a [`KvBatch`] atomically, with one fsync however many records it holds.
-    pub fn kv_commit(&self, batch: KvBatch) -> Result<(), StoreError> {
-        if batch.puts.is_empty() && batch.deletes.is_empty() {
-            return Ok(());
-        }
-        self.write(|tx| {
-            let cf = tx.store.cf(CF_KV)?;
-            for k in &batch.deletes {
-                tx.batch.delete_cf(cf, k.as_bytes());
-            }
-            for (k, v) in &batch.puts {
-                tx.batch.put_cf(cf, k.as_bytes(), v);
-            }
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    /// Every `(key, value)` in the general-purpose space whose key starts with `prefix`, in key
-    /// order. Values are read as `T`, so a small `T` (a time stamp) scans large records cheaply.
-    pub fn kv_scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
-        let mut out = Vec::new();
-        let p = prefix.as_bytes();
-        for item in self.db.iterator_cf(self.cf(CF_KV)?, IteratorMode::From(p, Direction::Forward)) {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            if !k.starts_with(p) {
-                break;
-            }
-            let key = String::from_utf8_lossy(&k).into_owned();
-            let val = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                cf: CF_KV,
-                key: key.clone(),
-                reason: e.to_string(),
-            })?;
-            out.push((key, val));
-        }
-        Ok(out)
-    }
-
-    /// Every key in the general-purpose space that starts with `prefix`, in order.
-    pub fn kv_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        let p = prefix.as_bytes();
-        for item in self.db.iterator_cf(self.cf(CF_KV)?, IteratorMode::From(p, Direction::Forward)) {
-            let (k, _) = item.map_err(|e| self.db_err(e))?;
-            if !k.starts_with(p) {
-                break;
-            }
-            out.push(String::from_utf8_lossy(&k).into_owned());
-        }
-        Ok(out)
-    }
-
-    /// Write several keys in one atomic, synced batch.
-    pub fn kv_put_many(&self, items: &[(&str, serde_json::Value)]) -> Result<(), StoreError> {
-        self.write(|tx| {
-            for (k, v) in items {
-                tx.put_json(CF_KV, k.as_bytes(), v)?;
-            }
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    /// Remove several keys in one batch (retention). Returns how many were given.
-    pub fn kv_delete_many(&self, keys: &[String]) -> Result<usize, StoreError> {
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        self.write(|tx| {
-            for k in keys {
-                tx.batch.delete_cf(tx.store.cf(CF_KV)?, k.as_bytes());
-            }
-            Ok(())
-        })?;
-        Ok(keys.len())
-    }
-
-    /// Remove a key (retention of per-task records).
-    pub fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.batch.delete_cf(tx.store.cf(CF_KV)?, key.as_bytes());
-            Ok(())
-        })?;
+        self.write(|tx| Ok(OUTBOX.put(&mut tx.batch, &DeliveryKey::of(d), d)?))?;
         Ok(())
     }
 }
@@ -772,10 +534,10 @@ impl Tx<'_> {
         self.store
     }
 
-    pub fn put_json<T: Serialize>(&mut self, cf: &'static str, key: &[u8], v: &T) -> Result<(), StoreError> {
-        let bytes = to_json(v)?;
-        self.batch.put_cf(self.store.cf(cf)?, key, bytes);
-        Ok(())
+    /// The batch this transaction commits, for records of other keyspaces that must land with
+    /// the Ledger's writes.
+    pub fn batch(&mut self) -> &mut Batch {
+        &mut self.batch
     }
 
     /// Append a change event (its sequence number is assigned here).
@@ -790,7 +552,7 @@ impl Tx<'_> {
         self.seq += 1;
         let ev =
             ChangeEvent { seq: self.seq, at_ms: now_ms(), kind, netuid, version, actor: actor.to_string(), detail };
-        self.put_json(CF_CHANGES, &self.seq.to_be_bytes(), &ev)?;
+        CHANGES.put(&mut self.batch, &self.seq, &ev)?;
         self.events.push(ev.clone());
         Ok(ev)
     }
@@ -811,72 +573,23 @@ impl Tx<'_> {
         {
             entry.version = p.version + 1;
         }
-        self.put_json(CF_ENTRIES, &entry.netuid.to_be_bytes(), &entry)?;
-        self.put_json(CF_VERSIONS, &version_key(entry.netuid, entry.version), &entry)?;
+        ENTRIES.put(&mut self.batch, &entry.netuid, &entry)?;
+        VERSIONS.put(&mut self.batch, &(entry.netuid, entry.version), &entry)?;
         self.event(kind, Some(entry.netuid), Some(entry.version), actor, detail)
     }
 
-    /// A value in the general-purpose state, written with the rest of the batch.
-    pub fn kv_put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
-        self.put_json(CF_KV, key.as_bytes(), value)
-    }
-
-    /// Remove a general-purpose state key in this batch.
-    pub fn kv_delete(&mut self, key: &str) -> Result<(), StoreError> {
-        self.batch.delete_cf(self.store.cf(CF_KV)?, key.as_bytes());
-        Ok(())
-    }
-
     pub fn put_proposal(&mut self, rec: &ProposalRecord) -> Result<(), StoreError> {
-        self.put_json(CF_PROPOSALS, &rec.id.0, rec)
+        Ok(PROPOSALS.put(&mut self.batch, &rec.id.0, rec)?)
     }
 
     pub fn put_decision(&mut self, d: &Decision) -> Result<(), StoreError> {
-        self.put_json(CF_DECISIONS, &d.proposal_id.0, d)
+        Ok(DECISIONS.put(&mut self.batch, &d.proposal_id.0, d)?)
     }
 }
 
-/// Writes to the general-purpose state gathered for one atomic [`LedgerStore::kv_commit`]:
-/// a validator round records hundreds of miners' state, and with synced writes each separate
-/// put costs an fsync (milliseconds on a VM disk). Deletes apply before puts.
-#[derive(Debug, Default)]
-pub struct KvBatch {
-    puts: Vec<(String, Vec<u8>)>,
-    deletes: Vec<String>,
-}
-
-impl KvBatch {
-    pub fn put<T: Serialize>(&mut self, key: impl Into<String>, value: &T) -> Result<(), StoreError> {
-        self.puts.push((key.into(), to_json(value)?));
-        Ok(())
-    }
-
-    pub fn delete(&mut self, key: impl Into<String>) {
-        self.deletes.push(key.into());
-    }
-
-    pub fn len(&self) -> usize {
-        self.puts.len() + self.deletes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Invalid(format!("cannot serialize record: {e}")))
-}
-
-fn version_key(netuid: u16, version: u64) -> [u8; 10] {
-    let mut k = [0u8; 10];
-    k[..2].copy_from_slice(&netuid.to_be_bytes());
-    k[2..].copy_from_slice(&version.to_be_bytes());
-    k
-}
-
-fn hex_key(k: &[u8]) -> String {
-    k.iter().map(|b| format!("{b:02x}")).collect()
+/// The values of a keyspace scan, in key order.
+fn values<K, V>(scan: Result<Vec<(K, V)>, orchestra_store::StoreError>) -> Result<Vec<V>, StoreError> {
+    Ok(scan?.into_iter().map(|(_, v)| v).collect())
 }
 
 /// The seed entries for the real access paths of SN22 (Desearch), SN13 (Data Universe) and SN64

@@ -301,14 +301,6 @@ impl Delivery {
         }
     }
 
-    /// Outbox key: event sequence then webhook id, so deliveries drain in event order.
-    pub fn key(&self) -> Vec<u8> {
-        let mut k = self.event.seq.to_be_bytes().to_vec();
-        k.push(b'/');
-        k.extend_from_slice(self.webhook_id.as_bytes());
-        k
-    }
-
     /// The event id the receiver sees (stable across retries, for deduplication).
     pub fn event_id(&self) -> String {
         format!("{}-{}", self.event.seq, self.webhook_id)

@@ -32,16 +32,11 @@ use orchestra_proto::ledger::{EntryStatus, Metrics};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::keys::{PaddedNetuid, UPKEEP};
 use crate::{ChangeKind, LedgerStore, StoreError};
 
-const STATE_PREFIX: &str = "upkeep/entry/";
 /// Largest observed schema kept (serialized bytes); a larger one is summarized as absent.
 const MAX_SCHEMA_BYTES: usize = 16 * 1024;
-
-fn state_key(netuid: u16) -> String {
-    // Zero-padded so that a scan lists entries in netuid order.
-    format!("{STATE_PREFIX}{netuid:05}")
-}
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -216,12 +211,12 @@ pub struct Recorded {
 
 /// The upkeep state of one entry, if it was ever probed.
 pub fn state(store: &LedgerStore, netuid: u16) -> Result<Option<UpkeepState>, StoreError> {
-    store.kv_get(&state_key(netuid))
+    Ok(UPKEEP.get(store.db(), &PaddedNetuid(netuid))?)
 }
 
 /// The upkeep state of every probed entry, in netuid order.
 pub fn states(store: &LedgerStore) -> Result<Vec<UpkeepState>, StoreError> {
-    Ok(store.kv_scan::<UpkeepState>(STATE_PREFIX)?.into_iter().map(|(_, s)| s).collect())
+    Ok(UPKEEP.scan(store.db())?.into_iter().map(|(_, s)| s).collect())
 }
 
 /// Entries due for a re-probe at `now_ms` (never probed, or their next probe time reached), most
@@ -350,8 +345,8 @@ pub fn record(
         let Some(entry) = tx.store().entry(netuid)? else {
             return Err(StoreError::NotFound(format!("netuid {netuid}")));
         };
-        let key = state_key(netuid);
-        let mut st: UpkeepState = tx.store().kv_get(&key)?.unwrap_or_else(|| UpkeepState::new(netuid, at_ms));
+        let key = PaddedNetuid(netuid);
+        let mut st: UpkeepState = UPKEEP.get(tx.store().db(), &key)?.unwrap_or_else(|| UpkeepState::new(netuid, at_ms));
         st.next_probe_ms = next_probe_ms;
         if st.status != Some(entry.status) {
             // Changed elsewhere (a promotion, an approved proposal) or first seen: the
@@ -362,7 +357,7 @@ pub fn record(
         match obs {
             Observation::NotProbed { reason } => {
                 st.last_reason = Some(reason.clone());
-                tx.kv_put(&key, &st)?;
+                UPKEEP.put(tx.batch(), &key, &st)?;
                 let metrics = window_metrics(&st, at_ms, rule.window, &entry.metrics);
                 return Ok(Recorded { status: entry.status, transition: None, published: false, metrics, state: st });
             }
@@ -457,7 +452,7 @@ pub fn record(
                 }
             }
         }
-        tx.kv_put(&key, &st)?;
+        UPKEEP.put(tx.batch(), &key, &st)?;
         Ok(Recorded { status, transition, published, metrics, state: st })
     })?;
     Ok(r)

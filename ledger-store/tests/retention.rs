@@ -1,6 +1,6 @@
 //! Retention of what grows in the store (threat model S7): decided and stale proposals with
-//! their decisions, usage counters of old months, dead and delivered webhook rows, and the
-//! key-value scans the nodes' retention tasks use.
+//! their decisions, usage counters of old months, dead and delivered webhook rows. (The scans
+//! the nodes' retention tasks use are the engine's keyspaces, tested in `crates/store`.)
 
 mod common;
 
@@ -113,16 +113,4 @@ fn dead_webhook_rows_are_pruned_after_their_own_retention() {
     let left = s.deliveries().expect("outbox");
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].state, DeliveryState::Pending);
-}
-
-#[test]
-fn kv_scans_and_batches() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let s = open(&dir);
-    s.kv_put_many(&[("a/1", json!({"t": 1})), ("a/2", json!({"t": 2})), ("b/1", json!(3))]).expect("put");
-    let got: Vec<(String, Value)> = s.kv_scan("a/").expect("scan");
-    assert_eq!(got, vec![("a/1".to_string(), json!({"t": 1})), ("a/2".to_string(), json!({"t": 2}))]);
-    assert_eq!(s.kv_keys("b/").expect("keys"), vec!["b/1".to_string()]);
-    assert_eq!(s.kv_delete_many(&["a/1".into(), "b/1".into()]).expect("delete"), 2);
-    assert_eq!(s.kv_keys("").expect("keys"), vec!["a/2".to_string()]);
 }

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orchestra_ledger_store::LedgerStore;
 use orchestra_proto::contract::Contract;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::Receipt;
@@ -23,6 +22,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::MinerError;
+use crate::state::MinerStore;
 
 /// Longest single subnet call, whatever the deadline.
 pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -60,7 +60,7 @@ struct Shared {
     proposer: String,
     /// Shared by every concurrent call of the task, so the budget holds across them.
     spent: Arc<Mutex<u64>>,
-    store: Option<Arc<LedgerStore>>,
+    store: Option<Arc<MinerStore>>,
 }
 
 /// Executes plans for one task.
@@ -74,24 +74,6 @@ impl std::fmt::Debug for Executor {
     }
 }
 
-fn checkpoint_key(task_id: &str, step: &str) -> String {
-    format!("miner/job/{task_id}/step/{step}")
-}
-
-/// Write a checkpoint of `task_id` under `key` together with the job's time stamp
-/// (`miner/job/{task_id}/at`), which retention counts from ([`crate::retention`]).
-pub(crate) fn put_checkpoint<T: Serialize>(
-    store: &LedgerStore,
-    task_id: &str,
-    key: &str,
-    value: &T,
-) -> Result<(), MinerError> {
-    let v = serde_json::to_value(value).map_err(|e| MinerError::BadRequest(format!("checkpoint: {e}")))?;
-    let at = crate::retention::job_stamp_key(task_id);
-    store.kv_put_many(&[(key, v), (&at, json!(orchestra_ledger_store::now_ms()))])?;
-    Ok(())
-}
-
 impl Executor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -102,7 +84,7 @@ impl Executor {
         task_id: &str,
         objective: &str,
         proposer: &str,
-        store: Option<Arc<LedgerStore>>,
+        store: Option<Arc<MinerStore>>,
     ) -> Self {
         Executor {
             shared: Arc::new(Shared {
@@ -219,7 +201,7 @@ pub fn token_cost(response: &Value, micros_per_1k_tokens: f64) -> u64 {
 
 async fn run_step(s: &Shared, step: &PlanStep, deps: &[Arc<StepResult>]) -> Result<StepResult, MinerError> {
     if let Some(store) = &s.store
-        && let Some(mut r) = store.kv_get::<StepResult>(&checkpoint_key(&s.task_id, &step.id))?
+        && let Some(mut r) = store.step(&s.task_id, &step.id)?
     {
         r.resumed = true;
         *s.spent.lock() += r.cost_micros;
@@ -289,7 +271,7 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &[Arc<StepResult>]) -> Resu
         }
     }
     if let Some(store) = &s.store {
-        put_checkpoint(store, &s.task_id, &checkpoint_key(&s.task_id, &step.id), &res)?;
+        store.put_step(&s.task_id, &step.id, &res)?;
     }
     Ok(res)
 }

@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod planner;
 pub mod retention;
 pub mod router;
+pub mod state;
 pub mod synth;
 
 /// Errors of the miner library.
@@ -42,7 +43,7 @@ pub enum MinerError {
     #[error("synthesis: {0}")]
     Synth(String),
     #[error(transparent)]
-    Store(#[from] orchestra_ledger_store::StoreError),
+    Store(#[from] orchestra_store::StoreError),
     #[error(transparent)]
     Proto(#[from] orchestra_proto::ProtoError),
     #[error(transparent)]

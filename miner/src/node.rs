@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use orchestra_chain::{AxonServe, Chain};
-use orchestra_ledger_store::{LedgerStore, StoreConfig};
 use orchestra_net::{Axon, AxonConfig, BlacklistPolicy, SynapseError};
 use orchestra_node::NeuronArgs;
 use orchestra_node::shutdown::{CancellationToken, TaskTracker};
@@ -18,6 +17,7 @@ use orchestra_proto::wire::SDK_VERSION_AS_INT;
 
 use crate::MinerError;
 use crate::pipeline::MinerCore;
+use crate::state::MinerStore;
 
 /// The miner's configuration: the shared neuron flags plus the miner's own.
 #[derive(Parser, Debug, Clone)]
@@ -127,7 +127,7 @@ impl MinerNode {
         let hotkey = cfg.neuron.hotkey()?;
         let dir = cfg.neuron.data_dir().join("miner").join(hotkey.ss58());
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("data dir {}: {e}", dir.display()))?;
-        let store = Arc::new(LedgerStore::open(StoreConfig::new(&dir))?);
+        let store = Arc::new(MinerStore::open(&dir)?);
         let ledger = match &cfg.ledger_file {
             Some(p) => load_ledger(p)?,
             None => Vec::new(),

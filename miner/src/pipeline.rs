@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orchestra_keys::Keypair;
-use orchestra_ledger_store::LedgerStore;
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::receipt::{commitment, receipt_root, result_digest};
 use orchestra_proto::shorthand;
@@ -19,9 +18,8 @@ use serde_json::Value;
 
 use crate::executor::Executor;
 use crate::extraction::{ExtractionConfig, extract};
+use crate::state::MinerStore;
 use crate::{MinerError, planner, router, synth};
-
-const PROPOSALS_KEY: &str = "miner/proposals";
 
 /// Objectives executed at once by default; more wait their turn (within their deadline).
 /// The same as the axon's default handler cap.
@@ -44,7 +42,7 @@ pub struct MinerCore {
     /// Shared by every task in flight (a task holds the snapshot it started with).
     ledger: RwLock<Arc<Vec<LedgerEntry>>>,
     keypair: Keypair,
-    store: Option<Arc<LedgerStore>>,
+    store: Option<Arc<MinerStore>>,
     proposals: Mutex<Vec<QueuedProposal>>,
     /// Slots for objectives being executed. An objective waiting for one holds only its
     /// request; one being executed holds its plan, its calls' connections and its evidence
@@ -59,13 +57,9 @@ impl std::fmt::Debug for MinerCore {
 }
 
 impl MinerCore {
-    pub fn new(
-        keypair: Keypair,
-        ledger: Vec<LedgerEntry>,
-        store: Option<Arc<LedgerStore>>,
-    ) -> Result<Self, MinerError> {
+    pub fn new(keypair: Keypair, ledger: Vec<LedgerEntry>, store: Option<Arc<MinerStore>>) -> Result<Self, MinerError> {
         let proposals = match &store {
-            Some(s) => s.kv_get::<Vec<QueuedProposal>>(PROPOSALS_KEY)?.unwrap_or_default(),
+            Some(s) => s.proposals()?,
             None => Vec::new(),
         };
         Ok(MinerCore {
@@ -92,7 +86,7 @@ impl MinerCore {
     pub fn new_local(
         keypair: Keypair,
         ledger: Vec<LedgerEntry>,
-        store: Option<Arc<LedgerStore>>,
+        store: Option<Arc<MinerStore>>,
     ) -> Result<Self, MinerError> {
         let adapters = Adapters::with_guard(orchestra_net::GuardConfig::local())?;
         Ok(Self::new(keypair, ledger, store)?.with_adapters(adapters))
@@ -123,7 +117,7 @@ impl MinerCore {
     }
 
     /// The miner's store (checkpoints, the proposal queue), if it has one.
-    pub fn store(&self) -> Option<Arc<LedgerStore>> {
+    pub fn store(&self) -> Option<Arc<MinerStore>> {
         self.store.clone()
     }
 
@@ -250,10 +244,9 @@ impl MinerCore {
             let llm_deadline = deadline.checked_sub(reserve).unwrap_or(deadline);
             // A checked answer is checkpointed with the root of the receipts it cites, so a
             // restarted miner does not pay the LLM twice for the same evidence.
-            let key = format!("miner/job/{}/extract", req.task_id);
             let data_root = receipt_root(&receipts)?.to_hex();
             let saved = match &self.store {
-                Some(s) => s.kv_get::<(String, crate::extraction::Extraction)>(&key)?,
+                Some(s) => s.extraction(&req.task_id)?,
                 None => None,
             };
             let outcome = match saved.filter(|(root, _)| *root == data_root) {
@@ -279,7 +272,7 @@ impl MinerCore {
                     if let (Ok(x), Some(s)) = (&r, &self.store)
                         && x.answer.is_some()
                     {
-                        crate::executor::put_checkpoint(s, &req.task_id, &key, &(&data_root, x))?;
+                        s.put_extraction(&req.task_id, &data_root, x)?;
                     }
                     r
                 }
@@ -359,7 +352,7 @@ impl MinerCore {
         let excess = q.len().saturating_sub(1000);
         q.drain(..excess);
         if let Some(s) = &self.store {
-            s.kv_put(PROPOSALS_KEY, &*q)?;
+            s.put_proposals(&q)?;
         }
         Ok(())
     }

@@ -9,41 +9,25 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use orchestra_ledger_store::{LedgerStore, StoreError};
 use orchestra_node::shutdown::CancellationToken;
+use orchestra_store::StoreError;
 
-const PREFIX: &str = "miner/job/";
-
-/// The key of a job's time stamp (Unix ms of its last checkpoint).
-pub fn job_stamp_key(task_id: &str) -> String {
-    format!("{PREFIX}{task_id}/at")
-}
-
-/// The task id a checkpoint key belongs to.
-fn task_of(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix(PREFIX)?;
-    if let Some(t) = rest.strip_suffix("/at").or_else(|| rest.strip_suffix("/extract")) {
-        return Some(t);
-    }
-    rest.rsplit_once("/step/").map(|(t, _)| t)
-}
+use crate::state::{JobKey, MinerStore};
 
 /// Remove jobs whose last checkpoint is older than `max_age` at `now_ms` (jobs without a time
 /// stamp, from before stamps, count as old), then the oldest beyond `max_jobs`. Returns how
 /// many jobs were removed.
-pub fn prune_jobs(store: &LedgerStore, max_age: Duration, max_jobs: usize, now_ms: u64) -> Result<usize, StoreError> {
-    let mut jobs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for k in store.kv_keys(PREFIX)? {
-        if let Some(t) = task_of(&k) {
-            jobs.entry(t.to_string()).or_default().push(k);
-        }
+pub fn prune_jobs(store: &MinerStore, max_age: Duration, max_jobs: usize, now_ms: u64) -> Result<usize, StoreError> {
+    let mut jobs: BTreeMap<String, Vec<JobKey>> = BTreeMap::new();
+    for k in store.job_keys()? {
+        jobs.entry(k.task.clone()).or_default().push(k);
     }
     let cutoff = now_ms.saturating_sub(max_age.as_millis() as u64);
     let mut dated: Vec<(u64, String)> = Vec::new();
-    let mut gone: Vec<String> = Vec::new();
+    let mut gone: Vec<JobKey> = Vec::new();
     let mut removed = 0;
     for t in jobs.keys() {
-        let at: u64 = store.kv_get(&job_stamp_key(t)).ok().flatten().unwrap_or(0);
+        let at: u64 = store.job_stamp(t).ok().flatten().unwrap_or(0);
         if at < cutoff {
             gone.extend(jobs[t].iter().cloned());
             removed += 1;
@@ -59,13 +43,13 @@ pub fn prune_jobs(store: &LedgerStore, max_age: Duration, max_jobs: usize, now_m
             removed += 1;
         }
     }
-    store.kv_delete_many(&gone)?;
+    store.delete_jobs(&gone)?;
     Ok(removed)
 }
 
 /// The `retention` task: a pass at start and every `every`, until shutdown.
 pub async fn run(
-    store: Arc<LedgerStore>,
+    store: Arc<MinerStore>,
     max_age: Duration,
     max_jobs: usize,
     every: Duration,
@@ -91,31 +75,42 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orchestra_ledger_store::StoreConfig;
-    use serde_json::json;
+    use orchestra_store::{Batch, Keyspace};
+    use serde_json::{Value, json};
+
+    /// The miner's records as raw JSON under their text keys, as older miners wrote them.
+    const KV: Keyspace<String, Value> = Keyspace::new("kv", "");
+
+    fn put(s: &MinerStore, key: &str, v: Value) {
+        let mut b = Batch::new();
+        KV.put(&mut b, &key.to_string(), &v).expect("put");
+        s.db().commit(b).expect("commit");
+    }
 
     #[test]
     fn old_jobs_go_and_the_newest_stay() {
         let dir = tempfile::tempdir().expect("tmp");
-        let s = LedgerStore::open(StoreConfig::new(dir.path())).expect("open");
+        let s = MinerStore::open(dir.path()).expect("open");
         let hour = 3_600_000u64;
         let now = 100 * hour;
         // t-old: last checkpoint 30 h ago; t-a, t-b, t-c: recent; legacy: no stamp.
         for (t, at) in
             [("t-old", now - 30 * hour), ("t-a", now - 3 * hour), ("t-b", now - 2 * hour), ("t/c", now - hour)]
         {
-            s.kv_put(&format!("miner/job/{t}/step/s1"), &json!({"outputs": []})).expect("put");
-            s.kv_put(&format!("miner/job/{t}/extract"), &json!(["root", {}])).expect("put");
-            s.kv_put(&job_stamp_key(t), &at).expect("put");
+            put(&s, &format!("miner/job/{t}/step/s1"), json!({"outputs": []}));
+            put(&s, &format!("miner/job/{t}/extract"), json!(["root", {}]));
+            put(&s, &format!("miner/job/{t}/at"), json!(at));
         }
-        s.kv_put("miner/job/legacy/step/s1", &json!({})).expect("put");
-        s.kv_put("miner/proposals", &json!([])).expect("put");
+        put(&s, "miner/job/legacy/step/s1", json!({}));
+        put(&s, "miner/proposals", json!([]));
         let n = prune_jobs(&s, Duration::from_secs(24 * 3600), 2, now).expect("prune");
         assert_eq!(n, 3, "t-old and legacy by age, t-a by count");
-        let left = s.kv_keys("miner/job/").expect("keys");
+        let left: Vec<String> =
+            KV.keys(s.db()).expect("keys").into_iter().filter(|k| k.starts_with("miner/job/")).collect();
         assert!(left.iter().all(|k| k.starts_with("miner/job/t-b/") || k.starts_with("miner/job/t/c/")), "{left:?}");
         assert_eq!(left.len(), 6);
-        assert!(s.kv_get::<serde_json::Value>("miner/proposals").expect("get").is_some(), "other state is untouched");
+        assert!(s.proposals().is_ok_and(|q| q.is_empty()), "other state is untouched");
+        assert!(KV.get(s.db(), &"miner/proposals".to_string()).expect("get").is_some(), "other state is untouched");
         assert_eq!(prune_jobs(&s, Duration::from_secs(24 * 3600), 2, now).expect("again"), 0);
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orchestra_keys::Keypair;
-use orchestra_ledger_store::{LedgerStore, StoreConfig};
 use orchestra_miner::pipeline::MinerCore;
+use orchestra_miner::state::MinerStore;
 use orchestra_proto::contract::Contract;
 use orchestra_proto::receipt::{CallStatus, commitment, receipt_root, result_digest};
 use orchestra_proto::synapses::{LedgerProposals, Orchestrate, OrchestrateRequest};
@@ -195,7 +195,7 @@ async fn a_restarted_miner_resumes_without_paying_twice() {
         .await
         .expect("c");
     {
-        let store = Arc::new(LedgerStore::open(StoreConfig::new(dir.path())).expect("store"));
+        let store = Arc::new(MinerStore::open(dir.path()).expect("store"));
         let core = MinerCore::new_local(Keypair::from_uri("//Miner5").expect("key"), entries.clone(), Some(store))
             .expect("core");
         let killed =
@@ -206,7 +206,7 @@ async fn a_restarted_miner_resumes_without_paying_twice() {
     let data_before = requests(SubnetKind::Data).await;
     client.post(format!("{}/control/faults", llm.base_url())).json(&json!({})).send().await.expect("c");
     // "Restart": a new core over the same store, same task id.
-    let store = Arc::new(LedgerStore::open(StoreConfig::new(dir.path())).expect("store"));
+    let store = Arc::new(MinerStore::open(dir.path()).expect("store"));
     let core = MinerCore::new_local(Keypair::from_uri("//Miner5").expect("key"), entries, Some(store)).expect("core");
     let out = core.orchestrate(worked_example("r-1", 20_000)).await;
     assert_eq!(out.error, None);

@@ -367,7 +367,7 @@ async fn submit(State(n): State<Arc<ValidatorNode>>, Extension(c): Extension<Api
     match run_objective(&n, &id, &req, &[]).await {
         Ok(mut rec) => {
             rec.owner = Some(key_id);
-            match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
+            match crate::records::put(&n.store, |b| crate::records::OBJECTIVES.put(b, &id.to_string(), &rec)) {
                 Ok(()) => (StatusCode::CREATED, Json(rec)).into_response(),
                 Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
             }
@@ -384,7 +384,7 @@ fn owned_by(r: &ObjectiveRecord, key_id: &str) -> bool {
 /// The objective `id` if the caller's key owns it; another key gets the same 404 as a missing
 /// one, so ids cannot be probed.
 async fn load(n: &ValidatorNode, id: &str, key_id: &str) -> Result<ObjectiveRecord, Response> {
-    match n.store.kv_get::<ObjectiveRecord>(&format!("validator/objective/{id}")) {
+    match crate::records::OBJECTIVES.get(n.store.db(), &id.to_string()) {
         Ok(Some(r)) if owned_by(&r, key_id) => Ok(r),
         Ok(Some(_)) => Err(err(StatusCode::NOT_FOUND, "not_found", format!("no objective {id}"))),
         Ok(None) => Err(err(StatusCode::NOT_FOUND, "not_found", format!("no objective {id}"))),
@@ -433,7 +433,7 @@ async fn revise(
     match run_objective(&n, &id, &rec.request, &fb).await {
         Ok(mut new) => {
             new.owner = rec.owner.clone();
-            match n.store.kv_put(&format!("validator/objective/{id}"), &new) {
+            match crate::records::put(&n.store, |b| crate::records::OBJECTIVES.put(b, &id.to_string(), &new)) {
                 Ok(()) => Json(new).into_response(),
                 Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
             }
@@ -464,7 +464,7 @@ async fn accept(
     }
     rec.state = ObjectiveState::Accepted;
     rec.updated_ms = orchestra_ledger_store::now_ms();
-    match n.store.kv_put(&format!("validator/objective/{id}"), &rec) {
+    match crate::records::put(&n.store, |b| crate::records::OBJECTIVES.put(b, &id.to_string(), &rec)) {
         Ok(()) => Json(rec).into_response(),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
     }
@@ -512,9 +512,11 @@ async fn feedback(State(n): State<Arc<ValidatorNode>>, headers: HeaderMap, Path(
     if !ok {
         return err(StatusCode::UNAUTHORIZED, "bad_signature", "the signature does not verify");
     }
-    let state: Option<crate::node::MinerState> = n.store.kv_get(&format!("validator/miner/{hotkey}")).ok().flatten();
-    let last: Option<String> = n.store.kv_get(&format!("validator/last_task/{hotkey}")).ok().flatten();
-    let task: Option<Value> = last.and_then(|t| n.store.kv_get(&format!("validator/task/{hotkey}/{t}")).ok().flatten());
+    let db = n.store.db();
+    let state = crate::records::MINERS.get(db, &hotkey).ok().flatten();
+    let last = crate::records::LAST_TASK.get(db, &hotkey).ok().flatten();
+    let task: Option<Value> =
+        last.and_then(|t| crate::records::TASKS.get(db, &crate::records::TaskKey::new(&hotkey, &t)).ok().flatten());
     let body = json!({"validator": n.hotkey(), "miner": hotkey, "ema": state, "last_task": task});
     let bytes = body.to_string();
     let sig = n.key.sign_hex(&Sha256::digest(bytes.as_bytes()));

@@ -20,6 +20,7 @@ pub mod compare;
 pub mod gateway;
 pub mod node;
 pub mod prober;
+pub mod records;
 pub mod reference;
 pub mod retention;
 pub mod tasks;

@@ -25,11 +25,13 @@ use orchestra_node::shutdown::{CancellationToken, TaskTracker};
 use orchestra_proto::ledger::LedgerEntry;
 use orchestra_proto::retry::Backoff;
 use orchestra_proto::synapses::{LedgerProposals, Orchestrate};
+use orchestra_store::Batch;
 use orchestra_subnets::Adapters;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::prober::LiveProber;
+use crate::records;
 use crate::verify::{Verification, VerifyConfig, verify};
 use crate::{gateway, reference, tasks};
 
@@ -414,10 +416,6 @@ pub struct ValidatorNode {
     pub(crate) upkeep_metrics: Arc<crate::upkeep::UpkeepMetrics>,
 }
 
-/// Ledger credits decided but not yet scored.
-const ACTIVITY_KEY: &str = "validator/ledger_activity";
-/// The weight journal (see [`WeightJournal`]).
-const WEIGHTS_JOURNAL: &str = "validator/weights_journal";
 /// Probes of Ledger proposals running at once.
 const GOVERN_CONCURRENCY: usize = 4;
 /// Retries of a transiently failed weights submission: 1 s, then 2 s.
@@ -477,7 +475,7 @@ impl ValidatorNode {
         let addr = SocketAddr::new(host, cfg.api_port);
         let api_listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
-        let status: Status = store.kv_get("validator/status")?.unwrap_or_default();
+        let status: Status = records::STATUS.get(store.db())?.unwrap_or_default();
         let coldkey = match &cfg.neuron.uri {
             Some(u) => Some(Keypair::from_uri(u)?.ss58().to_string()),
             None => cfg.neuron.wallet.wallet().coldkeypub().ok().map(|k| k.to_ss58()),
@@ -675,7 +673,7 @@ impl ValidatorNode {
             }
             node.status.lock().last_round_ms = t0.elapsed().as_millis() as u64;
             let st = node.status.lock().clone();
-            if let Err(e) = node.store.kv_put("validator/status", &st) {
+            if let Err(e) = records::put(&node.store, |b| records::STATUS.put(b, &st)) {
                 tracing::error!(error = %e, "saving status failed");
             }
         }
@@ -758,9 +756,9 @@ impl ValidatorNode {
         // this validator's own task, so every validator can decide the drift it saw itself.
         let mut embedded: BTreeMap<String, Vec<orchestra_proto::synapses::LedgerProposal>> = BTreeMap::new();
         // Every miner's records of this round, committed at once (one fsync, not five per miner).
-        let mut writes = orchestra_ledger_store::KvBatch::default();
+        let mut writes = Batch::new();
         for ((n, req, _), (resp, elapsed)) in calls.iter().zip(answers) {
-            let mut st: MinerState = self.store.kv_get(&format!("validator/miner/{}", n.hotkey))?.unwrap_or_default();
+            let mut st: MinerState = records::MINERS.get(self.store.db(), &n.hotkey)?.unwrap_or_default();
             let v = match resp {
                 Some(r) if r.is_success() => {
                     let reference = reference_for(req);
@@ -789,23 +787,23 @@ impl ValidatorNode {
             let score = task_score(&v.sub, &policy);
             self.metrics.tasks.inc();
             st.orchestration.observe(score.total, epoch, policy.half_life_orchestration);
-            writes.put(
-                format!("validator/task/{}/{}", n.hotkey, req.task_id),
+            records::TASKS.put(
+                &mut writes,
+                &records::TaskKey::new(&n.hotkey, &req.task_id),
                 &serde_json::json!({"task_id": req.task_id, "epoch": epoch, "uid": n.uid, "sub": v.sub, "notes": v.notes,
                                     "score": score, "reprobed": v.reprobed, "at_ms": orchestra_ledger_store::now_ms()}),
             )?;
             // Retention: one task record per miner (the last, which feedback shows).
-            let last_key = format!("validator/last_task/{}", n.hotkey);
-            if let Some(prev) = self.store.kv_get::<String>(&last_key)?
+            if let Some(prev) = records::LAST_TASK.get(self.store.db(), &n.hotkey)?
                 && prev != req.task_id
             {
-                writes.delete(format!("validator/task/{}/{prev}", n.hotkey));
+                records::TASKS.delete(&mut writes, &records::TaskKey::new(&n.hotkey, &prev));
             }
-            writes.put(last_key, &req.task_id)?;
+            records::LAST_TASK.put(&mut writes, &n.hotkey, &req.task_id)?;
             states.insert(n.hotkey.clone(), st);
         }
         // Before the proposals below read the leaves back.
-        self.store.kv_commit(std::mem::take(&mut writes))?;
+        self.store.db().commit(std::mem::take(&mut writes))?;
 
         // Ledger proposals: pull and receive now (cheap, bounded per miner); probing and
         // deciding runs in the background under a semaphore, so it never delays weights. Credits
@@ -859,11 +857,11 @@ impl ValidatorNode {
             let Some(st) = states.get_mut(&n.hotkey) else { continue };
             let a = activity.get(&n.hotkey).cloned().unwrap_or_default();
             st.ledger.observe(ledger_score(&a, &policy), epoch, policy.half_life_ledger);
-            writes.put(format!("validator/miner/{}", n.hotkey), &*st)?;
+            records::MINERS.put(&mut writes, &n.hotkey, st)?;
             scores.push(MinerScores { uid: n.uid, orchestration: st.orchestration.value, ledger: st.ledger.value });
             shown.insert(n.hotkey.clone(), (st.orchestration.value, st.ledger.value));
         }
-        self.store.kv_commit(writes)?;
+        self.store.db().commit(writes)?;
         {
             let mut s = self.status.lock();
             s.epoch = epoch;
@@ -890,22 +888,22 @@ impl ValidatorNode {
     /// Record one Ledger credit for `hotkey`, to be scored at the next round.
     fn credit(&self, hotkey: &str, kind: CreditKind) -> anyhow::Result<()> {
         let _g = self.activity_lock.lock();
-        let mut all: BTreeMap<String, LedgerActivity> = self.store.kv_get(ACTIVITY_KEY)?.unwrap_or_default();
+        let mut all = records::ACTIVITY.get(self.store.db())?.unwrap_or_default();
         let a = all.entry(hotkey.to_string()).or_default();
         match kind {
             CreditKind::Discovery => a.discoveries += 1,
             CreditKind::Confirmation => a.confirmations += 1,
             CreditKind::FalseProposal => a.false_proposals += 1,
         }
-        self.store.kv_put(ACTIVITY_KEY, &all)?;
+        records::put(&self.store, |b| records::ACTIVITY.put(b, &all))?;
         Ok(())
     }
 
     /// The Ledger credits decided since the last round (and clear them).
     fn take_activity(&self) -> anyhow::Result<BTreeMap<String, LedgerActivity>> {
         let _g = self.activity_lock.lock();
-        let all: BTreeMap<String, LedgerActivity> = self.store.kv_get(ACTIVITY_KEY)?.unwrap_or_default();
-        self.store.kv_put(ACTIVITY_KEY, &BTreeMap::<String, LedgerActivity>::new())?;
+        let all: BTreeMap<String, LedgerActivity> = records::ACTIVITY.get(self.store.db())?.unwrap_or_default();
+        records::put(&self.store, |b| records::ACTIVITY.put(b, &BTreeMap::new()))?;
         Ok(all)
     }
 
@@ -960,7 +958,7 @@ impl ValidatorNode {
             Ok(h) => h,
             Err(e) => return fail(self, format!("hyperparams: {e}")),
         };
-        let mut journal: WeightJournal = match self.store.kv_get(WEIGHTS_JOURNAL) {
+        let mut journal: WeightJournal = match records::WEIGHTS_JOURNAL.get(self.store.db()) {
             Ok(j) => j.unwrap_or_default(),
             Err(e) => return fail(self, format!("journal: {e}")),
         };
@@ -974,7 +972,7 @@ impl ValidatorNode {
         if rate_limited(&journal, block, hp.weights_rate_limit) {
             let last = journal.last_submitted_block.unwrap_or_default();
             tracing::info!(block, last, limit = hp.weights_rate_limit, "weights rate limit: not submitting this round");
-            let _ = self.store.kv_put(WEIGHTS_JOURNAL, &journal);
+            let _ = self.save_journal(&journal);
             return;
         }
         let uids: Vec<u16> = weights.iter().map(|w| w.0).collect();
@@ -988,7 +986,7 @@ impl ValidatorNode {
             Err(e) => return fail(self, format!("normalization: {e}")),
         };
         journal.intent_block = Some(block);
-        if let Err(e) = self.store.kv_put(WEIGHTS_JOURNAL, &journal) {
+        if let Err(e) = self.save_journal(&journal) {
             return fail(self, format!("journal: {e}"));
         }
         let mut attempt = 0;
@@ -1013,7 +1011,7 @@ impl ValidatorNode {
                         failures: 0,
                     });
                 }
-                if let Err(e) = self.store.kv_put(WEIGHTS_JOURNAL, &journal) {
+                if let Err(e) = self.save_journal(&journal) {
                     if added {
                         journal.pending_reveals.pop();
                     }
@@ -1050,7 +1048,7 @@ impl ValidatorNode {
             }
             Err(e) => fail(self, format!("{e}")),
         }
-        if let Err(e) = self.store.kv_put(WEIGHTS_JOURNAL, &journal) {
+        if let Err(e) = self.save_journal(&journal) {
             fail(self, format!("journal: {e}"));
         }
     }
@@ -1059,7 +1057,7 @@ impl ValidatorNode {
 impl ValidatorNode {
     /// The weight journal as stored (tests, tools).
     pub fn weight_journal(&self) -> anyhow::Result<WeightJournal> {
-        let mut j: WeightJournal = self.store.kv_get(WEIGHTS_JOURNAL)?.unwrap_or_default();
+        let mut j: WeightJournal = records::WEIGHTS_JOURNAL.get(self.store.db())?.unwrap_or_default();
         j.upgrade();
         Ok(j)
     }
@@ -1096,10 +1094,15 @@ impl ValidatorNode {
                     i += 1;
                 }
             }
-            if let Err(e) = self.store.kv_put(WEIGHTS_JOURNAL, &*journal) {
+            if let Err(e) = self.save_journal(journal) {
                 self.weight_failure(format!("journal: {e}"));
             }
         }
+    }
+
+    /// Write the weight journal (one synced batch).
+    fn save_journal(&self, journal: &WeightJournal) -> Result<(), orchestra_store::StoreError> {
+        records::put(&self.store, |b| records::WEIGHTS_JOURNAL.put(b, journal))
     }
 
     /// Count and show a weights failure (logged as an error).
@@ -1114,7 +1117,7 @@ impl ValidatorNode {
     /// Remember the receipt leaves of a response whose signature and root checked out.
     fn remember_leaves(
         &self,
-        writes: &mut orchestra_ledger_store::KvBatch,
+        writes: &mut Batch,
         hotkey: &str,
         receipts: &[orchestra_proto::receipt::Receipt],
     ) -> anyhow::Result<()> {
@@ -1129,12 +1132,12 @@ impl ValidatorNode {
         if known.len() > KNOWN_LEAVES {
             known.drain(..known.len() - KNOWN_LEAVES);
         }
-        writes.put(format!("validator/leaves/{hotkey}"), &known)?;
+        records::LEAVES.put(writes, &hotkey.to_string(), &known)?;
         Ok(())
     }
 
     fn known_leaves(&self, hotkey: &str) -> anyhow::Result<Vec<orchestra_proto::canonical::Digest>> {
-        Ok(self.store.kv_get(&format!("validator/leaves/{hotkey}"))?.unwrap_or_default())
+        Ok(records::LEAVES.get(self.store.db(), &hotkey.to_string())?.unwrap_or_default())
     }
 
     /// The `ledger-upkeep` task over this validator's store, prober and settings.
@@ -1163,7 +1166,7 @@ pub(crate) fn record_credits(
         return;
     }
     let _g = activity_lock.lock();
-    let mut all: BTreeMap<String, LedgerActivity> = store.kv_get(ACTIVITY_KEY).ok().flatten().unwrap_or_default();
+    let mut all = records::ACTIVITY.get(store.db()).ok().flatten().unwrap_or_default();
     for c in credits {
         let a = all.entry(c.hotkey).or_default();
         match c.kind {
@@ -1172,7 +1175,7 @@ pub(crate) fn record_credits(
             CreditKind::FalseProposal => a.false_proposals += 1,
         }
     }
-    if let Err(e) = store.kv_put(ACTIVITY_KEY, &all) {
+    if let Err(e) = records::put(store, |b| records::ACTIVITY.put(b, &all)) {
         tracing::error!(error = %e, "recording Ledger credits failed");
     }
 }

@@ -15,9 +15,12 @@ use std::time::Duration;
 
 use orchestra_ledger_store::{LedgerStore, StoreError};
 use orchestra_node::shutdown::CancellationToken;
+use orchestra_store::{Batch, Json, Key, Keyspace};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::node::{RetentionArgs, ValidatorNode};
+use crate::records::{LAST_TASK, LEAVES, MINERS, OBJECTIVES, TASKS, TaskKey};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -44,6 +47,9 @@ struct TaskStamp {
     at_ms: u64,
 }
 
+/// The task records' keys as raw text, so a key of no known shape is skipped, not fatal.
+const TASK_KEYS_RAW: Keyspace<String, IgnoredAny> = Keyspace::new(orchestra_ledger_store::CF_KV, "validator/task/");
+
 /// One retention pass over `store` at `now_ms`. `live` is the hotkeys of the current
 /// metagraph; without it (not synced yet) no miner's records are touched.
 pub fn prune(
@@ -53,11 +59,11 @@ pub fn prune(
     now_ms: u64,
 ) -> Result<Pruned, StoreError> {
     let mut out = Pruned::default();
+    let db = store.db();
 
     // Objectives: by age, then by count (oldest first).
-    const OBJ: &str = "validator/objective/";
     let cutoff = now_ms.saturating_sub(r.objective_days.saturating_mul(DAY_MS));
-    let mut objectives: Vec<(String, Stamp)> = store.kv_scan(OBJ)?;
+    let mut objectives: Vec<(String, Stamp)> = OBJECTIVES.view::<Stamp, Json>().scan(db)?;
     let mut gone: Vec<String> = Vec::new();
     objectives.retain(|(k, s)| {
         let old = s.updated_ms < cutoff;
@@ -71,7 +77,12 @@ pub fn prune(
         let extra = objectives.len() - r.max_objectives;
         gone.extend(objectives.drain(..extra).map(|(k, _)| k));
     }
-    out.objectives = store.kv_delete_many(&gone)?;
+    let mut b = Batch::new();
+    for id in &gone {
+        OBJECTIVES.delete(&mut b, id);
+    }
+    db.commit(b)?;
+    out.objectives = gone.len();
 
     // Proposals and decisions.
     let cutoff = now_ms.saturating_sub(r.proposal_days.saturating_mul(DAY_MS));
@@ -80,44 +91,41 @@ pub fn prune(
     // Miners that left the metagraph.
     if let Some(live) = live {
         let cutoff = now_ms.saturating_sub(r.task_days.saturating_mul(DAY_MS));
-        let mut gone = Vec::new();
+        let mut b = Batch::new();
+        let mut gone_tasks: BTreeSet<TaskKey> = BTreeSet::new();
         let mut known: BTreeSet<String> = BTreeSet::new();
-        for prefix in ["validator/last_task/", "validator/miner/", "validator/leaves/"] {
-            for k in store.kv_keys(prefix)? {
-                if let Some(hk) = k.strip_prefix(prefix) {
-                    known.insert(hk.to_string());
-                }
-            }
-        }
+        known.extend(LAST_TASK.keys(db)?);
+        known.extend(MINERS.keys(db)?);
+        known.extend(LEAVES.keys(db)?);
         for hk in known.iter().filter(|hk| !live.contains(*hk)) {
-            let last: Option<String> = store.kv_get(&format!("validator/last_task/{hk}"))?;
+            let last = LAST_TASK.get(db, hk)?;
             let at = match &last {
-                Some(t) => {
-                    store.kv_get::<TaskStamp>(&format!("validator/task/{hk}/{t}"))?.map(|s| s.at_ms).unwrap_or(0)
-                }
+                Some(t) => TASKS.view::<TaskStamp, Json>().get(db, &TaskKey::new(hk, t))?.map(|s| s.at_ms).unwrap_or(0),
                 None => 0,
             };
             if at >= cutoff {
                 continue;
             }
             if let Some(t) = last {
-                gone.push(format!("validator/task/{hk}/{t}"));
+                gone_tasks.insert(TaskKey::new(hk, &t));
             }
-            for prefix in ["validator/last_task/", "validator/miner/", "validator/leaves/"] {
-                gone.push(format!("{prefix}{hk}"));
-            }
+            LAST_TASK.delete(&mut b, hk);
+            MINERS.delete(&mut b, hk);
+            LEAVES.delete(&mut b, hk);
             out.miners += 1;
         }
         // Task records whose miner has no `last_task` pointer any more (left over by a crash
         // between writing the new record and deleting the old one).
-        for k in store.kv_keys("validator/task/")? {
-            let Some((hk, t)) = k.strip_prefix("validator/task/").and_then(|x| x.split_once('/')) else { continue };
-            let last: Option<String> = store.kv_get(&format!("validator/last_task/{hk}"))?;
-            if last.as_deref() != Some(t) && !gone.contains(&k) {
-                gone.push(k);
+        for k in TASK_KEYS_RAW.keys(db)? {
+            let Ok(k) = TaskKey::decode(k.as_bytes()) else { continue };
+            if LAST_TASK.get(db, &k.hotkey)?.as_deref() != Some(k.task.as_str()) {
+                gone_tasks.insert(k);
             }
         }
-        store.kv_delete_many(&gone)?;
+        for k in &gone_tasks {
+            TASKS.delete(&mut b, k);
+        }
+        db.commit(b)?;
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@
 pub enum DevnetError {
     /// The RocksDB store failed.
     #[error("devnet store: {0}")]
-    Store(#[from] orchestra_ledger_store::StoreError),
+    Store(#[from] orchestra_store::StoreError),
     /// The stored state cannot be read back.
     #[error("devnet state in {path} is unusable: {reason}")]
     Corrupt {

@@ -14,7 +14,7 @@
 //!
 //! Layers, kept apart so another transport (Substrate JSON-RPC) can serve the same state later:
 //! - [`state`]: the rules, a pure state machine (no I/O, no clock);
-//! - [`store`]: persistence in RocksDB through `orchestra_ledger_store` (one atomic, synced
+//! - [`store`]: persistence in RocksDB through `orchestra_store` (one atomic, synced
 //!   batch per applied extrinsic and per block; a restart restores the state and nonces exactly);
 //! - [`server`]: the HTTP JSON API of `orchestra_chain::devnet_api`, which
 //!   `orchestra_chain::devnet::DevnetClient` speaks, plus [`admin`] routes for local setup,

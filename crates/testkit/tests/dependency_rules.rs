@@ -3,6 +3,7 @@
 //! - nothing depends on `miner` or `validator` except `crates/testkit`, and neither depends on
 //!   the other;
 //! - only `crates/chain` depends on subxt;
+//! - only `crates/store` (`orchestra-store`, the storage engine) depends on rocksdb;
 //! - `crates/yuma` and `crates/incentive` are pure (no async runtime, HTTP or storage);
 //! - library crates carry no binary-only dependencies (clap, anyhow, tracing-subscriber): load
 //!   generators, benchmark peers and CLI types live in `crates/bench`, `crates/cli` and
@@ -46,6 +47,7 @@ fn packages() -> Vec<(String, Vec<String>)> {
 /// `crates/cli`, `crates/bench`, `crates/node`, `crates/testkit`) are the rest.
 const LIBRARIES: &[&str] = &[
     "orchestra-proto",
+    "orchestra-store",
     "orchestra-ledger-store",
     "orchestra-keys",
     "orchestra-net",
@@ -97,8 +99,20 @@ fn the_workspace_keeps_its_dependency_rules() {
         if has("subxt") && name != "orchestra-chain" {
             broken.push(format!("{name} depends on subxt (only orchestra-chain may)"));
         }
+        if has("rocksdb") && name != "orchestra-store" {
+            broken.push(format!("{name} depends on rocksdb (only orchestra-store, the storage engine, may)"));
+        }
         if name == "orchestra-yuma" || name == "orchestra-incentive" {
-            for impure in ["tokio", "reqwest", "rocksdb", "axum", "hyper", "orchestra-ledger-store", "orchestra-net"] {
+            for impure in [
+                "tokio",
+                "reqwest",
+                "rocksdb",
+                "axum",
+                "hyper",
+                "orchestra-store",
+                "orchestra-ledger-store",
+                "orchestra-net",
+            ] {
                 if has(impure) {
                     broken.push(format!("{name} is meant to be pure but depends on {impure}"));
                 }
