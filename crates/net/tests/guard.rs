@@ -23,6 +23,18 @@ async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// A server whose `/slow` answers after 30 s.
+async fn slow_server() -> SocketAddr {
+    serve(Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "late"
+        }),
+    ))
+    .await
+}
+
 fn local() -> GuardedClient {
     GuardedClient::new(GuardConfig { max_response_bytes: 1024 * 1024, ..GuardConfig::local() }).expect("client")
 }
@@ -142,14 +154,7 @@ async fn internal_destinations_are_refused_without_the_flag() {
 
 #[tokio::test]
 async fn total_time_is_capped() {
-    let slow = serve(Router::new().route(
-        "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "late"
-        }),
-    ))
-    .await;
+    let slow = slow_server().await;
     let c = GuardedClient::new(GuardConfig { timeout: Duration::from_millis(300), ..GuardConfig::local() })
         .expect("client");
     let t0 = std::time::Instant::now();
@@ -249,14 +254,7 @@ async fn calls_to_one_destination_wait_for_a_slot() {
 /// Waiting for a slot counts against the request's total time.
 #[tokio::test]
 async fn waiting_for_a_slot_counts_against_the_timeout() {
-    let slow = serve(Router::new().route(
-        "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "late"
-        }),
-    ))
-    .await;
+    let slow = slow_server().await;
     let c = GuardedClient::new(GuardConfig {
         max_in_flight_per_host: 1,
         timeout: Duration::from_millis(400),
