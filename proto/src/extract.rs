@@ -14,6 +14,7 @@
 //! miner's self-check, the validator's check and the re-probe check are one function.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -153,6 +154,21 @@ pub fn parse_answer(content: &str) -> Result<ExtractionAnswer, ProtoError> {
     serde_json::from_str::<ExtractionAnswer>(&t[start..=end]).map_err(|e| bad(e.to_string()))
 }
 
+/// A JSON pointer reference token: `~` as `~0`, `/` as `~1`.
+fn push_token(path: &mut String, key: &str) {
+    if !key.contains(['~', '/']) {
+        path.push_str(key);
+        return;
+    }
+    for c in key.chars() {
+        match c {
+            '~' => path.push_str("~0"),
+            '/' => path.push_str("~1"),
+            c => path.push(c),
+        }
+    }
+}
+
 /// JSON pointers and values of every leaf (string, number, bool) of `v`, in document order.
 pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
     fn walk<'a>(v: &'a Value, path: &mut String, out: &mut Vec<(String, &'a Value)>) {
@@ -161,7 +177,7 @@ pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
                 for (k, x) in m {
                     let len = path.len();
                     path.push('/');
-                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    push_token(path, k);
                     walk(x, path, out);
                     path.truncate(len);
                 }
@@ -170,7 +186,7 @@ pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
                 for (i, x) in a.iter().enumerate() {
                     let len = path.len();
                     path.push('/');
-                    path.push_str(&i.to_string());
+                    let _ = write!(path, "{i}");
                     walk(x, path, out);
                     path.truncate(len);
                 }
@@ -270,7 +286,7 @@ fn check_stated(
     body: &Value,
     quote_here: &mut dyn FnMut(&str, &str) -> bool,
 ) -> Result<(), String> {
-    let value = result.pointer(&c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
+    let value = value_at(result, &c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
     if c.quote.trim().is_empty() {
         return Err(format!("citation for {} has an empty quote", c.path));
     }
@@ -279,7 +295,7 @@ fn check_stated(
     }
     if quote_here(&c.pointer, &c.quote) {
         Ok(())
-    } else if body.pointer(&c.pointer).is_none() {
+    } else if value_at(body, &c.pointer).is_none() {
         Err(format!("citation for {}: pointer {} is not in receipt {}'s body", c.path, c.pointer, c.receipt))
     } else {
         Err(format!("citation for {}: the quote is not at {} of receipt {}", c.path, c.pointer, c.receipt))
@@ -293,7 +309,8 @@ pub fn schema_at<'a>(schema: &'a Value, pointer: &str) -> Option<&'a Value> {
         cur = if cur.get("type").and_then(Value::as_str) == Some("array") || cur.get("items").is_some() {
             cur.get("items")?
         } else {
-            cur.get("properties")?.get(seg.replace("~1", "/").replace("~0", "~"))?
+            let props = cur.get("properties")?;
+            if seg.contains('~') { props.get(seg.replace("~1", "/").replace("~0", "~"))? } else { props.get(seg)? }
         };
     }
     Some(cur)
@@ -313,9 +330,51 @@ pub fn check_citation_under(schema: &Value, result: &Value, c: &Citation, body: 
     check_under(schema, result, c, body, &mut |p, q| quote_at(body, p, q))
 }
 
-/// Normalized texts at the places one response's citations point to, by (receipt, pointer), so
-/// leaves citing the same text normalize it once ([`check_citation_cached`]).
-pub type CitedTexts = HashMap<(usize, String), Option<String>>;
+/// Normalized texts at the places one response's citations point to, by receipt and pointer,
+/// so leaves citing the same text normalize it once ([`check_citation_cached`]).
+#[derive(Debug, Default)]
+pub struct CitedTexts(HashMap<usize, HashMap<String, Option<String>>>);
+
+impl CitedTexts {
+    pub fn new() -> CitedTexts {
+        CitedTexts::default()
+    }
+
+    /// Places whose text is kept.
+    pub fn len(&self) -> usize {
+        self.0.values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `Value::pointer` without its copy of every reference token: a token is unescaped (`~1`,
+/// `~0`) only when it holds a `~`. The same value for every pointer (a test holds them equal).
+pub fn value_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        return Some(v);
+    }
+    let rest = pointer.strip_prefix('/')?;
+    let mut cur = v;
+    for token in rest.split('/') {
+        let token: std::borrow::Cow<'_, str> =
+            if token.contains('~') { token.replace("~1", "/").replace("~0", "~").into() } else { token.into() };
+        cur = match cur {
+            Value::Object(m) => m.get(token.as_ref())?,
+            Value::Array(a) => {
+                // As serde_json reads an index: no sign, no leading zero.
+                if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+                    return None;
+                }
+                a.get(token.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
 
 /// [`check_citation_under`] (or [`check_citation`] without a schema), normalizing each cited
 /// text once per response: the same result, the cited text kept in `texts`.
@@ -332,12 +391,18 @@ pub fn check_citation_cached(
             return false;
         }
         // As quote_at reads it: a string normalized, a number as written.
-        let text = texts.entry((c.receipt, pointer.to_string())).or_insert_with(|| match body.pointer(pointer) {
+        let at = texts.0.entry(c.receipt).or_default();
+        if let Some(text) = at.get(pointer) {
+            return text.as_ref().is_some_and(|t| t.contains(&q));
+        }
+        let text = match value_at(body, pointer) {
             Some(Value::String(s)) => Some(normalize(s)),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
-        });
-        text.as_ref().is_some_and(|t| t.contains(&q))
+        };
+        let here = text.as_ref().is_some_and(|t| t.contains(&q));
+        at.insert(pointer.to_string(), text);
+        here
     };
     match schema {
         Some(schema) => check_under(schema, result, c, body, &mut quote_here),
@@ -355,7 +420,7 @@ fn check_under(
     if !is_judgment(schema, &c.path) {
         return check_stated(result, c, body, quote_here);
     }
-    let value = result.pointer(&c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
+    let value = value_at(result, &c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
     let allowed = schema_at(schema, &c.path)
         .and_then(|s| s.get("enum"))
         .and_then(Value::as_array)
@@ -378,7 +443,7 @@ pub fn quote_at(body: &Value, pointer: &str, quote: &str) -> bool {
     if q.is_empty() {
         return false;
     }
-    match body.pointer(pointer) {
+    match value_at(body, pointer) {
         Some(Value::String(s)) => normalize(s).contains(&q),
         Some(Value::Number(n)) => n.to_string().contains(&q),
         _ => false,
@@ -550,6 +615,35 @@ mod tests {
         }
         assert!(errors > 0 && errors < results.len() * citations.len(), "both outcomes are exercised");
         assert!(texts.len() >= 2, "texts are cached per place");
+    }
+
+    /// Values with keys that need escaping, numeric-looking keys and arrays, and pointers into
+    /// them (and beside them): [`value_at`] finds what `Value::pointer` finds.
+    #[test]
+    fn value_at_is_serde_jsons_pointer() {
+        let v = json!({"a": [1, {"b/c": "x", "d~e": [true, null], "~1": 2, "0": "zero", "": {"": 3}}],
+            "01": "o", "/": 4, "a~": {"~0~1": 5}});
+        let tokens =
+            ["", "a", "0", "1", "01", "+1", "-1", "b~1c", "b/c", "d~0e", "~01", "~1", "~0", "~", "~2", "2", "9"];
+        let mut pointers = vec![String::new(), "a".to_string(), "/".to_string(), "//".to_string()];
+        for t1 in tokens {
+            pointers.push(format!("/{t1}"));
+            for t2 in tokens {
+                pointers.push(format!("/{t1}/{t2}"));
+                for t3 in ["", "0", "1", "d~0e", "b~1c", "~01", "~0~01"] {
+                    pointers.push(format!("/{t1}/{t2}/{t3}"));
+                }
+            }
+        }
+        let mut found = 0;
+        for p in &pointers {
+            assert_eq!(value_at(&v, p), v.pointer(p), "{p}");
+            found += usize::from(v.pointer(p).is_some());
+        }
+        assert!(found > 10, "{found}");
+        for (p, x) in leaves(&v) {
+            assert_eq!(value_at(&v, &p), Some(x), "{p}");
+        }
     }
 
     #[test]
