@@ -204,17 +204,24 @@ pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
 pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = true;
-    for c in s.chars() {
-        if c.is_ascii() {
-            // The common case, without the Unicode tables (same result for ASCII).
-            if c.is_ascii_alphanumeric() || c == '.' || c == '$' || c == '%' {
-                out.push(c.to_ascii_lowercase());
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii() {
+            // The common case, bytewise and without the Unicode tables (same result for ASCII).
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'$' || b == b'%' {
+                out.push(char::from(b.to_ascii_lowercase()));
                 space = false;
             } else if !space {
                 out.push(' ');
                 space = true;
             }
-        } else if c.is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let Some(c) = s.get(i..).and_then(|t| t.chars().next()) else { break };
+        i += c.len_utf8();
+        if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
             space = false;
         } else if !space {
@@ -261,11 +268,16 @@ pub fn same_number(a: f64, b: f64) -> bool {
 /// when the quote is non-empty (it is the model's reading); a string must be contained in the
 /// quote or contain it, after [`normalize`].
 pub fn quote_states(value: &Value, quote: &str) -> bool {
+    quote_states_normalized(value, quote, &normalize(quote))
+}
+
+/// [`quote_states`] with the quote's [`normalize`]d text already made.
+fn quote_states_normalized(value: &Value, quote: &str, q: &str) -> bool {
     match value {
         Value::Number(n) => n.as_f64().is_some_and(|x| numbers_in(quote).iter().any(|q| same_number(*q, x))),
         Value::String(s) => {
-            let (v, q) = (normalize(s), normalize(quote));
-            !v.is_empty() && !q.is_empty() && (q.contains(&v) || v.contains(&q))
+            let v = normalize(s);
+            !v.is_empty() && !q.is_empty() && (q.contains(&v) || v.contains(q))
         }
         Value::Bool(_) => !quote.trim().is_empty(),
         _ => false,
@@ -276,10 +288,11 @@ pub fn quote_states(value: &Value, quote: &str) -> bool {
 /// exists and is stated by the quote, and the quote appears in the text at `pointer` of `body`
 /// (case and whitespace insensitive). The error names what failed.
 pub fn check_citation(result: &Value, c: &Citation, body: &Value) -> Result<(), String> {
-    check_stated(result, c, body, &mut |p, q| quote_at(body, p, q))
+    check_stated(result, c, body, &mut |p, q| quote_at_normalized(body, p, q))
 }
 
-/// [`check_citation`] with the quote lookup given (plain or over cached normalized texts).
+/// [`check_citation`] with the quote lookup given (plain or over cached normalized texts); the
+/// lookup gets the pointer and the [`normalize`]d quote.
 fn check_stated(
     result: &Value,
     c: &Citation,
@@ -290,10 +303,11 @@ fn check_stated(
     if c.quote.trim().is_empty() {
         return Err(format!("citation for {} has an empty quote", c.path));
     }
-    if !quote_states(value, &c.quote) {
+    let q = normalize(&c.quote);
+    if !quote_states_normalized(value, &c.quote, &q) {
         return Err(format!("the quote cited for {} does not state its value", c.path));
     }
-    if quote_here(&c.pointer, &c.quote) {
+    if quote_here(&c.pointer, &q) {
         Ok(())
     } else if value_at(body, &c.pointer).is_none() {
         Err(format!("citation for {}: pointer {} is not in receipt {}'s body", c.path, c.pointer, c.receipt))
@@ -327,7 +341,7 @@ pub fn is_judgment(schema: &Value, pointer: &str) -> bool {
 /// value allowed by the schema and its quote at the cited place; every other leaf must be
 /// stated by its quote.
 pub fn check_citation_under(schema: &Value, result: &Value, c: &Citation, body: &Value) -> Result<(), String> {
-    check_under(schema, result, c, body, &mut |p, q| quote_at(body, p, q))
+    check_under(schema, result, c, body, &mut |p, q| quote_at_normalized(body, p, q))
 }
 
 /// Normalized texts at the places one response's citations point to, by receipt and pointer,
@@ -385,22 +399,21 @@ pub fn check_citation_cached(
     body: &Value,
     texts: &mut CitedTexts,
 ) -> Result<(), String> {
-    let mut quote_here = |pointer: &str, quote: &str| {
-        let q = normalize(quote);
+    let mut quote_here = |pointer: &str, q: &str| {
         if q.is_empty() {
             return false;
         }
         // As quote_at reads it: a string normalized, a number as written.
         let at = texts.0.entry(c.receipt).or_default();
         if let Some(text) = at.get(pointer) {
-            return text.as_ref().is_some_and(|t| t.contains(&q));
+            return text.as_ref().is_some_and(|t| t.contains(q));
         }
         let text = match value_at(body, pointer) {
             Some(Value::String(s)) => Some(normalize(s)),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        let here = text.as_ref().is_some_and(|t| t.contains(&q));
+        let here = text.as_ref().is_some_and(|t| t.contains(q));
         at.insert(pointer.to_string(), text);
         here
     };
@@ -428,7 +441,7 @@ fn check_under(
     if !allowed {
         return Err(format!("{} is not one of the values the schema allows", c.path));
     }
-    if quote_here(&c.pointer, &c.quote) {
+    if quote_here(&c.pointer, &normalize(&c.quote)) {
         Ok(())
     } else {
         Err(format!("citation for {}: the quote is not at {} of receipt {}", c.path, c.pointer, c.receipt))
@@ -439,13 +452,17 @@ fn check_under(
 /// quote from a record's title or username must point at that field, so a reader can tell a
 /// page title from what the page says.
 pub fn quote_at(body: &Value, pointer: &str, quote: &str) -> bool {
-    let q = normalize(quote);
+    quote_at_normalized(body, pointer, &normalize(quote))
+}
+
+/// [`quote_at`] with the quote's [`normalize`]d text already made.
+fn quote_at_normalized(body: &Value, pointer: &str, q: &str) -> bool {
     if q.is_empty() {
         return false;
     }
     match value_at(body, pointer) {
-        Some(Value::String(s)) => normalize(s).contains(&q),
-        Some(Value::Number(n)) => n.to_string().contains(&q),
+        Some(Value::String(s)) => normalize(s).contains(q),
+        Some(Value::Number(n)) => n.to_string().contains(q),
         _ => false,
     }
 }
@@ -643,6 +660,47 @@ mod tests {
         assert!(found > 10, "{found}");
         for (p, x) in leaves(&v) {
             assert_eq!(value_at(&v, &p), Some(x), "{p}");
+        }
+    }
+
+    /// [`normalize`] as it was, char by char (the oracle of `normalize_is_unchanged`).
+    fn normalize_chars(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut space = true;
+        for c in s.chars() {
+            if c.is_ascii() {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '$' || c == '%' {
+                    out.push(c.to_ascii_lowercase());
+                    space = false;
+                } else if !space {
+                    out.push(' ');
+                    space = true;
+                }
+            } else if c.is_alphanumeric() {
+                out.extend(c.to_lowercase());
+                space = false;
+            } else if !space {
+                out.push(' ');
+                space = true;
+            }
+        }
+        let keep = out.trim_end().trim_end_matches('.').len();
+        out.truncate(keep);
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalize_is_unchanged(cs in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::Just('A'), proptest::prelude::Just('z'), proptest::prelude::Just('.'),
+            proptest::prelude::Just(' '), proptest::prelude::Just('$'), proptest::prelude::Just('%'),
+            proptest::prelude::Just('-'), proptest::prelude::Just('İ'), proptest::prelude::Just('É'),
+            proptest::prelude::Just('ß'), proptest::prelude::Just('Σ'), proptest::prelude::Just('—'),
+            proptest::prelude::Just('\u{a0}'), proptest::prelude::Just('日'), proptest::prelude::Just('😀'),
+            proptest::prelude::any::<char>(),
+        ], 0..40)) {
+            let s: String = cs.into_iter().collect();
+            proptest::prop_assert_eq!(normalize(&s), normalize_chars(&s));
         }
     }
 
