@@ -169,7 +169,7 @@ impl<'a> Comparer<'a> {
                         _ => {}
                     }
                 }
-                if let Some(b) = bad.as_deref_mut() {
+                if let Some(b) = bad {
                     for (j, u) in used.iter().enumerate() {
                         if !u {
                             let len = path.len();
