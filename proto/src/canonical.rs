@@ -109,14 +109,13 @@ pub fn value_bytes(v: &Value) -> Vec<u8> {
 
 /// [`digest_in`] for a JSON value: its canonical bytes go straight into blake3.
 pub fn digest_value(context: &str, v: &Value) -> Digest {
-    let mut sink = HashSink { hasher: blake3::Hasher::new_derive_key(context), buf: Vec::with_capacity(HASH_BUF) };
+    let mut sink = HashSink::new(context);
     write_value(v, &mut sink);
-    sink.flush();
-    Digest(*sink.hasher.finalize().as_bytes())
+    sink.finish()
 }
 
 /// Where canonical bytes go.
-trait Sink {
+pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
 
@@ -130,32 +129,49 @@ impl Sink for Vec<u8> {
 /// only when one update holds them.
 const HASH_BUF: usize = 16 * 1024;
 
-struct HashSink {
+/// Canonical bytes written straight into blake3 (through a buffer).
+pub(crate) struct HashSink {
     hasher: blake3::Hasher,
     buf: Vec<u8>,
 }
 
 impl HashSink {
+    /// A hash under the `derive_key` context.
+    pub(crate) fn new(context: &str) -> HashSink {
+        HashSink { hasher: blake3::Hasher::new_derive_key(context), buf: Vec::with_capacity(HASH_BUF) }
+    }
+
     fn flush(&mut self) {
         self.hasher.update(&self.buf);
         self.buf.clear();
     }
+
+    /// The digest of every byte put.
+    pub(crate) fn finish(mut self) -> Digest {
+        self.flush();
+        Digest(*self.hasher.finalize().as_bytes())
+    }
 }
+
+/// Pieces this long go to blake3 as they are, not through the buffer (the copy costs more than
+/// the short update before them; several whole chunks in one update still hash at once).
+const HASH_DIRECT: usize = 4 * 1024;
 
 impl Sink for HashSink {
     fn put(&mut self, bytes: &[u8]) {
+        if bytes.len() >= HASH_DIRECT {
+            self.flush();
+            self.hasher.update(bytes);
+            return;
+        }
         if self.buf.len() + bytes.len() > HASH_BUF {
             self.flush();
-            if bytes.len() >= HASH_BUF {
-                self.hasher.update(bytes);
-                return;
-            }
         }
         self.buf.extend_from_slice(bytes);
     }
 }
 
-fn write_value<S: Sink>(v: &Value, out: &mut S) {
+pub(crate) fn write_value<S: Sink>(v: &Value, out: &mut S) {
     match v {
         Value::Null => out.put(b"null"),
         Value::Bool(true) => out.put(b"true"),
@@ -212,7 +228,15 @@ fn utf16_cmp(a: &str, b: &str) -> Ordering {
 /// A number as ECMAScript writes a double (RFC 8785 §3.2.2.3), as `serde_json_canonicalizer`
 /// does: integers too are doubles. A `Value` never holds a non-finite float.
 fn write_number<S: Sink>(n: &serde_json::Number, out: &mut S) {
-    let f = n.as_f64().unwrap_or(0.0);
+    write_f64(n.as_f64().unwrap_or(0.0), out);
+}
+
+/// An unsigned integer as [`write_number`] writes it as a JSON number (a double).
+pub(crate) fn write_u64<S: Sink>(n: u64, out: &mut S) {
+    write_f64(n as f64, out);
+}
+
+fn write_f64<S: Sink>(f: f64, out: &mut S) {
     let mut buf = ryu_js::Buffer::new();
     out.put(buf.format_finite(f).as_bytes());
 }
@@ -220,12 +244,13 @@ fn write_number<S: Sink>(n: &serde_json::Number, out: &mut S) {
 /// A JSON string with RFC 8785's escapes: `"` and `\`, the short forms of backspace, tab,
 /// newline, form feed and carriage return, `\u00xx` (lowercase) for the other controls; nothing
 /// else escaped.
-fn write_string<S: Sink>(s: &str, out: &mut S) {
+pub(crate) fn write_string<S: Sink>(s: &str, out: &mut S) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.put(b"\"");
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    while let Some(at) = next_escape(bytes, start) {
+        let b = bytes[at];
         let short: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -234,23 +259,51 @@ fn write_string<S: Sink>(s: &str, out: &mut S) {
             0x0a => b"\\n",
             0x0c => b"\\f",
             0x0d => b"\\r",
-            0x00..=0x1f => b"",
-            _ => continue,
+            _ => b"",
         };
-        if start < i {
-            out.put(&bytes[start..i]);
+        if start < at {
+            out.put(&bytes[start..at]);
         }
         if short.is_empty() {
             out.put(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
         } else {
             out.put(short);
         }
-        start = i + 1;
+        start = at + 1;
     }
     if start < bytes.len() {
         out.put(&bytes[start..]);
     }
     out.put(b"\"");
+}
+
+/// The index of the first byte at or after `from` that is escaped in a JSON string (a control,
+/// `"` or `\`), read eight bytes at a time: the lowest flagged byte of a word is exactly the
+/// first such byte in it (see [`escapes`]).
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut words = rest.chunks_exact(8);
+    for (k, w) in words.by_ref().enumerate() {
+        let m = escapes(u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
+        if m != 0 {
+            return Some(from + 8 * k + (m.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = words.remainder();
+    let at = rest.len() - tail.len();
+    tail.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').map(|k| from + at + k)
+}
+
+/// Nonzero when any of the eight bytes of `w` (little-endian) is escaped in a JSON string: a
+/// control (< 0x20), `"` or `\`; the lowest set bit is the high bit of the first such byte (the
+/// classic "has a byte less than n" (n <= 128) and "has a zero byte" word tests: a borrow can
+/// flag a byte above a flagged one, never below, so only higher bits may be spurious).
+fn escapes(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let less_than_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    less_than_space | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))
 }
 
 #[cfg(test)]
@@ -335,6 +388,61 @@ mod tests {
         fn value_bytes_are_the_canonicalizers_bytes(v in any_value()) {
             proptest::prop_assert_eq!(value_bytes(&v), canonical_bytes(&v).expect("canonical"));
             proptest::prop_assert_eq!(digest_value(contexts::RESPONSE, &v), digest_in(contexts::RESPONSE, &v).expect("digest"));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Strings long enough for the eight-bytes-at-a-time scan, with the escaped bytes (and
+        /// bytes next to them in value: 0x1f/0x20, 0x21/0x23, 0x5b/0x5d, 0x7f, 0x80+) anywhere.
+        #[test]
+        fn long_strings_escape_as_the_canonicalizer_does(
+            cs in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::prelude::Just('a'),
+                    1 => proptest::prelude::Just('"'),
+                    1 => proptest::prelude::Just('\\'),
+                    1 => proptest::prelude::Just('\u{0}'),
+                    1 => proptest::prelude::Just('\u{1f}'),
+                    1 => proptest::prelude::Just(' '),
+                    1 => proptest::prelude::Just('!'),
+                    1 => proptest::prelude::Just('#'),
+                    1 => proptest::prelude::Just('['),
+                    1 => proptest::prelude::Just(']'),
+                    1 => proptest::prelude::Just('\u{7f}'),
+                    1 => proptest::prelude::Just('\n'),
+                    1 => proptest::prelude::Just('é'),
+                    1 => proptest::prelude::Just('😀'),
+                    1 => proptest::prelude::any::<char>(),
+                ],
+                0..80,
+            ),
+        ) {
+            let v = Value::String(cs.into_iter().collect());
+            proptest::prop_assert_eq!(value_bytes(&v), canonical_bytes(&v).expect("canonical"));
+        }
+    }
+
+    #[test]
+    fn every_byte_value_is_escaped_as_the_canonicalizer_does() {
+        // Each ASCII byte at each offset of a 70-byte string (in and around the blocks tested
+        // at once).
+        for b in 0u8..0x80 {
+            for at in 0..70 {
+                let mut t = vec![b'x'; 70];
+                t[at] = b;
+                let v = Value::String(String::from_utf8(t).expect("ascii"));
+                assert_eq!(value_bytes(&v), canonical_bytes(&v).expect("c"), "byte {b:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn digests_do_not_depend_on_how_the_bytes_are_fed() {
+        // Strings on both sides of the direct-to-blake3 size, between short members.
+        for n in [0, 1, 1023, 1024, 4095, 4096, 4097, 9000, 16 * 1024, 16 * 1024 + 1, 70_000] {
+            let v = json!({"a": "é".repeat(n / 2), "b": [1, "x".repeat(n), {"c": "\"".repeat(n % 5000)}], "d": n});
+            assert_eq!(digest_value(contexts::RESPONSE, &v), digest_in(contexts::RESPONSE, &v).expect("d"), "{n}");
         }
     }
 

@@ -14,6 +14,7 @@
 //! miner's self-check, the validator's check and the re-probe check are one function.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -153,6 +154,21 @@ pub fn parse_answer(content: &str) -> Result<ExtractionAnswer, ProtoError> {
     serde_json::from_str::<ExtractionAnswer>(&t[start..=end]).map_err(|e| bad(e.to_string()))
 }
 
+/// A JSON pointer reference token: `~` as `~0`, `/` as `~1`.
+fn push_token(path: &mut String, key: &str) {
+    if !key.contains(['~', '/']) {
+        path.push_str(key);
+        return;
+    }
+    for c in key.chars() {
+        match c {
+            '~' => path.push_str("~0"),
+            '/' => path.push_str("~1"),
+            c => path.push(c),
+        }
+    }
+}
+
 /// JSON pointers and values of every leaf (string, number, bool) of `v`, in document order.
 pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
     fn walk<'a>(v: &'a Value, path: &mut String, out: &mut Vec<(String, &'a Value)>) {
@@ -161,7 +177,7 @@ pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
                 for (k, x) in m {
                     let len = path.len();
                     path.push('/');
-                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    push_token(path, k);
                     walk(x, path, out);
                     path.truncate(len);
                 }
@@ -170,7 +186,7 @@ pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
                 for (i, x) in a.iter().enumerate() {
                     let len = path.len();
                     path.push('/');
-                    path.push_str(&i.to_string());
+                    let _ = write!(path, "{i}");
                     walk(x, path, out);
                     path.truncate(len);
                 }
@@ -188,17 +204,24 @@ pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
 pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = true;
-    for c in s.chars() {
-        if c.is_ascii() {
-            // The common case, without the Unicode tables (same result for ASCII).
-            if c.is_ascii_alphanumeric() || c == '.' || c == '$' || c == '%' {
-                out.push(c.to_ascii_lowercase());
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii() {
+            // The common case, bytewise and without the Unicode tables (same result for ASCII).
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'$' || b == b'%' {
+                out.push(char::from(b.to_ascii_lowercase()));
                 space = false;
             } else if !space {
                 out.push(' ');
                 space = true;
             }
-        } else if c.is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let Some(c) = s.get(i..).and_then(|t| t.chars().next()) else { break };
+        i += c.len_utf8();
+        if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
             space = false;
         } else if !space {
@@ -245,11 +268,16 @@ pub fn same_number(a: f64, b: f64) -> bool {
 /// when the quote is non-empty (it is the model's reading); a string must be contained in the
 /// quote or contain it, after [`normalize`].
 pub fn quote_states(value: &Value, quote: &str) -> bool {
+    quote_states_normalized(value, quote, &normalize(quote))
+}
+
+/// [`quote_states`] with the quote's [`normalize`]d text already made.
+fn quote_states_normalized(value: &Value, quote: &str, q: &str) -> bool {
     match value {
         Value::Number(n) => n.as_f64().is_some_and(|x| numbers_in(quote).iter().any(|q| same_number(*q, x))),
         Value::String(s) => {
-            let (v, q) = (normalize(s), normalize(quote));
-            !v.is_empty() && !q.is_empty() && (q.contains(&v) || v.contains(&q))
+            let v = normalize(s);
+            !v.is_empty() && !q.is_empty() && (q.contains(&v) || v.contains(q))
         }
         Value::Bool(_) => !quote.trim().is_empty(),
         _ => false,
@@ -260,26 +288,28 @@ pub fn quote_states(value: &Value, quote: &str) -> bool {
 /// exists and is stated by the quote, and the quote appears in the text at `pointer` of `body`
 /// (case and whitespace insensitive). The error names what failed.
 pub fn check_citation(result: &Value, c: &Citation, body: &Value) -> Result<(), String> {
-    check_stated(result, c, body, &mut |p, q| quote_at(body, p, q))
+    check_stated(result, c, body, &mut |p, q| quote_at_normalized(body, p, q))
 }
 
-/// [`check_citation`] with the quote lookup given (plain or over cached normalized texts).
+/// [`check_citation`] with the quote lookup given (plain or over cached normalized texts); the
+/// lookup gets the pointer and the [`normalize`]d quote.
 fn check_stated(
     result: &Value,
     c: &Citation,
     body: &Value,
     quote_here: &mut dyn FnMut(&str, &str) -> bool,
 ) -> Result<(), String> {
-    let value = result.pointer(&c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
+    let value = value_at(result, &c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
     if c.quote.trim().is_empty() {
         return Err(format!("citation for {} has an empty quote", c.path));
     }
-    if !quote_states(value, &c.quote) {
+    let q = normalize(&c.quote);
+    if !quote_states_normalized(value, &c.quote, &q) {
         return Err(format!("the quote cited for {} does not state its value", c.path));
     }
-    if quote_here(&c.pointer, &c.quote) {
+    if quote_here(&c.pointer, &q) {
         Ok(())
-    } else if body.pointer(&c.pointer).is_none() {
+    } else if value_at(body, &c.pointer).is_none() {
         Err(format!("citation for {}: pointer {} is not in receipt {}'s body", c.path, c.pointer, c.receipt))
     } else {
         Err(format!("citation for {}: the quote is not at {} of receipt {}", c.path, c.pointer, c.receipt))
@@ -293,7 +323,8 @@ pub fn schema_at<'a>(schema: &'a Value, pointer: &str) -> Option<&'a Value> {
         cur = if cur.get("type").and_then(Value::as_str) == Some("array") || cur.get("items").is_some() {
             cur.get("items")?
         } else {
-            cur.get("properties")?.get(seg.replace("~1", "/").replace("~0", "~"))?
+            let props = cur.get("properties")?;
+            if seg.contains('~') { props.get(seg.replace("~1", "/").replace("~0", "~"))? } else { props.get(seg)? }
         };
     }
     Some(cur)
@@ -310,12 +341,54 @@ pub fn is_judgment(schema: &Value, pointer: &str) -> bool {
 /// value allowed by the schema and its quote at the cited place; every other leaf must be
 /// stated by its quote.
 pub fn check_citation_under(schema: &Value, result: &Value, c: &Citation, body: &Value) -> Result<(), String> {
-    check_under(schema, result, c, body, &mut |p, q| quote_at(body, p, q))
+    check_under(schema, result, c, body, &mut |p, q| quote_at_normalized(body, p, q))
 }
 
-/// Normalized texts at the places one response's citations point to, by (receipt, pointer), so
-/// leaves citing the same text normalize it once ([`check_citation_cached`]).
-pub type CitedTexts = HashMap<(usize, String), Option<String>>;
+/// Normalized texts at the places one response's citations point to, by receipt and pointer,
+/// so leaves citing the same text normalize it once ([`check_citation_cached`]).
+#[derive(Debug, Default)]
+pub struct CitedTexts(HashMap<usize, HashMap<String, Option<String>>>);
+
+impl CitedTexts {
+    pub fn new() -> CitedTexts {
+        CitedTexts::default()
+    }
+
+    /// Places whose text is kept.
+    pub fn len(&self) -> usize {
+        self.0.values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `Value::pointer` without its copy of every reference token: a token is unescaped (`~1`,
+/// `~0`) only when it holds a `~`. The same value for every pointer (a test holds them equal).
+pub fn value_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        return Some(v);
+    }
+    let rest = pointer.strip_prefix('/')?;
+    let mut cur = v;
+    for token in rest.split('/') {
+        let token: std::borrow::Cow<'_, str> =
+            if token.contains('~') { token.replace("~1", "/").replace("~0", "~").into() } else { token.into() };
+        cur = match cur {
+            Value::Object(m) => m.get(token.as_ref())?,
+            Value::Array(a) => {
+                // As serde_json reads an index: no sign, no leading zero.
+                if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+                    return None;
+                }
+                a.get(token.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
 
 /// [`check_citation_under`] (or [`check_citation`] without a schema), normalizing each cited
 /// text once per response: the same result, the cited text kept in `texts`.
@@ -326,18 +399,23 @@ pub fn check_citation_cached(
     body: &Value,
     texts: &mut CitedTexts,
 ) -> Result<(), String> {
-    let mut quote_here = |pointer: &str, quote: &str| {
-        let q = normalize(quote);
+    let mut quote_here = |pointer: &str, q: &str| {
         if q.is_empty() {
             return false;
         }
         // As quote_at reads it: a string normalized, a number as written.
-        let text = texts.entry((c.receipt, pointer.to_string())).or_insert_with(|| match body.pointer(pointer) {
+        let at = texts.0.entry(c.receipt).or_default();
+        if let Some(text) = at.get(pointer) {
+            return text.as_ref().is_some_and(|t| t.contains(q));
+        }
+        let text = match value_at(body, pointer) {
             Some(Value::String(s)) => Some(normalize(s)),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
-        });
-        text.as_ref().is_some_and(|t| t.contains(&q))
+        };
+        let here = text.as_ref().is_some_and(|t| t.contains(q));
+        at.insert(pointer.to_string(), text);
+        here
     };
     match schema {
         Some(schema) => check_under(schema, result, c, body, &mut quote_here),
@@ -355,7 +433,7 @@ fn check_under(
     if !is_judgment(schema, &c.path) {
         return check_stated(result, c, body, quote_here);
     }
-    let value = result.pointer(&c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
+    let value = value_at(result, &c.path).ok_or_else(|| format!("citation path {} is not in the result", c.path))?;
     let allowed = schema_at(schema, &c.path)
         .and_then(|s| s.get("enum"))
         .and_then(Value::as_array)
@@ -363,7 +441,7 @@ fn check_under(
     if !allowed {
         return Err(format!("{} is not one of the values the schema allows", c.path));
     }
-    if quote_here(&c.pointer, &c.quote) {
+    if quote_here(&c.pointer, &normalize(&c.quote)) {
         Ok(())
     } else {
         Err(format!("citation for {}: the quote is not at {} of receipt {}", c.path, c.pointer, c.receipt))
@@ -374,13 +452,17 @@ fn check_under(
 /// quote from a record's title or username must point at that field, so a reader can tell a
 /// page title from what the page says.
 pub fn quote_at(body: &Value, pointer: &str, quote: &str) -> bool {
-    let q = normalize(quote);
+    quote_at_normalized(body, pointer, &normalize(quote))
+}
+
+/// [`quote_at`] with the quote's [`normalize`]d text already made.
+fn quote_at_normalized(body: &Value, pointer: &str, q: &str) -> bool {
     if q.is_empty() {
         return false;
     }
-    match body.pointer(pointer) {
-        Some(Value::String(s)) => normalize(s).contains(&q),
-        Some(Value::Number(n)) => n.to_string().contains(&q),
+    match value_at(body, pointer) {
+        Some(Value::String(s)) => normalize(s).contains(q),
+        Some(Value::Number(n)) => n.to_string().contains(q),
         _ => false,
     }
 }
@@ -550,6 +632,76 @@ mod tests {
         }
         assert!(errors > 0 && errors < results.len() * citations.len(), "both outcomes are exercised");
         assert!(texts.len() >= 2, "texts are cached per place");
+    }
+
+    /// Values with keys that need escaping, numeric-looking keys and arrays, and pointers into
+    /// them (and beside them): [`value_at`] finds what `Value::pointer` finds.
+    #[test]
+    fn value_at_is_serde_jsons_pointer() {
+        let v = json!({"a": [1, {"b/c": "x", "d~e": [true, null], "~1": 2, "0": "zero", "": {"": 3}}],
+            "01": "o", "/": 4, "a~": {"~0~1": 5}});
+        let tokens =
+            ["", "a", "0", "1", "01", "+1", "-1", "b~1c", "b/c", "d~0e", "~01", "~1", "~0", "~", "~2", "2", "9"];
+        let mut pointers = vec![String::new(), "a".to_string(), "/".to_string(), "//".to_string()];
+        for t1 in tokens {
+            pointers.push(format!("/{t1}"));
+            for t2 in tokens {
+                pointers.push(format!("/{t1}/{t2}"));
+                for t3 in ["", "0", "1", "d~0e", "b~1c", "~01", "~0~01"] {
+                    pointers.push(format!("/{t1}/{t2}/{t3}"));
+                }
+            }
+        }
+        let mut found = 0;
+        for p in &pointers {
+            assert_eq!(value_at(&v, p), v.pointer(p), "{p}");
+            found += usize::from(v.pointer(p).is_some());
+        }
+        assert!(found > 10, "{found}");
+        for (p, x) in leaves(&v) {
+            assert_eq!(value_at(&v, &p), Some(x), "{p}");
+        }
+    }
+
+    /// [`normalize`] as it was, char by char (the oracle of `normalize_is_unchanged`).
+    fn normalize_chars(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut space = true;
+        for c in s.chars() {
+            if c.is_ascii() {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '$' || c == '%' {
+                    out.push(c.to_ascii_lowercase());
+                    space = false;
+                } else if !space {
+                    out.push(' ');
+                    space = true;
+                }
+            } else if c.is_alphanumeric() {
+                out.extend(c.to_lowercase());
+                space = false;
+            } else if !space {
+                out.push(' ');
+                space = true;
+            }
+        }
+        let keep = out.trim_end().trim_end_matches('.').len();
+        out.truncate(keep);
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalize_is_unchanged(cs in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::Just('A'), proptest::prelude::Just('z'), proptest::prelude::Just('.'),
+            proptest::prelude::Just(' '), proptest::prelude::Just('$'), proptest::prelude::Just('%'),
+            proptest::prelude::Just('-'), proptest::prelude::Just('İ'), proptest::prelude::Just('É'),
+            proptest::prelude::Just('ß'), proptest::prelude::Just('Σ'), proptest::prelude::Just('—'),
+            proptest::prelude::Just('\u{a0}'), proptest::prelude::Just('日'), proptest::prelude::Just('😀'),
+            proptest::prelude::any::<char>(),
+        ], 0..40)) {
+            let s: String = cs.into_iter().collect();
+            proptest::prop_assert_eq!(normalize(&s), normalize_chars(&s));
+        }
     }
 
     #[test]

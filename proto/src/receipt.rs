@@ -69,10 +69,84 @@ pub struct Receipt {
 impl Receipt {
     /// The receipt's leaf hash: blake3 (leaf context) over its canonical JSON.
     pub fn leaf(&self) -> Result<Digest, ProtoError> {
-        // As a JSON value, written canonically straight into the hash: the same bytes as
-        // `canonical_bytes(self)` (a receipt holds no float that could be non-finite).
-        let v = serde_json::to_value(self).map_err(|e| ProtoError::Canonical(e.to_string()))?;
-        Ok(crate::canonical::digest_value(contexts::RECEIPT_LEAF, &v))
+        let mut sink = crate::canonical::HashSink::new(contexts::RECEIPT_LEAF);
+        self.write_canonical(&mut sink);
+        Ok(sink.finish())
+    }
+
+    /// The receipt's canonical JSON (RFC 8785), written member by member: the same bytes as
+    /// `canonical_bytes(self)` (tests hold them equal for every field and status) without a
+    /// `serde_json::Value` per receipt. Members in RFC 8785 order (their names are ASCII, so
+    /// byte order); numbers as doubles, as the canonicalizer writes every JSON number.
+    fn write_canonical<S: crate::canonical::Sink>(&self, out: &mut S) {
+        use crate::canonical::{write_string, write_u64, write_value};
+        // Every field named: a field added to `Receipt` must be added here (or this does not
+        // compile), or the leaf would not bind it.
+        let Receipt {
+            step_id,
+            netuid,
+            subnet,
+            transport,
+            endpoint,
+            target,
+            request_digest,
+            response_digest,
+            started_at_ms,
+            finished_at_ms,
+            latency_ms,
+            status,
+            cost_micros,
+            attestation,
+        } = self;
+        let transport = match transport {
+            Transport::AxonV10 => "axon_v10",
+            Transport::Btauth => "btauth",
+            Transport::HttpJson => "http_json",
+            Transport::OpenaiChat => "openai_chat",
+        };
+        out.put(b"{");
+        if let Some(a) = attestation {
+            out.put(b"\"attestation\":");
+            write_value(a, out);
+            out.put(b",");
+        }
+        out.put(b"\"cost_micros\":");
+        write_u64(*cost_micros, out);
+        out.put(b",\"endpoint\":");
+        write_string(endpoint, out);
+        out.put(b",\"finished_at_ms\":");
+        write_u64(*finished_at_ms, out);
+        out.put(b",\"latency_ms\":");
+        write_u64(*latency_ms, out);
+        out.put(b",\"netuid\":");
+        write_u64(u64::from(*netuid), out);
+        out.put(b",\"request_digest\":\"");
+        out.put(request_digest.to_hex().as_bytes());
+        out.put(b"\",\"response_digest\":\"");
+        out.put(response_digest.to_hex().as_bytes());
+        out.put(b"\",\"started_at_ms\":");
+        write_u64(*started_at_ms, out);
+        out.put(b",\"status\":");
+        match status {
+            CallStatus::Ok => out.put(b"{\"kind\":\"ok\"}"),
+            CallStatus::Error { code, message } => {
+                out.put(b"{\"code\":");
+                write_u64(u64::from(*code), out);
+                out.put(b",\"kind\":\"error\",\"message\":");
+                write_string(message, out);
+                out.put(b"}");
+            }
+            CallStatus::Timeout => out.put(b"{\"kind\":\"timeout\"}"),
+        }
+        out.put(b",\"step_id\":");
+        write_string(step_id, out);
+        out.put(b",\"subnet\":");
+        write_string(subnet, out);
+        out.put(b",\"target\":");
+        write_string(target, out);
+        out.put(b",\"transport\":\"");
+        out.put(transport.as_bytes());
+        out.put(b"\"}");
     }
 }
 
@@ -243,6 +317,93 @@ mod tests {
         let mut h = blake3::Hasher::new_derive_key(contexts::RECEIPT_LEAF);
         h.update(&bytes);
         assert_eq!(r.leaf().expect("leaf"), Digest(*h.finalize().as_bytes()));
+    }
+
+    fn any_receipt() -> impl Strategy<Value = Receipt> {
+        let text = proptest::collection::vec(
+            prop_oneof![
+                Just('a'),
+                Just('"'),
+                Just('\\'),
+                Just('\n'),
+                Just('\u{1}'),
+                Just('é'),
+                Just('\u{10000}'),
+                any::<char>()
+            ],
+            0..12,
+        )
+        .prop_map(|cs| cs.into_iter().collect::<String>());
+        let status = prop_oneof![
+            Just(CallStatus::Ok),
+            Just(CallStatus::Timeout),
+            (any::<u16>(), text.clone()).prop_map(|(code, message)| CallStatus::Error { code, message }),
+        ];
+        let transport = prop_oneof![
+            Just(Transport::AxonV10),
+            Just(Transport::Btauth),
+            Just(Transport::HttpJson),
+            Just(Transport::OpenaiChat)
+        ];
+        let attestation = prop_oneof![
+            Just(None),
+            Just(Some(Value::Null)),
+            (text.clone(), any::<f64>().prop_filter("finite", |f| f.is_finite()), any::<i64>())
+                .prop_map(|(k, f, i)| Some(json!({k: [f, i, "x"], "http_status": 200}))),
+        ];
+        let times = (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>());
+        let digests = (any::<[u8; 32]>(), any::<[u8; 32]>());
+        (text.clone(), any::<u16>(), text.clone(), transport, text.clone(), text, digests, times, status, attestation)
+            .prop_map(
+                |(
+                    step_id,
+                    netuid,
+                    subnet,
+                    transport,
+                    endpoint,
+                    target,
+                    (rq, rs),
+                    (t0, t1, lat, cost),
+                    status,
+                    attestation,
+                )| {
+                    Receipt {
+                        step_id,
+                        netuid,
+                        subnet,
+                        transport,
+                        endpoint,
+                        target,
+                        request_digest: Digest(rq),
+                        response_digest: Digest(rs),
+                        started_at_ms: t0,
+                        finished_at_ms: t1,
+                        latency_ms: lat,
+                        status,
+                        cost_micros: cost,
+                        attestation,
+                    }
+                },
+            )
+    }
+
+    /// The leaf as it was computed before it was written member by member: the receipt as a
+    /// `serde_json::Value`, canonicalized.
+    fn value_leaf(r: &Receipt) -> Digest {
+        let v = serde_json::to_value(r).expect("value");
+        crate::canonical::digest_value(contexts::RECEIPT_LEAF, &v)
+    }
+
+    proptest! {
+        /// Byte-identical canonical form: the member-by-member writer gives the canonicalizer's
+        /// bytes of the receipt for any fields, status, transport and attestation.
+        #[test]
+        fn receipt_bytes_are_the_canonicalizers_bytes(r in any_receipt()) {
+            let mut mine = Vec::new();
+            r.write_canonical(&mut mine);
+            prop_assert_eq!(&mine, &crate::canonical::canonical_bytes(&r).expect("canonical"));
+            prop_assert_eq!(r.leaf().expect("leaf"), value_leaf(&r));
+        }
     }
 
     #[test]

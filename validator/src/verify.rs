@@ -23,7 +23,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use orchestra_incentive::score::SubScores;
-use orchestra_keys::{PublicKey, parse_signature_hex};
+use orchestra_keys::{PublicKey, VerifyingKey, parse_signature_hex};
 use orchestra_proto::canonical::{request_digest, response_digest};
 use orchestra_proto::extract;
 use orchestra_proto::ledger::LedgerEntry;
@@ -81,6 +81,31 @@ fn compiled_schema(target: &Value) -> CompiledEntry {
     }
     cache.insert(key, Arc::clone(&c));
     c
+}
+
+/// Decompressed miner keys by SS58 address (a validator verifies the same few hundred
+/// hotkeys every round; decoding and decompressing one costs more than a receipt's digests).
+const KEY_CACHE: usize = 4096;
+
+static KEYS: LazyLock<Mutex<HashMap<String, VerifyingKey>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The verifying key of an SS58 hotkey, decoded and decompressed once: `Err` where
+/// `PublicKey::from_ss58` fails, `None` where the key is no valid point (so no signature
+/// verifies under it, as `PublicKey::verify` decides per call).
+fn verifying_key(ss58: &str) -> Result<Option<VerifyingKey>, String> {
+    if let Some(k) = KEYS.lock().get(ss58) {
+        return Ok(Some(k.clone()));
+    }
+    let pk = PublicKey::from_ss58(ss58).map_err(|e| e.to_string())?;
+    let Ok(vk) = VerifyingKey::new(&pk) else {
+        return Ok(None);
+    };
+    let mut cache = KEYS.lock();
+    if cache.len() >= KEY_CACHE {
+        cache.clear();
+    }
+    cache.insert(ss58.to_string(), vk.clone());
+    Ok(Some(vk))
 }
 
 /// Everything measured about one response.
@@ -375,10 +400,15 @@ fn citation_share(result: &Value, resp: &Orchestrate, schema: Option<&Value>) ->
     let mut ok = 0usize;
     // Leaves citing the same text (a page's content) normalize it once.
     let mut texts = extract::CitedTexts::new();
+    // Each leaf's citations, in the response's order.
+    let mut by_path: HashMap<&str, Vec<&extract::Citation>> = HashMap::with_capacity(resp.citations.len());
+    for c in &resp.citations {
+        by_path.entry(c.path.as_str()).or_default().push(c);
+    }
     for (path, _) in &leaves {
         let mut good = false;
         let mut why = None;
-        for c in resp.citations.iter().filter(|c| &c.path == path) {
+        for &c in by_path.get(path.as_str()).map(Vec::as_slice).unwrap_or_default() {
             let Some((r, e)) = resp.receipts.get(c.receipt).zip(resp.evidence.get(c.receipt)) else {
                 why = Some(format!("citation for {path} names receipt {} which does not exist", c.receipt));
                 continue;
@@ -479,13 +509,17 @@ pub fn check(
         if resp.miner_hotkey.as_deref() != Some(expected_hotkey) {
             return Err(format!("signed by {:?}, expected {expected_hotkey}", resp.miner_hotkey));
         }
-        let pk = PublicKey::from_ss58(expected_hotkey).map_err(|e| e.to_string())?;
+        let vk = verifying_key(expected_hotkey)?;
         let sig =
             parse_signature_hex(resp.miner_signature.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
         let claimed = resp.receipt_root.ok_or("no receipt root")?;
         let rd = result_digest(result).map_err(|e| e.to_string())?;
         let c = commitment(&resp.task_id, &rd, &claimed);
-        if pk.verify(&c.0, &sig) { Ok(()) } else { Err("signature does not verify over the commitment".to_string()) }
+        if vk.is_some_and(|k| k.verify(&c.0, &sig)) {
+            Ok(())
+        } else {
+            Err("signature does not verify over the commitment".to_string())
+        }
     })();
     match sig_ok {
         Ok(()) => sub.signature = true,
@@ -554,7 +588,9 @@ pub fn check(
                 ));
             }
             for m in &c.mismatched {
-                for cit in resp.citations.iter().filter(|x| x.path == *m || x.path.starts_with(&format!("{m}/"))) {
+                // The leaf itself or anything under it (`{m}/...`).
+                let under = |p: &str| p.strip_prefix(m.as_str()).is_some_and(|r| r.is_empty() || r.starts_with('/'));
+                for cit in resp.citations.iter().filter(|x| under(&x.path)) {
                     suspect.insert(cit.receipt);
                 }
             }
