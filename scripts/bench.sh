@@ -51,14 +51,15 @@ echo "== miner and validator pipeline" >&2
 "$TARGET/release/pipeline-bench" "$([ -n "$QUICK" ] && echo 100 || echo 300)" | tee docs/benchmarks-pipeline.jsonl
 
 echo "== verification vs receipts (criterion)" >&2
-BENCH_VERIFY_OUT=docs/benchmarks-verify.json BENCH_VERIFY_SVG=docs/verify-scaling.svg \
+# cargo bench runs a bench from its package directory: paths it writes are absolute.
+BENCH_VERIFY_OUT="$PWD/docs/benchmarks-verify.json" BENCH_VERIFY_SVG="$PWD/docs/verify-scaling.svg" \
   cargo bench --quiet -p orchestra-bench --bench verify >&2
 
 echo "== validator round at scale" >&2
 rm -f docs/benchmarks-round.jsonl
 cargo bench --quiet -p orchestra-bench --bench round -- \
   --miners "$([ -n "$QUICK" ] && echo 16,64,256 || echo 16,64,256,1024)" --rounds 2 \
-  --json docs/benchmarks-round.jsonl --svg docs/round-scaling.svg >&2
+  --json "$PWD/docs/benchmarks-round.jsonl" --svg "$PWD/docs/round-scaling.svg" >&2
 
 echo "== miner" >&2
 cargo bench --quiet -p orchestra-bench --bench miner -- --objectives "$([ -n "$QUICK" ] && echo 500 || echo 2000)" \
