@@ -248,11 +248,17 @@ async fn run_step(s: &Shared, step: &PlanStep, deps: &[Arc<StepResult>]) -> Resu
                 set.spawn(async move {
                     let mut part = StepResult::default();
                     let out = call_with_fallback(&shared, &step_id, &route, &json!({"url": link}), &mut part).await;
-                    (out, part)
+                    (i, out, part)
                 });
             }
+            // In link order, not completion order: the same evidence gives the same answer and
+            // the same receipts whichever page answered first.
+            let mut parts = Vec::with_capacity(set.len());
             while let Some(j) = set.join_next().await {
-                let (out, part) = j.map_err(|e| MinerError::Step { step: step.id.clone(), reason: e.to_string() })?;
+                parts.push(j.map_err(|e| MinerError::Step { step: step.id.clone(), reason: e.to_string() })?);
+            }
+            parts.sort_by_key(|(i, _, _)| *i);
+            for (_, out, part) in parts {
                 res.receipts.extend(part.receipts);
                 res.evidence.extend(part.evidence);
                 res.proposals.extend(part.proposals);
