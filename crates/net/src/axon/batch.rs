@@ -99,6 +99,9 @@ impl Batcher {
     }
 }
 
+/// Yields in a row without a new signature before the leader stops gathering.
+const STILL_YIELDS: u32 = 2;
+
 /// The leader of the batch being gathered; verifies on drop if it never got to.
 struct Leader<'a> {
     batcher: &'a Batcher,
@@ -111,13 +114,22 @@ impl Leader<'_> {
         let b = self.batcher;
         let deadline = Instant::now() + b.max_wait;
         let mut seen = 1;
+        let mut still = 0;
         loop {
             tokio::task::yield_now().await;
             let n = b.queue.lock().len();
-            if n >= b.max_batch || n == seen || Instant::now() >= deadline {
+            if n >= b.max_batch || Instant::now() >= deadline {
                 return;
             }
-            seen = n;
+            if n == seen {
+                still += 1;
+                if still >= STILL_YIELDS {
+                    return;
+                }
+            } else {
+                still = 0;
+                seen = n;
+            }
         }
     }
 
