@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use orchestra_incentive::score::SubScores;
 use orchestra_keys::{PublicKey, VerifyingKey, parse_signature_hex};
+use orchestra_net::KeyCache;
 use orchestra_proto::canonical::{request_digest, response_digest};
 use orchestra_proto::extract;
 use orchestra_proto::ledger::LedgerEntry;
@@ -87,25 +88,19 @@ fn compiled_schema(target: &Value) -> CompiledEntry {
 /// hotkeys every round; decoding and decompressing one costs more than a receipt's digests).
 const KEY_CACHE: usize = 4096;
 
-static KEYS: LazyLock<Mutex<HashMap<String, VerifyingKey>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static KEYS: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(KEY_CACHE));
 
-/// The verifying key of an SS58 hotkey, decoded and decompressed once: `Err` where
-/// `PublicKey::from_ss58` fails, `None` where the key is no valid point (so no signature
-/// verifies under it, as `PublicKey::verify` decides per call).
-fn verifying_key(ss58: &str) -> Result<Option<VerifyingKey>, String> {
-    if let Some(k) = KEYS.lock().get(ss58) {
-        return Ok(Some(k.clone()));
+/// The verifying key of an SS58 hotkey, decoded and decompressed once (the axon's key cache:
+/// a key is kept only once a signature verified under it): `Err` where `PublicKey::from_ss58`
+/// fails, `None` where the key is no valid point (so no signature verifies under it, as
+/// `PublicKey::verify` decides per call).
+fn verifying_key(ss58: &str) -> Result<Option<Arc<VerifyingKey>>, String> {
+    match KEYS.get(ss58) {
+        Ok((k, _)) => Ok(Some(k)),
+        // Which of the two failed decides the note: an address that does not decode, or a key
+        // under which nothing verifies.
+        Err(_) => PublicKey::from_ss58(ss58).map(|_| None).map_err(|e| e.to_string()),
     }
-    let pk = PublicKey::from_ss58(ss58).map_err(|e| e.to_string())?;
-    let Ok(vk) = VerifyingKey::new(&pk) else {
-        return Ok(None);
-    };
-    let mut cache = KEYS.lock();
-    if cache.len() >= KEY_CACHE {
-        cache.clear();
-    }
-    cache.insert(ss58.to_string(), vk.clone());
-    Ok(Some(vk))
 }
 
 /// Everything measured about one response.
@@ -515,7 +510,8 @@ pub fn check(
         let claimed = resp.receipt_root.ok_or("no receipt root")?;
         let rd = result_digest(result).map_err(|e| e.to_string())?;
         let c = commitment(&resp.task_id, &rd, &claimed);
-        if vk.is_some_and(|k| k.verify(&c.0, &sig)) {
+        if let Some(k) = vk.filter(|k| k.verify(&c.0, &sig)) {
+            KEYS.remember(expected_hotkey, k);
             Ok(())
         } else {
             Err("signature does not verify over the commitment".to_string())

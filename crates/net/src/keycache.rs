@@ -16,14 +16,14 @@ const SHARDS: usize = 16;
 
 type Shard = RwLock<HashMap<Box<str>, Arc<VerifyingKey>>>;
 
-pub(crate) struct KeyCache {
+pub struct KeyCache {
     shards: Box<[Shard]>,
     hasher: std::collections::hash_map::RandomState,
     per_shard_cap: usize,
 }
 
 impl KeyCache {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize) -> Self {
         KeyCache {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
@@ -37,7 +37,7 @@ impl KeyCache {
 
     /// The cached key for `hotkey`, or a freshly decoded one (not yet cached: call
     /// [`KeyCache::remember`] once it has verified a signature).
-    pub(crate) fn get(&self, hotkey: &str) -> Result<(Arc<VerifyingKey>, bool), KeyError> {
+    pub fn get(&self, hotkey: &str) -> Result<(Arc<VerifyingKey>, bool), KeyError> {
         if let Some(k) = self.shard(hotkey).read().get(hotkey) {
             return Ok((Arc::clone(k), true));
         }
@@ -46,7 +46,7 @@ impl KeyCache {
     }
 
     /// Caches `key` for `hotkey`.
-    pub(crate) fn remember(&self, hotkey: &str, key: Arc<VerifyingKey>) {
+    pub fn remember(&self, hotkey: &str, key: Arc<VerifyingKey>) {
         let mut shard = self.shard(hotkey).write();
         if shard.len() >= self.per_shard_cap {
             shard.clear();

@@ -25,6 +25,7 @@ mod error;
 mod gate;
 pub mod guard;
 mod keycache;
+pub use keycache::KeyCache;
 pub mod metagraph;
 pub mod metrics;
 mod replay;
