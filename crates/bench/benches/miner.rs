@@ -21,9 +21,8 @@ use clap::Parser;
 use orchestra_bench::{load_average, process_cpu_seconds, process_rss_mb};
 use orchestra_keys::Keypair;
 use orchestra_miner::pipeline::MinerCore;
-use orchestra_proto::contract::Contract;
 use orchestra_proto::ledger::LedgerEntry;
-use orchestra_proto::synapses::{Orchestrate, OrchestrateRequest};
+use orchestra_proto::synapses::Orchestrate;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 
@@ -72,23 +71,13 @@ async fn sim() -> Result<()> {
     let entries: Vec<LedgerEntry> = sim.subnets.iter().map(orchestra_subnet_sim::ledger::entry).collect();
     let urls: Vec<String> = sim.subnets.iter().map(|s| s.base_url()).collect();
     println!("{}", json!({"entries": entries, "urls": urls}));
-    wait_for_stdin_eof().await;
+    orchestra_bench::wait_for_stdin_eof().await;
     sim.shutdown().await;
     Ok(())
 }
 
 fn worked_example(task_id: &str, deadline_ms: u64) -> Result<Orchestrate> {
-    let req = OrchestrateRequest {
-        task_id: task_id.into(),
-        objective: "Research cloud GPU pricing and recommend positioning for our inference API".into(),
-        target_schema: json!({
-            "competitors": [{"name": "str", "pricing": "dict"}],
-            "recommendation": {"price_point": "float", "rationale": "str"}
-        }),
-        contract: Contract { deadline_ms, ..Contract::default() },
-        inputs: Value::Null,
-    };
-    Ok(Orchestrate::from_request(req)?)
+    Ok(Orchestrate::from_request(orchestra_testkit::worked_example(task_id, deadline_ms))?)
 }
 
 async fn run(args: &Args, entries: Vec<LedgerEntry>, urls: Vec<String>) -> Result<()> {
@@ -184,15 +173,4 @@ async fn run(args: &Args, entries: Vec<LedgerEntry>, urls: Vec<String>) -> Resul
             "rss_before_mb": before, "rss_peak_mb": peak_sampled, "rss_after_mb": after, "load_avg": load_average()})
     );
     Ok(())
-}
-
-/// Returns when the parent closes our stdin (or exits).
-async fn wait_for_stdin_eof() {
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-            line.clear();
-        }
-    })
-    .await;
 }

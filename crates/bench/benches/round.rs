@@ -274,7 +274,7 @@ async fn world(n: usize) -> Result<()> {
         json!({"event": "ready", "chain": url, "ledger_file": ledger_file.display().to_string(), "miners": n,
             "setup_s": t0.elapsed().as_secs_f64()})
     );
-    wait_for_stdin_eof().await;
+    orchestra_bench::wait_for_stdin_eof().await;
     sim.shutdown().await;
     drop(devnet);
     Ok(())
@@ -324,15 +324,4 @@ async fn answer(core: &MinerCore, key: &Keypair, templates: &Templates, req: Orc
         out.miner_signature = Some(key.sign_hex(&commitment(&out.task_id, &d, &root).0));
     }
     out
-}
-
-/// Returns when the parent closes our stdin (or exits).
-async fn wait_for_stdin_eof() {
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-            line.clear();
-        }
-    })
-    .await;
 }

@@ -34,6 +34,18 @@ pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
+/// Returns when the parent closes our stdin (or exits): how a bench's helper process (simulated
+/// subnets, miner axons) knows to stop.
+pub async fn wait_for_stdin_eof() {
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            line.clear();
+        }
+    })
+    .await;
+}
+
 /// Peak and current resident memory of process `pid` in MB (`VmHWM`, `VmRSS`).
 pub fn process_rss_mb(pid: u32) -> Option<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
