@@ -119,39 +119,129 @@ fn is_printable(c: char) -> bool {
 /// the decimal exponent is in `-4..16` and in exponent notation (`1e-05`, `1.5e+16`) otherwise;
 /// integral values keep a `.0`.
 pub fn py_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
-    }
-    // Rust's `{:e}` prints the shortest round-trip digits, e.g. "1.2345e-5".
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (sci.as_str(), 0),
-    };
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let sign = if negative { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        // Fixed notation.
-        let point = exp + 1; // position of the decimal point within `digits`
-        let body = if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
-        } else if point as usize >= digits.len() {
-            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
-        } else {
-            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+    PyFloat::new(f).as_str().to_owned()
+}
+
+/// [`py_float_repr`] on the stack: the axon prints process times and timeouts into headers on
+/// every response, so the digits are laid out in a fixed buffer with no allocation.
+#[derive(Clone, Copy)]
+pub struct PyFloat {
+    buf: [u8; PyFloat::CAP],
+    len: usize,
+}
+
+impl PyFloat {
+    /// The longest repr: sign, 17 digits, point, up to 4 leading zeros or a 5-character
+    /// exponent, with room to spare.
+    const CAP: usize = 32;
+
+    pub fn new(f: f64) -> PyFloat {
+        let mut out = PyFloat { buf: [0; PyFloat::CAP], len: 0 };
+        if f.is_nan() {
+            out.push(b"nan");
+            return out;
+        }
+        if f.is_infinite() {
+            out.push(if f > 0.0 { b"inf" } else { b"-inf" });
+            return out;
+        }
+        if f == 0.0 {
+            out.push(if f.is_sign_negative() { b"-0.0" } else { b"0.0" });
+            return out;
+        }
+        // Rust's `{:e}` prints the shortest round-trip digits, e.g. "1.2345e-5".
+        let mut sci = PyFloat { buf: [0; PyFloat::CAP], len: 0 };
+        // A finite f64 in `{:e}` is at most 24 bytes, so this cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut sci, format_args!("{f:e}"));
+        let sci = sci.as_bytes();
+        let (mantissa, exp) = match sci.iter().position(|&b| b == b'e') {
+            Some(i) => {
+                (&sci[..i], std::str::from_utf8(&sci[i + 1..]).ok().and_then(|e| e.parse::<i32>().ok()).unwrap_or(0))
+            }
+            None => (sci, 0),
         };
-        format!("{sign}{body}")
-    } else {
-        let mant = if digits.len() > 1 { format!("{}.{}", &digits[..1], &digits[1..]) } else { digits.clone() };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{mant}e{esign}{:02}", exp.abs())
+        let mut digits = [0u8; PyFloat::CAP];
+        let mut n = 0;
+        for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
+            digits[n] = b;
+            n += 1;
+        }
+        let digits = &digits[..n];
+        if mantissa.first() == Some(&b'-') {
+            out.push(b"-");
+        }
+        if (-4..16).contains(&exp) {
+            // Fixed notation; `point` is the position of the decimal point within `digits`.
+            let point = exp + 1;
+            if point <= 0 {
+                out.push(b"0.");
+                for _ in 0..-point {
+                    out.push(b"0");
+                }
+                out.push(digits);
+            } else if point as usize >= digits.len() {
+                out.push(digits);
+                for _ in 0..point as usize - digits.len() {
+                    out.push(b"0");
+                }
+                out.push(b".0");
+            } else {
+                out.push(&digits[..point as usize]);
+                out.push(b".");
+                out.push(&digits[point as usize..]);
+            }
+        } else {
+            out.push(&digits[..1]);
+            if digits.len() > 1 {
+                out.push(b".");
+                out.push(&digits[1..]);
+            }
+            out.push(if exp < 0 { b"e-" } else { b"e+" });
+            let e = exp.unsigned_abs();
+            if e < 10 {
+                out.push(b"0");
+            }
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{e}"));
+        }
+        out
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        // Bounded by the layouts above (at most 24 bytes); a longer write is cut, never a panic.
+        let n = bytes.len().min(PyFloat::CAP - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever pushed.
+        std::str::from_utf8(self.as_bytes()).unwrap_or("nan")
+    }
+}
+
+impl std::fmt::Write for PyFloat {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if s.len() > PyFloat::CAP - self.len {
+            return Err(std::fmt::Error);
+        }
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for PyFloat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for PyFloat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -179,6 +269,64 @@ mod tests {
         for (f, want) in cases {
             assert_eq!(py_float_repr(f), want, "repr({f})");
         }
+    }
+
+    /// The first implementation (string formatting all the way), kept as the oracle.
+    fn old_float_repr(f: f64) -> String {
+        if f.is_nan() {
+            return "nan".into();
+        }
+        if f.is_infinite() {
+            return if f > 0.0 { "inf".into() } else { "-inf".into() };
+        }
+        if f == 0.0 {
+            return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        }
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = match sci.split_once('e') {
+            Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+            None => (sci.as_str(), 0),
+        };
+        let negative = mantissa.starts_with('-');
+        let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+        let sign = if negative { "-" } else { "" };
+        if (-4..16).contains(&exp) {
+            let point = exp + 1;
+            let body = if point <= 0 {
+                format!("0.{}{}", "0".repeat((-point) as usize), digits)
+            } else if point as usize >= digits.len() {
+                format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+            } else {
+                format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+            };
+            format!("{sign}{body}")
+        } else {
+            let mant = if digits.len() > 1 { format!("{}.{}", &digits[..1], &digits[1..]) } else { digits.clone() };
+            let esign = if exp < 0 { '-' } else { '+' };
+            format!("{sign}{mant}e{esign}{:02}", exp.abs())
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stack_repr_is_the_old_repr(bits in proptest::prelude::any::<u64>()) {
+            let f = f64::from_bits(bits);
+            proptest::prop_assert_eq!(py_float_repr(f), old_float_repr(f));
+        }
+
+        #[test]
+        fn stack_repr_is_the_old_repr_for_everyday_values(f in -1e20f64..1e20, scale in -30i32..30) {
+            let f = f * 10f64.powi(scale);
+            proptest::prop_assert_eq!(py_float_repr(f), old_float_repr(f));
+        }
+    }
+
+    #[test]
+    fn extremes_fit_the_buffer() {
+        for f in [f64::MIN, f64::MAX, f64::MIN_POSITIVE, -f64::MIN_POSITIVE, 5e-324, -5e-324, 1.2345678901234567e-300] {
+            assert_eq!(py_float_repr(f), old_float_repr(f), "repr({f:e})");
+        }
+        assert_eq!(py_float_repr(-1.7976931348623157e308), "-1.7976931348623157e+308");
     }
 
     #[test]

@@ -239,7 +239,15 @@ impl<T: Synapse> Envelope<T> {
 
 /// The dendrite's signed request message: `{nonce}.{dendrite_hotkey}.{axon_hotkey}.{uuid}.{body_hash}`.
 pub fn dendrite_message(nonce: u64, dendrite_hotkey: &str, axon_hotkey: &str, uuid: &str, body_hash: &str) -> String {
-    format!("{nonce}.{dendrite_hotkey}.{axon_hotkey}.{uuid}.{body_hash}")
+    // Sized once: the axon builds one per request (`format!` would grow it several times).
+    let mut m =
+        String::with_capacity(20 + 4 + dendrite_hotkey.len() + axon_hotkey.len() + uuid.len() + body_hash.len());
+    let _ = std::fmt::Write::write_fmt(&mut m, format_args!("{nonce}"));
+    for part in [dendrite_hotkey, axon_hotkey, uuid, body_hash] {
+        m.push('.');
+        m.push_str(part);
+    }
+    m
 }
 
 /// The axon's message on error responses: `{axon_nonce}.{dendrite_hotkey}.{axon_hotkey}.{axon_uuid}`.

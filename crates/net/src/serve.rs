@@ -20,7 +20,8 @@
 //! idle connections cost a thousand sleeping timers and nothing on the request path.
 //!
 //! Handlers see the peer address as `ConnectInfo<SocketAddr>` (axum's extractor), as with
-//! `into_make_service_with_connect_info`. Body errors from these limits are [`BodyError`]s;
+//! `into_make_service_with_connect_info`; [`Server::serve_with`] instead builds one service per
+//! connection from the peer address (the axon's path: no router, no per-request extension). Body errors from these limits are [`BodyError`]s;
 //! [`body_error`] finds one inside an `axum::Error`, so a handler can answer in its own format
 //! (the axon does); otherwise the server replaces the handler's answer with the status above.
 
@@ -280,6 +281,18 @@ impl Server {
     where
         F: Future<Output = ()> + Send,
     {
+        self.serve_with(listener, move |remote| WithConnectInfo { app: app.clone(), remote }, shutdown).await
+    }
+
+    /// [`Server::serve`] with one service per connection, made from the peer's address by
+    /// `make` (called once per accepted connection; the service is cloned for each request).
+    pub async fn serve_with<M, S, F>(self, listener: TcpListener, make: M, shutdown: F) -> io::Result<()>
+    where
+        M: Fn(SocketAddr) -> S,
+        S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        F: Future<Output = ()> + Send,
+    {
         let max_connections = connection_cap(self.limits.max_connections);
         let shared = Arc::new(Shared {
             epoch: Instant::now(),
@@ -303,7 +316,7 @@ impl Server {
                 biased;
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, remote)) => admit(&shared, stream, remote, &app, &stop, &connections),
+                    Ok((stream, remote)) => admit(&shared, stream, remote, &make, &stop, &connections),
                     Err(e) => accept_failed(&shared, e).await,
                 },
             }
@@ -492,14 +505,40 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-fn admit(
+/// The Router's service with the peer address as `ConnectInfo`, as axum's own server gives it.
+#[derive(Clone)]
+struct WithConnectInfo {
+    app: Router,
+    remote: SocketAddr,
+}
+
+impl tower::Service<Request<Body>> for WithConnectInfo {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = <Router as tower::Service<Request<Body>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        <Router as tower::Service<Request<Body>>>::poll_ready(&mut self.app, cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        req.extensions_mut().insert(ConnectInfo(self.remote));
+        self.app.call(req)
+    }
+}
+
+fn admit<M, S>(
     shared: &Arc<Shared>,
     stream: TcpStream,
     remote: SocketAddr,
-    app: &Router,
+    make: &M,
     stop: &CancellationToken,
     connections: &TaskTracker,
-) {
+) where
+    M: Fn(SocketAddr) -> S,
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let _ = stream.set_nodelay(true);
     let peer = PeerKey::of(remote.ip());
     // One address at its own cap makes room among its own idle connections, never others'.
@@ -533,7 +572,7 @@ fn admit(
     shared.conns.lock().insert(id, conn.clone());
     shared.stats.accepted.inc();
     shared.stats.open.inc();
-    connections.spawn(serve_connection(shared.clone(), conn, stream, remote, app.clone(), stop.clone()));
+    connections.spawn(serve_connection(shared.clone(), conn, stream, remote, make(remote), stop.clone()));
 }
 
 const CAP_REFUSAL: &[u8] = br#"{"error":"the server has too many connections open; retry later","code":"too_many_connections","message":"the server has too many connections open; retry later"}"#;
@@ -567,19 +606,21 @@ async fn refuse(mut stream: TcpStream, body: &'static [u8]) {
     .await;
 }
 
-async fn serve_connection(
+async fn serve_connection<S>(
     shared: Arc<Shared>,
     conn: Arc<Conn>,
     stream: TcpStream,
     remote: SocketAddr,
-    app: Router,
+    app: S,
     stop: CancellationToken,
-) {
+) where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let io = TokioIo::new(Watched { inner: stream, conn: conn.clone(), shared: shared.clone() });
     let (s2, c2) = (shared.clone(), conn.clone());
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        handle(s2.clone(), c2.clone(), remote, app.clone(), req)
-    });
+    let service =
+        hyper::service::service_fn(move |req: Request<Incoming>| handle(s2.clone(), c2.clone(), app.clone(), req));
     let mut builder = http1::Builder::new();
     builder.keep_alive(true).max_buf_size(shared.limits.max_header_bytes.max(MIN_HEADER_BYTES));
     let served = builder.serve_connection(io, service);
@@ -741,58 +782,66 @@ impl Drop for InProgress {
     }
 }
 
-/// Body bytes a request holds from the shared budget; given back when the handler answers.
-struct Held {
+/// What a request's body reader shares with [`handle`]: why the body failed (a [`BodyError`]
+/// code, 0 while it has not) and the body bytes held from the shared budget, given back when the
+/// handler answers. One allocation per request for both.
+struct BodyState {
+    outcome: AtomicU8,
     budget: Arc<Semaphore>,
-    bytes: AtomicUsize,
+    held: AtomicUsize,
 }
 
-impl Held {
+impl BodyState {
     fn release(&self) {
-        let n = self.bytes.swap(0, Ordering::AcqRel);
+        let n = self.held.swap(0, Ordering::AcqRel);
         if n > 0 {
             self.budget.add_permits(n);
         }
     }
 }
 
-impl Drop for Held {
+impl Drop for BodyState {
     fn drop(&mut self) {
         self.release();
     }
 }
 
-async fn handle(
+async fn handle<S>(
     shared: Arc<Shared>,
     conn: Arc<Conn>,
-    remote: SocketAddr,
-    app: Router,
+    app: S,
     req: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Response<Body>, Infallible>
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+{
     let in_progress = InProgress::begin(&shared, &conn);
     let Ok(slot) = shared.in_flight.clone().try_acquire_owned() else {
         shared.stats.shed.inc();
         let resp = refusal(503, "busy", "the server is handling too many requests; retry later");
         return Ok(track(resp, in_progress));
     };
-    let outcome = Arc::new(AtomicU8::new(0));
-    let held = Arc::new(Held { budget: shared.body_budget.clone(), bytes: AtomicUsize::new(0) });
-    let (mut parts, incoming) = req.into_parts();
-    parts.extensions.insert(ConnectInfo(remote));
+    let state = Arc::new(BodyState {
+        outcome: AtomicU8::new(0),
+        budget: shared.body_budget.clone(),
+        held: AtomicUsize::new(0),
+    });
+    let (parts, incoming) = req.into_parts();
     let body = Limited {
         inner: incoming,
-        deadline: Box::pin(tokio::time::sleep(shared.limits.body_read_timeout)),
+        timeout: shared.limits.body_read_timeout,
+        started: Instant::now(),
+        deadline: None,
         limit: shared.limits.max_body_bytes,
         read: 0,
-        outcome: outcome.clone(),
-        held: held.clone(),
+        state: state.clone(),
         checked_hint: false,
     };
     let req = Request::from_parts(parts, Body::new(body));
     let Ok(resp) = app.oneshot(req).await;
     drop(slot);
-    held.release();
-    let resp = match BodyError::from_code(outcome.load(Ordering::Acquire)) {
+    state.release();
+    let resp = match BodyError::from_code(state.outcome.load(Ordering::Acquire)) {
         Some(e) => {
             if e == BodyError::Timeout {
                 shared.stats.body_timeouts.inc();
@@ -864,17 +913,20 @@ impl HttpBody for Tracked {
 /// A request body under the server's limits: size, time, and the shared byte budget.
 struct Limited {
     inner: Incoming,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+    started: Instant,
+    /// Armed the first time the body is not there yet: a body that has arrived whole (the usual
+    /// small request) never registers a timer.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     limit: usize,
     read: usize,
-    outcome: Arc<AtomicU8>,
-    held: Arc<Held>,
+    state: Arc<BodyState>,
     checked_hint: bool,
 }
 
 impl Limited {
     fn fail(&self, e: BodyError) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let _ = self.outcome.compare_exchange(0, e.code(), Ordering::AcqRel, Ordering::Acquire);
+        let _ = self.state.outcome.compare_exchange(0, e.code(), Ordering::AcqRel, Ordering::Acquire);
         Poll::Ready(Some(Err(e)))
     }
 }
@@ -885,7 +937,7 @@ impl HttpBody for Limited {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        if let Some(e) = BodyError::from_code(this.outcome.load(Ordering::Acquire)) {
+        if let Some(e) = BodyError::from_code(this.state.outcome.load(Ordering::Acquire)) {
             return Poll::Ready(Some(Err(e)));
         }
         if !this.checked_hint {
@@ -906,12 +958,12 @@ impl HttpBody for Limited {
                     if n > 0 {
                         let Ok(permit) = u32::try_from(n)
                             .map_err(|_| ())
-                            .and_then(|n32| this.held.budget.try_acquire_many(n32).map_err(|_| ()))
+                            .and_then(|n32| this.state.budget.try_acquire_many(n32).map_err(|_| ()))
                         else {
                             return this.fail(BodyError::Busy);
                         };
                         permit.forget();
-                        this.held.bytes.fetch_add(n, Ordering::AcqRel);
+                        this.state.held.fetch_add(n, Ordering::AcqRel);
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -923,7 +975,10 @@ impl HttpBody for Limited {
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
-                if this.deadline.as_mut().poll(cx).is_ready() {
+                let (started, timeout) = (this.started, this.timeout);
+                let deadline =
+                    this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until((started + timeout).into())));
+                if deadline.as_mut().poll(cx).is_ready() {
                     return this.fail(BodyError::Timeout);
                 }
                 Poll::Pending

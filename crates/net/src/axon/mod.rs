@@ -51,7 +51,7 @@ use std::convert::Infallible;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{Method, header};
 use axum::response::Response;
 use futures::{FutureExt, StreamExt};
@@ -311,6 +311,7 @@ where
             let Checked { ctx, body, expected_hash, proof, priority, start } = req;
             // An empty body (a bare GET) is an empty object: the ping needs nothing else.
             let raw: &[u8] = if body.is_empty() { b"{}" } else { &body };
+            let request_len = raw.len();
             let mut env: Envelope<S> = serde_json::from_slice(raw)
                 .map_err(|e| Reject::new(400, format!("Could not parse the body as {}: {e}", S::NAME)))?;
             if let Some(expected) = expected_hash {
@@ -349,7 +350,7 @@ where
                 Ok(Ok(body)) => {
                     let mut env =
                         Envelope { name, timeout, total_size, header_size, dendrite, axon, computed_body_hash, body };
-                    Ok(reply::success(&mut env, start))
+                    Ok(reply::success(&mut env, start, request_len))
                 }
                 Ok(Err(e)) => Err(Reject::new(e.status, e.message)),
                 Err(_) => {
@@ -550,13 +551,14 @@ impl Axon {
                 }
             })
         });
-        // The server's Router holds only a fallback: every path is looked up in our own route
-        // table anyway, and a plain service skips the extractors' work on every request.
-        let app = axum::Router::new().fallback_service(AxonService { shared: Arc::clone(&shared) });
+        // No router: every path is looked up in our own route table anyway, so each connection
+        // gets the axon's service directly, with the peer's address (no extractors, no
+        // per-request boxing or extensions).
         let server = Server::new(shared.cfg.server_limits())
             .map_err(NetError::Config)?
             .with_stats(shared.metrics.server.clone());
-        let result = server.serve(listener, app, shutdown).await.map_err(NetError::Serve);
+        let make = |remote| AxonService { shared: Arc::clone(&shared), remote };
+        let result = server.serve_with(listener, make, shutdown).await.map_err(NetError::Serve);
         if let Some(s) = sweeper {
             s.abort();
         }
@@ -565,10 +567,11 @@ impl Axon {
     }
 }
 
-/// The request handler: [`dispatch`], with the peer address the server put in the request.
+/// The request handler of one connection: [`dispatch`], with the connection's peer address.
 #[derive(Clone)]
 struct AxonService {
     shared: Arc<Shared>,
+    remote: SocketAddr,
 }
 
 impl tower::Service<Request> for AxonService {
@@ -582,9 +585,7 @@ impl tower::Service<Request> for AxonService {
 
     fn call(&mut self, req: Request) -> Self::Future {
         let shared = Arc::clone(&self.shared);
-        // The serving loop always sets it; without it the peer counts as remote (no /metrics).
-        let remote =
-            req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        let remote = self.remote;
         Box::pin(async move { Ok(dispatch(shared, remote, req).await) })
     }
 }
