@@ -13,6 +13,8 @@ OUT="${1:-docs/axon-flamegraph.svg}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 INFERNO_ROOT="${INFERNO_ROOT:-$HOME/.cache/inferno-bin}"
 N="${N:-60000}"
+# One worker thread by default, as in the per-core figure of scripts/bench-axon.sh.
+WORKERS="${WORKERS:-1}"
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -21,9 +23,9 @@ trap cleanup EXIT INT TERM
 command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq linux-perf >/dev/null; }
 [ -x "$INFERNO_ROOT/bin/inferno-flamegraph" ] || cargo install inferno --locked --quiet --root "$INFERNO_ROOT"
 
-cargo build --release --quiet -p orchestra-net --bin echo_axon -p orchestra-bench --bin axon-load
+cargo build --release --quiet -p orchestra-bench --bin echo_axon --bin axon-load
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$TARGET/release/echo_axon" --host 127.0.0.1 --port "$PORT" --uri //Alice >"$WORK/r.out" 2>"$WORK/r.err" &
+"$TARGET/release/echo_axon" --host 127.0.0.1 --port "$PORT" --uri //Alice --workers "$WORKERS" >"$WORK/r.out" 2>"$WORK/r.err" &
 APID=$!; PIDS+=($APID)
 for _ in $(seq 1 100); do grep -q '"ready"' "$WORK/r.out" 2>/dev/null && break; sleep 0.1; done
 HOT=$(python3 -c 'import json,sys; print(next(json.loads(l)["hotkey"] for l in open(sys.argv[1]) if "ready" in l))' "$WORK/r.out")
@@ -37,7 +39,7 @@ sleep 0.5
   --label profiled | tee "$WORK/load.json" >&2
 kill -INT "$PERF"; wait "$PERF" || true
 perf script -i "$WORK/perf.data" 2>/dev/null | "$INFERNO_ROOT/bin/inferno-collapse-perf" >"$WORK/folded"
-"$INFERNO_ROOT/bin/inferno-flamegraph" --title "echo_axon under signed load (perf, $(date -u +%F))" \
+"$INFERNO_ROOT/bin/inferno-flamegraph" --title "echo_axon ($WORKERS worker(s)) under signed load (perf, $(date -u +%F))" \
   --width 1400 <"$WORK/folded" >"$OUT"
 # The biggest self-time frames, for the notes.
 python3 - "$WORK/folded" <<'EOF' >&2
