@@ -233,12 +233,6 @@ impl std::fmt::Write for PyFloat {
     }
 }
 
-impl std::fmt::Display for PyFloat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl std::fmt::Debug for PyFloat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)

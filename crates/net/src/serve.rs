@@ -21,9 +21,10 @@
 //!
 //! Handlers see the peer address as `ConnectInfo<SocketAddr>` (axum's extractor), as with
 //! `into_make_service_with_connect_info`; [`Server::serve_with`] instead builds one service per
-//! connection from the peer address (the axon's path: no router, no per-request extension). Body errors from these limits are [`BodyError`]s;
-//! [`body_error`] finds one inside an `axum::Error`, so a handler can answer in its own format
-//! (the axon does); otherwise the server replaces the handler's answer with the status above.
+//! connection from the peer address (the axon's path: no router, no per-request extension).
+//! Body errors from these limits are [`BodyError`]s; [`body_error`] finds one inside an
+//! `axum::Error`, so a handler can answer in its own format (the axon does); otherwise the
+//! server replaces the handler's answer with the status above.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -829,8 +830,7 @@ where
     let (parts, incoming) = req.into_parts();
     let body = Limited {
         inner: incoming,
-        timeout: shared.limits.body_read_timeout,
-        started: Instant::now(),
+        until: Instant::now() + shared.limits.body_read_timeout,
         deadline: None,
         limit: shared.limits.max_body_bytes,
         read: 0,
@@ -913,10 +913,10 @@ impl HttpBody for Tracked {
 /// A request body under the server's limits: size, time, and the shared byte budget.
 struct Limited {
     inner: Incoming,
-    timeout: Duration,
-    started: Instant,
-    /// Armed the first time the body is not there yet: a body that has arrived whole (the usual
-    /// small request) never registers a timer.
+    /// When the body must have arrived.
+    until: Instant,
+    /// A timer for `until`, armed the first time the body is not there yet: a body that has
+    /// arrived whole (the usual small request) never registers one.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     limit: usize,
     read: usize,
@@ -975,9 +975,8 @@ impl HttpBody for Limited {
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
-                let (started, timeout) = (this.started, this.timeout);
-                let deadline =
-                    this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until((started + timeout).into())));
+                let until = this.until;
+                let deadline = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until.into())));
                 if deadline.as_mut().poll(cx).is_ready() {
                     return this.fail(BodyError::Timeout);
                 }
