@@ -16,8 +16,9 @@
 # one worker thread (`--workers 1`), with signature batching (the default) and with it off
 # (`--verify-batch 1`). With two workers on this 2-core machine the axon's threads and the
 # client's would contend for the cores and the per-request CPU would measure that contention
-# (about 15% more, measured); the default two-worker axon is run too (`rust-peak-2w`), for raw
-# throughput and for the latency runs (half of its peak, c=1).
+# (about 10% more: `scripts/axon-ab.sh "one=--workers 1" "two="`); the default two-worker axon
+# is run too (`rust-peak-2w`), for raw throughput and for the latency runs (half of its peak,
+# c=1).
 #
 # The peak figures are medians over ROUNDS interleaved rounds (python, rust, rust without
 # batching, rust with two workers, then again), each Rust round on a freshly started axon: on a shared 2-core VM one
